@@ -1,0 +1,119 @@
+package io.btfagent;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.instrument.Instrumentation;
+import java.net.MalformedURLException;
+import java.net.URL;
+import java.security.CodeSource;
+import java.security.ProtectionDomain;
+import java.security.cert.Certificate;
+import java.util.Collections;
+import java.util.Enumeration;
+import java.util.jar.JarFile;
+import java.util.zip.ZipEntry;
+
+/**
+ * The only class of the agent the application can see. It starts the real agent in an
+ * isolated class loader whose parent is the platform loader, so the agent's JNA, logback and
+ * slf4j never meet the application's. Everything is caught: the host never sees an exception.
+ */
+public final class BtfAgent {
+    private static final String STARTED = "btf.agent.started";
+
+    private BtfAgent() {
+    }
+
+    public static void premain(String args, Instrumentation inst) {
+        start(args, inst);
+    }
+
+    public static void agentmain(String args, Instrumentation inst) {
+        start(args, inst);
+    }
+
+    private static void start(String args, Instrumentation inst) {
+        try {
+            synchronized (System.class) {
+                if (System.getProperty(STARTED) != null) {
+                    System.err.println("[btf-agent] already running in this JVM; this -javaagent does nothing");
+                    return;
+                }
+                System.setProperty(STARTED, "true");
+            }
+            CodeSource cs = BtfAgent.class.getProtectionDomain().getCodeSource();
+            ClassLoader loader = new IsolatedLoader(new JarFile(new java.io.File(cs.getLocation().toURI())), cs);
+            loader.loadClass("io.btfagent.runtime.AgentRuntime")
+                    .getMethod("start", String.class, Instrumentation.class)
+                    .invoke(null, args, inst);
+        } catch (Throwable t) {
+            System.err.println("[btf-agent] not started: " + t + "; the application runs without capture");
+        }
+    }
+
+    /**
+     * Loads the agent's classes and resources from {@code inst/} in the agent jar, where they
+     * are stored as {@code .classdata} so no other class loader finds them.
+     */
+    static final class IsolatedLoader extends ClassLoader {
+        private static final String ROOT = "inst/";
+
+        static {
+            registerAsParallelCapable();
+        }
+
+        private final JarFile jar;
+        private final ProtectionDomain domain;
+        private final String jarUrl;
+
+        IsolatedLoader(JarFile jar, CodeSource cs) {
+            super("btf-agent", ClassLoader.getPlatformClassLoader());
+            this.jar = jar;
+            this.domain = new ProtectionDomain(new CodeSource(cs.getLocation(), (Certificate[]) null), null, this, null);
+            this.jarUrl = "jar:" + cs.getLocation() + "!/";
+        }
+
+        @Override
+        protected Class<?> findClass(String name) throws ClassNotFoundException {
+            ZipEntry e = jar.getEntry(ROOT + name.replace('.', '/') + ".classdata");
+            if (e == null) {
+                throw new ClassNotFoundException(name);
+            }
+            try (InputStream in = jar.getInputStream(e)) {
+                byte[] b = in.readAllBytes();
+                int dot = name.lastIndexOf('.');
+                if (dot > 0) {
+                    String pkg = name.substring(0, dot);
+                    if (getDefinedPackage(pkg) == null) {
+                        try {
+                            definePackage(pkg, null, null, null, null, null, null, null);
+                        } catch (IllegalArgumentException raced) {
+                            // defined concurrently
+                        }
+                    }
+                }
+                return defineClass(name, b, 0, b.length, domain);
+            } catch (IOException io) {
+                throw new ClassNotFoundException(name, io);
+            }
+        }
+
+        @Override
+        protected URL findResource(String name) {
+            if (jar.getEntry(ROOT + name) == null) {
+                return null;
+            }
+            try {
+                return new URL(jarUrl + ROOT + name);
+            } catch (MalformedURLException e) {
+                return null;
+            }
+        }
+
+        @Override
+        protected Enumeration<URL> findResources(String name) {
+            URL u = findResource(name);
+            return u == null ? Collections.emptyEnumeration() : Collections.enumeration(Collections.singletonList(u));
+        }
+    }
+}

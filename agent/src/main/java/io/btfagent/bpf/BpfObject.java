@@ -1,0 +1,150 @@
+package io.btfagent.bpf;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import io.btfagent.bpf.internal.Libbpf;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A BPF ELF object opened with a custom BTF for CO-RE, then loaded into the kernel. Settings
+ * ({@link #setRodataInt}, {@link #setMapMaxEntries}) apply between open and {@link #load()}.
+ * Closing detaches the object's links and frees its maps and programs.
+ */
+public final class BpfObject implements AutoCloseable {
+    // struct bpf_object_open_opts (libbpf >= 1.0): sz@0, object_name@8, btf_custom_path@48.
+    private static final int OPEN_OPTS_SZ = 56;
+    // struct bpf_uprobe_opts: sz@0, ref_ctr_offset@8, bpf_cookie@16, retprobe@24, func_name@32.
+    private static final int UPROBE_OPTS_SZ = 40;
+
+    private final String name;
+    private final Memory image; // libbpf may refer to the ELF buffer until close
+    private final List<UprobeLink> links = new ArrayList<>();
+    private Pointer obj;
+
+    private BpfObject(String name, Memory image, Pointer obj) {
+        this.name = name;
+        this.image = image;
+        this.obj = obj;
+    }
+
+    /**
+     * Opens an object from its ELF bytes. {@code btfCustomPath} is the BTF libbpf relocates
+     * against; it replaces the kernel's, so it must hold the kernel types too (see BtfMerger).
+     */
+    public static BpfObject open(String name, byte[] elf, String btfCustomPath) throws BpfException {
+        Memory image = new Memory(elf.length);
+        image.write(0, elf, 0, elf.length);
+        Memory objectName = cString(name);
+        Memory btfPath = cString(btfCustomPath);
+        Memory opts = new Memory(OPEN_OPTS_SZ);
+        opts.clear();
+        opts.setLong(0, OPEN_OPTS_SZ);
+        opts.setPointer(8, objectName);
+        opts.setPointer(48, btfPath);
+        LibbpfLog.clear();
+        Pointer obj = BpfException.check("bpf_object__open_mem(" + name + ")",
+                Libbpf.bpf_object__open_mem(image, elf.length, opts));
+        return new BpfObject(name, image, obj);
+    }
+
+    /** Sets a 32-bit {@code const volatile} global in .rodata, at its BTF offset. */
+    public void setRodataInt(long offset, int value) throws BpfException {
+        Pointer map = BpfException.check("find map .rodata", Libbpf.bpf_object__find_map_by_name(obj, ".rodata"));
+        Memory size = new Memory(8);
+        Pointer data = BpfException.check("bpf_map__initial_value(.rodata)", Libbpf.bpf_map__initial_value(map, size));
+        if (offset + 4 > size.getLong(0)) {
+            throw new BpfException(".rodata offset " + offset + " outside the section", 22, "");
+        }
+        data.setInt(offset, value);
+    }
+
+    public void setMapMaxEntries(String map, int maxEntries) throws BpfException {
+        BpfException.check("bpf_map__set_max_entries(" + map + ")",
+                Libbpf.bpf_map__set_max_entries(findMap(map), maxEntries));
+    }
+
+    /** Verifies the programs, applying CO-RE relocations, and creates the maps. */
+    public void load() throws BpfException {
+        LibbpfLog.clear();
+        BpfException.check("bpf_object__load(" + name + ")", Libbpf.bpf_object__load(obj));
+    }
+
+    public int mapFd(String map) throws BpfException {
+        return BpfException.check("bpf_map__fd(" + map + ")", Libbpf.bpf_map__fd(findMap(map)));
+    }
+
+    /**
+     * Attaches {@code program} to {@code function} of the ELF at {@code binaryPath}, firing only
+     * in process {@code pid}. {@code cookie} is what the program reads with bpf_get_attach_cookie.
+     */
+    public UprobeLink attachUprobe(String program, int pid, String binaryPath, String function, boolean retprobe,
+            long cookie) throws BpfException {
+        Pointer prog = BpfException.check("find program " + program,
+                Libbpf.bpf_object__find_program_by_name(obj, program));
+        Memory func = cString(function);
+        Memory opts = new Memory(UPROBE_OPTS_SZ);
+        opts.clear();
+        opts.setLong(0, UPROBE_OPTS_SZ);
+        opts.setLong(16, cookie);
+        opts.setByte(24, (byte) (retprobe ? 1 : 0));
+        opts.setPointer(32, func);
+        String what = (retprobe ? "uretprobe " : "uprobe ") + binaryPath + ":" + function;
+        LibbpfLog.clear();
+        Pointer link = BpfException.check("attach " + what,
+                Libbpf.bpf_program__attach_uprobe_opts(prog, pid, binaryPath, 0, opts));
+        UprobeLink l = new UprobeLink(what, link);
+        synchronized (links) {
+            links.add(l);
+        }
+        return l;
+    }
+
+    /**
+     * Sums a per-CPU array of u64 counters: element {@code i} of the result is the total of key
+     * {@code i} over all CPUs.
+     */
+    public long[] readPerCpuCounters(String map, int count) throws BpfException {
+        int fd = mapFd(map);
+        int cpus = BpfException.check("libbpf_num_possible_cpus", Libbpf.libbpf_num_possible_cpus());
+        Memory key = new Memory(4);
+        Memory values = new Memory(8L * cpus);
+        long[] out = new long[count];
+        for (int i = 0; i < count; i++) {
+            key.setInt(0, i);
+            BpfException.check("bpf_map_lookup_elem(" + map + ")", Libbpf.bpf_map_lookup_elem(fd, key, values));
+            for (int c = 0; c < cpus; c++) {
+                out[i] += values.getLong(8L * c);
+            }
+        }
+        return out;
+    }
+
+    private Pointer findMap(String map) throws BpfException {
+        return BpfException.check("find map " + map, Libbpf.bpf_object__find_map_by_name(obj, map));
+    }
+
+    private static Memory cString(String s) {
+        byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Memory m = new Memory(b.length + 1L);
+        m.write(0, b, 0, b.length);
+        m.setByte(b.length, (byte) 0);
+        return m;
+    }
+
+    /** Detaches every link, then frees the object. */
+    @Override
+    public synchronized void close() {
+        synchronized (links) {
+            for (UprobeLink l : links) {
+                l.close();
+            }
+            links.clear();
+        }
+        if (obj != null) {
+            Libbpf.bpf_object__close(obj);
+            obj = null;
+        }
+        image.close();
+    }
+}

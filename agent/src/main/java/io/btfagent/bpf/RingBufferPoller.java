@@ -1,0 +1,67 @@
+package io.btfagent.bpf;
+
+import io.btfagent.bpf.internal.LibC;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * Waits on the ring buffers of every loaded object with one epoll set and drains them on one
+ * thread. The kernel wakes the epoll set when a ring goes from empty to non-empty, so an idle
+ * agent costs nothing; the wait has a timeout so {@link #stop()} is seen promptly.
+ */
+public final class RingBufferPoller implements AutoCloseable {
+    private static final int WAIT_MS = 100;
+
+    /** A ring and what to do with its records. */
+    private record Source(RingBuffer ring, RingBuffer.RecordHandler handler) {
+    }
+
+    private final int epfd;
+    private final List<Source> sources = new CopyOnWriteArrayList<>();
+    private volatile boolean running = true;
+
+    public RingBufferPoller() throws BpfException {
+        epfd = LibC.epoll_create1(LibC.EPOLL_CLOEXEC);
+        if (epfd < 0) {
+            throw new BpfException("epoll_create1", com.sun.jna.Native.getLastError(), "");
+        }
+    }
+
+    public void add(RingBuffer ring, RingBuffer.RecordHandler handler) throws BpfException {
+        byte[] ev = new byte[12]; // struct epoll_event is packed on x86_64: u32 events, u64 data
+        ev[0] = (byte) LibC.EPOLLIN;
+        if (LibC.epoll_ctl(epfd, LibC.EPOLL_CTL_ADD, ring.fd(), ev) != 0) {
+            throw new BpfException("epoll_ctl(ring buffer)", com.sun.jna.Native.getLastError(), "");
+        }
+        sources.add(new Source(ring, handler));
+    }
+
+    /** Runs until {@link #stop()}; then drains what is left once more. */
+    public void run() {
+        byte[] events = new byte[12 * 8];
+        while (running) {
+            LibC.epoll_wait(epfd, events, 8, WAIT_MS);
+            drainAll();
+        }
+        drainAll();
+    }
+
+    /** Consumes every complete record of every ring; returns how many. */
+    public int drainAll() {
+        int n = 0;
+        for (Source s : sources) {
+            n += s.ring().consume(s.handler());
+        }
+        return n;
+    }
+
+    public void stop() {
+        running = false;
+    }
+
+    @Override
+    public void close() {
+        stop();
+        LibC.close(epfd);
+    }
+}

@@ -1,0 +1,163 @@
+package io.btfagent.elf;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The facts the agent needs from a 64-bit little-endian ELF shared library: its GNU build-id,
+ * the names of its dynamic symbols, and version strings embedded in its read-only data.
+ * Parsing needs no privileges; the file is mapped read-only and closed at once.
+ */
+public final class ElfFile {
+    private static final int SHT_NOTE = 7;
+    private static final int SHT_DYNSYM = 11;
+    private static final int NT_GNU_BUILD_ID = 3;
+
+    private final Path path;
+    private final ByteBuffer buf;
+
+    private ElfFile(Path path, ByteBuffer buf) {
+        this.path = path;
+        this.buf = buf;
+    }
+
+    /** Maps {@code path} and checks that it is an ELF64 little-endian file. */
+    public static ElfFile open(Path path) throws IOException {
+        ByteBuffer buf;
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            buf = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size()).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        if (buf.limit() < 64 || buf.getInt(0) != 0x464c457f) {
+            throw new IOException(path + " is not an ELF file");
+        }
+        if (buf.get(4) != 2 || buf.get(5) != 1) {
+            throw new IOException(path + " is not a 64-bit little-endian ELF file");
+        }
+        return new ElfFile(path, buf);
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    /** The GNU build-id as lower-case hex, if the file carries one. */
+    public Optional<String> buildId() {
+        for (int i = 0; i < sectionCount(); i++) {
+            int sh = sectionHeader(i);
+            if (buf.getInt(sh + 4) != SHT_NOTE) {
+                continue;
+            }
+            long off = buf.getLong(sh + 24);
+            long size = buf.getLong(sh + 32);
+            long pos = off;
+            while (pos + 12 <= off + size) {
+                int nameSize = buf.getInt((int) pos);
+                int descSize = buf.getInt((int) pos + 4);
+                int type = buf.getInt((int) pos + 8);
+                long name = pos + 12;
+                long desc = name + align4(nameSize);
+                if (type == NT_GNU_BUILD_ID && nameSize == 4 && cString((int) name).equals("GNU")) {
+                    byte[] id = new byte[descSize];
+                    buf.get((int) desc, id);
+                    return Optional.of(HexFormat.of().formatHex(id));
+                }
+                pos = desc + align4(descSize);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Names of the functions and objects the library exports (its .dynsym). */
+    public Set<String> dynamicSymbols() {
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < sectionCount(); i++) {
+            int sh = sectionHeader(i);
+            if (buf.getInt(sh + 4) != SHT_DYNSYM) {
+                continue;
+            }
+            long off = buf.getLong(sh + 24);
+            long size = buf.getLong(sh + 32);
+            long entSize = buf.getLong(sh + 56);
+            int strtab = sectionHeader(buf.getInt(sh + 40));
+            long strOff = buf.getLong(strtab + 24);
+            for (long e = off + entSize; e + entSize <= off + size; e += entSize) {
+                int nameIdx = buf.getInt((int) e);
+                int shndx = Short.toUnsignedInt(buf.getShort((int) e + 6));
+                if (nameIdx != 0 && shndx != 0) { // shndx 0: an import, not defined here
+                    names.add(cString((int) (strOff + nameIdx)));
+                }
+            }
+        }
+        return names;
+    }
+
+    /**
+     * The first match of {@code pattern}'s group 1 in the file's bytes read as ISO-8859-1, e.g.
+     * {@code OpenSSL (\d+\.\d+\.\d+[a-z]*) } finds the version libcrypto reports.
+     */
+    public Optional<String> findString(Pattern pattern) {
+        byte[] all = new byte[buf.limit()];
+        buf.get(0, all);
+        Matcher m = pattern.matcher(new String(all, StandardCharsets.ISO_8859_1));
+        return m.find() ? Optional.of(m.group(1)) : Optional.empty();
+    }
+
+    /** The contents of the section called {@code name}, e.g. {@code .BTF}. */
+    public Optional<byte[]> section(String name) {
+        int shstr = sectionHeader(Short.toUnsignedInt(buf.getShort(62)));
+        long namesOff = buf.getLong(shstr + 24);
+        for (int i = 0; i < sectionCount(); i++) {
+            int sh = sectionHeader(i);
+            if (cString((int) (namesOff + buf.getInt(sh))).equals(name)) {
+                byte[] out = new byte[(int) buf.getLong(sh + 32)];
+                buf.get((int) buf.getLong(sh + 24), out);
+                return Optional.of(out);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Parses ELF bytes held in memory (e.g. a resource). */
+    public static ElfFile of(byte[] bytes, String description) throws IOException {
+        ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        if (buf.limit() < 64 || buf.getInt(0) != 0x464c457f || buf.get(4) != 2 || buf.get(5) != 1) {
+            throw new IOException(description + " is not a 64-bit little-endian ELF file");
+        }
+        return new ElfFile(Path.of(description), buf);
+    }
+
+    private int sectionCount() {
+        return Short.toUnsignedInt(buf.getShort(60));
+    }
+
+    private int sectionHeader(int index) {
+        long shoff = buf.getLong(40);
+        int shentsize = Short.toUnsignedInt(buf.getShort(58));
+        return (int) (shoff + (long) index * shentsize);
+    }
+
+    private String cString(int at) {
+        int end = at;
+        while (end < buf.limit() && buf.get(end) != 0) {
+            end++;
+        }
+        byte[] b = new byte[end - at];
+        buf.get(at, b);
+        return new String(b, StandardCharsets.ISO_8859_1);
+    }
+
+    private static long align4(long v) {
+        return (v + 3) & ~3L;
+    }
+}

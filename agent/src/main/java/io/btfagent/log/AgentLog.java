@@ -1,0 +1,60 @@
+package io.btfagent.log;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
+import ch.qos.logback.core.ConsoleAppender;
+
+/**
+ * The agent's own logging: a private logback context configured in code, writing to stderr
+ * with the {@code [btf-agent]} prefix. It never runs logback's auto-configuration, so the
+ * application's logback.xml and -Dlogback.configurationFile are never read.
+ */
+public final class AgentLog {
+    /** Marks every line the agent writes, so it can be told apart from the application's. */
+    public static final String PREFIX = "[btf-agent]";
+
+    private static volatile Logger logger;
+
+    private AgentLog() {
+    }
+
+    /** Creates the context once; later calls only change the level. */
+    public static synchronized Logger start(String level) {
+        if (logger == null) {
+            LoggerContext ctx = new LoggerContext();
+            ctx.setName("btf-agent");
+            // Set by auto-configuration normally, which this context deliberately skips.
+            ctx.setMDCAdapter(new ch.qos.logback.classic.util.LogbackMDCAdapter());
+            PatternLayoutEncoder enc = new PatternLayoutEncoder();
+            enc.setContext(ctx);
+            enc.setPattern(PREFIX + " %d{HH:mm:ss.SSS} %-5level %msg%n");
+            enc.start();
+            ConsoleAppender<ch.qos.logback.classic.spi.ILoggingEvent> out = new ConsoleAppender<>();
+            out.setContext(ctx);
+            out.setName("stderr");
+            out.setTarget("System.err");
+            out.setEncoder(enc);
+            out.start();
+            Logger l = ctx.getLogger("btf-agent");
+            l.setAdditive(false);
+            l.addAppender(out);
+            ctx.start();
+            logger = l;
+        }
+        logger.setLevel(Level.toLevel(level, Level.INFO));
+        return logger;
+    }
+
+    /** The agent logger; before {@link #start} a plain stderr fallback is used by callers. */
+    public static Logger get() {
+        Logger l = logger;
+        return l != null ? l : start("info");
+    }
+
+    /** A line on stderr for the time before logging is up (or when it cannot start). */
+    public static void early(String message) {
+        System.err.println(PREFIX + " " + message);
+    }
+}

@@ -1,0 +1,159 @@
+package io.btfagent.runtime;
+
+import ch.qos.logback.classic.Logger;
+import io.btfagent.bpf.LibbpfLog;
+import io.btfagent.bpf.internal.Libbpf;
+import io.btfagent.config.AgentConfig;
+import io.btfagent.log.AgentLog;
+import io.btfagent.sink.Dispatcher;
+import io.btfagent.sink.Sink;
+import io.btfagent.sink.SinkProvider;
+import java.lang.instrument.Instrumentation;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.ServiceLoader;
+
+/**
+ * The agent proper, loaded by the isolated class loader. {@link #start} returns at once; all
+ * work happens on the daemon thread {@code btf-agent-init}, which afterwards keeps watching
+ * for libraries the application loads later. Nothing here may throw into the host.
+ */
+public final class AgentRuntime {
+    private static final long STOP_DEADLINE_MS = 300;
+    private static final long FLUSH_DEADLINE_MS = 500;
+    private static final long REPORT_EVERY_MS = 10_000;
+
+    private AgentRuntime() {
+    }
+
+    /** Entry point called reflectively by {@code io.btfagent.BtfAgent}. */
+    public static void start(String agentArgs, Instrumentation inst) {
+        AgentConfig config = AgentConfig.fromAgentArgs(agentArgs);
+        if (!config.enabled()) {
+            AgentLog.early("disabled (enabled=false); the application runs without capture");
+            return;
+        }
+        Thread t = new Thread(() -> run(config), "btf-agent-init");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private static void run(AgentConfig config) {
+        Logger log;
+        try {
+            log = AgentLog.start(config.get("log.level"));
+        } catch (Throwable t) {
+            AgentLog.early("capture disabled: logging could not start (" + t + ")");
+            return;
+        }
+        try {
+            runLogged(config, log);
+        } catch (Throwable t) {
+            log.warn("capture stopped: {}; the application continues without capture", String.valueOf(t));
+            log.debug("cause", t);
+        }
+    }
+
+    private static void runLogged(AgentConfig config, Logger log) throws Exception {
+        config.problems().forEach(log::warn);
+        Optional<String> problem = Preflight.problem(config);
+        if (problem.isPresent()) {
+            log.warn(problem.get());
+            return;
+        }
+        Libbpf.bind(Preflight.libbpfPath(config).orElseThrow());
+        LibbpfLog.install(line -> log.debug("libbpf: {}", line));
+
+        Dispatcher dispatcher = new Dispatcher(createSinks(config, log),
+                (int) config.longValue("sink.queue.capacity", 16, 1 << 24), log::warn);
+        Capture capture = new Capture(config, log, dispatcher);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(capture, dispatcher, log), "btf-agent-exit"));
+
+        List<Path> watched = watchedPaths(config);
+        long interval = config.longValue("scan.interval-ms", 50, 3_600_000);
+        capture.scan(watched);
+        if (capture.hookedCount() == 0) {
+            log.info("no hookable libssl mapped or in {} yet; watching for one every {} ms", watched, interval);
+        }
+        long lastLost = 0;
+        long nextReport = System.currentTimeMillis() + REPORT_EVERY_MS;
+        while (true) {
+            Thread.sleep(interval);
+            capture.scan(List.of());
+            if (System.currentTimeMillis() >= nextReport) {
+                nextReport = System.currentTimeMillis() + REPORT_EVERY_MS;
+                long lost = capture.counters().get("records lost (ring full)");
+                if (lost > lastLost) {
+                    log.warn("{} records lost because the ring buffer was full (total {}); raise ring.bytes",
+                            lost - lastLost, lost);
+                    lastLost = lost;
+                }
+            }
+        }
+    }
+
+    /**
+     * Libraries hooked before they are loaded, so the first bytes of a library that is opened
+     * late (wildfly-openssl, Tomcat) are not missed. Uprobes are per file and filtered by our
+     * pid: other processes using the same file pay nothing.
+     */
+    static List<Path> watchedPaths(AgentConfig config) {
+        List<Path> out = new ArrayList<>();
+        String configured = config.get("watch.paths");
+        for (String p : (configured == null ? "/usr/lib/x86_64-linux-gnu,/usr/local/lib" : configured).split(",")) {
+            if (!p.isBlank()) {
+                out.add(Path.of(p.trim()));
+            }
+        }
+        String wildfly = System.getProperty("org.wildfly.openssl.path");
+        if (wildfly != null && !wildfly.isBlank()) {
+            out.add(Path.of(wildfly.trim()));
+        }
+        return out;
+    }
+
+    private static Map<String, Sink> createSinks(AgentConfig config, Logger log) {
+        Map<String, SinkProvider> providers = new LinkedHashMap<>();
+        for (SinkProvider p : ServiceLoader.load(SinkProvider.class, AgentRuntime.class.getClassLoader())) {
+            providers.put(p.name(), p);
+        }
+        Map<String, Sink> sinks = new LinkedHashMap<>();
+        for (String name : config.list("sinks")) {
+            SinkProvider p = providers.get(name);
+            if (p == null) {
+                log.warn("unknown sink '{}' in sinks=; known sinks: {}", name, String.join(", ", providers.keySet()));
+                continue;
+            }
+            try {
+                sinks.put(name, p.create(config));
+            } catch (Exception e) {
+                log.warn("sink {} not started: {}; fix its settings (sink.{}.*)", name, e.toString(), name);
+            }
+        }
+        if (sinks.isEmpty()) {
+            log.warn("no sink could start; captured events are counted but not written anywhere");
+        }
+        return sinks;
+    }
+
+    private static void shutdown(Capture capture, Dispatcher dispatcher, Logger log) {
+        try {
+            capture.stopReading(STOP_DEADLINE_MS);
+            dispatcher.close(FLUSH_DEADLINE_MS);
+            StringBuilder b = new StringBuilder("capture summary:");
+            capture.counters().forEach((k, v) -> b.append(' ').append(k).append('=').append(v).append(','));
+            for (Dispatcher.SinkStats s : dispatcher.stats()) {
+                b.append(" sink ").append(s.name()).append(": delivered=").append(s.delivered())
+                        .append(" dropped=").append(s.dropped()).append(" failed=").append(s.failed()).append(',');
+            }
+            b.setLength(b.length() - 1);
+            log.info(b.toString());
+        } catch (Throwable t) {
+            AgentLog.early("shutdown: " + t);
+        }
+    }
+}

@@ -1,0 +1,233 @@
+package io.btfagent.runtime;
+
+import ch.qos.logback.classic.Logger;
+import io.btfagent.bpf.BpfException;
+import io.btfagent.bpf.BpfObject;
+import io.btfagent.bpf.RingBuffer;
+import io.btfagent.bpf.RingBufferPoller;
+import io.btfagent.btf.BtfCatalog;
+import io.btfagent.btf.BtfFile;
+import io.btfagent.btf.BtfFormatException;
+import io.btfagent.btf.BtfMerger;
+import io.btfagent.config.AgentConfig;
+import io.btfagent.elf.ElfFile;
+import io.btfagent.event.RecordDecoder;
+import io.btfagent.event.RecordLayout;
+import io.btfagent.sink.Dispatcher;
+import io.btfagent.tls.LibraryScanner;
+import io.btfagent.tls.TlsLibrary;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Hooks TLS libraries as they are found: picks the BTF of each build, loads one instance of the
+ * capture object for it, attaches its probes to this process only, and feeds its ring buffer to
+ * the sinks. Each library build gets its own object because CO-RE resolves against one BTF.
+ */
+final class Capture {
+    private static final String OBJECT_RESOURCE = "io/btfagent/bpf/ssl_capture.bpf.o";
+    private static final String[] COUNTER_NAMES = {"calls", "records", "records lost (ring full)",
+            "bytes lost (ring full)", "calls truncated", "bytes truncated", "bytes unreadable",
+            "returns without entry", "QUIC objects skipped"};
+
+    private final AgentConfig config;
+    private final Logger log;
+    private final BtfCatalog catalog;
+    private final byte[] objectElf;
+    private final RecordLayout layout;
+    private final long maxCaptureOffset;
+    private final int maxCapture;
+    private final int ringBytes;
+    private final int pid = (int) ProcessHandle.current().pid();
+    private final long monotonicToEpoch = RecordDecoder.monotonicToEpochOffset();
+    private final RingBufferPoller poller;
+    private final Dispatcher dispatcher;
+    private final Thread pollerThread;
+    private final Map<String, Hooked> hooked = new ConcurrentHashMap<>();
+    private final Set<String> refused = ConcurrentHashMap.newKeySet();
+    private final AtomicLong decodeFailures = new AtomicLong();
+
+    /** A library build with probes attached. */
+    private record Hooked(TlsLibrary library, String version, BpfObject object, RingBuffer ring) {
+    }
+
+    Capture(AgentConfig config, Logger log, Dispatcher dispatcher) throws IOException, BpfException {
+        this.config = config;
+        this.log = log;
+        this.dispatcher = dispatcher;
+        String btfDir = config.get("btf.path");
+        this.catalog = BtfCatalog.bundled(btfDir == null ? null : Path.of(btfDir));
+        this.objectElf = resource(OBJECT_RESOURCE);
+        BtfFile objectBtf;
+        try {
+            objectBtf = BtfFile.parse(ElfFile.of(objectElf, OBJECT_RESOURCE).section(".BTF")
+                    .orElseThrow(() -> new IOException(OBJECT_RESOURCE + " has no .BTF section")));
+        } catch (BtfFormatException e) {
+            throw new IOException("BTF of " + OBJECT_RESOURCE + ": " + e.getMessage(), e);
+        }
+        this.layout = RecordLayout.from(objectBtf);
+        this.maxCaptureOffset = objectBtf.variableOffset(".rodata", "max_capture")
+                .orElseThrow(() -> new IOException(OBJECT_RESOURCE + " lacks the max_capture setting"));
+        this.maxCapture = (int) config.longValue("capture.max-bytes", 1, 1 << 30);
+        this.ringBytes = ringSize(config.longValue("ring.bytes", 4096, 1L << 30));
+        this.poller = new RingBufferPoller();
+        this.pollerThread = new Thread(poller::run, "btf-agent-ring");
+        this.pollerThread.setDaemon(true);
+        this.pollerThread.start();
+    }
+
+    /** The kernel wants a power of two that is a multiple of the page size. */
+    static int ringSize(long requested) {
+        long size = 4096;
+        while (size < requested) {
+            size <<= 1;
+        }
+        return (int) Math.min(size, 1 << 30);
+    }
+
+    /** Hooks every libssl this process has mapped and every one in the watched directories. */
+    void scan(List<Path> watched) {
+        List<LibraryScanner.LibraryFile> found = new ArrayList<>();
+        try {
+            found.addAll(LibraryScanner.scanSelf());
+        } catch (IOException e) {
+            log.warn("cannot read /proc/self/maps ({}); libraries loaded later are not hooked", e.toString());
+        }
+        found.addAll(LibraryScanner.onDisk(watched));
+        for (LibraryScanner.LibraryFile f : found) {
+            if (!hooked.containsKey(f.fileKey()) && !refused.contains(f.fileKey())) {
+                hook(f);
+            }
+        }
+    }
+
+    private void hook(LibraryScanner.LibraryFile file) {
+        long t0 = System.nanoTime();
+        TlsLibrary lib;
+        try {
+            lib = TlsLibrary.openssl(file.path());
+        } catch (IOException e) {
+            refused.add(file.fileKey());
+            log.warn("not hooking {}: {}", file.path(), e.getMessage());
+            return;
+        }
+        Optional<BtfCatalog.Selection> btf;
+        try {
+            btf = catalog.select(lib.family(), lib.buildId(), lib.reportedVersion().orElse("unknown"));
+        } catch (IOException e) {
+            refused.add(file.fileKey());
+            log.warn("not hooking {}: {}", file.path(), e.getMessage());
+            return;
+        }
+        if (btf.isEmpty()) {
+            refused.add(file.fileKey());
+            log.warn("not hooking {} {} at {}: build-id {} is not in the BTF catalog; generate its BTF "
+                    + "(native-targets) and put it in btf.path as {}.btf", lib.family(),
+                    lib.reportedVersion().orElse("(version unknown)"), file.path(), lib.buildId(), lib.buildId());
+            return;
+        }
+        String version = btf.get().version();
+        BpfObject obj = null;
+        RingBuffer ring = null;
+        try (BtfMerger.Merged merged = BtfMerger.merge(config.get("kernel.btf"), btf.get().btf())) {
+            obj = BpfObject.open("ssl_capture", objectElf, merged.path());
+            obj.setRodataInt(maxCaptureOffset, maxCapture);
+            obj.setMapMaxEntries("events", ringBytes);
+            obj.load();
+            ring = RingBuffer.map(obj.mapFd("events"), ringBytes);
+            RecordDecoder decoder = new RecordDecoder(layout,
+                    new RecordDecoder.Source(lib.family(), version, file.path().toString()), monotonicToEpoch);
+            poller.add(ring, record -> {
+                try {
+                    dispatcher.publish(decoder.decode(record));
+                } catch (RuntimeException e) {
+                    if (decodeFailures.incrementAndGet() == 1) {
+                        log.warn("dropped an undecodable record: {}", e.getMessage());
+                    }
+                }
+            });
+            for (String function : lib.functions()) {
+                long cookie = TlsLibrary.functionId(function);
+                String path = file.path().toString();
+                obj.attachUprobe("ssl_call_enter", pid, path, function, false, cookie);
+                obj.attachUprobe("ssl_call_exit", pid, path, function, true, cookie);
+            }
+        } catch (IOException | BpfException | RuntimeException e) {
+            refused.add(file.fileKey());
+            if (obj != null) {
+                obj.close();
+            }
+            if (ring != null) {
+                ring.close();
+            }
+            log.warn("not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
+            return;
+        }
+        hooked.put(file.fileKey(), new Hooked(lib, version, obj, ring));
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        log.info("hooked {} {} at {} (build-id {}, BTF {}): {} probes on {} in {} ms, {} ms after JVM start",
+                lib.family(), version, file.path(), lib.buildId(), btf.get().origin(), lib.functions().size() * 2,
+                String.join("/", lib.functions()), ms, sinceJvmStartMs());
+    }
+
+    static long sinceJvmStartMs() {
+        return ProcessHandle.current().info().startInstant()
+                .map(s -> java.time.Duration.between(s, java.time.Instant.now()).toMillis()).orElse(-1L);
+    }
+
+    int hookedCount() {
+        return hooked.size();
+    }
+
+    /** Kernel-side counters summed over every hooked library, by name. */
+    Map<String, Long> counters() {
+        long[] sum = new long[COUNTER_NAMES.length];
+        for (Hooked h : hooked.values()) {
+            try {
+                long[] c = h.object().readPerCpuCounters("counters", COUNTER_NAMES.length);
+                for (int i = 0; i < sum.length; i++) {
+                    sum[i] += c[i];
+                }
+            } catch (BpfException e) {
+                log.debug("cannot read counters: {}", e.getMessage());
+            }
+        }
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (int i = 0; i < sum.length; i++) {
+            out.put(COUNTER_NAMES[i], sum[i]);
+        }
+        out.put("records undecodable", decodeFailures.get());
+        return out;
+    }
+
+    /**
+     * Stops reading after one last drain of every ring. Probes stay attached: the kernel
+     * removes them when the process exits, and detaching here would only delay the exit.
+     */
+    void stopReading(long deadlineMs) {
+        poller.stop();
+        try {
+            pollerThread.join(deadlineMs);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static byte[] resource(String name) throws IOException {
+        try (InputStream in = Capture.class.getClassLoader().getResourceAsStream(name)) {
+            if (in == null) {
+                throw new IOException("the agent jar lacks " + name);
+            }
+            return in.readAllBytes();
+        }
+    }
+}

@@ -1,0 +1,87 @@
+package io.btfagent.runtime;
+
+import io.btfagent.config.AgentConfig;
+import java.io.IOException;
+import java.math.BigInteger;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * The checks made before anything native is touched. Each failure is one line naming what is
+ * missing and how to fix it; the agent then stays idle and the application runs as without it.
+ */
+final class Preflight {
+    static final int CAP_SYS_ADMIN = 21;
+    static final int CAP_PERFMON = 38;
+    static final int CAP_BPF = 39;
+
+    private static final List<String> LIBBPF_CANDIDATES = List.of(
+            "/usr/lib/x86_64-linux-gnu/libbpf.so.1", "/lib/x86_64-linux-gnu/libbpf.so.1",
+            "/usr/lib64/libbpf.so.1", "/usr/lib/libbpf.so.1", "/lib64/libbpf.so.1");
+
+    private Preflight() {
+    }
+
+    /** The reason capture cannot run here, or empty when it can. */
+    static Optional<String> problem(AgentConfig config) {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "");
+        if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+            return Optional.of("capture disabled: btf-agent needs Linux on x86_64, this JVM runs on " + os + "/" + arch
+                    + "; remove the -javaagent option on this platform");
+        }
+        Path kernelBtf = Path.of(config.get("kernel.btf"));
+        if (!Files.isReadable(kernelBtf)) {
+            return Optional.of("capture disabled: kernel BTF " + kernelBtf + " is missing or unreadable; use a kernel "
+                    + "built with CONFIG_DEBUG_INFO_BTF=y (or point kernel.btf at a readable vmlinux BTF file)");
+        }
+        Optional<String> caps = capabilityProblem(readStatus());
+        if (caps.isPresent()) {
+            return caps;
+        }
+        if (libbpfPath(config).isEmpty()) {
+            return Optional.of("capture disabled: libbpf.so.1 not found; install it (apt-get install libbpf1) "
+                    + "or set libbpf.path to the library file");
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Capture needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, which implies both on older
+     * kernels) in the effective set, read from {@code /proc/self/status}.
+     */
+    static Optional<String> capabilityProblem(String status) {
+        BigInteger eff = BigInteger.ZERO;
+        for (String line : status.split("\n")) {
+            if (line.startsWith("CapEff:")) {
+                eff = new BigInteger(line.substring(7).trim(), 16);
+            }
+        }
+        boolean ok = eff.testBit(CAP_SYS_ADMIN) || (eff.testBit(CAP_BPF) && eff.testBit(CAP_PERFMON));
+        if (ok) {
+            return Optional.empty();
+        }
+        return Optional.of("capture disabled: this process lacks CAP_BPF and CAP_PERFMON (effective capabilities 0x"
+                + eff.toString(16) + "); run the JVM as root or grant them (setcap cap_bpf,cap_perfmon+ep on the java "
+                + "binary, or add the capabilities to the container); the application runs without capture");
+    }
+
+    private static String readStatus() {
+        try {
+            return Files.readString(Path.of("/proc/self/status"));
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    static Optional<String> libbpfPath(AgentConfig config) {
+        String configured = config.get("libbpf.path");
+        if (configured != null) {
+            return Files.isReadable(Path.of(configured)) ? Optional.of(configured) : Optional.empty();
+        }
+        return LIBBPF_CANDIDATES.stream().filter(p -> Files.isReadable(Path.of(p))).findFirst();
+    }
+}

@@ -1,0 +1,146 @@
+package io.btfagent.sink;
+
+import io.btfagent.event.CaptureEvent;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * Fans events out to the sinks. Each sink has its own bounded queue and thread: a slow or
+ * failing sink drops (and counts) its own events and never stalls the ring-buffer reader or
+ * another sink. {@link #publish} never blocks.
+ */
+public final class Dispatcher implements AutoCloseable {
+
+    /** Per-sink totals, for the periodic and final reports. */
+    public record SinkStats(String name, long delivered, long dropped, long failed) {
+    }
+
+    private final List<Worker> workers = new ArrayList<>();
+
+    /**
+     * @param sinks the sinks by name, in config order
+     * @param problems receives one line the first time a sink fails (and every 10,000th time)
+     */
+    public Dispatcher(Map<String, Sink> sinks, int queueCapacity, Consumer<String> problems) {
+        for (Map.Entry<String, Sink> e : sinks.entrySet()) {
+            Worker w = new Worker(e.getKey(), e.getValue(), queueCapacity, problems);
+            workers.add(w);
+            w.thread.start();
+        }
+    }
+
+    /** Offers the event to every sink's queue; a full queue counts a drop for that sink. */
+    public void publish(CaptureEvent event) {
+        for (Worker w : workers) {
+            if (!w.queue.offer(event)) {
+                w.dropped.incrementAndGet();
+            }
+        }
+    }
+
+    public List<SinkStats> stats() {
+        List<SinkStats> out = new ArrayList<>();
+        for (Worker w : workers) {
+            out.add(new SinkStats(w.name, w.delivered.get(), w.dropped.get(), w.failed.get()));
+        }
+        return out;
+    }
+
+    /**
+     * Lets each sink take what is queued, flush and close, waiting at most {@code deadlineMs}
+     * in all; events still queued after that are counted as dropped.
+     */
+    public void close(long deadlineMs) {
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(deadlineMs);
+        for (Worker w : workers) {
+            w.closing = true;
+        }
+        for (Worker w : workers) {
+            long left = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
+            try {
+                w.thread.join(Math.max(1, left));
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+            if (w.thread.isAlive()) {
+                w.thread.interrupt();
+            }
+            w.dropped.addAndGet(w.queue.size());
+            w.queue.clear();
+        }
+    }
+
+    @Override
+    public void close() {
+        close(500);
+    }
+
+    private static final class Worker implements Runnable {
+        final String name;
+        final Sink sink;
+        final BlockingQueue<CaptureEvent> queue;
+        final Consumer<String> problems;
+        final AtomicLong delivered = new AtomicLong();
+        final AtomicLong dropped = new AtomicLong();
+        final AtomicLong failed = new AtomicLong();
+        final Thread thread;
+        volatile boolean closing;
+
+        Worker(String name, Sink sink, int capacity, Consumer<String> problems) {
+            this.name = name;
+            this.sink = sink;
+            this.queue = new ArrayBlockingQueue<>(capacity);
+            this.problems = problems;
+            this.thread = new Thread(this, "btf-agent-sink-" + name);
+            this.thread.setDaemon(true);
+        }
+
+        @Override
+        public void run() {
+            try {
+                while (true) {
+                    CaptureEvent e = queue.poll(50, TimeUnit.MILLISECONDS);
+                    if (e == null) {
+                        call(sink::flush);
+                        if (closing) {
+                            break;
+                        }
+                        continue;
+                    }
+                    if (call(() -> sink.accept(e))) {
+                        delivered.incrementAndGet();
+                    }
+                }
+            } catch (InterruptedException ie) {
+                // close() gave up waiting; what is left is counted as dropped there
+            } finally {
+                call(sink::flush);
+                call(sink::close);
+            }
+        }
+
+        private interface Action {
+            void run() throws Exception;
+        }
+
+        private boolean call(Action a) {
+            try {
+                a.run();
+                return true;
+            } catch (Throwable t) {
+                long n = failed.incrementAndGet();
+                if (n == 1 || n % 10_000 == 0) {
+                    problems.accept("sink " + name + " failed (" + n + " failures so far): " + t
+                            + "; its events are counted as failed, other sinks continue");
+                }
+                return false;
+            }
+        }
+    }
+}

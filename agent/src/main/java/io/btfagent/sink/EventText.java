@@ -1,0 +1,111 @@
+package io.btfagent.sink;
+
+import io.btfagent.event.CaptureEvent;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.Base64;
+
+/** The two renderings of an event: a JSON object (contract 2.3) and a human-readable line. */
+public final class EventText {
+    private static final DateTimeFormatter TS =
+            DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSSSSS'Z'").withZone(ZoneOffset.UTC);
+
+    private EventText() {
+    }
+
+    static String timestamp(long epochNanos) {
+        return TS.format(Instant.ofEpochSecond(Math.floorDiv(epochNanos, 1_000_000_000L),
+                Math.floorMod(epochNanos, 1_000_000_000L)));
+    }
+
+    /** One JSON object, no trailing newline, fields in the contract's order. */
+    public static String json(CaptureEvent e) {
+        StringBuilder b = new StringBuilder(256 + e.captured() * 4 / 3);
+        b.append("{\"ts\":\"").append(timestamp(e.epochNanos())).append('"');
+        b.append(",\"pid\":").append(e.pid());
+        b.append(",\"tid\":").append(e.tid());
+        b.append(",\"thread\":"); string(b, e.thread());
+        b.append(",\"lib\":"); string(b, e.lib());
+        b.append(",\"libVersion\":"); string(b, e.libVersion());
+        b.append(",\"libPath\":"); string(b, e.libPath());
+        b.append(",\"func\":\"").append(e.func()).append('"');
+        b.append(",\"dir\":\"").append(e.dir()).append('"');
+        b.append(",\"ssl\":\"0x").append(Long.toHexString(e.ssl())).append('"');
+        if (e.fd() != null) {
+            b.append(",\"fd\":").append(e.fd());
+        }
+        if (e.local() != null) {
+            b.append(",\"local\":"); string(b, e.local());
+        }
+        if (e.remote() != null) {
+            b.append(",\"remote\":"); string(b, e.remote());
+        }
+        b.append(",\"len\":").append(e.len());
+        b.append(",\"offset\":").append(e.offset());
+        b.append(",\"captured\":").append(e.captured());
+        b.append(",\"truncated\":").append(e.truncated());
+        b.append(",\"data\":\"").append(Base64.getEncoder().encodeToString(e.data())).append("\"}");
+        return b.toString();
+    }
+
+    /** The same facts on one line, with the bytes shown as escaped text. */
+    public static String line(CaptureEvent e) {
+        StringBuilder b = new StringBuilder(160 + e.captured());
+        b.append(e.lib()).append(' ').append(e.libVersion()).append(' ').append(e.func()).append(' ').append(e.dir());
+        b.append(" pid=").append(e.pid()).append(" tid=").append(e.tid()).append(" thread=").append(e.thread());
+        b.append(" ssl=0x").append(Long.toHexString(e.ssl()));
+        if (e.fd() != null) {
+            b.append(" fd=").append(e.fd());
+        }
+        if (e.local() != null) {
+            b.append(" local=").append(e.local());
+        }
+        if (e.remote() != null) {
+            b.append(" remote=").append(e.remote());
+        }
+        b.append(" len=").append(e.len()).append(" offset=").append(e.offset()).append(" captured=").append(e.captured());
+        if (e.truncated()) {
+            b.append(" truncated");
+        }
+        b.append(" data=\"");
+        for (byte x : e.data()) {
+            int c = x & 0xff;
+            switch (c) {
+                case '\r': b.append("\\r"); break;
+                case '\n': b.append("\\n"); break;
+                case '\t': b.append("\\t"); break;
+                case '"': b.append("\\\""); break;
+                case '\\': b.append("\\\\"); break;
+                default:
+                    if (c >= 0x20 && c < 0x7f) {
+                        b.append((char) c);
+                    } else {
+                        b.append(String.format("\\x%02x", c));
+                    }
+            }
+        }
+        return b.append('"').toString();
+    }
+
+    private static void string(StringBuilder b, String s) {
+        b.append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"': b.append("\\\""); break;
+                case '\\': b.append("\\\\"); break;
+                case '\n': b.append("\\n"); break;
+                case '\r': b.append("\\r"); break;
+                case '\t': b.append("\\t"); break;
+                default:
+                    if (c < 0x20) {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
+            }
+        }
+        b.append('"');
+    }
+}

@@ -1,0 +1,87 @@
+package io.btfagent.tls;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * Finds the TLS libraries a process has mapped, from its {@code /proc/<pid>/maps}, and TLS
+ * libraries on disk that it may load later.
+ */
+public final class LibraryScanner {
+    /** libssl.so, libssl.so.3, libssl.so.1.1, ... */
+    static final Pattern LIBSSL = Pattern.compile("libssl\\.so(\\.[0-9]+)*");
+
+    private LibraryScanner() {
+    }
+
+    /** A library file, identified by device and inode so two paths to one file are one library. */
+    public record LibraryFile(Path path, String fileKey) {
+    }
+
+    /** The distinct libssl files mapped in {@code mapsText} (the contents of a maps file). */
+    public static List<Path> mappedLibssl(String mapsText) {
+        Map<String, Path> byName = new LinkedHashMap<>();
+        for (String line : mapsText.split("\n")) {
+            // address perms offset dev inode pathname; the pathname may contain spaces
+            String[] f = line.trim().split("\\s+", 6);
+            if (f.length < 6 || !f[5].startsWith("/") || f[5].endsWith(" (deleted)")) {
+                continue;
+            }
+            Path p = Path.of(f[5]);
+            if (LIBSSL.matcher(p.getFileName().toString()).matches()) {
+                byName.putIfAbsent(f[5], p);
+            }
+        }
+        return new ArrayList<>(byName.values());
+    }
+
+    /** The libssl files this process has mapped now. */
+    public static List<LibraryFile> scanSelf() throws IOException {
+        List<LibraryFile> out = new ArrayList<>();
+        for (Path p : mappedLibssl(Files.readString(Path.of("/proc/self/maps")))) {
+            identify(p).ifPresent(out::add);
+        }
+        return out;
+    }
+
+    /** The libssl files in {@code dirs} (files or directories), for hooking before they load. */
+    public static List<LibraryFile> onDisk(List<Path> dirs) {
+        List<LibraryFile> out = new ArrayList<>();
+        for (Path d : dirs) {
+            if (Files.isRegularFile(d)) {
+                identify(d).ifPresent(out::add);
+                continue;
+            }
+            if (!Files.isDirectory(d)) {
+                continue;
+            }
+            try (var s = Files.list(d)) {
+                s.filter(p -> LIBSSL.matcher(p.getFileName().toString()).matches())
+                        .sorted()
+                        .forEach(p -> identify(p).ifPresent(out::add));
+            } catch (IOException | SecurityException ignored) {
+                // an unreadable directory holds nothing we can hook
+            }
+        }
+        return out;
+    }
+
+    static java.util.Optional<LibraryFile> identify(Path p) {
+        try {
+            Path real = p.toRealPath();
+            if (!Files.isRegularFile(real)) {
+                return java.util.Optional.empty();
+            }
+            Object key = Files.readAttributes(real, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+            return java.util.Optional.of(new LibraryFile(real, String.valueOf(key)));
+        } catch (IOException | SecurityException e) {
+            return java.util.Optional.empty();
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package io.btfagent.tls;
+
+import io.btfagent.elf.ElfFile;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * A TLS library build: its file, family, GNU build-id, the version it reports, and which of
+ * the hooked functions it exports.
+ *
+ * @param functions hookable functions present, in cookie order (see capture_event.h)
+ */
+public record TlsLibrary(Path path, String family, String buildId, Optional<String> reportedVersion,
+        List<String> functions) {
+
+    /** In the order of enum capture_func: the index is the probe's cookie. */
+    public static final List<String> OPENSSL_FUNCTIONS = List.of("SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex");
+
+    private static final Pattern OPENSSL_VERSION = Pattern.compile("OpenSSL (\\d+\\.\\d+\\.\\d+[a-z]*) ");
+
+    /** Reads an OpenSSL libssl file; fails if it is not ELF, has no build-id or no SSL_write. */
+    public static TlsLibrary openssl(Path libssl) throws IOException {
+        ElfFile elf = ElfFile.open(libssl);
+        String buildId = elf.buildId()
+                .orElseThrow(() -> new IOException(libssl + " has no GNU build-id, so its BTF cannot be chosen safely"));
+        Set<String> symbols = elf.dynamicSymbols();
+        List<String> functions = new ArrayList<>();
+        for (String f : OPENSSL_FUNCTIONS) {
+            if (symbols.contains(f)) {
+                functions.add(f);
+            }
+        }
+        if (!functions.contains("SSL_write") || !functions.contains("SSL_read")) {
+            throw new IOException(libssl + " does not export SSL_read and SSL_write; not an OpenSSL libssl");
+        }
+        return new TlsLibrary(libssl, "openssl", buildId, opensslVersion(libssl), List.copyOf(functions));
+    }
+
+    /**
+     * OpenSSL keeps its version string in libcrypto, which sits next to libssl with the same
+     * suffix (libssl.so.3 / libcrypto.so.3).
+     */
+    static Optional<String> opensslVersion(Path libssl) {
+        String name = libssl.getFileName().toString();
+        Path crypto = libssl.resolveSibling(name.replaceFirst("^libssl", "libcrypto"));
+        for (Path p : List.of(crypto, libssl)) {
+            if (Files.isRegularFile(p)) {
+                try {
+                    Optional<String> v = ElfFile.open(p).findString(OPENSSL_VERSION);
+                    if (v.isPresent()) {
+                        return v;
+                    }
+                } catch (IOException ignored) {
+                    // try the next candidate
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Cookie value of a function: its index in {@link #OPENSSL_FUNCTIONS}. */
+    public static int functionId(String function) {
+        return OPENSSL_FUNCTIONS.indexOf(function);
+    }
+}

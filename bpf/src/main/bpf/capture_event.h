@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The record the kernel side writes into the ring buffer, one per chunk of a
+ * TLS call's plaintext. The Java decoder (io.btfagent.event.RecordLayout)
+ * reads the offsets of this struct from the object's own BTF at load time,
+ * so this file is the single source of truth for the layout.
+ */
+#ifndef BTF_AGENT_CAPTURE_EVENT_H
+#define BTF_AGENT_CAPTURE_EVENT_H
+
+/* Plaintext bytes carried by one record; a call's bytes span several records. */
+#define CAPTURE_CHUNK 8192
+
+/* Low byte of the attach cookie: which function a probe sits on. */
+enum capture_func {
+	FUNC_SSL_READ = 0,
+	FUNC_SSL_READ_EX = 1,
+	FUNC_SSL_WRITE = 2,
+	FUNC_SSL_WRITE_EX = 3,
+};
+
+enum capture_flags {
+	/* The call transferred more than capture.max-bytes; the rest was not kept. */
+	CAPTURE_TRUNCATED = 1,
+};
+
+/* Indexes of the per-CPU counters map. */
+enum capture_counter {
+	COUNTER_CALLS = 0,          /* calls that transferred bytes */
+	COUNTER_RECORDS = 1,        /* records written to the ring */
+	COUNTER_RECORDS_LOST = 2,   /* records the ring had no room for */
+	COUNTER_BYTES_LOST = 3,     /* plaintext bytes in those records */
+	COUNTER_CALLS_TRUNCATED = 4,
+	COUNTER_BYTES_TRUNCATED = 5,/* bytes beyond capture.max-bytes */
+	COUNTER_READ_FAULTS = 6,    /* plaintext the kernel could not read from user memory */
+	COUNTER_ENTRY_MISSED = 7,   /* returns without a recorded entry (map full) */
+	COUNTER_QUIC_SKIPPED = 8,   /* SSL objects that are QUIC, not a TLS connection */
+	COUNTER_MAX = 9,
+};
+
+struct capture_header {
+	__u64 ts_ns;      /* CLOCK_MONOTONIC at the call's return */
+	__u64 ssl;        /* the SSL* the call was made on */
+	__u64 call_len;   /* bytes the call transferred (its return value) */
+	__u64 offset;     /* where this record's bytes start within the call */
+	__u32 pid;
+	__u32 tid;
+	__s32 fd;         /* socket fd, -1 for a non-descriptor BIO, -2 unknown */
+	__u32 captured;   /* plaintext bytes in this record */
+	__u32 cookie;     /* library id << 8 | enum capture_func */
+	__u32 flags;      /* enum capture_flags */
+	char comm[16];    /* the calling thread's name */
+};
+
+struct capture_record {
+	struct capture_header hdr;
+	__u8 data[CAPTURE_CHUNK];
+};
+
+#endif

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Captures the plaintext of SSL_read/SSL_read_ex/SSL_write/SSL_write_ex.
+ *
+ * The entry probe remembers the call's arguments per thread; the return probe
+ * knows how many bytes the call transferred and copies them, in chunks of
+ * CAPTURE_CHUNK, into the ring buffer. One object serves every OpenSSL build:
+ * struct offsets are CO-RE relocations resolved against the BTF of the build
+ * the object is loaded for.
+ */
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#include "pt_regs.h"
+#include "openssl_types.h"
+#include "capture_event.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Most plaintext bytes kept per call (capture.max-bytes); set before load. */
+const volatile __u32 max_capture = 65536;
+
+struct call_args {
+	__u64 ssl;
+	__u64 buf;
+	__u64 ex_len_ptr; /* size_t * of the _ex variants, else 0 */
+	__u32 cookie;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized from capture config before load */
+} events SEC(".maps");
+
+/* LRU so a thread that dies inside a call cannot leak an entry forever. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct call_args);
+} calls SEC(".maps");
+
+/* The record is built here: too large for the 512-byte BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct capture_record);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 which, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &which);
+
+	if (v)
+		*v += n;
+}
+
+static __always_inline int is_write(__u32 func)
+{
+	return func == FUNC_SSL_WRITE || func == FUNC_SSL_WRITE_EX;
+}
+
+/*
+ * The BIO the call does its I/O through: rbio for reads, wbio for writes.
+ * Returns NULL for a QUIC object (3.2+), which has no TLS record layer.
+ */
+static __always_inline struct bio_st *call_bio(__u64 ssl, int write)
+{
+	if (bpf_core_field_exists(struct ssl_st___flat, rbio)) {
+		/* <= 3.1: the BIOs are members of ssl_st. */
+		struct ssl_st___flat *s = (void *)ssl;
+
+		return write ? BPF_CORE_READ_USER(s, wbio) : BPF_CORE_READ_USER(s, rbio);
+	}
+	if (bpf_core_type_exists(struct ssl_connection_st)) {
+		/*
+		 * >= 3.2: SSL* points at the ssl_st header that starts a
+		 * ssl_connection_st only when its type says so.
+		 */
+		struct ssl_st___tagged *t = (void *)ssl;
+		struct ssl_connection_st *c = (void *)ssl;
+
+		if (BPF_CORE_READ_USER(t, type) != SSL_TYPE_SSL_CONNECTION) {
+			count(COUNTER_QUIC_SKIPPED, 1);
+			return NULL;
+		}
+		return write ? BPF_CORE_READ_USER(c, wbio) : BPF_CORE_READ_USER(c, rbio);
+	}
+	return NULL;
+}
+
+/* The socket fd behind the call, -1 for a memory (non-descriptor) BIO, -2 unknown. */
+static __always_inline __s32 call_fd(__u64 ssl, int write)
+{
+	struct bio_st *bio = call_bio(ssl, write);
+	const struct bio_method_st *method;
+	int type;
+
+	if (!bio)
+		return -2;
+	method = BPF_CORE_READ_USER(bio, method);
+	if (!method)
+		return -2;
+	type = BPF_CORE_READ_USER(method, type);
+	if (!(type & BIO_TYPE_DESCRIPTOR))
+		return -1;
+	return BPF_CORE_READ_USER(bio, num);
+}
+
+SEC("uprobe")
+int ssl_call_enter(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args args = {
+		.ssl = ARG1(ctx),
+		.buf = ARG2(ctx),
+		.cookie = (__u32)bpf_get_attach_cookie(ctx),
+	};
+	__u32 func = args.cookie & 0xff;
+
+	if (func == FUNC_SSL_READ_EX || func == FUNC_SSL_WRITE_EX)
+		args.ex_len_ptr = ARG4(ctx);
+	bpf_map_update_elem(&calls, &id, &args, BPF_ANY);
+	return 0;
+}
+
+struct emit_ctx {
+	struct call_args *args;
+	__u64 call_len;
+	__u64 keep;
+	__u64 ts_ns;
+	__u64 pid_tgid;
+	__s32 fd;
+	__u32 flags;
+};
+
+static long emit_chunk(__u32 index, void *data)
+{
+	struct emit_ctx *ec = data;
+	__u64 offset = (__u64)index * CAPTURE_CHUNK;
+	__u32 zero = 0;
+	struct capture_record *rec;
+	__u64 n;
+
+	if (offset >= ec->keep)
+		return 1;
+	rec = bpf_map_lookup_elem(&scratch, &zero);
+	if (!rec)
+		return 1;
+	n = ec->keep - offset;
+	if (n > CAPTURE_CHUNK)
+		n = CAPTURE_CHUNK;
+	barrier_var(n);
+	if (n > CAPTURE_CHUNK)
+		return 1;
+
+	rec->hdr.ts_ns = ec->ts_ns;
+	rec->hdr.ssl = ec->args->ssl;
+	rec->hdr.call_len = ec->call_len;
+	rec->hdr.offset = offset;
+	rec->hdr.pid = ec->pid_tgid >> 32;
+	rec->hdr.tid = (__u32)ec->pid_tgid;
+	rec->hdr.fd = ec->fd;
+	rec->hdr.captured = n;
+	rec->hdr.cookie = ec->args->cookie;
+	rec->hdr.flags = ec->flags;
+	bpf_get_current_comm(rec->hdr.comm, sizeof(rec->hdr.comm));
+	if (bpf_probe_read_user(rec->data, n, (void *)(ec->args->buf + offset))) {
+		count(COUNTER_READ_FAULTS, n);
+		return 1;
+	}
+	if (bpf_ringbuf_output(&events, rec, sizeof(rec->hdr) + n, 0)) {
+		count(COUNTER_RECORDS_LOST, 1);
+		count(COUNTER_BYTES_LOST, n);
+		return 0;
+	}
+	count(COUNTER_RECORDS, 1);
+	return 0;
+}
+
+SEC("uretprobe")
+int ssl_call_exit(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args *args = bpf_map_lookup_elem(&calls, &id);
+	struct emit_ctx ec = {};
+	long ret = (int)RET(ctx); /* every hooked function returns int */
+	__u32 func;
+
+	if (!args) {
+		count(COUNTER_ENTRY_MISSED, 1);
+		return 0;
+	}
+	func = args->cookie & 0xff;
+	if (ret <= 0)
+		goto out; /* nothing transferred: want-read/want-write, error, EOF */
+	if (func == FUNC_SSL_READ_EX || func == FUNC_SSL_WRITE_EX) {
+		/* _ex returns 1 and reports the byte count through its 4th argument. */
+		__u64 n = 0;
+
+		if (!args->ex_len_ptr ||
+		    bpf_probe_read_user(&n, sizeof(n), (void *)args->ex_len_ptr))
+			goto out;
+		ec.call_len = n;
+	} else {
+		ec.call_len = ret;
+	}
+	if (!ec.call_len)
+		goto out;
+
+	ec.args = args;
+	ec.ts_ns = bpf_ktime_get_ns();
+	ec.pid_tgid = id;
+	ec.fd = call_fd(args->ssl, is_write(func));
+	ec.keep = ec.call_len;
+	if (ec.keep > max_capture) {
+		ec.keep = max_capture;
+		ec.flags = CAPTURE_TRUNCATED;
+		count(COUNTER_CALLS_TRUNCATED, 1);
+		count(COUNTER_BYTES_TRUNCATED, ec.call_len - max_capture);
+	}
+	count(COUNTER_CALLS, 1);
+	bpf_loop((ec.keep + CAPTURE_CHUNK - 1) / CAPTURE_CHUNK, emit_chunk, &ec, 0);
+out:
+	bpf_map_delete_elem(&calls, &id);
+	return 0;
+}
