@@ -28,9 +28,12 @@ btf_apt_env() {
         return 2
     fi
     local name root suite uri
-    # One tree per suite set, so adding e.g. trixie later never invalidates
-    # (or silently widens) the bookworm lists.
-    name=$(printf '%s\n' "$@" | sort -u | paste -sd+)
+    # One tree per suite set (sorted, so argument order does not matter):
+    # adding e.g. trixie later never invalidates or widens the bookworm lists.
+    local -a sorted
+    mapfile -t sorted < <(printf '%s\n' "$@" | LC_ALL=C sort -u)
+    set -- "${sorted[@]}"
+    name=$(IFS=+; echo "$*")
     root="$BTF_AGENT_CACHE/apt/$name"
     mkdir -p "$root"/{etc/apt.conf.d,etc/preferences.d,etc/sources.list.d,etc/trusted.gpg.d} \
              "$root"/state/lists/partial "$root"/cache/archives/partial
@@ -88,10 +91,14 @@ CONF
         compgen -G "$root/state/lists/*_dists_${suite}_InRelease" >/dev/null || need=1
     done
     if [ "$need" = 1 ]; then
-        local log=${BTF_APT_LOG:-$BTF_AGENT_CACHE/apt-update.log}
-        if ! apt-get -q update >"$log" 2>&1 || grep -q '^[WE]:' "$log"; then
+        local log=${BTF_APT_LOG:-$BTF_AGENT_CACHE/apt-update.log} out rc=0
+        out=$(apt-get -q update 2>&1) || rc=$?
+        printf '%s\n' "$out" >>"$log"
+        # apt reports unusable lists (bad signature, expired, 404) as W:/E:
+        # yet may exit 0; either way the lists cannot be trusted.
+        if [ "$rc" -ne 0 ] || grep -q '^[WE]:' <<<"$out"; then
             echo "btf_apt_env: apt-get update failed for: $* (log: $log)" >&2
-            tail -n 20 "$log" >&2
+            tail -n 20 <<<"$out" >&2
             return 1
         fi
         touch "$stamp"

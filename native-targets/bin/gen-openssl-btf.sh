@@ -21,7 +21,7 @@ set -Eeuo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 targets=$(dirname "$here")
-# shellcheck source=apt-env.sh
+# shellcheck source-path=SCRIPTDIR source=apt-env.sh
 . "$here/apt-env.sh"
 
 die() {
@@ -66,7 +66,14 @@ else
     esac
     suites=("$codename" "$codename-security")
 fi
-btf_apt_env "${suites[@]}" || exit 1   # it already printed why
+# apt is only set up when something is missing from the cache, so a warm
+# cache regenerates offline (and never trips over expiring Release files).
+apt_ready=
+need_apt() {
+    [ -n "$apt_ready" ] && return
+    btf_apt_env "${suites[@]}" || exit 1   # it already printed why
+    apt_ready=1
+}
 
 # Files the index no longer lists (superseded security uploads) often stay in
 # the pool a while: fetch them by pool path. The .dsc checksums still verify
@@ -90,27 +97,36 @@ pool_fetch() { # file -> prints suite it came from
 
 indexed_suite() { # package version -> first of our suites whose index has it
     local s
+    # madison also prints the source package's lines: keep binary ones only.
     for s in "${suites[@]}"; do
-        apt-cache madison "$1" | awk -F' [|] ' -v v="$2" -v s="$s" \
-            '$2 == v && $3 ~ (" " s "/") { found = 1 } END { exit !found }' && { echo "$s"; return 0; }
+        apt-cache madison "$1" | awk -F' [|] ' -v p="$1" -v v="$2" -v s="$s" '
+            { gsub(/ /, "", $1); gsub(/ /, "", $2) }
+            $1 == p && $2 == v && $3 ~ (" " s "/.* Packages$") { found = 1 }
+            END { exit !found }' && { echo "$s"; return 0; }
     done
     return 1
 }
 
-fetch_source() { # version -> .dsc downloaded into $dl
+dsc_files() { awk '/^Checksums-Sha256:/ { on = 1; next } /^[^ ]/ { on = 0 } on { print $3 }' "$1"; }
+
+fetch_source() { # version -> .dsc and its files in $dl (dpkg-source -x checks them)
     local v=$1 dsc=$dl/openssl_$1.dsc f
+    if [ -f "$dsc" ] && dsc_files "$dsc" | while read -r f; do [ -f "$dl/$f" ] || exit 1; done; then
+        return 0
+    fi
+    need_apt
     if (cd "$dl" && run apt-get -q source --download-only "openssl=$v"); then return 0; fi
     [ -f "$dsc" ] || pool_fetch "openssl_$v.dsc" >/dev/null || return 1
-    awk '/^Checksums-Sha256:/ { on = 1; next } /^[^ ]/ { on = 0 } on { print $3 }' "$dsc" |
-        while read -r f; do
-            [ -f "$dl/$f" ] || pool_fetch "$f" >/dev/null || exit 1
-        done
+    dsc_files "$dsc" | while read -r f; do
+        [ -f "$dl/$f" ] || pool_fetch "$f" >/dev/null || exit 1
+    done
 }
 
 # --- binary package: build-id and the libraries ---------------------------
 deb=$dl/${pkg}_${debver}_$arch.deb
 suite_file=$deb.suite     # remember where it came from for cached reruns
 if [ ! -f "$deb" ] || [ ! -f "$suite_file" ]; then
+    need_apt
     if suite=$(indexed_suite "$pkg" "$debver"); then
         (cd "$dl" && run apt-get -q download "$pkg:$arch=$debver") || die "apt-get download $pkg=$debver failed"
     else
@@ -144,6 +160,7 @@ if ! fetch_source "$srcver"; then
     [ -z "${BTF_SOURCE_VERSION:-}" ] || die "source openssl $srcver not available"
     # Nearest = newest indexed source revision of the same upstream release
     # (Debian revisions of one upstream rarely touch struct layouts).
+    need_apt
     srcver=$(apt-cache showsrc openssl | awk -v u="$upstream-" -v v="$debver" \
         '/^Version:/ && index($2, u) == 1 && $2 != v { print $2 }' | sort -V | tail -n 1)
     [ -n "$srcver" ] || die "no source for openssl $debver (or any $upstream-*); set BTF_SOURCE_VERSION"

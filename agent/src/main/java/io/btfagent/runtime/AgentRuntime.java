@@ -26,6 +26,7 @@ public final class AgentRuntime {
     private static final long STOP_DEADLINE_MS = 300;
     private static final long FLUSH_DEADLINE_MS = 500;
     private static final long REPORT_EVERY_MS = 10_000;
+    private static final List<String> DEFAULT_WATCHED = List.of("/usr/lib/x86_64-linux-gnu", "/usr/local/lib");
 
     private AgentRuntime() {
     }
@@ -59,6 +60,7 @@ public final class AgentRuntime {
     }
 
     private static void runLogged(AgentConfig config, Logger log) throws Exception {
+        log.debug("logging up {} ms after JVM start", Capture.sinceJvmStartMs());
         config.problems().forEach(log::warn);
         Optional<String> problem = Preflight.problem(config);
         if (problem.isPresent()) {
@@ -71,6 +73,7 @@ public final class AgentRuntime {
         Dispatcher dispatcher = new Dispatcher(createSinks(config, log),
                 (int) config.longValue("sink.queue.capacity", 16, 1 << 24), log::warn);
         Capture capture = new Capture(config, log, dispatcher);
+        log.debug("libbpf bound, sinks and reader started {} ms after JVM start", Capture.sinceJvmStartMs());
         Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(capture, dispatcher, log), "btf-agent-exit"));
 
         List<Path> watched = watchedPaths(config);
@@ -99,19 +102,24 @@ public final class AgentRuntime {
     /**
      * Libraries hooked before they are loaded, so the first bytes of a library that is opened
      * late (wildfly-openssl, Tomcat) are not missed. Uprobes are per file and filtered by our
-     * pid: other processes using the same file pay nothing.
+     * pid: other processes using the same file pay nothing. {@code watch.paths}, when set (even
+     * empty), replaces the defaults.
      */
     static List<Path> watchedPaths(AgentConfig config) {
-        List<Path> out = new ArrayList<>();
         String configured = config.get("watch.paths");
-        for (String p : (configured == null ? "/usr/lib/x86_64-linux-gnu,/usr/local/lib" : configured).split(",")) {
+        List<String> paths = new ArrayList<>();
+        if (configured != null) {
+            paths.addAll(List.of(configured.split(",")));
+        } else {
+            paths.addAll(DEFAULT_WATCHED);
+            // wildfly-openssl loads libssl from this directory on first use
+            paths.add(System.getProperty("org.wildfly.openssl.path", ""));
+        }
+        List<Path> out = new ArrayList<>();
+        for (String p : paths) {
             if (!p.isBlank()) {
                 out.add(Path.of(p.trim()));
             }
-        }
-        String wildfly = System.getProperty("org.wildfly.openssl.path");
-        if (wildfly != null && !wildfly.isBlank()) {
-            out.add(Path.of(wildfly.trim()));
         }
         return out;
     }

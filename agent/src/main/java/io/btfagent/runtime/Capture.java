@@ -138,11 +138,16 @@ final class Capture {
         String version = btf.get().version();
         BpfObject obj = null;
         RingBuffer ring = null;
+        long tResolved = System.nanoTime();
+        long tMerged;
+        long tLoaded;
         try (BtfMerger.Merged merged = BtfMerger.merge(config.get("kernel.btf"), btf.get().btf())) {
+            tMerged = System.nanoTime();
             obj = BpfObject.open("ssl_capture", objectElf, merged.path());
             obj.setRodataInt(maxCaptureOffset, maxCapture);
             obj.setMapMaxEntries("events", ringBytes);
             obj.load();
+            tLoaded = System.nanoTime();
             ring = RingBuffer.map(obj.mapFd("events"), ringBytes);
             RecordDecoder decoder = new RecordDecoder(layout,
                     new RecordDecoder.Source(lib.family(), version, file.path().toString()), monotonicToEpoch);
@@ -173,7 +178,11 @@ final class Capture {
             return;
         }
         hooked.put(file.fileKey(), new Hooked(lib, version, obj, ring));
-        long ms = (System.nanoTime() - t0) / 1_000_000;
+        long t1 = System.nanoTime();
+        log.debug("hook phases: resolve {} ms, BTF merge {} ms, open+load {} ms, attach {} ms",
+                (tResolved - t0) / 1_000_000, (tMerged - tResolved) / 1_000_000, (tLoaded - tMerged) / 1_000_000,
+                (t1 - tLoaded) / 1_000_000);
+        long ms = (t1 - t0) / 1_000_000;
         log.info("hooked {} {} at {} (build-id {}, BTF {}): {} probes on {} in {} ms, {} ms after JVM start",
                 lib.family(), version, file.path(), lib.buildId(), btf.get().origin(), lib.functions().size() * 2,
                 String.join("/", lib.functions()), ms, sinceJvmStartMs());

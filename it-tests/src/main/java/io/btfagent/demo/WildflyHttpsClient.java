@@ -94,7 +94,18 @@ public final class WildflyHttpsClient {
             int port = Integer.parseInt(args[1]);
             String path = args[2];
             int repeat = args.length == 4 ? Integer.parseInt(args[3]) : 1;
+            // Test harnesses control timing with -Ddemo.await-go: "load" waits for a line on stdin
+            // before libssl is loaded (wildfly maps it with the SSLContext), "traffic" before the
+            // first request, "load,traffic" both.
+            String awaitGo = System.getProperty("demo.await-go", "");
+            java.io.BufferedReader stdin = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
+            if (awaitGo.contains("load")) {
+                stdin.readLine();
+            }
             WildflyHttpsClient client = new WildflyHttpsClient();
+            if (awaitGo.contains("traffic")) {
+                stdin.readLine();
+            }
             for (int i = 0; i < repeat; i++) {
                 Exchange exchange = client.get(host, port, path);
                 if (!exchange.statusLine().startsWith("HTTP/1.1 ")) {

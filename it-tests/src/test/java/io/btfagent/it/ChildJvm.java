@@ -1,0 +1,134 @@
+package io.btfagent.it;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Starts a JVM (optionally with the agent) running one of the demo mains, waits for it with a
+ * time limit, and always stops it by pid.
+ */
+final class ChildJvm {
+    static final Path AGENT_JAR = Path.of(System.getProperty("btf.agent.jar", "../agent/target/btf-agent.jar"));
+    static final String CLASSPATH = System.getProperty("it.classpath");
+    static final String LIBSSL_DIR = "/usr/lib/x86_64-linux-gnu";
+
+    /** What a finished child printed and returned. */
+    record Result(long pid, int exitCode, String stdout, String stderr) {
+        /** stderr lines the agent wrote (its fixed prefix). */
+        List<String> agentLines() {
+            return stderr.lines().filter(l -> l.startsWith("[btf-agent]")).toList();
+        }
+
+        /** stderr without the agent's lines. */
+        String applicationStderr() {
+            StringBuilder b = new StringBuilder();
+            stderr.lines().filter(l -> !l.startsWith("[btf-agent]")).forEach(l -> b.append(l).append('\n'));
+            return b.toString();
+        }
+    }
+
+    private final List<String> prefix = new ArrayList<>();
+    private final List<String> jvmArgs = new ArrayList<>();
+    private String agentOptions;
+    private String classpath = CLASSPATH;
+    private Path agentJar = AGENT_JAR;
+
+    /** Runs the JVM through another command, e.g. setpriv to drop privileges. */
+    ChildJvm via(List<String> command) {
+        prefix.addAll(command);
+        return this;
+    }
+
+    ChildJvm agent(String options) {
+        this.agentOptions = options;
+        return this;
+    }
+
+    ChildJvm agentJar(Path jar) {
+        this.agentJar = jar;
+        return this;
+    }
+
+    ChildJvm classpath(String cp) {
+        this.classpath = cp;
+        return this;
+    }
+
+    ChildJvm jvmArg(String arg) {
+        jvmArgs.add(arg);
+        return this;
+    }
+
+    Result run(String mainClass, List<String> args, long timeoutSeconds) throws IOException, InterruptedException {
+        return run(mainClass, args, timeoutSeconds, List.of());
+    }
+
+    /**
+     * Runs a child started with {@code -Ddemo.await-go=<phases>}, which waits for one line on
+     * stdin before each phase; the line is sent once the child's stderr contains the phase's
+     * marker (e.g. the agent's "hooked" line), so the test controls that traffic starts after
+     * the probes are attached.
+     */
+    Result runWhenReady(String mainClass, List<String> args, long timeoutSeconds, String phases,
+            List<String> readyMarkers) throws IOException, InterruptedException {
+        jvmArgs.add("-Ddemo.await-go=" + phases);
+        return run(mainClass, args, timeoutSeconds, readyMarkers);
+    }
+
+    private Result run(String mainClass, List<String> args, long timeoutSeconds, List<String> readyMarkers)
+            throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        if (agentOptions != null) {
+            cmd.add("-javaagent:" + agentJar.toAbsolutePath() + (agentOptions.isEmpty() ? "" : "=" + agentOptions));
+        }
+        cmd.add("-Dorg.wildfly.openssl.path=" + LIBSSL_DIR);
+        cmd.addAll(jvmArgs);
+        cmd.add("-cp");
+        cmd.add(classpath);
+        cmd.add(mainClass);
+        cmd.addAll(args);
+        Path out = Files.createTempFile("child-out", ".txt");
+        Path err = Files.createTempFile("child-err", ".txt");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
+        pb.environment().keySet().removeIf(k -> k.startsWith("BTF_AGENT_") || k.equals("JAVA_TOOL_OPTIONS"));
+        if (readyMarkers.isEmpty()) {
+            pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        }
+        Process p = pb.start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+            for (String marker : readyMarkers) {
+                while (!Files.readString(err).contains(marker)) {
+                    if (!p.isAlive() || System.nanoTime() > deadline) {
+                        throw new AssertionError("child never printed '" + marker + "'; stderr:\n"
+                                + Files.readString(err));
+                    }
+                    Thread.sleep(20);
+                }
+                p.getOutputStream().write('\n');
+                p.getOutputStream().flush();
+            }
+            if (!readyMarkers.isEmpty()) {
+                p.getOutputStream().close();
+            }
+            if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                throw new AssertionError("child JVM " + p.pid() + " did not finish in " + timeoutSeconds + " s: "
+                        + String.join(" ", cmd) + "\nstderr:\n" + Files.readString(err));
+            }
+            return new Result(p.pid(), p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+                    Files.readString(err, StandardCharsets.UTF_8));
+        } finally {
+            if (p.isAlive()) {
+                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+            Files.deleteIfExists(out);
+            Files.deleteIfExists(err);
+        }
+    }
+}

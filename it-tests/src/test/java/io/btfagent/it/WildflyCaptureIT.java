@@ -1,0 +1,315 @@
+package io.btfagent.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.btfagent.demo.TlsEchoServer;
+import io.btfagent.demo.WildflyHttpsClient;
+import io.btfagent.it.CapturedEvents.Event;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * End to end through wildfly-openssl: a JVM with the agent does HTTPS through the system's
+ * OpenSSL 3 (memory BIO pair, driven from Java) to a JSSE server in this JVM, whose TLS never
+ * touches libssl; the agent's JSONL must hold the exact plaintext.
+ */
+@Privileged
+class WildflyCaptureIT {
+    private static final String CLIENT = "io.btfagent.demo.WildflyHttpsClient";
+    private static final String HOST = "127.0.0.1";
+    private static final int MIB = 1 << 20;
+
+    private static TlsEchoServer server;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void startServer() throws IOException {
+        server = new TlsEchoServer().start();
+    }
+
+    @AfterAll
+    static void stopServer() throws IOException {
+        server.close();
+    }
+
+    /** The agent's log line once a library's probes are attached. */
+    static final String HOOKED = "INFO  hooked openssl";
+
+    /** The agent's log line when nothing is hookable yet. */
+    static final String WATCHING = "no hookable libssl mapped";
+
+    private List<Event> capture(String agentOptions, String path, int repeat, ChildJvm.Result[] result)
+            throws Exception {
+        return capture(agentOptions, path, repeat, result, "traffic", List.of(HOOKED));
+    }
+
+    private List<Event> capture(String agentOptions, String path, int repeat, ChildJvm.Result[] result,
+            String phases, List<String> markers) throws Exception {
+        Path jsonl = tmp.resolve("events.jsonl");
+        ChildJvm.Result r = new ChildJvm().agent("sinks=jsonl,sink.jsonl.path=" + jsonl + agentOptions)
+                .runWhenReady(CLIENT, List.of(HOST, String.valueOf(server.port()), path, String.valueOf(repeat)), 120,
+                        phases, markers);
+        assertEquals(0, r.exitCode(), "client failed:\n" + r.stderr());
+        if (result != null) {
+            result[0] = r;
+        }
+        return CapturedEvents.read(jsonl);
+    }
+
+    @Test
+    void requestAndResponseAreCapturedExactlyAndInOrder() throws Exception {
+        ChildJvm.Result[] r = new ChildJvm.Result[1];
+        List<Event> events = capture("", "/", 1, r);
+
+        byte[] request = WildflyHttpsClient.request(HOST, server.port(), "/");
+        byte[] response = TlsEchoServer.responseFor("/");
+        assertEquals(2, events.size(), "one SSL_write and one SSL_read, got " + events);
+        Event out = events.get(0);
+        Event in = events.get(1);
+        assertEquals("egress", out.str("dir"));
+        assertEquals("SSL_write", out.str("func"));
+        assertArrayEquals(request, out.data());
+        assertEquals(request.length, out.num("len"));
+        assertEquals("ingress", in.str("dir"));
+        assertEquals("SSL_read", in.str("func"));
+        assertArrayEquals(response, in.data());
+        assertEquals(response.length, in.num("len"));
+        String version = systemOpensslVersion();
+        for (Event e : events) {
+            assertEquals("openssl", e.str("lib"));
+            assertEquals(version, e.str("libVersion"));
+            assertEquals(ChildJvm.LIBSSL_DIR + "/libssl.so.3", e.str("libPath"));
+            assertEquals(r[0].pid(), e.num("pid"));
+            assertEquals(-1, e.num("fd"), "wildfly drives OpenSSL through a memory BIO pair");
+            assertEquals(0, e.num("offset"));
+            assertEquals(e.num("len"), e.num("captured"));
+            assertFalse(e.bool("truncated"));
+            assertTrue(e.str("ssl").matches("0x[0-9a-f]+"), e.str("ssl"));
+        }
+        assertEquals(out.str("ssl"), in.str("ssl"), "both calls are on one connection");
+        assertTrue(out.str("ts").compareTo(in.str("ts")) <= 0, "timestamps in order");
+    }
+
+    @Test
+    void libsslMappedAfterStartIsFoundByTheRescan() throws Exception {
+        // No watched directories: only the periodic /proc/self/maps scan can find libssl, which
+        // wildfly maps when the client creates its SSLContext, after the agent has started.
+        ChildJvm.Result[] r = new ChildJvm.Result[1];
+        List<Event> events = capture(",watch.paths=,scan.interval-ms=200", "/", 1, r, "load,traffic",
+                List.of(WATCHING, HOOKED));
+
+        assertArrayEquals(WildflyHttpsClient.request(HOST, server.port(), "/"), CapturedEvents.stream(events, true));
+        assertArrayEquals(TlsEchoServer.responseFor("/"), CapturedEvents.stream(events, false));
+        List<String> agent = r[0].agentLines();
+        assertTrue(agent.get(0).contains(WATCHING) && agent.get(1).contains(HOOKED), String.join("\n", agent));
+    }
+
+    @Test
+    void oneMebibyteResponseArrivesCompleteAndInOrder() throws Exception {
+        String path = "/bytes/" + MIB;
+        List<Event> events = capture(",capture.max-bytes=2097152", path, 1, null);
+
+        assertArrayEquals(TlsEchoServer.responseFor(path), CapturedEvents.stream(events, false));
+        List<List<Event>> calls = calls(events, false);
+        boolean split = false;
+        for (List<Event> call : calls) {
+            long expectedOffset = 0;
+            for (Event e : call) {
+                assertEquals(expectedOffset, e.num("offset"), "offsets within a call are contiguous");
+                assertFalse(e.bool("truncated"));
+                expectedOffset += e.num("captured");
+            }
+            assertEquals(call.get(0).num("len"), expectedOffset, "a call's records add up to its length");
+            split |= call.size() > 1;
+        }
+        assertTrue(split, "some SSL_read returned more than one record holds, so was split");
+    }
+
+    @Test
+    void callsBeyondMaxBytesKeepTheirFirst4096BytesAndSayTruncated() throws Exception {
+        String path = "/bytes/" + MIB;
+        List<Event> events = capture(",capture.max-bytes=4096", path, 1, null);
+
+        byte[] response = TlsEchoServer.responseFor(path);
+        int position = 0;
+        int truncatedCalls = 0;
+        for (List<Event> call : calls(events, false)) {
+            assertEquals(1, call.size(), "4096 bytes fit one record");
+            Event e = call.get(0);
+            long len = e.num("len");
+            assertEquals(Math.min(len, 4096), e.num("captured"));
+            assertEquals(len > 4096, e.bool("truncated"));
+            assertArrayEquals(Arrays.copyOfRange(response, position, position + (int) e.num("captured")), e.data());
+            truncatedCalls += e.bool("truncated") ? 1 : 0;
+            position += (int) len;
+        }
+        assertEquals(response.length, position, "the calls' lengths add up to the whole response");
+        assertTrue(truncatedCalls > 0, "some calls were larger than 4096 bytes");
+    }
+
+    @Test
+    void anotherProcessUsingTheSameLibsslIsNeverCaptured() throws Exception {
+        String marker = "OTHER-PROCESS-" + UUID.randomUUID();
+        byte[] otherRequest = ("GET /" + marker + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII);
+        List<Process> others = new ArrayList<>();
+        List<Path> otherOutputs = new ArrayList<>();
+        ChildJvm.Result[] r = new ChildJvm.Result[1];
+        List<Event> events;
+        try {
+            // openssl s_client links the same libssl.so.3; start several so some overlap the capture.
+            for (int i = 0; i < 4; i++) {
+                Path in = tmp.resolve("other-" + i + ".in");
+                Path out = tmp.resolve("other-" + i + ".out");
+                Files.write(in, otherRequest);
+                others.add(new ProcessBuilder("sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do openssl s_client -quiet "
+                        + "-connect " + HOST + ":" + server.port() + " < " + in + "; sleep 0.2; done")
+                        .redirectOutput(out.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD).start());
+                otherOutputs.add(out);
+            }
+            events = capture("", "/", 10, r);
+        } finally {
+            for (Process p : others) {
+                if (!p.waitFor(60, TimeUnit.SECONDS)) {
+                    p.descendants().forEach(ProcessHandle::destroyForcibly);
+                    p.destroyForcibly();
+                }
+            }
+        }
+        for (Path out : otherOutputs) {
+            assertTrue(Files.readString(out).contains("hello from btf-agent demo"),
+                    "the other process really did TLS through libssl");
+        }
+        assertEquals(20, events.size(), "10 requests and 10 responses of the agent's own JVM");
+        byte[] markerBytes = marker.getBytes(StandardCharsets.US_ASCII);
+        for (Event e : events) {
+            assertEquals(r[0].pid(), e.num("pid"));
+            assertFalse(indexOf(e.data(), markerBytes) >= 0, "another process's bytes were captured");
+        }
+    }
+
+    @Test
+    void unprivilegedRunBehavesExactlyAsWithoutTheAgentAndWarnsOnce() throws Exception {
+        // Everything the unprivileged JVM reads must be readable by nobody, wherever the checkout is.
+        Path dir = Files.createDirectories(tmp.resolve("world-readable"));
+        Path jar = Files.copy(ChildJvm.AGENT_JAR, dir.resolve("btf-agent.jar"));
+        StringBuilder cp = new StringBuilder();
+        for (String entry : ChildJvm.CLASSPATH.split(":")) {
+            Path target = dir.resolve("cp" + cp.length());
+            copyTree(Path.of(entry), target);
+            cp.append(cp.length() == 0 ? "" : ":").append(target);
+        }
+        makeWorldReadable(tmp);
+        List<String> asNobody = List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                "--inh-caps=-all", "--");
+        List<String> args = List.of(HOST, String.valueOf(server.port()), "/bytes/300", "2");
+
+        ChildJvm.Result without = new ChildJvm().via(asNobody).classpath(cp.toString())
+                .jvmArg("-Duser.home=" + dir).run(CLIENT, args, 120);
+        ChildJvm.Result with = new ChildJvm().via(asNobody).classpath(cp.toString()).agentJar(jar)
+                .agent("sinks=jsonl,sink.jsonl.path=" + dir.resolve("never.jsonl"))
+                .jvmArg("-Duser.home=" + dir).run(CLIENT, args, 120);
+
+        assertEquals(0, without.exitCode(), without.stderr());
+        assertEquals(without.exitCode(), with.exitCode());
+        assertEquals(without.stdout(), with.stdout());
+        assertEquals(normalizeJulTime(without.applicationStderr()), normalizeJulTime(with.applicationStderr()));
+        assertEquals(1, with.agentLines().size(), "exactly one agent line: " + with.agentLines());
+        String warning = with.agentLines().get(0);
+        assertTrue(warning.contains("WARN") && warning.contains("CAP_BPF") && warning.contains("root"), warning);
+        assertFalse(Files.exists(dir.resolve("never.jsonl")), "no sink starts without capture");
+    }
+
+    /** Groups one direction's records into calls: a record at offset 0 starts a call. */
+    private static List<List<Event>> calls(List<Event> events, boolean egress) {
+        List<List<Event>> calls = new ArrayList<>();
+        for (Event e : events) {
+            if (e.egress() != egress) {
+                continue;
+            }
+            if (e.num("offset") == 0) {
+                calls.add(new ArrayList<>());
+            }
+            calls.get(calls.size() - 1).add(e);
+        }
+        assertFalse(calls.isEmpty(), "no " + (egress ? "egress" : "ingress") + " events");
+        return calls;
+    }
+
+    /** The OpenSSL version the system reports, e.g. 3.0.19: an oracle independent of the agent. */
+    static String systemOpensslVersion() throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("openssl", "version").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor();
+        return out.split(" ")[1];
+    }
+
+    private static String normalizeJulTime(String stderr) {
+        return stderr.replaceAll("(?m)^[A-Z][a-z]{2} \\d{1,2}, \\d{4} \\d{1,2}:\\d{2}:\\d{2} [AP]M ", "<time> ");
+    }
+
+    private static int indexOf(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (hay[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+
+    private static void copyTree(Path from, Path to) throws IOException {
+        try (var s = Files.walk(from)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                Path t = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(t);
+                } else {
+                    Files.createDirectories(t.getParent());
+                    Files.copy(p, t);
+                }
+            }
+        }
+        if (Files.isRegularFile(from)) {
+            return;
+        }
+    }
+
+    private static void makeWorldReadable(Path root) throws IOException {
+        try (var s = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                p.toFile().setReadable(true, false);
+                if (Files.isDirectory(p)) {
+                    p.toFile().setExecutable(true, false);
+                    p.toFile().setWritable(true, false);
+                }
+            }
+        }
+    }
+
+    static byte[] concat(List<byte[]> parts) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        parts.forEach(b::writeBytes);
+        return b.toByteArray();
+    }
+}
