@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, what building and testing btf-agent needs on a
+# Debian 12 host: clang/llvm for the BPF object, libbpf (headers for the build, the
+# shared library for the agent), pahole/dpkg-dev/make for BTF generation, openssl for
+# the tests, a JDK and Maven. Installs only what is missing; needs root.
+set -euo pipefail
+
+packages=(clang llvm libbpf-dev libbpf1 dwarves dpkg-dev gcc make perl openssl libssl3
+          openjdk-17-jdk-headless maven ca-certificates util-linux)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup-host: missing packages ${missing[*]}; run as root (or apt-get install them)" >&2
+        exit 1
+    fi
+    echo "setup-host: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup-host: $(clang --version | head -n 1); pahole $(pahole --version); $(java -version 2>&1 | head -n 1)"
