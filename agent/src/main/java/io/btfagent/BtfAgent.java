@@ -10,6 +10,9 @@ import java.security.ProtectionDomain;
 import java.security.cert.Certificate;
 import java.util.Collections;
 import java.util.Enumeration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BiConsumer;
 import java.util.jar.JarFile;
 import java.util.zip.ZipEntry;
 
@@ -55,7 +58,7 @@ public final class BtfAgent {
      * Loads the agent's classes and resources from {@code inst/} in the agent jar, where they
      * are stored as {@code .classdata} so no other class loader finds them.
      */
-    static final class IsolatedLoader extends ClassLoader {
+    static final class IsolatedLoader extends ClassLoader implements BiConsumer<String, URL> {
         private static final String ROOT = "inst/";
 
         static {
@@ -65,6 +68,7 @@ public final class BtfAgent {
         private final JarFile jar;
         private final ProtectionDomain domain;
         private final String jarUrl;
+        private final Map<String, URL> overrides = new ConcurrentHashMap<>();
 
         IsolatedLoader(JarFile jar, CodeSource cs) {
             super("btf-agent", ClassLoader.getPlatformClassLoader());
@@ -98,8 +102,22 @@ public final class BtfAgent {
             }
         }
 
+        /**
+         * Serves {@code name} from {@code url} instead of the jar. The agent uses it to hand JNA
+         * a {@code file:} URL to its dispatch library, which JNA then loads in place rather than
+         * extracting a copy to a directory chosen by JVM-global properties.
+         */
+        @Override
+        public void accept(String name, URL url) {
+            overrides.put(name, url);
+        }
+
         @Override
         protected URL findResource(String name) {
+            URL override = overrides.get(name);
+            if (override != null) {
+                return override;
+            }
             if (jar.getEntry(ROOT + name) == null) {
                 return null;
             }

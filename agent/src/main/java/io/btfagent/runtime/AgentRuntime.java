@@ -8,14 +8,21 @@ import io.btfagent.log.AgentLog;
 import io.btfagent.sink.Dispatcher;
 import io.btfagent.sink.Sink;
 import io.btfagent.sink.SinkProvider;
+import io.btfagent.natives.NativeFiles;
+import java.io.IOException;
 import java.lang.instrument.Instrumentation;
+import java.net.URL;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.ServiceLoader;
+import java.util.function.BiConsumer;
 
 /**
  * The agent proper, loaded by the isolated class loader. {@link #start} returns at once; all
@@ -26,6 +33,8 @@ public final class AgentRuntime {
     private static final long STOP_DEADLINE_MS = 300;
     private static final long FLUSH_DEADLINE_MS = 500;
     private static final long REPORT_EVERY_MS = 10_000;
+    private static final String JNA_DISPATCH = "com/sun/jna/linux-x86-64/libjnidispatch.so";
+    private static final String BUNDLED_LIBBPF = "io/btfagent/natives/libbpf.so";
     private static final List<String> DEFAULT_WATCHED = List.of("/usr/lib/x86_64-linux-gnu", "/usr/local/lib");
 
     private AgentRuntime() {
@@ -67,7 +76,11 @@ public final class AgentRuntime {
             log.warn(problem.get());
             return;
         }
-        Libbpf.bind(Preflight.libbpfPath(config).orElseThrow());
+        Optional<String> natives = loadNatives(config, log);
+        if (natives.isPresent()) {
+            log.warn(natives.get());
+            return;
+        }
         LibbpfLog.install(line -> log.debug("libbpf: {}", line));
 
         Dispatcher dispatcher = new Dispatcher(createSinks(config, log),
@@ -115,13 +128,54 @@ public final class AgentRuntime {
             // wildfly-openssl loads libssl from this directory on first use
             paths.add(System.getProperty("org.wildfly.openssl.path", ""));
         }
-        List<Path> out = new ArrayList<>();
+        Set<Path> out = new LinkedHashSet<>();
         for (String p : paths) {
             if (!p.isBlank()) {
-                out.add(Path.of(p.trim()));
+                out.add(Path.of(p.trim()).normalize());
             }
         }
-        return out;
+        return List.copyOf(out);
+    }
+
+    /**
+     * Extracts the native libraries into {@code native.dir} and binds JNA and libbpf to them.
+     * Returns the reason it could not, as one line.
+     */
+    @SuppressWarnings("unchecked")
+    private static Optional<String> loadNatives(AgentConfig config, Logger log) {
+        String configured = config.get("native.dir");
+        Path dir = configured == null ? NativeFiles.defaultDir() : Path.of(configured);
+        ClassLoader loader = AgentRuntime.class.getClassLoader();
+        try {
+            NativeFiles.prepareDir(dir);
+            Optional<String> noexec = NativeFiles.noexecProblem(dir, Files.readString(Path.of("/proc/self/mountinfo")));
+            if (noexec.isPresent()) {
+                return Optional.of("capture disabled: " + noexec.get());
+            }
+            Path dispatch = NativeFiles.extract(loader, JNA_DISPATCH, dir);
+            if (loader instanceof BiConsumer) {
+                ((BiConsumer<String, URL>) loader).accept(JNA_DISPATCH, dispatch.toUri().toURL());
+            }
+            String libbpf = config.get("libbpf.path");
+            if (libbpf == null) {
+                libbpf = loader.getResource(BUNDLED_LIBBPF) != null
+                        ? NativeFiles.extract(loader, BUNDLED_LIBBPF, dir).toString()
+                        : Preflight.systemLibbpf().orElse(null);
+            }
+            if (libbpf == null) {
+                return Optional.of("capture disabled: this agent build carries no libbpf and none is installed; "
+                        + "set libbpf.path or install libbpf1");
+            }
+            Libbpf.bind(libbpf);
+            log.debug("natives: JNA dispatch {}, libbpf {}", dispatch, libbpf);
+            return Optional.empty();
+        } catch (IOException e) {
+            return Optional.of("capture disabled: cannot prepare native libraries in " + dir + ": " + e.getMessage()
+                    + "; set native.dir to a writable directory of your own");
+        } catch (UnsatisfiedLinkError e) {
+            return Optional.of("capture disabled: cannot load native libraries from " + dir + " (" + e.getMessage()
+                    + "); set native.dir to a directory on a file system that allows executables");
+        }
     }
 
     private static Map<String, Sink> createSinks(AgentConfig config, Logger log) {

@@ -136,6 +136,13 @@ final class Capture {
             return;
         }
         String version = btf.get().version();
+        Optional<String> unusable = unusableBtf(btf.get().btf());
+        if (unusable.isPresent()) {
+            refused.add(file.fileKey());
+            log.warn("not hooking {} {} at {}: BTF {} {}; regenerate it (native-targets) or remove it from btf.path",
+                    lib.family(), version, file.path(), btf.get().origin(), unusable.get());
+            return;
+        }
         BpfObject obj = null;
         RingBuffer ring = null;
         long tResolved = System.nanoTime();
@@ -186,6 +193,24 @@ final class Capture {
         log.info("hooked {} {} at {} (build-id {}, BTF {}): {} probes on {} in {} ms, {} ms after JVM start",
                 lib.family(), version, file.path(), lib.buildId(), btf.get().origin(), lib.functions().size() * 2,
                 String.join("/", lib.functions()), ms, sinceJvmStartMs());
+    }
+
+    /**
+     * Why a BTF cannot describe an OpenSSL build: not parseable, or missing the structs the
+     * program reads. Checked before libbpf sees it, for a message that names the problem.
+     */
+    static Optional<String> unusableBtf(byte[] btf) {
+        try {
+            BtfFile parsed = BtfFile.parse(btf);
+            for (String struct : List.of("ssl_st", "bio_st", "bio_method_st")) {
+                if (parsed.struct(struct).isEmpty()) {
+                    return Optional.of("has no struct " + struct);
+                }
+            }
+            return Optional.empty();
+        } catch (BtfFormatException e) {
+            return Optional.of("is corrupt (" + e.getMessage() + ")");
+        }
     }
 
     static long sinceJvmStartMs() {

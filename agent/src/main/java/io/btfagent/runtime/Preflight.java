@@ -42,9 +42,10 @@ final class Preflight {
         if (caps.isPresent()) {
             return caps;
         }
-        if (libbpfPath(config).isEmpty()) {
-            return Optional.of("capture disabled: libbpf.so.1 not found; install it (apt-get install libbpf1) "
-                    + "or set libbpf.path to the library file");
+        String libbpf = config.get("libbpf.path");
+        if (libbpf != null && !Files.isReadable(Path.of(libbpf))) {
+            return Optional.of("capture disabled: libbpf.path " + libbpf + " is not a readable file; "
+                    + "fix the path or remove the setting to use the agent's own libbpf");
         }
         return Optional.empty();
     }
@@ -77,11 +78,8 @@ final class Preflight {
         }
     }
 
-    static Optional<String> libbpfPath(AgentConfig config) {
-        String configured = config.get("libbpf.path");
-        if (configured != null) {
-            return Files.isReadable(Path.of(configured)) ? Optional.of(configured) : Optional.empty();
-        }
+    /** The host's libbpf, for builds of the agent that do not carry their own. */
+    static Optional<String> systemLibbpf() {
         return LIBBPF_CANDIDATES.stream().filter(p -> Files.isReadable(Path.of(p))).findFirst();
     }
 }

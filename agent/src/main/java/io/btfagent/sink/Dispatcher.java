@@ -101,42 +101,63 @@ public final class Dispatcher implements AutoCloseable {
             this.thread.setDaemon(true);
         }
 
+        /**
+         * Events count as delivered once a flush after them succeeded; if that flush fails,
+         * every event since the last good flush counts as failed.
+         */
         @Override
         public void run() {
+            long pending = 0;
             try {
                 while (true) {
                     CaptureEvent e = queue.poll(50, TimeUnit.MILLISECONDS);
                     if (e == null) {
-                        call(sink::flush);
+                        pending = flush(pending);
                         if (closing) {
                             break;
                         }
                         continue;
                     }
                     if (call(() -> sink.accept(e))) {
-                        delivered.incrementAndGet();
+                        pending++;
+                    } else {
+                        failed.incrementAndGet();
                     }
                 }
             } catch (InterruptedException ie) {
                 // close() gave up waiting; what is left is counted as dropped there
             } finally {
-                call(sink::flush);
+                flush(pending);
                 call(sink::close);
             }
+        }
+
+        private long flush(long pending) {
+            if (pending == 0) {
+                return 0;
+            }
+            if (call(sink::flush)) {
+                delivered.addAndGet(pending);
+            } else {
+                failed.addAndGet(pending);
+            }
+            return 0;
         }
 
         private interface Action {
             void run() throws Exception;
         }
 
+        private long errors;
+
         private boolean call(Action a) {
             try {
                 a.run();
                 return true;
             } catch (Throwable t) {
-                long n = failed.incrementAndGet();
-                if (n == 1 || n % 10_000 == 0) {
-                    problems.accept("sink " + name + " failed (" + n + " failures so far): " + t
+                errors++;
+                if (errors == 1 || errors % 10_000 == 0) {
+                    problems.accept("sink " + name + " failed (" + errors + " failures so far): " + t
                             + "; its events are counted as failed, other sinks continue");
                 }
                 return false;

@@ -68,10 +68,33 @@ public final class WildflyHttpsClient {
             OutputStream out = socket.getOutputStream();
             out.write(request);
             out.flush();
-            byte[] response = socket.getInputStream().readAllBytes();
+            byte[] response = readResponse(socket.getInputStream());
             return new Exchange(request, response,
                     socket.getSession().getProtocol(), socket.getSession().getCipherSuite());
         }
+    }
+
+    /**
+     * Reads to EOF. With {@code -Ddemo.exit-after-bytes=N} the JVM exits (status 3) as soon as
+     * N bytes have arrived, in the middle of the transfer: tests use it to end a JVM while a
+     * large response is being captured.
+     */
+    private static byte[] readResponse(java.io.InputStream in) throws IOException {
+        long exitAfter = Long.getLong("demo.exit-after-bytes", -1);
+        if (exitAfter < 0) {
+            return in.readAllBytes();
+        }
+        java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+        byte[] buf = new byte[16384];
+        for (int n; (n = in.read(buf)) > 0; ) {
+            all.write(buf, 0, n);
+            if (all.size() >= exitAfter) {
+                System.out.println("exiting after " + exitAfter + " bytes");
+                System.out.flush();
+                System.exit(3);
+            }
+        }
+        return all.toByteArray();
     }
 
     /** Lowercase hex SHA-256 of {@code data}. */

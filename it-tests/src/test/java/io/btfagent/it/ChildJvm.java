@@ -16,6 +16,12 @@ final class ChildJvm {
     static final Path AGENT_JAR = Path.of(System.getProperty("btf.agent.jar", "../agent/target/btf-agent.jar"));
     static final String CLASSPATH = System.getProperty("it.classpath");
     static final String LIBSSL_DIR = "/usr/lib/x86_64-linux-gnu";
+    /** The java of the child JVMs: -Dit.java selects another JDK (CI runs 17 and 25). */
+    static final String JAVA = System.getProperty("it.java",
+            Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    /** Flags every child gets, e.g. --enable-native-access=ALL-UNNAMED on JDK 24+ (-Dit.jvm.flags). */
+    static final List<String> JVM_FLAGS = List.of(System.getProperty("it.jvm.flags", "").trim().split("\\s+"))
+            .stream().filter(f -> !f.isEmpty()).toList();
 
     /** What a finished child printed and returned. */
     record Result(long pid, int exitCode, String stdout, String stderr) {
@@ -70,9 +76,9 @@ final class ChildJvm {
 
     /**
      * Runs a child started with {@code -Ddemo.await-go=<phases>}, which waits for one line on
-     * stdin before each phase; the line is sent once the child's stderr contains the phase's
+     * stdin before each phase; the i-th line is sent once the child's stderr contains the i-th
      * marker (e.g. the agent's "hooked" line), so the test controls that traffic starts after
-     * the probes are attached.
+     * the probes are attached. There must be one marker per phase.
      */
     Result runWhenReady(String mainClass, List<String> args, long timeoutSeconds, String phases,
             List<String> readyMarkers) throws IOException, InterruptedException {
@@ -83,7 +89,8 @@ final class ChildJvm {
     private Result run(String mainClass, List<String> args, long timeoutSeconds, List<String> readyMarkers)
             throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(prefix);
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add(JAVA);
+        cmd.addAll(JVM_FLAGS);
         if (agentOptions != null) {
             cmd.add("-javaagent:" + agentJar.toAbsolutePath() + (agentOptions.isEmpty() ? "" : "=" + agentOptions));
         }

@@ -1,0 +1,232 @@
+package io.btfagent.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.btfagent.demo.TlsEchoServer;
+import io.btfagent.demo.WildflyHttpsClient;
+import io.btfagent.it.CapturedEvents.Event;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Each fault the agent can meet, run against the same application with and without the
+ * agent: the application's stdout, stderr (less the agent's own prefixed lines) and exit code
+ * must be identical, and the agent must say what went wrong and how to fix it.
+ */
+@Privileged
+class FaultMatrixIT {
+    private static final String CLIENT = "io.btfagent.demo.WildflyHttpsClient";
+    private static final String HOST = "127.0.0.1";
+
+    private static TlsEchoServer server;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void startServer() throws IOException {
+        server = new TlsEchoServer().start();
+    }
+
+    @AfterAll
+    static void stopServer() throws IOException {
+        server.close();
+    }
+
+    private List<String> args(String path, int repeat) {
+        return List.of(HOST, String.valueOf(server.port()), path, String.valueOf(repeat));
+    }
+
+    /**
+     * Runs the client without the agent, then with it (traffic starts once every marker has
+     * appeared on stderr), checks the application saw no difference, and returns the agent run.
+     */
+    private ChildJvm.Result compare(String fault, String agentOptions, List<String> markers, ChildJvm base,
+            ChildJvm withAgent, List<String> args) throws Exception {
+        ChildJvm.Result without = base.runWhenReady(CLIENT, args, 120, "traffic", List.of(""));
+        ChildJvm.Result with = withAgent.agent(agentOptions).runWhenReady(CLIENT, args, 120, "traffic", markers);
+        System.out.println("fault '" + fault + "': the agent printed:");
+        with.agentLines().forEach(l -> System.out.println("  " + l));
+        assertEquals(without.exitCode(), with.exitCode(), fault + ": exit code");
+        assertEquals(without.stdout(), with.stdout(), fault + ": stdout");
+        assertEquals(normalize(without.applicationStderr()), normalize(with.applicationStderr()), fault + ": stderr");
+        return with;
+    }
+
+    private ChildJvm.Result compare(String fault, String agentOptions, List<String> markers, List<String> args)
+            throws Exception {
+        return compare(fault, agentOptions, markers, new ChildJvm(), new ChildJvm(), args);
+    }
+
+    @Test
+    void kernelBtfMissing() throws Exception {
+        ChildJvm.Result r = compare("kernel BTF missing", "kernel.btf=/nonexistent/vmlinux",
+                List.of("kernel BTF /nonexistent/vmlinux is missing"), args("/", 1));
+        assertEquals(1, r.agentLines().size(), r.stderr());
+        assertTrue(r.agentLines().get(0).contains("CONFIG_DEBUG_INFO_BTF"), r.agentLines().get(0));
+    }
+
+    @Test
+    void corruptBtfInBtfPathIsRefusedAndNothingIsCaptured() throws Exception {
+        Path btfDir = Files.createDirectories(tmp.resolve("btf"));
+        byte[] garbage = new byte[4096];
+        new Random(42).nextBytes(garbage);
+        Files.write(btfDir.resolve(buildId(Path.of(ChildJvm.LIBSSL_DIR, "libssl.so.3")) + ".btf"), garbage);
+        Path jsonl = tmp.resolve("events.jsonl");
+        ChildJvm.Result r = compare("corrupt BTF in btf.path",
+                "btf.path=" + btfDir + ",sinks=jsonl,sink.jsonl.path=" + jsonl, List.of("is corrupt ("), args("/", 1));
+        String line = r.agentLines().stream().filter(l -> l.contains("is corrupt (")).findFirst().orElseThrow();
+        assertTrue(line.contains("bad magic") && line.contains(btfDir.toString()), line);
+        assertTrue(CapturedEvents.read(jsonl).isEmpty(), "a library with a corrupt BTF is not hooked");
+    }
+
+    @Test
+    void unknownLibraryBuildIsNamedAndNotHooked() throws Exception {
+        // A copy of the system's OpenSSL with one byte of its build-id changed: a real, working
+        // library whose build the catalog does not know.
+        Path dir = Files.createDirectories(tmp.resolve("unknown-build"));
+        Path libssl = dir.resolve("libssl.so.3");
+        Files.copy(Path.of(ChildJvm.LIBSSL_DIR, "libcrypto.so.3"), dir.resolve("libcrypto.so.3"));
+        byte[] bytes = Files.readAllBytes(Path.of(ChildJvm.LIBSSL_DIR, "libssl.so.3"));
+        byte[] id = HexFormat.of().parseHex(buildId(Path.of(ChildJvm.LIBSSL_DIR, "libssl.so.3")));
+        int at = indexOf(bytes, id);
+        assertTrue(at > 0 && indexOf(java.util.Arrays.copyOfRange(bytes, at + 1, bytes.length), id) < 0,
+                "the build-id occurs once");
+        bytes[at + id.length - 1] ^= 0x5a;
+        Files.write(libssl, bytes);
+        String unknownId = buildId(libssl);
+
+        Path jsonl = tmp.resolve("events.jsonl");
+        ChildJvm base = new ChildJvm().jvmArg("-Dorg.wildfly.openssl.path=" + dir);
+        ChildJvm withAgent = new ChildJvm().jvmArg("-Dorg.wildfly.openssl.path=" + dir);
+        ChildJvm.Result r = compare("library build unknown", "sinks=jsonl,sink.jsonl.path=" + jsonl,
+                List.of("is not in the BTF catalog"), base, withAgent, args("/", 1));
+        String line = r.agentLines().stream().filter(l -> l.contains("is not in the BTF catalog")).findFirst()
+                .orElseThrow();
+        assertTrue(line.contains(libssl.toString()) && line.contains(unknownId) && line.contains("3.0.")
+                && line.contains("btf.path"), line);
+        assertTrue(CapturedEvents.read(jsonl).isEmpty(), "the unknown build is not hooked");
+    }
+
+    @Test
+    void unreadableConfigFileFallsBackToDefaultsAndInlineOptions() throws Exception {
+        Path jsonl = tmp.resolve("events.jsonl");
+        ChildJvm.Result r = compare("unreadable config file",
+                "config=/nonexistent/btf-agent.properties,sinks=jsonl,sink.jsonl.path=" + jsonl,
+                List.of(WildflyCaptureIT.HOOKED), args("/", 1));
+        assertTrue(r.agentLines().get(0).contains("cannot read config file /nonexistent/btf-agent.properties")
+                && r.agentLines().get(0).contains("using defaults"), r.agentLines().get(0));
+        List<Event> events = CapturedEvents.read(jsonl);
+        assertEquals(2, events.size(), "capture works with the inline options");
+    }
+
+    @Test
+    void sinkFailingOnEveryEventIsCountedAndOtherSinksContinue() throws Exception {
+        // /dev/full fails every write: the jsonl sink fails, the log sink goes on.
+        ChildJvm.Result r = compare("sink failing on every event", "sinks=jsonl,log,sink.jsonl.path=/dev/full",
+                List.of(WildflyCaptureIT.HOOKED), args("/", 2));
+        assertTrue(r.agentLines().stream().anyMatch(l -> l.contains("sink jsonl failed (1 failures so far)")
+                && l.contains("No space left on device")), r.stderr());
+        Matcher log = Pattern.compile("sink log: delivered=(\\d+) dropped=(\\d+) failed=(\\d+)").matcher(summary(r));
+        assertTrue(log.find(), summary(r));
+        assertEquals("4", log.group(1), "two requests and two responses reach the log sink");
+        assertEquals("0", log.group(2));
+        assertEquals("0", log.group(3));
+        Matcher jsonl = Pattern.compile("sink jsonl: delivered=\\d+ dropped=0 failed=(\\d+)").matcher(summary(r));
+        assertTrue(jsonl.find() && Long.parseLong(jsonl.group(1)) > 0, summary(r));
+        assertEquals(4, r.agentLines().stream().filter(l -> l.contains(" egress ") || l.contains(" ingress ")).count(),
+                "log sink lines");
+    }
+
+    @Test
+    void ringFarTooSmallCountsEveryLostByteExactly() throws Exception {
+        String path = "/bytes/" + (1 << 20);
+        Path jsonl = tmp.resolve("events.jsonl");
+        ChildJvm.Result r = compare("ring buffer far too small",
+                "ring.bytes=4096,sinks=jsonl,sink.jsonl.path=" + jsonl, List.of(WildflyCaptureIT.HOOKED),
+                args(path, 1));
+        List<Event> events = CapturedEvents.read(jsonl);
+        long capturedBytes = events.stream().mapToLong(e -> e.num("captured")).sum();
+        long transferred = WildflyHttpsClient.request(HOST, server.port(), path).length
+                + TlsEchoServer.responseFor(path).length;
+        String summary = summary(r);
+        long lostRecords = counter(summary, "records lost (ring full)");
+        long lostBytes = counter(summary, "bytes lost (ring full)");
+        assertTrue(lostRecords > 0, summary);
+        assertEquals(transferred, capturedBytes + lostBytes, "every byte is either captured or counted as lost");
+        assertEquals(counter(summary, "records"), events.size(), "records written = records delivered");
+    }
+
+    @Test
+    void jvmExitDuringALargeCapturedTransfer() throws Exception {
+        Path jsonl = tmp.resolve("events.jsonl");
+        ChildJvm base = new ChildJvm().jvmArg("-Ddemo.exit-after-bytes=8000000");
+        ChildJvm withAgent = new ChildJvm().jvmArg("-Ddemo.exit-after-bytes=8000000");
+        ChildJvm.Result r = compare("JVM exit during a large captured transfer", "sinks=jsonl,sink.jsonl.path=" + jsonl,
+                List.of(WildflyCaptureIT.HOOKED), base, withAgent, args("/bytes/" + (64 << 20), 1));
+        assertEquals(3, r.exitCode());
+        assertTrue(r.stdout().contains("exiting after 8000000 bytes"), r.stdout());
+        List<Event> events = CapturedEvents.read(jsonl);
+        byte[] response = TlsEchoServer.responseFor("/bytes/" + (64 << 20));
+        byte[] captured = CapturedEvents.stream(events, false);
+        assertTrue(captured.length >= 8_000_000, "what was read before the exit was captured: " + captured.length);
+        assertEquals(0, java.util.Arrays.compare(response, 0, captured.length, captured, 0, captured.length),
+                "captured bytes are a prefix of the response");
+        assertTrue(summary(r).contains("capture summary"), r.stderr());
+    }
+
+    private static String summary(ChildJvm.Result r) {
+        return r.agentLines().stream().filter(l -> l.contains("capture summary")).findFirst()
+                .orElseThrow(() -> new AssertionError("no capture summary:\n" + r.stderr()));
+    }
+
+    private static long counter(String summary, String name) {
+        Matcher m = Pattern.compile("[ ,]" + Pattern.quote(name) + "=(\\d+)").matcher(summary);
+        assertTrue(m.find(), name + " in " + summary);
+        return Long.parseLong(m.group(1));
+    }
+
+    static String buildId(Path elf) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("readelf", "-n", elf.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor();
+        Matcher m = Pattern.compile("Build ID: ([0-9a-f]+)").matcher(out);
+        assertTrue(m.find(), out);
+        return m.group(1);
+    }
+
+    private static String normalize(String stderr) {
+        return stderr.replaceAll("(?m)^[A-Z][a-z]{2} \\d{1,2}, \\d{4} \\d{1,2}:\\d{2}:\\d{2} [AP]M ", "<time> ");
+    }
+
+    private static int indexOf(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (hay[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+
+    static List<String> lines(String s) {
+        return new ArrayList<>(s.lines().toList());
+    }
+}
