@@ -17,6 +17,7 @@ public final class RingBufferPoller implements AutoCloseable {
     }
 
     private final int epfd;
+    private final int wakeFd; // an eventfd in the epoll set: stop() wakes the wait at once
     private final List<Source> sources = new CopyOnWriteArrayList<>();
     private volatile boolean running = true;
 
@@ -25,12 +26,22 @@ public final class RingBufferPoller implements AutoCloseable {
         if (epfd < 0) {
             throw new BpfException("epoll_create1", com.sun.jna.Native.getLastError(), "");
         }
+        wakeFd = LibC.eventfd(0, LibC.EFD_CLOEXEC | LibC.EFD_NONBLOCK);
+        if (wakeFd < 0 || LibC.epoll_ctl(epfd, LibC.EPOLL_CTL_ADD, wakeFd, readable()) != 0) {
+            int errno = com.sun.jna.Native.getLastError();
+            LibC.close(epfd);
+            throw new BpfException("eventfd", errno, "");
+        }
+    }
+
+    private static byte[] readable() {
+        byte[] ev = new byte[12]; // struct epoll_event is packed on x86_64: u32 events, u64 data
+        ev[0] = (byte) LibC.EPOLLIN;
+        return ev;
     }
 
     public void add(RingBuffer ring, RingBuffer.RecordHandler handler) throws BpfException {
-        byte[] ev = new byte[12]; // struct epoll_event is packed on x86_64: u32 events, u64 data
-        ev[0] = (byte) LibC.EPOLLIN;
-        if (LibC.epoll_ctl(epfd, LibC.EPOLL_CTL_ADD, ring.fd(), ev) != 0) {
+        if (LibC.epoll_ctl(epfd, LibC.EPOLL_CTL_ADD, ring.fd(), readable()) != 0) {
             throw new BpfException("epoll_ctl(ring buffer)", com.sun.jna.Native.getLastError(), "");
         }
         sources.add(new Source(ring, handler));
@@ -57,11 +68,15 @@ public final class RingBufferPoller implements AutoCloseable {
 
     public void stop() {
         running = false;
+        com.sun.jna.Memory one = new com.sun.jna.Memory(8);
+        one.setLong(0, 1);
+        LibC.write(wakeFd, one, 8);
     }
 
     @Override
     public void close() {
         stop();
         LibC.close(epfd);
+        LibC.close(wakeFd);
     }
 }

@@ -65,15 +65,21 @@ public final class BtfFile {
         if (Short.toUnsignedInt(b.getShort(0)) != MAGIC) {
             throw new BtfFormatException(String.format("bad magic 0x%04x (expected 0xeb9f)", b.getShort(0)));
         }
-        int hdrLen = b.getInt(4);
-        int typeOff = hdrLen + b.getInt(8);
-        int typeLen = b.getInt(12);
-        int strOff = hdrLen + b.getInt(16);
-        int strLen = b.getInt(20);
-        if (hdrLen < 24 || typeOff < hdrLen || typeLen < 0 || strLen < 0
-                || (long) typeOff + typeLen > data.length || (long) strOff + strLen > data.length) {
+        long hdrLen = Integer.toUnsignedLong(b.getInt(4));
+        long typeOffL = hdrLen + Integer.toUnsignedLong(b.getInt(8));
+        long typeLenL = Integer.toUnsignedLong(b.getInt(12));
+        long strOffL = hdrLen + Integer.toUnsignedLong(b.getInt(16));
+        long strLenL = Integer.toUnsignedLong(b.getInt(20));
+        if (hdrLen < 24 || typeOffL + typeLenL > data.length || strOffL + strLenL > data.length) {
             throw new BtfFormatException("section bounds exceed the file (" + data.length + " bytes)");
         }
+        if (typeOffL % 4 != 0 || typeOffL + typeLenL > strOffL) {
+            throw new BtfFormatException("type section is misaligned or overlaps the string section");
+        }
+        int typeOff = (int) typeOffL;
+        int typeLen = (int) typeLenL;
+        int strOff = (int) strOffL;
+        int strLen = (int) strLenL;
         Strings strings = new Strings(data, strOff, strLen);
 
         // Pass 1: record each type's kind, name and where its extra data is.

@@ -194,8 +194,37 @@ public final class AgentConfig {
         } catch (NumberFormatException ignored) {
             // reported below
         }
-        problems.add(key + "=" + v + " is not a number in [" + min + ", " + max + "]; using " + fallback);
+        String problem = key + "=" + v + " is not a number in [" + min + ", " + max + "]; using " + fallback;
+        synchronized (problems) {
+            if (!problems.contains(problem)) {
+                problems.add(problem);
+            }
+        }
         return fallback;
+    }
+
+    /** The numeric settings and their ranges, checked by {@link #validate()}. */
+    private static final Map<String, long[]> RANGES = Map.of(
+            "capture.max-bytes", new long[] {1, 1L << 30},
+            "ring.bytes", new long[] {4096, 1L << 30},
+            "sink.queue.capacity", new long[] {16, 1 << 24},
+            "scan.interval-ms", new long[] {50, 3_600_000});
+
+    /**
+     * Reads every numeric setting once, so that malformed ones are among {@link #problems()}
+     * before those are logged.
+     */
+    public void validate() {
+        RANGES.forEach((key, range) -> longValue(key));
+    }
+
+    /** A numeric setting within its documented range (see {@link #validate()}). */
+    public long longValue(String key) {
+        long[] range = RANGES.get(key);
+        if (range == null) {
+            throw new IllegalArgumentException("not a numeric setting: " + key);
+        }
+        return longValue(key, range[0], range[1]);
     }
 
     /** Problems met while reading the config, one line each, to be logged once. */

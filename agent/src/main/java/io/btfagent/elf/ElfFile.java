@@ -44,7 +44,31 @@ public final class ElfFile {
         if (buf.get(4) != 2 || buf.get(5) != 1) {
             throw new IOException(path + " is not a 64-bit little-endian ELF file");
         }
-        return new ElfFile(path, buf);
+        return checked(new ElfFile(path, buf));
+    }
+
+    /**
+     * Checks the section header table and every section lie inside the file, so that later
+     * reads cannot run off the end of a truncated or corrupt file.
+     */
+    private static ElfFile checked(ElfFile f) throws IOException {
+        ByteBuffer b = f.buf;
+        long shoff = b.getLong(40);
+        int shentsize = Short.toUnsignedInt(b.getShort(58));
+        int shnum = Short.toUnsignedInt(b.getShort(60));
+        int shstrndx = Short.toUnsignedInt(b.getShort(62));
+        boolean ok = shnum == 0 || (shentsize == 64 && shoff >= 64 && shoff + (long) shnum * 64 <= b.limit()
+                && shstrndx < shnum);
+        for (int i = 0; ok && i < shnum; i++) {
+            int sh = (int) (shoff + 64L * i);
+            long off = b.getLong(sh + 24);
+            long size = b.getLong(sh + 32);
+            ok = b.getInt(sh + 4) == 8 /* SHT_NOBITS */ || (off >= 0 && size >= 0 && off + size <= b.limit());
+        }
+        if (!ok) {
+            throw new IOException(f.path + " is a truncated or corrupt ELF file");
+        }
+        return f;
     }
 
     public Path path() {
@@ -134,7 +158,7 @@ public final class ElfFile {
         if (buf.limit() < 64 || buf.getInt(0) != 0x464c457f || buf.get(4) != 2 || buf.get(5) != 1) {
             throw new IOException(description + " is not a 64-bit little-endian ELF file");
         }
-        return new ElfFile(Path.of(description), buf);
+        return checked(new ElfFile(Path.of(description), buf));
     }
 
     private int sectionCount() {

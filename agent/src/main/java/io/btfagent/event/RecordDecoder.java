@@ -36,7 +36,7 @@ public final class RecordDecoder {
     public CaptureEvent decode(ByteBuffer p) {
         RecordLayout l = layout;
         int captured = p.getInt(l.captured());
-        if (captured < 0 || l.headerSize() + captured > p.limit()) {
+        if (captured < 0 || captured > p.limit() - l.headerSize()) {
             throw new IllegalArgumentException("record of " + p.limit() + " bytes claims " + captured + " data bytes");
         }
         int funcId = p.getInt(l.cookie()) & 0xff;
@@ -51,7 +51,7 @@ public final class RecordDecoder {
                 comm(p, l.comm()),
                 source.lib(), source.version(), source.path(),
                 func,
-                funcId >= 2 ? "egress" : "ingress",
+                funcId == 2 || funcId == 3 ? "egress" : funcId < 2 ? "ingress" : "unknown",
                 p.getLong(l.ssl()),
                 fd >= -1 ? Integer.valueOf(fd) : null,
                 null, null,

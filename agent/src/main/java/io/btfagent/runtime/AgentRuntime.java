@@ -70,6 +70,7 @@ public final class AgentRuntime {
 
     private static void runLogged(AgentConfig config, Logger log) throws Exception {
         log.debug("logging up {} ms after JVM start", Capture.sinceJvmStartMs());
+        config.validate();
         config.problems().forEach(log::warn);
         Optional<String> problem = Preflight.problem(config);
         if (problem.isPresent()) {
@@ -84,13 +85,13 @@ public final class AgentRuntime {
         LibbpfLog.install(line -> log.debug("libbpf: {}", line));
 
         Dispatcher dispatcher = new Dispatcher(createSinks(config, log),
-                (int) config.longValue("sink.queue.capacity", 16, 1 << 24), log::warn);
+                (int) config.longValue("sink.queue.capacity"), log::warn);
         Capture capture = new Capture(config, log, dispatcher);
         log.debug("libbpf bound, sinks and reader started {} ms after JVM start", Capture.sinceJvmStartMs());
         Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(capture, dispatcher, log), "btf-agent-exit"));
 
         List<Path> watched = watchedPaths(config);
-        long interval = config.longValue("scan.interval-ms", 50, 3_600_000);
+        long interval = config.longValue("scan.interval-ms");
         capture.scan(watched);
         if (capture.hookedCount() == 0) {
             log.info("no hookable libssl mapped or in {} yet; watching for one every {} ms", watched, interval);

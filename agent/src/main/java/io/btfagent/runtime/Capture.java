@@ -77,8 +77,8 @@ final class Capture {
         this.layout = RecordLayout.from(objectBtf);
         this.maxCaptureOffset = objectBtf.variableOffset(".rodata", "max_capture")
                 .orElseThrow(() -> new IOException(OBJECT_RESOURCE + " lacks the max_capture setting"));
-        this.maxCapture = (int) config.longValue("capture.max-bytes", 1, 1 << 30);
-        this.ringBytes = ringSize(config.longValue("ring.bytes", 4096, 1L << 30));
+        this.maxCapture = (int) config.longValue("capture.max-bytes");
+        this.ringBytes = ringSize(config.longValue("ring.bytes"));
         this.poller = new RingBufferPoller();
         this.pollerThread = new Thread(poller::run, "btf-agent-ring");
         this.pollerThread.setDaemon(true);
@@ -87,6 +87,9 @@ final class Capture {
 
     /** The kernel wants a power of two that is a multiple of the page size. */
     static int ringSize(long requested) {
+        if (requested >= 1L << 30) {
+            return 1 << 30;
+        }
         long size = 4096;
         while (size < requested) {
             size <<= 1;
@@ -105,7 +108,12 @@ final class Capture {
         found.addAll(LibraryScanner.onDisk(watched));
         for (LibraryScanner.LibraryFile f : found) {
             if (!hooked.containsKey(f.fileKey()) && !refused.contains(f.fileKey())) {
-                hook(f);
+                try {
+                    hook(f);
+                } catch (RuntimeException e) {
+                    refused.add(f.fileKey());
+                    log.warn("not hooking {}: unexpected {}", f.path(), e.toString());
+                }
             }
         }
     }

@@ -21,6 +21,10 @@ public final class Dispatcher implements AutoCloseable {
     public record SinkStats(String name, long delivered, long dropped, long failed) {
     }
 
+    /** Queued by close() to wake a worker waiting on an empty queue; never reaches a sink. */
+    private static final CaptureEvent STOP =
+            new CaptureEvent(0, 0, 0, "", "", "", "", "", "", 0, null, null, null, 0, 0, 0, false, new byte[0]);
+
     private final List<Worker> workers = new ArrayList<>();
 
     /**
@@ -60,6 +64,7 @@ public final class Dispatcher implements AutoCloseable {
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(deadlineMs);
         for (Worker w : workers) {
             w.closing = true;
+            w.queue.offer(STOP); // wakes an idle worker now; a busy one sees closing when it runs dry
         }
         for (Worker w : workers) {
             long left = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
@@ -71,8 +76,9 @@ public final class Dispatcher implements AutoCloseable {
             if (w.thread.isAlive()) {
                 w.thread.interrupt();
             }
-            w.dropped.addAndGet(w.queue.size());
-            w.queue.clear();
+            List<CaptureEvent> leftover = new ArrayList<>();
+            w.queue.drainTo(leftover);
+            w.dropped.addAndGet(leftover.stream().filter(e -> e != STOP).count());
         }
     }
 
@@ -111,7 +117,7 @@ public final class Dispatcher implements AutoCloseable {
             try {
                 while (true) {
                     CaptureEvent e = queue.poll(50, TimeUnit.MILLISECONDS);
-                    if (e == null) {
+                    if (e == null || e == STOP) {
                         pending = flush(pending);
                         if (closing) {
                             break;

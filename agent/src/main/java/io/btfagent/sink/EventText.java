@@ -53,23 +53,32 @@ public final class EventText {
     public static String line(CaptureEvent e) {
         StringBuilder b = new StringBuilder(160 + e.captured());
         b.append(e.lib()).append(' ').append(e.libVersion()).append(' ').append(e.func()).append(' ').append(e.dir());
-        b.append(" pid=").append(e.pid()).append(" tid=").append(e.tid()).append(" thread=").append(e.thread());
+        b.append(" pid=").append(e.pid()).append(" tid=").append(e.tid()).append(" thread=");
+        escaped(b, e.thread().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         b.append(" ssl=0x").append(Long.toHexString(e.ssl()));
         if (e.fd() != null) {
             b.append(" fd=").append(e.fd());
         }
         if (e.local() != null) {
-            b.append(" local=").append(e.local());
+            b.append(" local=");
+            escaped(b, e.local().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         }
         if (e.remote() != null) {
-            b.append(" remote=").append(e.remote());
+            b.append(" remote=");
+            escaped(b, e.remote().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         }
         b.append(" len=").append(e.len()).append(" offset=").append(e.offset()).append(" captured=").append(e.captured());
         if (e.truncated()) {
             b.append(" truncated");
         }
         b.append(" data=\"");
-        for (byte x : e.data()) {
+        escaped(b, e.data());
+        return b.append('"').toString();
+    }
+
+    /** Bytes as printable ASCII; anything else escaped, so a line is always one line. */
+    private static void escaped(StringBuilder b, byte[] bytes) {
+        for (byte x : bytes) {
             int c = x & 0xff;
             switch (c) {
                 case '\r': b.append("\\r"); break;
@@ -85,7 +94,6 @@ public final class EventText {
                     }
             }
         }
-        return b.append('"').toString();
     }
 
     private static void string(StringBuilder b, String s) {

@@ -45,6 +45,12 @@ public final class LibC {
     /** ssize_t write(int fd, const void *buf, size_t count) */
     public static native long write(int fd, Pointer buf, long count);
 
+    /** int eventfd(unsigned int initval, int flags) */
+    public static native int eventfd(int initval, int flags);
+
+    public static final int EFD_CLOEXEC = 0x80000;
+    public static final int EFD_NONBLOCK = 0x800;
+
     /** int close(int fd) */
     public static native int close(int fd);
 

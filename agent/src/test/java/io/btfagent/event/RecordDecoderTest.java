@@ -1,0 +1,199 @@
+package io.btfagent.event;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+class RecordDecoderTest {
+    private static final RecordLayout LAYOUT = RecordLayoutTest.EXPECTED;
+    private static final RecordDecoder.Source SOURCE =
+            new RecordDecoder.Source("openssl", "3.0.19", "/usr/lib/x86_64-linux-gnu/libssl.so.3");
+    private static final long CLOCK_OFFSET = 1_700_000_000_000_000_000L;
+    private static final byte[] DATA = "GET / HTTP/1.1\r\nHost: é\u0000".getBytes(StandardCharsets.UTF_8);
+
+    /** A record as the kernel writes it (little-endian struct capture_header, then the bytes). */
+    private static final class Record {
+        long ts = 123_456_789_012L;
+        long ssl = 0x7f3a5c001230L;
+        long callLen = 181;
+        long offset = 8192;
+        int pid = 4242;
+        int tid = 4250;
+        int fd = 17;
+        int cookie = 2;
+        int flags = 0;
+        String comm = "worker-1";
+        byte[] data = DATA;
+        Integer capturedOverride;
+        int slack;
+
+        ByteBuffer build() {
+            ByteBuffer b = ByteBuffer.allocate(72 + data.length + slack).order(ByteOrder.LITTLE_ENDIAN);
+            b.putLong(0, ts).putLong(8, ssl).putLong(16, callLen).putLong(24, offset);
+            b.putInt(32, pid).putInt(36, tid).putInt(40, fd);
+            b.putInt(44, capturedOverride != null ? capturedOverride : data.length);
+            b.putInt(48, cookie).putInt(52, flags);
+            byte[] c = comm.getBytes(StandardCharsets.UTF_8);
+            b.put(56, c, 0, Math.min(16, c.length));
+            b.put(72, data);
+            return b;
+        }
+    }
+
+    private static CaptureEvent decode(Record r) {
+        return new RecordDecoder(LAYOUT, SOURCE, CLOCK_OFFSET).decode(r.build());
+    }
+
+    @Test
+    void everyFieldIsDecoded() {
+        CaptureEvent e = decode(new Record());
+        assertEquals(CLOCK_OFFSET + 123_456_789_012L, e.epochNanos());
+        assertEquals(4242, e.pid());
+        assertEquals(4250, e.tid());
+        assertEquals("worker-1", e.thread());
+        assertEquals("openssl", e.lib());
+        assertEquals("3.0.19", e.libVersion());
+        assertEquals("/usr/lib/x86_64-linux-gnu/libssl.so.3", e.libPath());
+        assertEquals("SSL_write", e.func());
+        assertEquals("egress", e.dir());
+        assertTrue(e.egress());
+        assertEquals(0x7f3a5c001230L, e.ssl());
+        assertEquals(Integer.valueOf(17), e.fd());
+        assertNull(e.local());
+        assertNull(e.remote());
+        assertEquals(181, e.len());
+        assertEquals(8192, e.offset());
+        assertEquals(DATA.length, e.captured());
+        assertFalse(e.truncated());
+        assertArrayEquals(DATA, e.data());
+    }
+
+    @Test
+    void cookieLowByteSelectsFunctionAndDirection() {
+        String[][] expected = {
+            {"SSL_read", "ingress"}, {"SSL_read_ex", "ingress"}, {"SSL_write", "egress"}, {"SSL_write_ex", "egress"}};
+        for (int func = 0; func < 4; func++) {
+            for (int libraryId : new int[] {0, 1, 0xabcdef}) {
+                Record r = new Record();
+                r.cookie = libraryId << 8 | func;
+                CaptureEvent e = decode(r);
+                assertEquals(expected[func][0], e.func(), "cookie 0x" + Integer.toHexString(r.cookie));
+                assertEquals(expected[func][1], e.dir(), "cookie 0x" + Integer.toHexString(r.cookie));
+            }
+        }
+    }
+
+    @Test
+    void memoryBioFdIsKeptAndUnknownFdIsNull() {
+        Record memoryBio = new Record();
+        memoryBio.fd = -1;
+        assertEquals(Integer.valueOf(-1), decode(memoryBio).fd());
+
+        Record unknown = new Record();
+        unknown.fd = -2;
+        assertNull(decode(unknown).fd());
+
+        Record zero = new Record();
+        zero.fd = 0;
+        assertEquals(Integer.valueOf(0), decode(zero).fd());
+    }
+
+    @Test
+    void truncatedFlagIsBitZero() {
+        Record r = new Record();
+        r.flags = RecordLayout.FLAG_TRUNCATED;
+        assertTrue(decode(r).truncated());
+        r.flags = 0xfffffffe; // every other bit
+        assertFalse(decode(r).truncated());
+    }
+
+    @Test
+    void commStopsAtNulOrSixteenBytes() {
+        Record full = new Record();
+        full.comm = "0123456789abcdef"; // no terminator: all 16 bytes are the name
+        assertEquals("0123456789abcdef", decode(full).thread());
+
+        Record empty = new Record();
+        empty.comm = "";
+        assertEquals("", decode(empty).thread());
+    }
+
+    @Test
+    void recordWithoutDataDecodes() {
+        Record r = new Record();
+        r.data = new byte[0];
+        CaptureEvent e = decode(r);
+        assertEquals(0, e.captured());
+        assertArrayEquals(new byte[0], e.data());
+    }
+
+    @Test
+    void bytesAfterTheCapturedOnesAreIgnored() {
+        Record r = new Record();
+        r.slack = 40; // ring records are padded to 8 bytes
+        assertArrayEquals(DATA, decode(r).data());
+    }
+
+    @Test
+    void capturedBeyondTheBufferIsRejected() {
+        Record r = new Record();
+        r.capturedOverride = DATA.length + 1;
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> decode(r));
+        assertEquals("record of " + (72 + DATA.length) + " bytes claims " + (DATA.length + 1) + " data bytes",
+                e.getMessage());
+    }
+
+    @Test
+    void capturedWithTheTopBitSetIsRejected() {
+        Record r = new Record();
+        r.capturedOverride = 0x80000000; // a u32 beyond 2^31
+        assertThrows(IllegalArgumentException.class, () -> decode(r));
+    }
+
+    /** headerSize + captured is computed in int: a value near 2^31 wraps negative and passes the check. */
+    @Test
+    void capturedNearIntMaxIsRejected() {
+        Record r = new Record();
+        r.capturedOverride = Integer.MAX_VALUE;
+        Throwable thrown = null;
+        try {
+            decode(r);
+        } catch (Throwable t) { // OutOfMemoryError included, which assertThrows would rethrow
+            thrown = t;
+        }
+        assertTrue(thrown instanceof IllegalArgumentException, "expected IllegalArgumentException, got " + thrown);
+    }
+
+    @Test
+    void decodingDoesNotMoveTheBuffer() {
+        ByteBuffer b = new Record().build();
+        new RecordDecoder(LAYOUT, SOURCE, 0).decode(b);
+        assertEquals(0, b.position());
+        assertEquals(72 + DATA.length, b.limit());
+    }
+
+    @Test
+    void dataIsACopy() {
+        ByteBuffer b = new Record().build();
+        CaptureEvent e = new RecordDecoder(LAYOUT, SOURCE, 0).decode(b);
+        b.put(72, (byte) 'X');
+        assertEquals('G', e.data()[0]);
+    }
+
+    @Test
+    void clockOffsetConvertsNanoTimeToNow() {
+        long before = System.currentTimeMillis();
+        long epochNanos = System.nanoTime() + RecordDecoder.monotonicToEpochOffset();
+        long after = System.currentTimeMillis();
+        long millis = Math.floorDiv(epochNanos, 1_000_000L);
+        assertTrue(millis >= before - 5 && millis <= after + 5, before + " <= " + millis + " <= " + after);
+    }
+}
