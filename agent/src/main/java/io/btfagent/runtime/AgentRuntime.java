@@ -35,6 +35,7 @@ public final class AgentRuntime {
     private static final long REPORT_EVERY_MS = 10_000;
     private static final String JNA_DISPATCH = "com/sun/jna/linux-x86-64/libjnidispatch.so";
     private static final String BUNDLED_LIBBPF = "io/btfagent/natives/libbpf.so";
+    private static final List<String> JNA_GLOBALS = List.of("jna.loaded", "jnidispatch.path", "jna.platform.library.path");
     private static final List<String> DEFAULT_WATCHED = List.of("/usr/lib/x86_64-linux-gnu", "/usr/local/lib");
 
     private AgentRuntime() {
@@ -167,7 +168,7 @@ public final class AgentRuntime {
                 return Optional.of("capture disabled: this agent build carries no libbpf and none is installed; "
                         + "set libbpf.path or install libbpf1");
             }
-            Libbpf.bind(libbpf);
+            bindKeepingJvmProperties(libbpf);
             log.debug("natives: JNA dispatch {}, libbpf {}", dispatch, libbpf);
             return Optional.empty();
         } catch (IOException e) {
@@ -176,6 +177,29 @@ public final class AgentRuntime {
         } catch (UnsatisfiedLinkError e) {
             return Optional.of("capture disabled: cannot load native libraries from " + dir + " (" + e.getMessage()
                     + "); set native.dir to a directory on a file system that allows executables");
+        }
+    }
+
+    /**
+     * JNA's class initialisation sets JVM-wide system properties ({@code jna.loaded},
+     * {@code jnidispatch.path}, {@code jna.platform.library.path}); the application's own JNA
+     * would see ours. Put back what was there before.
+     */
+    private static void bindKeepingJvmProperties(String libbpf) {
+        Map<String, String> before = new LinkedHashMap<>();
+        for (String k : JNA_GLOBALS) {
+            before.put(k, System.getProperty(k));
+        }
+        try {
+            Libbpf.bind(libbpf);
+        } finally {
+            before.forEach((k, v) -> {
+                if (v == null) {
+                    System.clearProperty(k);
+                } else {
+                    System.setProperty(k, v);
+                }
+            });
         }
     }
 

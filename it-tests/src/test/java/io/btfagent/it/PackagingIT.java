@@ -1,0 +1,227 @@
+package io.btfagent.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.jar.Attributes;
+import java.util.jar.JarFile;
+import java.util.jar.Manifest;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
+import java.util.zip.ZipInputStream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The agent jar as the application sees it: one entry class on the class path, everything else
+ * stored under {@code inst/} as {@code .classdata} (one copy of each library) that only the
+ * agent's isolated class loader can define. Needs no privileges: the child JVMs run with the
+ * agent disabled, which still loads the agent's runtime classes from {@code inst/}.
+ */
+class PackagingIT {
+    private static final String ENTRY = "io.btfagent.BtfAgent";
+    private static final String APP = ConflictIT.APP;
+    private static final String DISABLED = "[btf-agent] disabled (enabled=false); the application runs without capture";
+    private static final String ALREADY = "[btf-agent] already running in this JVM; this -javaagent does nothing";
+
+    /** Entry names in the order the jar stores them, read twice: central directory and local headers. */
+    private static List<String> central;
+    private static List<String> local;
+
+    @BeforeAll
+    static void readEntries() throws IOException {
+        assertTrue(Files.isRegularFile(ChildJvm.AGENT_JAR), "no agent jar at " + ChildJvm.AGENT_JAR.toAbsolutePath());
+        central = new ArrayList<>();
+        try (ZipFile zip = new ZipFile(ChildJvm.AGENT_JAR.toFile())) {
+            zip.stream().forEach(e -> central.add(e.getName()));
+        }
+        local = new ArrayList<>();
+        try (ZipInputStream in = new ZipInputStream(Files.newInputStream(ChildJvm.AGENT_JAR))) {
+            for (ZipEntry e = in.getNextEntry(); e != null; e = in.getNextEntry()) {
+                local.add(e.getName());
+            }
+        }
+    }
+
+    @Test
+    void manifestNamesTheEntryClassAndAVersionAndNothingForTheClassPath() throws IOException {
+        Manifest m;
+        try (JarFile jar = new JarFile(ChildJvm.AGENT_JAR.toFile())) {
+            m = jar.getManifest();
+        }
+        assertNotNull(m, "the jar has a manifest");
+        Attributes a = m.getMainAttributes();
+        assertEquals(ENTRY, a.getValue("Premain-Class"));
+        assertEquals(ENTRY, a.getValue("Agent-Class"));
+        String version = a.getValue("Implementation-Version");
+        assertTrue(version != null && !version.isBlank(), "Implementation-Version: " + version);
+        // Either would put more of the agent on the application's (or the boot) class path.
+        assertNull(a.getValue("Class-Path"), "Class-Path");
+        assertNull(a.getValue("Boot-Class-Path"), "Boot-Class-Path");
+    }
+
+    @Test
+    void noEntryIsStoredTwice() {
+        assertEquals(central.size(), local.size(), "central directory and local headers list the same entries");
+        assertEquals(List.of(), duplicates(central), "duplicated in the central directory");
+        assertEquals(List.of(), duplicates(local), "duplicated among the local headers");
+    }
+
+    @Test
+    void theApplicationClassPathSeesOnlyTheEntryClass() {
+        List<String> outside = new ArrayList<>();
+        for (String name : central) {
+            if (name.startsWith("inst/")) {
+                continue;
+            }
+            boolean allowed = name.equals("META-INF/") || name.equals("META-INF/MANIFEST.MF")
+                    || name.equals("io/") || name.equals("io/btfagent/")
+                    || name.equals("io/btfagent/BtfAgent.class")
+                    || name.matches("io/btfagent/BtfAgent\\$[^/]+\\.class");
+            if (!allowed) {
+                outside.add(name);
+            }
+        }
+        // The jar is appended to the application's class path: a service file, a logback.xml or
+        // a native library here would be found by the application's own libraries.
+        assertEquals(List.of(), outside, "entries outside inst/ other than the entry class and the manifest");
+        assertTrue(central.contains("io/btfagent/BtfAgent.class"));
+
+        List<String> classes = central.stream().filter(n -> n.endsWith(".class")).sorted().toList();
+        assertTrue(classes.contains("io/btfagent/BtfAgent.class"), classes.toString());
+        for (String c : classes) {
+            assertTrue(c.equals("io/btfagent/BtfAgent.class") || c.matches("io/btfagent/BtfAgent\\$[^/]+\\.class"),
+                    "a .class entry other than the entry class: " + c);
+        }
+        assertFalse(central.contains("inst/io/btfagent/BtfAgent.classdata"), "a second copy of the entry class");
+    }
+
+    @Test
+    void everyClassUnderInstIsStoredOnceAndEachLibraryOnce() throws IOException {
+        Set<String> classNames = new HashSet<>();
+        List<String> notClassFiles = new ArrayList<>();
+        try (ZipFile zip = new ZipFile(ChildJvm.AGENT_JAR.toFile())) {
+            for (String name : central) {
+                if (!name.endsWith(".classdata")) {
+                    continue;
+                }
+                assertTrue(name.startsWith("inst/"), ".classdata outside inst/: " + name);
+                String className = name.substring("inst/".length(), name.length() - ".classdata".length())
+                        .replace('/', '.');
+                assertTrue(classNames.add(className), "class stored twice: " + className);
+                try (InputStream in = zip.getInputStream(zip.getEntry(name))) {
+                    byte[] magic = in.readNBytes(4);
+                    if (magic.length != 4 || (magic[0] & 0xff) != 0xCA || (magic[1] & 0xff) != 0xFE
+                            || (magic[2] & 0xff) != 0xBA || (magic[3] & 0xff) != 0xBE) {
+                        notClassFiles.add(name);
+                    }
+                }
+            }
+        }
+        assertEquals(List.of(), notClassFiles, ".classdata entries that are not class files");
+        assertTrue(classNames.contains("io.btfagent.runtime.AgentRuntime"), "the runtime is under inst/");
+
+        // Exactly one copy of each library the agent carries, at its own package: a second copy
+        // (another version, or a relocated one) would hold a second entry ending in these paths.
+        for (String path : List.of("org/slf4j/Logger.classdata", "ch/qos/logback/classic/Logger.classdata",
+                "ch/qos/logback/core/Appender.classdata", "com/sun/jna/Native.classdata")) {
+            List<String> copies = central.stream().filter(n -> n.endsWith("/" + path) || n.equals(path)).toList();
+            assertEquals(List.of("inst/" + path), copies, "copies of " + path);
+        }
+
+        // More generally: no class is stored again below another package prefix
+        // (e.g. inst/x/org/slf4j/Logger next to inst/org/slf4j/Logger).
+        Set<String> paths = new HashSet<>();
+        for (String c : classNames) {
+            paths.add(c.replace('.', '/'));
+        }
+        TreeMap<String, String> relocated = new TreeMap<>();
+        for (String p : paths) {
+            for (int slash = p.indexOf('/'); slash >= 0; slash = p.indexOf('/', slash + 1)) {
+                String suffix = p.substring(slash + 1);
+                // At least two package levels, so that only a copied package tree counts.
+                if (suffix.chars().filter(ch -> ch == '/').count() >= 2 && paths.contains(suffix)) {
+                    relocated.put(p, suffix);
+                }
+            }
+        }
+        assertEquals(new TreeMap<String, String>(), relocated, "classes stored twice under different prefixes");
+    }
+
+    @Test
+    void noSignatureFiles() {
+        List<String> signatures = central.stream()
+                .filter(n -> n.matches("(?i)(.*/)?META-INF/[^/]*\\.(SF|RSA|DSA|EC)")).toList();
+        assertEquals(List.of(), signatures);
+    }
+
+    @Test
+    void aClassLoaderOverTheJarFindsTheEntryClassButNoneOfTheAgentsLibraries() throws Exception {
+        URL jarUrl = ChildJvm.AGENT_JAR.toUri().toURL();
+        try (URLClassLoader loader = new URLClassLoader(new URL[] {jarUrl}, ClassLoader.getPlatformClassLoader())) {
+            Class<?> entry = Class.forName(ENTRY, false, loader);
+            assertEquals(loader, entry.getClassLoader());
+            for (String hidden : List.of("io.btfagent.runtime.AgentRuntime", "com.sun.jna.Native",
+                    "ch.qos.logback.classic.Logger", "org.slf4j.Logger")) {
+                assertThrows(ClassNotFoundException.class, () -> Class.forName(hidden, false, loader), hidden);
+            }
+            for (String resource : List.of("META-INF/services/org.slf4j.spi.SLF4JServiceProvider", "logback.xml",
+                    "logback-test.xml", "com/sun/jna/linux-x86-64/libjnidispatch.so", "com/sun/jna/Native.class")) {
+                assertEquals(List.of(), Collections.list(loader.getResources(resource)), resource);
+            }
+        }
+    }
+
+    @Test
+    void disabledAgentPrintsOneLineAndTheApplicationRunsUnchanged() throws Exception {
+        String cp = ConflictIT.classpath();
+        ChildJvm.Result without = new ChildJvm().classpath(cp).run(APP, List.of(), 60);
+        ChildJvm.Result disabled = new ChildJvm().classpath(cp).agent("enabled=false").run(APP, List.of(), 60);
+
+        assertEquals(0, without.exitCode(), without.stderr());
+        assertEquals(without.exitCode(), disabled.exitCode(), disabled.stderr());
+        assertEquals(without.stdout(), disabled.stdout());
+        assertEquals(DISABLED + "\n" + without.stderr(), disabled.stderr());
+        assertTrue(without.stdout().contains("APP INFO ConflictApp - done"), without.stdout());
+    }
+
+    @Test
+    void aSecondJavaagentOfTheSameJarDoesNothing() throws Exception {
+        String cp = ConflictIT.classpath();
+        ChildJvm.Result without = new ChildJvm().classpath(cp).run(APP, List.of(), 60);
+        ChildJvm.Result twice = new ChildJvm().classpath(cp).agent("enabled=false")
+                .jvmArg("-javaagent:" + ChildJvm.AGENT_JAR.toAbsolutePath() + "=enabled=false")
+                .run(APP, List.of(), 60);
+
+        assertEquals(0, without.exitCode(), without.stderr());
+        assertEquals(without.exitCode(), twice.exitCode(), twice.stderr());
+        assertEquals(without.stdout(), twice.stdout());
+        assertEquals(DISABLED + "\n" + ALREADY + "\n" + without.stderr(), twice.stderr());
+    }
+
+    private static List<String> duplicates(List<String> names) {
+        Set<String> seen = new HashSet<>();
+        List<String> twice = new ArrayList<>();
+        for (String n : names) {
+            if (!seen.add(n)) {
+                twice.add(n);
+            }
+        }
+        return twice;
+    }
+}
