@@ -21,6 +21,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Most plaintext bytes kept per call (capture.max-bytes); set before load. */
 const volatile __u32 max_capture = 65536;
+/*
+ * The JVM's pid. The attach already filters by process; checking again here keeps a task
+ * that merely shares our address space (CLONE_VM) out, whatever the attach mode.
+ */
+const volatile __u32 target_tgid = 0;
 
 struct call_args {
 	__u64 ssl;
@@ -128,6 +133,8 @@ int ssl_call_enter(struct pt_regs *ctx)
 	};
 	__u32 func = args.cookie & 0xff;
 
+	if (target_tgid && (id >> 32) != target_tgid)
+		return 0;
 	if (func == FUNC_SSL_READ_EX || func == FUNC_SSL_WRITE_EX)
 		args.ex_len_ptr = ARG4(ctx);
 	bpf_map_update_elem(&calls, &id, &args, BPF_ANY);

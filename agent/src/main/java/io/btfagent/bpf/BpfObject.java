@@ -3,6 +3,8 @@ package io.btfagent.bpf;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.btfagent.bpf.internal.Libbpf;
+import io.btfagent.bpf.internal.LibbpfMulti;
+import java.lang.ref.Reference;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -16,6 +18,12 @@ public final class BpfObject implements AutoCloseable {
     private static final int OPEN_OPTS_SZ = 56;
     // struct bpf_uprobe_opts: sz@0, ref_ctr_offset@8, bpf_cookie@16, retprobe@24, func_name@32.
     private static final int UPROBE_OPTS_SZ = 40;
+
+    /** enum bpf_attach_type BPF_TRACE_UPROBE_MULTI (include/uapi/linux/bpf.h, kernel 6.6). */
+    public static final int BPF_TRACE_UPROBE_MULTI = 48;
+    // struct bpf_uprobe_multi_opts: sz@0, syms@8, offsets@16, ref_ctr_offsets@24, cookies@32,
+    // cnt@40, retprobe@48 (libbpf >= 1.3; 1.5 adds session@49, same size).
+    private static final int UPROBE_MULTI_OPTS_SZ = 56;
 
     private final String name;
     private final Memory image; // libbpf may refer to the ELF buffer until close
@@ -45,6 +53,8 @@ public final class BpfObject implements AutoCloseable {
         LibbpfLog.clear();
         Pointer obj = BpfException.check("bpf_object__open_mem(" + name + ")",
                 Libbpf.bpf_object__open_mem(image, elf.length, opts));
+        Reference.reachabilityFence(objectName); // referenced only from native memory until here
+        Reference.reachabilityFence(btfPath);
         return new BpfObject(name, image, obj);
     }
 
@@ -62,6 +72,57 @@ public final class BpfObject implements AutoCloseable {
     public void setMapMaxEntries(String map, int maxEntries) throws BpfException {
         BpfException.check("bpf_map__set_max_entries(" + map + ")",
                 Libbpf.bpf_map__set_max_entries(findMap(map), maxEntries));
+    }
+
+    /**
+     * Loads {@code program} as a uprobe_multi program (kernel >= 6.6), which must be decided
+     * before {@link #load()}; such a program attaches only with {@link #attachUprobeMulti}.
+     */
+    public void useUprobeMulti(String program) throws BpfException {
+        Pointer prog = BpfException.check("find program " + program,
+                Libbpf.bpf_object__find_program_by_name(obj, program));
+        BpfException.check("bpf_program__set_expected_attach_type(" + program + ")",
+                LibbpfMulti.bpf_program__set_expected_attach_type(prog, BPF_TRACE_UPROBE_MULTI));
+    }
+
+    /**
+     * Attaches {@code program} to all {@code functions} of {@code binaryPath} as one uprobe_multi
+     * link, firing only in process {@code pid}; {@code cookies[i]} is what the program reads
+     * with bpf_get_attach_cookie for {@code functions[i]}. One link attaches and detaches in one
+     * step, where single uprobes pay a kernel synchronisation each.
+     */
+    public UprobeLink attachUprobeMulti(String program, int pid, String binaryPath, java.util.List<String> functions,
+            long[] cookies, boolean retprobe) throws BpfException {
+        Pointer prog = BpfException.check("find program " + program,
+                Libbpf.bpf_object__find_program_by_name(obj, program));
+        int n = functions.size();
+        Memory[] names = new Memory[n];
+        Memory syms = new Memory(8L * n);
+        Memory cookieArray = new Memory(8L * n);
+        for (int i = 0; i < n; i++) {
+            names[i] = cString(functions.get(i));
+            syms.setPointer(8L * i, names[i]);
+            cookieArray.setLong(8L * i, cookies[i]);
+        }
+        Memory opts = new Memory(UPROBE_MULTI_OPTS_SZ);
+        opts.clear();
+        opts.setLong(0, UPROBE_MULTI_OPTS_SZ);
+        opts.setPointer(8, syms);
+        opts.setPointer(32, cookieArray);
+        opts.setLong(40, n);
+        opts.setByte(48, (byte) (retprobe ? 1 : 0));
+        String what = (retprobe ? "uretprobe.multi " : "uprobe.multi ") + binaryPath + ":" + String.join(",", functions);
+        LibbpfLog.clear();
+        Pointer link = BpfException.check("attach " + what,
+                LibbpfMulti.bpf_program__attach_uprobe_multi(prog, pid, binaryPath, null, opts));
+        Reference.reachabilityFence(names); // the strings are referenced only from syms
+        Reference.reachabilityFence(syms);
+        Reference.reachabilityFence(cookieArray);
+        UprobeLink l = new UprobeLink(what, link);
+        synchronized (links) {
+            links.add(l);
+        }
+        return l;
     }
 
     /** Verifies the programs, applying CO-RE relocations, and creates the maps. */
@@ -93,6 +154,7 @@ public final class BpfObject implements AutoCloseable {
         LibbpfLog.clear();
         Pointer link = BpfException.check("attach " + what,
                 Libbpf.bpf_program__attach_uprobe_opts(prog, pid, binaryPath, 0, opts));
+        Reference.reachabilityFence(func);
         UprobeLink l = new UprobeLink(what, link);
         synchronized (links) {
             links.add(l);
@@ -130,6 +192,16 @@ public final class BpfObject implements AutoCloseable {
         m.write(0, b, 0, b.length);
         m.setByte(b.length, (byte) 0);
         return m;
+    }
+
+    /** Detaches every link (the object stays loaded). */
+    public void detach() {
+        synchronized (links) {
+            for (UprobeLink l : links) {
+                l.close();
+            }
+            links.clear();
+        }
     }
 
     /** Detaches every link, then frees the object. */

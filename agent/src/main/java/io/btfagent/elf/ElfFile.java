@@ -20,6 +20,7 @@ import java.util.regex.Pattern;
  * Parsing needs no privileges; the file is mapped read-only and closed at once.
  */
 public final class ElfFile {
+    private static final int SHT_SYMTAB = 2;
     private static final int SHT_NOTE = 7;
     private static final int SHT_DYNSYM = 11;
     private static final int NT_GNU_BUILD_ID = 3;
@@ -97,6 +98,30 @@ public final class ElfFile {
                     return Optional.of(HexFormat.of().formatHex(id));
                 }
                 pos = desc + align4(descSize);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * The value of the symbol {@code name} in the static symbol table (.symtab); for a BPF
+     * object, a global's offset within its data section.
+     */
+    public Optional<Long> symbolValue(String name) {
+        for (int i = 0; i < sectionCount(); i++) {
+            int sh = sectionHeader(i);
+            if (buf.getInt(sh + 4) != SHT_SYMTAB) {
+                continue;
+            }
+            long off = buf.getLong(sh + 24);
+            long size = buf.getLong(sh + 32);
+            long entSize = buf.getLong(sh + 56);
+            long strOff = buf.getLong(sectionHeader(buf.getInt(sh + 40)) + 24);
+            for (long e = off + entSize; entSize > 0 && e + entSize <= off + size; e += entSize) {
+                int nameIdx = buf.getInt((int) e);
+                if (nameIdx != 0 && cString((int) (strOff + nameIdx)).equals(name)) {
+                    return Optional.of(buf.getLong((int) e + 8));
+                }
             }
         }
         return Optional.empty();

@@ -229,7 +229,7 @@ public final class AgentRuntime {
 
     private static void shutdown(Capture capture, Dispatcher dispatcher, Logger log) {
         try {
-            capture.stopReading(STOP_DEADLINE_MS);
+            capture.stop(STOP_DEADLINE_MS);
             dispatcher.close(FLUSH_DEADLINE_MS);
             StringBuilder b = new StringBuilder("capture summary:");
             capture.counters().forEach((k, v) -> b.append(' ').append(k).append('=').append(v).append(','));

@@ -5,6 +5,8 @@ import io.btfagent.bpf.BpfException;
 import io.btfagent.bpf.BpfObject;
 import io.btfagent.bpf.RingBuffer;
 import io.btfagent.bpf.RingBufferPoller;
+import io.btfagent.bpf.internal.Libbpf;
+import io.btfagent.bpf.internal.LibbpfMulti;
 import io.btfagent.btf.BtfCatalog;
 import io.btfagent.btf.BtfFile;
 import io.btfagent.btf.BtfFormatException;
@@ -35,6 +37,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class Capture {
     private static final String OBJECT_RESOURCE = "io/btfagent/bpf/ssl_capture.bpf.o";
+    private static final String ENTRY_PROGRAM = "ssl_call_enter";
+    private static final String EXIT_PROGRAM = "ssl_call_exit";
     private static final String[] COUNTER_NAMES = {"calls", "records", "records lost (ring full)",
             "bytes lost (ring full)", "calls truncated", "bytes truncated", "bytes unreadable",
             "returns without entry", "QUIC objects skipped"};
@@ -45,8 +49,11 @@ final class Capture {
     private final byte[] objectElf;
     private final RecordLayout layout;
     private final long maxCaptureOffset;
+    private final long targetTgidOffset;
     private final int maxCapture;
     private final int ringBytes;
+    private final String attachMode;
+    private final boolean multiAvailable;
     private final int pid = (int) ProcessHandle.current().pid();
     private final long monotonicToEpoch = RecordDecoder.monotonicToEpochOffset();
     private final RingBufferPoller poller;
@@ -57,7 +64,11 @@ final class Capture {
     private final AtomicLong decodeFailures = new AtomicLong();
 
     /** A library build with probes attached. */
-    private record Hooked(TlsLibrary library, String version, BpfObject object, RingBuffer ring) {
+    private record Hooked(TlsLibrary library, String version, BpfObject object, RingBuffer ring, boolean multi) {
+        void close() {
+            object.close();
+            ring.close();
+        }
     }
 
     Capture(AgentConfig config, Logger log, Dispatcher dispatcher) throws IOException, BpfException {
@@ -68,21 +79,43 @@ final class Capture {
         this.catalog = BtfCatalog.bundled(btfDir == null ? null : Path.of(btfDir));
         this.objectElf = resource(OBJECT_RESOURCE);
         BtfFile objectBtf;
+        ElfFile objectFile = ElfFile.of(objectElf, OBJECT_RESOURCE);
         try {
-            objectBtf = BtfFile.parse(ElfFile.of(objectElf, OBJECT_RESOURCE).section(".BTF")
+            objectBtf = BtfFile.parse(objectFile.section(".BTF")
                     .orElseThrow(() -> new IOException(OBJECT_RESOURCE + " has no .BTF section")));
         } catch (BtfFormatException e) {
             throw new IOException("BTF of " + OBJECT_RESOURCE + ": " + e.getMessage(), e);
         }
         this.layout = RecordLayout.from(objectBtf);
-        this.maxCaptureOffset = objectBtf.variableOffset(".rodata", "max_capture")
+        // The compiler leaves the offsets in the BTF's .rodata section as 0 (libbpf fills them in
+        // at open from the symbol table), so they are read from the symbol table here too.
+        this.maxCaptureOffset = objectFile.symbolValue("max_capture")
                 .orElseThrow(() -> new IOException(OBJECT_RESOURCE + " lacks the max_capture setting"));
+        this.targetTgidOffset = objectFile.symbolValue("target_tgid")
+                .orElseThrow(() -> new IOException(OBJECT_RESOURCE + " lacks the target_tgid setting"));
         this.maxCapture = (int) config.longValue("capture.max-bytes");
         this.ringBytes = ringSize(config.longValue("ring.bytes"));
+        this.attachMode = config.get("attach.mode") == null ? "auto" : config.get("attach.mode");
+        this.multiAvailable = LibbpfMulti.bind(Libbpf.boundPath())
+                && kernelAtLeast(System.getProperty("os.version", ""), 6, 10);
         this.poller = new RingBufferPoller();
         this.pollerThread = new Thread(poller::run, "btf-agent-ring");
         this.pollerThread.setDaemon(true);
         this.pollerThread.start();
+    }
+
+    /**
+     * uprobe_multi links exist since 6.6, but filter by process correctly only since 6.10
+     * (commit 46ba0e49b642, "bpf: fix multi-uprobe PID filtering logic"); before that they
+     * would miss every thread but one.
+     */
+    static boolean kernelAtLeast(String osVersion, int major, int minor) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(\\d+)\\.(\\d+)").matcher(osVersion);
+        if (!m.find()) {
+            return false;
+        }
+        int maj = Integer.parseInt(m.group(1));
+        return maj > major || (maj == major && Integer.parseInt(m.group(2)) >= minor);
     }
 
     /** The kernel wants a power of two that is a multiple of the page size. */
@@ -151,22 +184,31 @@ final class Capture {
                     lib.family(), version, file.path(), btf.get().origin(), unusable.get());
             return;
         }
-        BpfObject obj = null;
-        RingBuffer ring = null;
         long tResolved = System.nanoTime();
+        Hooked h;
         long tMerged;
-        long tLoaded;
         try (BtfMerger.Merged merged = BtfMerger.merge(config.get("kernel.btf"), btf.get().btf())) {
             tMerged = System.nanoTime();
-            obj = BpfObject.open("ssl_capture", objectElf, merged.path());
-            obj.setRodataInt(maxCaptureOffset, maxCapture);
-            obj.setMapMaxEntries("events", ringBytes);
-            obj.load();
-            tLoaded = System.nanoTime();
-            ring = RingBuffer.map(obj.mapFd("events"), ringBytes);
+            boolean multi = !"single".equals(attachMode) && multiAvailable;
+            try {
+                h = load(lib, version, file, merged.path(), multi);
+            } catch (BpfException e) {
+                if (!multi || "multi".equals(attachMode)) {
+                    throw e;
+                }
+                // uprobe_multi needs kernel 6.6+: fall back to one link per probe
+                log.debug("uprobe_multi unavailable ({}); attaching single uprobes", e.getMessage());
+                h = load(lib, version, file, merged.path(), false);
+            }
+        } catch (IOException | BpfException | RuntimeException e) {
+            refused.add(file.fileKey());
+            log.warn("not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
+            return;
+        }
+        try {
             RecordDecoder decoder = new RecordDecoder(layout,
                     new RecordDecoder.Source(lib.family(), version, file.path().toString()), monotonicToEpoch);
-            poller.add(ring, record -> {
+            poller.add(h.ring(), record -> {
                 try {
                     dispatcher.publish(decoder.decode(record));
                 } catch (RuntimeException e) {
@@ -175,32 +217,57 @@ final class Capture {
                     }
                 }
             });
-            for (String function : lib.functions()) {
-                long cookie = TlsLibrary.functionId(function);
-                String path = file.path().toString();
-                obj.attachUprobe("ssl_call_enter", pid, path, function, false, cookie);
-                obj.attachUprobe("ssl_call_exit", pid, path, function, true, cookie);
-            }
-        } catch (IOException | BpfException | RuntimeException e) {
+        } catch (BpfException e) {
+            h.close();
             refused.add(file.fileKey());
-            if (obj != null) {
-                obj.close();
-            }
-            if (ring != null) {
-                ring.close();
-            }
             log.warn("not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
             return;
         }
-        hooked.put(file.fileKey(), new Hooked(lib, version, obj, ring));
+        hooked.put(file.fileKey(), h);
         long t1 = System.nanoTime();
-        log.debug("hook phases: resolve {} ms, BTF merge {} ms, open+load {} ms, attach {} ms",
-                (tResolved - t0) / 1_000_000, (tMerged - tResolved) / 1_000_000, (tLoaded - tMerged) / 1_000_000,
-                (t1 - tLoaded) / 1_000_000);
-        long ms = (t1 - t0) / 1_000_000;
-        log.info("hooked {} {} at {} (build-id {}, BTF {}): {} probes on {} in {} ms, {} ms after JVM start",
-                lib.family(), version, file.path(), lib.buildId(), btf.get().origin(), lib.functions().size() * 2,
-                String.join("/", lib.functions()), ms, sinceJvmStartMs());
+        log.debug("hook phases: resolve {} ms, BTF merge {} ms, load and attach {} ms",
+                (tResolved - t0) / 1_000_000, (tMerged - tResolved) / 1_000_000, (t1 - tMerged) / 1_000_000);
+        log.info("hooked {} {} at {} (build-id {}, BTF {}): {} on {} in {} ms, {} ms after JVM start",
+                lib.family(), version, file.path(), lib.buildId(), btf.get().origin(),
+                h.multi() ? "2 uprobe_multi links" : lib.functions().size() * 2 + " uprobes",
+                String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs());
+    }
+
+    /** Opens, loads and attaches one instance of the object for {@code lib}; closes it on failure. */
+    private Hooked load(TlsLibrary lib, String version, LibraryScanner.LibraryFile file, String btfPath, boolean multi)
+            throws BpfException {
+        BpfObject obj = BpfObject.open("ssl_capture", objectElf, btfPath);
+        RingBuffer ring = null;
+        try {
+            obj.setRodataInt(maxCaptureOffset, maxCapture);
+            obj.setRodataInt(targetTgidOffset, pid);
+            obj.setMapMaxEntries("events", ringBytes);
+            if (multi) {
+                obj.useUprobeMulti(ENTRY_PROGRAM);
+                obj.useUprobeMulti(EXIT_PROGRAM);
+            }
+            obj.load();
+            String path = file.path().toString();
+            if (multi) {
+                long[] cookies = lib.functions().stream().mapToLong(TlsLibrary::functionId).toArray();
+                obj.attachUprobeMulti(ENTRY_PROGRAM, pid, path, lib.functions(), cookies, false);
+                obj.attachUprobeMulti(EXIT_PROGRAM, pid, path, lib.functions(), cookies, true);
+            } else {
+                for (String function : lib.functions()) {
+                    long cookie = TlsLibrary.functionId(function);
+                    obj.attachUprobe(ENTRY_PROGRAM, pid, path, function, false, cookie);
+                    obj.attachUprobe(EXIT_PROGRAM, pid, path, function, true, cookie);
+                }
+            }
+            ring = RingBuffer.map(obj.mapFd("events"), ringBytes);
+            return new Hooked(lib, version, obj, ring, multi);
+        } catch (BpfException | RuntimeException e) {
+            if (ring != null) {
+                ring.close();
+            }
+            obj.close();
+            throw e;
+        }
     }
 
     /**
@@ -252,10 +319,13 @@ final class Capture {
     }
 
     /**
-     * Stops reading after one last drain of every ring. Probes stay attached: the kernel
-     * removes them when the process exits, and detaching here would only delay the exit.
+     * Detaches every probe, then stops reading after one last drain of every ring, so that
+     * everything the probes wrote is read.
      */
-    void stopReading(long deadlineMs) {
+    void stop(long deadlineMs) {
+        for (Hooked h : hooked.values()) {
+            h.object().detach();
+        }
         poller.stop();
         try {
             pollerThread.join(deadlineMs);
