@@ -1,0 +1,98 @@
+package io.btfagent.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The agent's own libbpf, and a JVM exit that stays quick with every probe attached. */
+@Privileged
+class LifecycleIT {
+    private static final String IDLE = "io.btfagent.demo.IdleApp";
+
+    @TempDir
+    Path tmp;
+
+    /** Time from "main returns" on stdout to the process having exited, in ms. */
+    private long exitMillis(String agentOptions, List<String> stdout) throws Exception {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ChildJvm.JAVA);
+        cmd.addAll(ChildJvm.JVM_FLAGS);
+        if (agentOptions != null) {
+            cmd.add("-javaagent:" + ChildJvm.AGENT_JAR.toAbsolutePath() + "=" + agentOptions);
+        }
+        cmd.addAll(List.of("-cp", ChildJvm.CLASSPATH, IDLE));
+        Path out = tmp.resolve("out.txt");
+        Path err = tmp.resolve("err.txt");
+        Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (agentOptions != null && !Files.readString(err).contains(WildflyCaptureIT.HOOKED)) {
+                assertTrue(p.isAlive() && System.nanoTime() < deadline, "agent never hooked:\n" + Files.readString(err));
+                Thread.sleep(10);
+            }
+            p.getOutputStream().write('\n');
+            p.getOutputStream().close();
+            while (!Files.readString(out).contains("main returns")) {
+                assertTrue(System.nanoTime() < deadline, "main never returned:\n" + Files.readString(err));
+                Thread.sleep(1);
+            }
+            long returned = System.nanoTime();
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "JVM did not exit");
+            long exited = System.nanoTime();
+            assertEquals(0, p.exitValue(), Files.readString(err));
+            stdout.addAll(Files.readAllLines(out));
+            return TimeUnit.NANOSECONDS.toMillis(exited - returned);
+        } finally {
+            if (p.isAlive()) {
+                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    @Test
+    void theAgentsOwnLibbpfIsMappedAndNoSystemOne() throws Exception {
+        List<String> stdout = new ArrayList<>();
+        exitMillis("native.dir=" + tmp.resolve("natives"), stdout);
+        List<String> mapped = stdout.stream().filter(l -> l.startsWith("mapped ")).toList();
+        assertEquals(1, mapped.size(), "exactly one libbpf mapped: " + mapped);
+        String path = mapped.get(0).substring("mapped ".length());
+        assertTrue(path.matches(java.util.regex.Pattern.quote(tmp.resolve("natives").toString())
+                + "/libbpf-[0-9a-f]{16}\\.so"), path);
+    }
+
+    @Test
+    void jvmExitsWithinOneSecondOfMainReturningWithAllProbesAttached() throws Exception {
+        List<Long> without = new ArrayList<>();
+        List<Long> multi = new ArrayList<>();
+        List<Long> single = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            without.add(exitMillis(null, new ArrayList<>()));
+            multi.add(exitMillis("attach.mode=multi", new ArrayList<>()));
+            single.add(exitMillis("attach.mode=single", new ArrayList<>()));
+        }
+        System.out.printf("JVM exit after main returns, median of 3 (ms): without agent %d, "
+                + "2 uprobe_multi links %d, 8 single uprobes %d%n", median(without), median(multi), median(single));
+        assertTrue(median(multi) < 1000, "exit took " + multi + " ms with uprobe_multi links");
+        assertFalse(multi.stream().anyMatch(ms -> ms >= 1000), "every exit within 1 s: " + multi);
+    }
+
+    private static long median(List<Long> values) {
+        List<Long> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        return sorted.get(sorted.size() / 2);
+    }
+
+    static String read(Path p) throws IOException {
+        return Files.readString(p);
+    }
+}
