@@ -81,6 +81,27 @@ class FaultMatrixIT {
     }
 
     @Test
+    void nativeDirOnANoexecMount() throws Exception {
+        Path mount = Files.createDirectories(tmp.resolve("noexec"));
+        run("mount", "-t", "tmpfs", "-o", "noexec,size=16m", "tmpfs", mount.toString());
+        try {
+            ChildJvm.Result r = compare("native.dir on a noexec mount", "native.dir=" + mount.resolve("natives"),
+                    List.of("mounted noexec"), args("/", 1));
+            assertEquals(1, r.agentLines().size(), r.stderr());
+            assertTrue(r.agentLines().get(0).contains("native.dir " + mount.resolve("natives") + " is on " + mount
+                    + ", mounted noexec") && r.agentLines().get(0).contains("set native.dir"), r.agentLines().get(0));
+        } finally {
+            run("umount", mount.toString());
+        }
+    }
+
+    private static void run(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
+    }
+
+    @Test
     void corruptBtfInBtfPathIsRefusedAndNothingIsCaptured() throws Exception {
         Path btfDir = Files.createDirectories(tmp.resolve("btf"));
         byte[] garbage = new byte[4096];
