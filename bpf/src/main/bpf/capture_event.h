@@ -50,6 +50,13 @@ struct capture_header {
 	__u32 cookie;     /* library id << 8 | enum capture_func */
 	__u32 flags;      /* enum capture_flags */
 	char comm[16];    /* the calling thread's name */
+	/* The socket behind fd, read in the kernel at the call: family 0 when unknown. */
+	__u16 family;     /* AF_INET or AF_INET6 */
+	__u16 lport;      /* host order */
+	__u16 rport;      /* host order */
+	__u16 pad;
+	__u8 laddr[16];   /* AF_INET: the first 4 bytes, network order */
+	__u8 raddr[16];
 };
 
 struct capture_record {

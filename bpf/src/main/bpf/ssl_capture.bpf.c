@@ -15,6 +15,7 @@
 
 #include "pt_regs.h"
 #include "openssl_types.h"
+#include "kernel_types.h"
 #include "capture_event.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -141,6 +142,48 @@ int ssl_call_enter(struct pt_regs *ctx)
 	return 0;
 }
 
+/*
+ * The addresses of the socket open as fd in this process, from the kernel's own structures
+ * at the time of the call: exact even if the application closes and reuses the fd before
+ * the record is read. Leaves family 0 if fd is not a TCP/IP socket.
+ */
+static __always_inline void socket_addrs(__s32 fd, struct capture_header *h)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+	struct socket *sock;
+	struct sock *sk;
+	unsigned short family;
+
+	h->family = 0;
+	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return;
+	sock = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)h->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)h->raddr, sk, __sk_common.skc_daddr);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO((struct in6_addr *)h->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)h->raddr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		return;
+	}
+	h->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	h->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	h->family = family;
+}
+
 struct emit_ctx {
 	struct call_args *args;
 	__u64 call_len;
@@ -149,6 +192,7 @@ struct emit_ctx {
 	__u64 pid_tgid;
 	__s32 fd;
 	__u32 flags;
+	struct capture_header addrs; /* only family, ports and addresses are used */
 };
 
 static long emit_chunk(__u32 index, void *data)
@@ -182,6 +226,12 @@ static long emit_chunk(__u32 index, void *data)
 	rec->hdr.cookie = ec->args->cookie;
 	rec->hdr.flags = ec->flags;
 	bpf_get_current_comm(rec->hdr.comm, sizeof(rec->hdr.comm));
+	rec->hdr.family = ec->addrs.family;
+	rec->hdr.lport = ec->addrs.lport;
+	rec->hdr.rport = ec->addrs.rport;
+	rec->hdr.pad = 0;
+	__builtin_memcpy(rec->hdr.laddr, ec->addrs.laddr, sizeof(rec->hdr.laddr));
+	__builtin_memcpy(rec->hdr.raddr, ec->addrs.raddr, sizeof(rec->hdr.raddr));
 	if (bpf_probe_read_user(rec->data, n, (void *)(ec->args->buf + offset))) {
 		count(COUNTER_READ_FAULTS, n);
 		return 1;
@@ -229,6 +279,7 @@ int ssl_call_exit(struct pt_regs *ctx)
 	ec.ts_ns = bpf_ktime_get_ns();
 	ec.pid_tgid = id;
 	ec.fd = call_fd(args->ssl, is_write(func));
+	socket_addrs(ec.fd, &ec.addrs);
 	ec.keep = ec.call_len;
 	if (ec.keep > max_capture) {
 		ec.keep = max_capture;

@@ -54,12 +54,72 @@ public final class RecordDecoder {
                 funcId == 2 || funcId == 3 ? "egress" : funcId < 2 ? "ingress" : "unknown",
                 p.getLong(l.ssl()),
                 fd >= -1 ? Integer.valueOf(fd) : null,
-                null, null,
+                address(p, l.family(), l.laddr(), l.lport()),
+                address(p, l.family(), l.raddr(), l.rport()),
                 p.getLong(l.callLen()),
                 p.getLong(l.offset()),
                 captured,
                 (p.getInt(l.flags()) & RecordLayout.FLAG_TRUNCATED) != 0,
                 data);
+    }
+
+    private static final int AF_INET = 2;
+    private static final int AF_INET6 = 10;
+
+    /**
+     * {@code 127.0.0.1:8443} or {@code [2001:db8::1]:8443} (an IPv4-mapped IPv6 address is
+     * shown as IPv4), or null when the kernel side found no TCP/IP socket.
+     */
+    static String address(ByteBuffer p, int familyAt, int addrAt, int portAt) {
+        int family = Short.toUnsignedInt(p.getShort(familyAt));
+        int port = Short.toUnsignedInt(p.getShort(portAt));
+        if (family == AF_INET) {
+            return (p.get(addrAt) & 0xff) + "." + (p.get(addrAt + 1) & 0xff) + "." + (p.get(addrAt + 2) & 0xff) + "."
+                    + (p.get(addrAt + 3) & 0xff) + ":" + port;
+        }
+        if (family != AF_INET6) {
+            return null;
+        }
+        int[] groups = new int[8];
+        for (int i = 0; i < 8; i++) {
+            groups[i] = ((p.get(addrAt + 2 * i) & 0xff) << 8) | (p.get(addrAt + 2 * i + 1) & 0xff);
+        }
+        if (groups[0] == 0 && groups[1] == 0 && groups[2] == 0 && groups[3] == 0 && groups[4] == 0
+                && groups[5] == 0xffff) {
+            return (groups[6] >> 8) + "." + (groups[6] & 0xff) + "." + (groups[7] >> 8) + "." + (groups[7] & 0xff)
+                    + ":" + port;
+        }
+        return "[" + ipv6Text(groups) + "]:" + port;
+    }
+
+    /** RFC 5952 text: lower-case hex, the longest run of two or more zero groups as "::". */
+    static String ipv6Text(int[] groups) {
+        int bestStart = -1;
+        int bestLen = 1;
+        for (int i = 0; i < 8; ) {
+            int j = i;
+            while (j < 8 && groups[j] == 0) {
+                j++;
+            }
+            if (j - i > bestLen) {
+                bestStart = i;
+                bestLen = j - i;
+            }
+            i = j == i ? i + 1 : j;
+        }
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < 8; i++) {
+            if (i == bestStart) {
+                b.append("::");
+                i += bestLen - 1;
+                continue;
+            }
+            if (b.length() > 0 && b.charAt(b.length() - 1) != ':') {
+                b.append(':');
+            }
+            b.append(Integer.toHexString(groups[i]));
+        }
+        return b.toString();
     }
 
     private static String comm(ByteBuffer p, int at) {

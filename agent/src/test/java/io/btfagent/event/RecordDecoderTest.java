@@ -34,16 +34,23 @@ class RecordDecoderTest {
         byte[] data = DATA;
         Integer capturedOverride;
         int slack;
+        int family;
+        int lport;
+        int rport;
+        byte[] laddr = new byte[16];
+        byte[] raddr = new byte[16];
 
         ByteBuffer build() {
-            ByteBuffer b = ByteBuffer.allocate(72 + data.length + slack).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer b = ByteBuffer.allocate(112 + data.length + slack).order(ByteOrder.LITTLE_ENDIAN);
             b.putLong(0, ts).putLong(8, ssl).putLong(16, callLen).putLong(24, offset);
             b.putInt(32, pid).putInt(36, tid).putInt(40, fd);
             b.putInt(44, capturedOverride != null ? capturedOverride : data.length);
             b.putInt(48, cookie).putInt(52, flags);
             byte[] c = comm.getBytes(StandardCharsets.UTF_8);
             b.put(56, c, 0, Math.min(16, c.length));
-            b.put(72, data);
+            b.putShort(72, (short) family).putShort(74, (short) lport).putShort(76, (short) rport);
+            b.put(80, laddr).put(96, raddr);
+            b.put(112, data);
             return b;
         }
     }
@@ -147,7 +154,7 @@ class RecordDecoderTest {
         Record r = new Record();
         r.capturedOverride = DATA.length + 1;
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> decode(r));
-        assertEquals("record of " + (72 + DATA.length) + " bytes claims " + (DATA.length + 1) + " data bytes",
+        assertEquals("record of " + (112 + DATA.length) + " bytes claims " + (DATA.length + 1) + " data bytes",
                 e.getMessage());
     }
 
@@ -177,7 +184,7 @@ class RecordDecoderTest {
         ByteBuffer b = new Record().build();
         new RecordDecoder(LAYOUT, SOURCE, 0).decode(b);
         assertEquals(0, b.position());
-        assertEquals(72 + DATA.length, b.limit());
+        assertEquals(112 + DATA.length, b.limit());
     }
 
     @Test
@@ -195,5 +202,53 @@ class RecordDecoderTest {
         long after = System.currentTimeMillis();
         long millis = Math.floorDiv(epochNanos, 1_000_000L);
         assertTrue(millis >= before - 5 && millis <= after + 5, before + " <= " + millis + " <= " + after);
+    }
+
+    @Test
+    void ipv4SocketAddressesAreFormattedFromTheKernelFields() {
+        Record r = new Record();
+        r.family = 2;
+        r.lport = 50312;
+        r.rport = 8443;
+        r.laddr = new byte[] {127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        r.raddr = new byte[] {10, (byte) 200, 0, (byte) 255, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        CaptureEvent e = decode(r);
+        assertEquals("127.0.0.1:50312", e.local());
+        assertEquals("10.200.0.255:8443", e.remote());
+    }
+
+    @Test
+    void ipv6AddressesUseTheShortFormAndMappedIpv4IsShownAsIpv4() {
+        Record r = new Record();
+        r.family = 10;
+        r.lport = 65535;
+        r.rport = 443;
+        r.laddr = new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        r.raddr = new byte[] {0x20, 0x01, 0x0d, (byte) 0xb8, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0x0a};
+        CaptureEvent e = decode(r);
+        assertEquals("[::1]:65535", e.local());
+        assertEquals("[2001:db8::1:0:0:a]:443", e.remote());
+        r.raddr = new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, (byte) 192, (byte) 168, 1, 2};
+        assertEquals("192.168.1.2:443", decode(r).remote());
+    }
+
+    @Test
+    void noSocketMeansNoAddresses() {
+        Record r = new Record();
+        r.family = 0;
+        r.lport = 1;
+        CaptureEvent e = decode(r);
+        assertEquals(null, e.local());
+        assertEquals(null, e.remote());
+        r.family = 1; // AF_UNIX
+        assertEquals(null, decode(r).local());
+    }
+
+    @Test
+    void ipv6TextFollowsRfc5952() {
+        assertEquals("::", RecordDecoder.ipv6Text(new int[8]));
+        assertEquals("1::", RecordDecoder.ipv6Text(new int[] {1, 0, 0, 0, 0, 0, 0, 0}));
+        assertEquals("2001:db8:0:1:1:1:1:1", RecordDecoder.ipv6Text(new int[] {0x2001, 0xdb8, 0, 1, 1, 1, 1, 1}));
+        assertEquals("2001:0:0:1::1", RecordDecoder.ipv6Text(new int[] {0x2001, 0, 0, 1, 0, 0, 0, 1}));
     }
 }
