@@ -50,13 +50,18 @@ struct capture_header {
 	__u32 cookie;     /* library id << 8 | enum capture_func */
 	__u32 flags;      /* enum capture_flags */
 	char comm[16];    /* the calling thread's name */
-	/* The socket behind fd, read in the kernel at the call: family 0 when unknown. */
-	__u16 family;     /* AF_INET or AF_INET6 */
+	/* The socket behind fd, read in the kernel at the call: family 0 when fd is no socket. */
+	__u16 family;     /* any socket family; addresses only for AF_INET and AF_INET6 */
 	__u16 lport;      /* host order */
 	__u16 rport;      /* host order */
 	__u16 pad;
 	__u8 laddr[16];   /* AF_INET: the first 4 bytes, network order */
 	__u8 raddr[16];
+	/*
+	 * bio->method->type as read through the BTF, 0 when unreadable: lets user space check
+	 * that a BTF not made for this exact build really describes it.
+	 */
+	__s32 bio_type;
 };
 
 struct capture_record {

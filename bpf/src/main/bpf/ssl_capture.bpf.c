@@ -105,19 +105,24 @@ static __always_inline struct bio_st *call_bio(__u64 ssl, int write)
 	return NULL;
 }
 
-/* The socket fd behind the call, -1 for a memory (non-descriptor) BIO, -2 unknown. */
-static __always_inline __s32 call_fd(__u64 ssl, int write)
+/*
+ * The socket fd behind the call: -1 for a memory (non-descriptor) BIO, -2 unknown. Also
+ * reports the BIO method type it read, 0 if none.
+ */
+static __always_inline __s32 call_fd(__u64 ssl, int write, __s32 *bio_type)
 {
 	struct bio_st *bio = call_bio(ssl, write);
 	const struct bio_method_st *method;
 	int type;
 
+	*bio_type = 0;
 	if (!bio)
 		return -2;
 	method = BPF_CORE_READ_USER(bio, method);
 	if (!method)
 		return -2;
 	type = BPF_CORE_READ_USER(method, type);
+	*bio_type = type;
 	if (!(type & BIO_TYPE_DESCRIPTOR))
 		return -1;
 	return BPF_CORE_READ_USER(bio, num);
@@ -145,7 +150,8 @@ int ssl_call_enter(struct pt_regs *ctx)
 /*
  * The addresses of the socket open as fd in this process, from the kernel's own structures
  * at the time of the call: exact even if the application closes and reuses the fd before
- * the record is read. Leaves family 0 if fd is not a TCP/IP socket.
+ * the record is read. Leaves family 0 if fd is not a socket, and the addresses 0 unless it
+ * is a TCP/IP one.
  */
 static __always_inline void socket_addrs(__s32 fd, struct capture_header *h)
 {
@@ -170,6 +176,7 @@ static __always_inline void socket_addrs(__s32 fd, struct capture_header *h)
 	if (!sk)
 		return;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	h->family = family;
 	if (family == AF_INET) {
 		BPF_CORE_READ_INTO((__u32 *)h->laddr, sk, __sk_common.skc_rcv_saddr);
 		BPF_CORE_READ_INTO((__u32 *)h->raddr, sk, __sk_common.skc_daddr);
@@ -181,7 +188,6 @@ static __always_inline void socket_addrs(__s32 fd, struct capture_header *h)
 	}
 	h->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	h->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	h->family = family;
 }
 
 struct emit_ctx {
@@ -230,6 +236,7 @@ static long emit_chunk(__u32 index, void *data)
 	rec->hdr.lport = ec->addrs.lport;
 	rec->hdr.rport = ec->addrs.rport;
 	rec->hdr.pad = 0;
+	rec->hdr.bio_type = ec->addrs.bio_type;
 	__builtin_memcpy(rec->hdr.laddr, ec->addrs.laddr, sizeof(rec->hdr.laddr));
 	__builtin_memcpy(rec->hdr.raddr, ec->addrs.raddr, sizeof(rec->hdr.raddr));
 	if (bpf_probe_read_user(rec->data, n, (void *)(ec->args->buf + offset))) {
@@ -278,7 +285,7 @@ int ssl_call_exit(struct pt_regs *ctx)
 	ec.args = args;
 	ec.ts_ns = bpf_ktime_get_ns();
 	ec.pid_tgid = id;
-	ec.fd = call_fd(args->ssl, is_write(func));
+	ec.fd = call_fd(args->ssl, is_write(func), &ec.addrs.bio_type);
 	socket_addrs(ec.fd, &ec.addrs);
 	ec.keep = ec.call_len;
 	if (ec.keep > max_capture) {

@@ -24,8 +24,12 @@ public final class BtfCatalog {
             String proof) {
     }
 
-    /** BTF chosen for a build, and where it came from (for the log). */
-    public record Selection(String origin, String version, byte[] btf) {
+    /**
+     * BTF chosen for a build, and where it came from (for the log). {@code checked}: not made
+     * for this exact build (the user's, or another build's of the same version line), so what
+     * it reads must be checked before it is reported.
+     */
+    public record Selection(String origin, String version, byte[] btf, boolean checked) {
     }
 
     private final List<Entry> entries;
@@ -84,18 +88,61 @@ public final class BtfCatalog {
         if (userDir != null) {
             Path f = userDir.resolve(buildId + ".btf");
             if (Files.isRegularFile(f)) {
-                return Optional.of(new Selection(f.toString(), versionHint, Files.readAllBytes(f)));
+                return Optional.of(new Selection(f.toString(), versionHint, Files.readAllBytes(f), true));
             }
         }
         Optional<Entry> e = entry(lib, buildId);
         if (e.isEmpty()) {
             return Optional.empty();
         }
-        try (InputStream in = resources.getResourceAsStream(RESOURCE_DIR + e.get().btf())) {
-            if (in == null) {
-                throw new IOException("BTF catalog index names " + e.get().btf() + " but the jar lacks it");
+        return Optional.of(new Selection("catalog:" + e.get().btf(), e.get().version(), bundled(e.get()), false));
+    }
+
+    /**
+     * For a build the catalog does not have: the BTF of the catalog build of the same library
+     * and version line (major.minor) whose version is nearest to {@code version}, to be used
+     * only under a runtime check. Empty when the version is unknown or the line is not covered.
+     */
+    public Optional<Selection> sameVersionLine(String lib, String version) throws IOException {
+        int[] v = parseVersion(version);
+        if (v == null) {
+            return Optional.empty();
+        }
+        Entry best = null;
+        long bestDistance = Long.MAX_VALUE;
+        for (Entry e : entries) {
+            int[] c = parseVersion(e.version());
+            if (!e.lib().equals(lib) || c == null || c[0] != v[0] || c[1] != v[1]) {
+                continue;
             }
-            return Optional.of(new Selection("catalog:" + e.get().btf(), e.get().version(), in.readAllBytes()));
+            long distance = Math.abs((long) c[2] - v[2]);
+            if (distance < bestDistance) {
+                best = e;
+                bestDistance = distance;
+            }
+        }
+        if (best == null) {
+            return Optional.empty();
+        }
+        return Optional.of(new Selection("catalog:" + best.btf() + " (build " + best.buildId().substring(0, 12)
+                + " of " + best.version() + ")", version, bundled(best), true));
+    }
+
+    /** major, minor, patch of "3.0.19" or "1.1.1w"; null if it is not such a version. */
+    static int[] parseVersion(String version) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(\\d+)\\.(\\d+)\\.(\\d+)").matcher(version);
+        if (!m.find()) {
+            return null;
+        }
+        return new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3))};
+    }
+
+    private byte[] bundled(Entry e) throws IOException {
+        try (InputStream in = resources.getResourceAsStream(RESOURCE_DIR + e.btf())) {
+            if (in == null) {
+                throw new IOException("BTF catalog index names " + e.btf() + " but the jar lacks it");
+            }
+            return in.readAllBytes();
         }
     }
 }

@@ -7,7 +7,8 @@ import io.btfagent.btf.BtfFile;
  * C header stays the one definition of the record (bpf/src/main/bpf/capture_event.h).
  */
 public record RecordLayout(int headerSize, int tsNs, int ssl, int callLen, int offset, int pid, int tid, int fd,
-        int captured, int cookie, int flags, int comm, int family, int lport, int rport, int laddr, int raddr) {
+        int captured, int cookie, int flags, int comm, int family, int lport, int rport, int laddr, int raddr,
+        int bioType) {
 
     public static final int FLAG_TRUNCATED = 1;
 
@@ -17,7 +18,8 @@ public record RecordLayout(int headerSize, int tsNs, int ssl, int callLen, int o
                 .orElseThrow(() -> new IllegalStateException("BPF object BTF lacks struct capture_header"));
         return new RecordLayout((int) h.size(), off(h, "ts_ns"), off(h, "ssl"), off(h, "call_len"), off(h, "offset"),
                 off(h, "pid"), off(h, "tid"), off(h, "fd"), off(h, "captured"), off(h, "cookie"), off(h, "flags"),
-                off(h, "comm"), off(h, "family"), off(h, "lport"), off(h, "rport"), off(h, "laddr"), off(h, "raddr"));
+                off(h, "comm"), off(h, "family"), off(h, "lport"), off(h, "rport"), off(h, "laddr"), off(h, "raddr"),
+                off(h, "bio_type"));
     }
 
     private static int off(BtfFile.Struct s, String member) {

@@ -13,6 +13,7 @@ import io.btfagent.btf.BtfFormatException;
 import io.btfagent.btf.BtfMerger;
 import io.btfagent.config.AgentConfig;
 import io.btfagent.elf.ElfFile;
+import io.btfagent.event.BuildCheck;
 import io.btfagent.event.RecordDecoder;
 import io.btfagent.event.RecordLayout;
 import io.btfagent.sink.Dispatcher;
@@ -62,6 +63,8 @@ final class Capture {
     private final Map<String, Hooked> hooked = new ConcurrentHashMap<>();
     private final Set<String> refused = ConcurrentHashMap.newKeySet();
     private final AtomicLong decodeFailures = new AtomicLong();
+    private final AtomicLong refusedRecords = new AtomicLong();
+    private final boolean fallback;
 
     /** A library build with probes attached. */
     private record Hooked(TlsLibrary library, String version, BpfObject object, RingBuffer ring, boolean multi) {
@@ -96,6 +99,7 @@ final class Capture {
         this.maxCapture = (int) config.longValue("capture.max-bytes");
         this.ringBytes = ringSize(config.longValue("ring.bytes"));
         this.attachMode = config.get("attach.mode") == null ? "auto" : config.get("attach.mode");
+        this.fallback = !"none".equals(config.get("btf.fallback"));
         this.multiAvailable = LibbpfMulti.bind(Libbpf.boundPath())
                 && kernelAtLeast(System.getProperty("os.version", ""), 6, 10);
         this.poller = new RingBufferPoller();
@@ -169,11 +173,19 @@ final class Capture {
             log.warn("not hooking {}: {}", file.path(), e.getMessage());
             return;
         }
+        if (btf.isEmpty() && fallback && lib.reportedVersion().isPresent()) {
+            try {
+                btf = catalog.sameVersionLine(lib.family(), lib.reportedVersion().get());
+            } catch (IOException e) {
+                log.debug("no version-line BTF: {}", e.getMessage());
+            }
+        }
         if (btf.isEmpty()) {
             refused.add(file.fileKey());
-            log.warn("not hooking {} {} at {}: build-id {} is not in the BTF catalog; generate its BTF "
-                    + "(native-targets) and put it in btf.path as {}.btf", lib.family(),
-                    lib.reportedVersion().orElse("(version unknown)"), file.path(), lib.buildId(), lib.buildId());
+            log.warn("not hooking {} {} at {}: build-id {} is not in the BTF catalog and no catalog build shares "
+                    + "its version line; generate its BTF (native-targets) and put it in btf.path as {}.btf",
+                    lib.family(), lib.reportedVersion().orElse("(version unknown)"), file.path(), lib.buildId(),
+                    lib.buildId());
             return;
         }
         String version = btf.get().version();
@@ -208,9 +220,13 @@ final class Capture {
         try {
             RecordDecoder decoder = new RecordDecoder(layout,
                     new RecordDecoder.Source(lib.family(), version, file.path().toString()), monotonicToEpoch);
+            Hooked hooked = h;
+            BtfCheck check = btf.get().checked() ? new BtfCheck(lib, file, btf.get().origin(), hooked) : null;
             poller.add(h.ring(), record -> {
                 try {
-                    dispatcher.publish(decoder.decode(record));
+                    if (check == null || check.passes(record)) {
+                        dispatcher.publish(decoder.decode(record));
+                    }
                 } catch (RuntimeException e) {
                     if (decodeFailures.incrementAndGet() == 1) {
                         log.warn("dropped an undecodable record: {}", e.getMessage());
@@ -227,8 +243,9 @@ final class Capture {
         long t1 = System.nanoTime();
         log.debug("hook phases: resolve {} ms, BTF merge {} ms, load and attach {} ms",
                 (tResolved - t0) / 1_000_000, (tMerged - tResolved) / 1_000_000, (t1 - tMerged) / 1_000_000);
-        log.info("hooked {} {} at {} (build-id {}, BTF {}): {} on {} in {} ms, {} ms after JVM start",
+        log.info("hooked {} {} at {} (build-id {}, BTF {}{}): {} on {} in {} ms, {} ms after JVM start",
                 lib.family(), version, file.path(), lib.buildId(), btf.get().origin(),
+                btf.get().checked() ? ", not made for this build: every record is checked before it is reported" : "",
                 h.multi() ? "2 uprobe_multi links" : lib.functions().size() * 2 + " uprobes",
                 String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs());
     }
@@ -288,6 +305,46 @@ final class Capture {
         }
     }
 
+    /**
+     * Guards a library hooked with a BTF not made for its exact build: each record must pass
+     * {@link BuildCheck}; at the first that does not, the library's probes are detached and
+     * nothing more of it is reported.
+     */
+    private final class BtfCheck {
+        private final TlsLibrary lib;
+        private final LibraryScanner.LibraryFile file;
+        private final String origin;
+        private final Hooked hooked;
+        private final BuildCheck check = new BuildCheck(layout);
+        private boolean condemned;
+
+        BtfCheck(TlsLibrary lib, LibraryScanner.LibraryFile file, String origin, Hooked hooked) {
+            this.lib = lib;
+            this.file = file;
+            this.origin = origin;
+            this.hooked = hooked;
+        }
+
+        /** Called on the ring thread only. */
+        boolean passes(java.nio.ByteBuffer record) {
+            if (condemned) {
+                refusedRecords.incrementAndGet();
+                return false;
+            }
+            Optional<String> problem = check.problem(record);
+            if (problem.isEmpty()) {
+                return true;
+            }
+            condemned = true;
+            refusedRecords.incrementAndGet();
+            hooked.object().detach();
+            log.warn("unhooked {} {} at {} (build-id {}): BTF {} does not describe this build: {}; nothing read "
+                    + "through it was reported; supply the BTF of this exact build in btf.path as {}.btf",
+                    lib.family(), hooked.version(), file.path(), lib.buildId(), origin, problem.get(), lib.buildId());
+            return false;
+        }
+    }
+
     static long sinceJvmStartMs() {
         return ProcessHandle.current().info().startInstant()
                 .map(s -> java.time.Duration.between(s, java.time.Instant.now()).toMillis()).orElse(-1L);
@@ -315,6 +372,7 @@ final class Capture {
             out.put(COUNTER_NAMES[i], sum[i]);
         }
         out.put("records undecodable", decodeFailures.get());
+        out.put("records refused (BTF check)", refusedRecords.get());
         return out;
     }
 

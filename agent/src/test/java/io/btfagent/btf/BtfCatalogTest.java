@@ -35,8 +35,15 @@ class BtfCatalogTest {
     }
 
     @Test
-    void realIndexParses() throws IOException {
-        assertEquals(List.of(BOOKWORM), realIndex());
+    void realIndexParsesAndHoldsTheHostBuild() throws IOException {
+        List<BtfCatalog.Entry> entries = realIndex();
+        assertTrue(entries.contains(BOOKWORM), entries.toString());
+        for (BtfCatalog.Entry e : entries) {
+            assertTrue(e.buildId().matches("[0-9a-f]{40}"), e.toString());
+            assertTrue(Files.isRegularFile(Fixtures.CATALOG_DIR.resolve(e.btf())), "BTF file of " + e);
+        }
+        assertEquals(entries.size(), entries.stream().map(BtfCatalog.Entry::buildId).distinct().count(),
+                "one entry per build");
     }
 
     @Test
@@ -62,7 +69,7 @@ class BtfCatalogTest {
     @Test
     void bundledCatalogIsOnTheClasspath() throws IOException {
         BtfCatalog c = BtfCatalog.bundled(null);
-        assertEquals(List.of(BOOKWORM), c.entries());
+        assertEquals(realIndex(), c.entries());
         assertEquals(Optional.of(BOOKWORM), c.entry("openssl", Fixtures.CATALOG_BUILD_ID));
         assertEquals(Optional.empty(), c.entry("gnutls", Fixtures.CATALOG_BUILD_ID));
     }
@@ -131,5 +138,28 @@ class BtfCatalogTest {
             assertTrue(e.btf().startsWith(e.lib() + "/" + e.version() + "-" + e.buildId().substring(0, 12)),
                     e.btf());
         }
+    }
+
+    @Test
+    void sameVersionLineTakesTheNearestBuildOfThatLineAndMarksItChecked() throws Exception {
+        java.util.List<BtfCatalog.Entry> entries = java.util.List.of(
+                new BtfCatalog.Entry("openssl", "3.0.19", "c0b9959017cf64b03131964573944fc72958bb2b", "s", "p",
+                        "openssl/3.0.19-c0b9959017cf.btf", "exact-source"),
+                new BtfCatalog.Entry("openssl", "3.0.11", "aaaa959017cf64b03131964573944fc72958bb2b", "s", "p",
+                        "openssl/3.0.19-c0b9959017cf.btf", "exact-source"),
+                new BtfCatalog.Entry("openssl", "3.5.4", "bbbb959017cf64b03131964573944fc72958bb2b", "s", "p",
+                        "openssl/3.0.19-c0b9959017cf.btf", "exact-source"));
+        BtfCatalog c = new BtfCatalog(entries, null, getClass().getClassLoader());
+        BtfCatalog.Selection s = c.sameVersionLine("openssl", "3.0.20").orElseThrow();
+        assertTrue(s.checked());
+        assertEquals("3.0.20", s.version());
+        assertEquals("catalog:openssl/3.0.19-c0b9959017cf.btf (build c0b9959017cf of 3.0.19)", s.origin());
+        assertEquals("catalog:openssl/3.0.19-c0b9959017cf.btf (build aaaa959017cf of 3.0.11)",
+                c.sameVersionLine("openssl", "3.0.12").orElseThrow().origin());
+        assertTrue(c.sameVersionLine("openssl", "3.6.0").isEmpty(), "no 3.6 build in the catalog");
+        assertTrue(c.sameVersionLine("gnutls", "3.0.19").isEmpty(), "another library");
+        assertTrue(c.sameVersionLine("openssl", "unknown").isEmpty());
+        assertTrue(c.select("openssl", "c0b9959017cf64b03131964573944fc72958bb2b", "3.0.19").orElseThrow().checked()
+                == false, "an exact build is trusted");
     }
 }

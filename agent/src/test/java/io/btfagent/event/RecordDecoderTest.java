@@ -41,7 +41,7 @@ class RecordDecoderTest {
         byte[] raddr = new byte[16];
 
         ByteBuffer build() {
-            ByteBuffer b = ByteBuffer.allocate(112 + data.length + slack).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer b = ByteBuffer.allocate(120 + data.length + slack).order(ByteOrder.LITTLE_ENDIAN);
             b.putLong(0, ts).putLong(8, ssl).putLong(16, callLen).putLong(24, offset);
             b.putInt(32, pid).putInt(36, tid).putInt(40, fd);
             b.putInt(44, capturedOverride != null ? capturedOverride : data.length);
@@ -50,7 +50,7 @@ class RecordDecoderTest {
             b.put(56, c, 0, Math.min(16, c.length));
             b.putShort(72, (short) family).putShort(74, (short) lport).putShort(76, (short) rport);
             b.put(80, laddr).put(96, raddr);
-            b.put(112, data);
+            b.put(120, data);
             return b;
         }
     }
@@ -154,7 +154,7 @@ class RecordDecoderTest {
         Record r = new Record();
         r.capturedOverride = DATA.length + 1;
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> decode(r));
-        assertEquals("record of " + (112 + DATA.length) + " bytes claims " + (DATA.length + 1) + " data bytes",
+        assertEquals("record of " + (120 + DATA.length) + " bytes claims " + (DATA.length + 1) + " data bytes",
                 e.getMessage());
     }
 
@@ -184,7 +184,7 @@ class RecordDecoderTest {
         ByteBuffer b = new Record().build();
         new RecordDecoder(LAYOUT, SOURCE, 0).decode(b);
         assertEquals(0, b.position());
-        assertEquals(112 + DATA.length, b.limit());
+        assertEquals(120 + DATA.length, b.limit());
     }
 
     @Test

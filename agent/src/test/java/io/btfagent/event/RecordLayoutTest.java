@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 
 class RecordLayoutTest {
     /** struct capture_header as bpftool dumps it from the object's BTF (bits_offset / 8). */
-    static final RecordLayout EXPECTED = new RecordLayout(112, 0, 8, 16, 24, 32, 36, 40, 44, 48, 52, 56, 72, 74, 76, 80, 96);
+    static final RecordLayout EXPECTED = new RecordLayout(120, 0, 8, 16, 24, 32, 36, 40, 44, 48, 52, 56, 72, 74, 76, 80, 96, 112);
 
     @Test
     void layoutComesFromTheObjectsOwnBtf() throws IOException, BtfFormatException {
@@ -20,7 +20,7 @@ class RecordLayoutTest {
         BtfFile btf = BtfFile.parse(ElfFile.of(object, Fixtures.BPF_OBJECT_RESOURCE).section(".BTF").orElseThrow());
         RecordLayout l = RecordLayout.from(btf);
 
-        assertEquals(112, l.headerSize());
+        assertEquals(120, l.headerSize());
         assertEquals(0, l.tsNs());
         assertEquals(8, l.ssl());
         assertEquals(16, l.callLen());

@@ -12,7 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.regex.Matcher;
@@ -106,7 +105,7 @@ class FaultMatrixIT {
         Path btfDir = Files.createDirectories(tmp.resolve("btf"));
         byte[] garbage = new byte[4096];
         new Random(42).nextBytes(garbage);
-        Files.write(btfDir.resolve(buildId(Path.of(ChildJvm.LIBSSL_DIR, "libssl.so.3")) + ".btf"), garbage);
+        Files.write(btfDir.resolve(Libraries.buildId(Libraries.LIBSSL) + ".btf"), garbage);
         Path jsonl = tmp.resolve("events.jsonl");
         ChildJvm.Result r = compare("corrupt BTF in btf.path",
                 "btf.path=" + btfDir + ",sinks=jsonl,sink.jsonl.path=" + jsonl, List.of("is corrupt ("), args("/", 1));
@@ -116,20 +115,12 @@ class FaultMatrixIT {
     }
 
     @Test
-    void unknownLibraryBuildIsNamedAndNotHooked() throws Exception {
-        // A copy of the system's OpenSSL with one byte of its build-id changed: a real, working
-        // library whose build the catalog does not know.
-        Path dir = Files.createDirectories(tmp.resolve("unknown-build"));
-        Path libssl = dir.resolve("libssl.so.3");
-        Files.copy(Path.of(ChildJvm.LIBSSL_DIR, "libcrypto.so.3"), dir.resolve("libcrypto.so.3"));
-        byte[] bytes = Files.readAllBytes(Path.of(ChildJvm.LIBSSL_DIR, "libssl.so.3"));
-        byte[] id = HexFormat.of().parseHex(buildId(Path.of(ChildJvm.LIBSSL_DIR, "libssl.so.3")));
-        int at = indexOf(bytes, id);
-        assertTrue(at > 0 && indexOf(java.util.Arrays.copyOfRange(bytes, at + 1, bytes.length), id) < 0,
-                "the build-id occurs once");
-        bytes[at + id.length - 1] ^= 0x5a;
-        Files.write(libssl, bytes);
-        String unknownId = buildId(libssl);
+    void unknownLibraryBuildWithNoUsableBtfIsNamedAndNotHooked() throws Exception {
+        // A working copy of the system's OpenSSL with another build-id, claiming a version line
+        // (3.9) no catalog build has: no BTF can be used for it.
+        Path dir = tmp.resolve("unknown-build");
+        Path libssl = Libraries.unknownBuild(dir, "3.9." + WildflyCaptureIT.systemOpensslVersion().substring(4));
+        String unknownId = Libraries.buildId(libssl);
 
         Path jsonl = tmp.resolve("events.jsonl");
         ChildJvm base = new ChildJvm().jvmArg("-Dorg.wildfly.openssl.path=" + dir);
@@ -138,7 +129,7 @@ class FaultMatrixIT {
                 List.of("is not in the BTF catalog"), base, withAgent, args("/", 1));
         String line = r.agentLines().stream().filter(l -> l.contains("is not in the BTF catalog")).findFirst()
                 .orElseThrow();
-        assertTrue(line.contains(libssl.toString()) && line.contains(unknownId) && line.contains("3.0.")
+        assertTrue(line.contains(libssl.toString()) && line.contains(unknownId) && line.contains(" 3.9.")
                 && line.contains("btf.path"), line);
         assertTrue(CapturedEvents.read(jsonl).isEmpty(), "the unknown build is not hooked");
     }
@@ -221,30 +212,8 @@ class FaultMatrixIT {
         return Long.parseLong(m.group(1));
     }
 
-    static String buildId(Path elf) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder("readelf", "-n", elf.toString()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        p.waitFor();
-        Matcher m = Pattern.compile("Build ID: ([0-9a-f]+)").matcher(out);
-        assertTrue(m.find(), out);
-        return m.group(1);
-    }
-
     private static String normalize(String stderr) {
         return stderr.replaceAll("(?m)^[A-Z][a-z]{2} \\d{1,2}, \\d{4} \\d{1,2}:\\d{2}:\\d{2} [AP]M ", "<time> ");
-    }
-
-    private static int indexOf(byte[] hay, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= hay.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (hay[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        return -1;
     }
 
     static List<String> lines(String s) {
