@@ -17,6 +17,8 @@ enum capture_func {
 	FUNC_SSL_READ_EX = 1,
 	FUNC_SSL_WRITE = 2,
 	FUNC_SSL_WRITE_EX = 3,
+	FUNC_GNUTLS_RECORD_RECV = 4,
+	FUNC_GNUTLS_RECORD_SEND = 5,
 };
 
 enum capture_flags {
@@ -45,7 +47,7 @@ struct capture_header {
 	__u64 offset;     /* where this record's bytes start within the call */
 	__u32 pid;
 	__u32 tid;
-	__s32 fd;         /* socket fd, -1 for a non-descriptor BIO, -2 unknown */
+	__s32 fd;         /* socket fd, -1 for a non-descriptor BIO/transport, -2 unknown */
 	__u32 captured;   /* plaintext bytes in this record */
 	__u32 cookie;     /* library id << 8 | enum capture_func */
 	__u32 flags;      /* enum capture_flags */
@@ -58,7 +60,8 @@ struct capture_header {
 	__u8 laddr[16];   /* AF_INET: the first 4 bytes, network order */
 	__u8 raddr[16];
 	/*
-	 * bio->method->type as read through the BTF, 0 when unreadable: lets user space check
+	 * OpenSSL: bio->method->type as read through the BTF, 0 when unreadable (GnuTLS: 0). It
+	 * lets user space check
 	 * that a BTF not made for this exact build really describes it.
 	 */
 	__s32 bio_type;

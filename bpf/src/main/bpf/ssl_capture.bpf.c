@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Captures the plaintext of SSL_read/SSL_read_ex/SSL_write/SSL_write_ex.
+ * Captures the plaintext of OpenSSL's SSL_read/SSL_read_ex/SSL_write/SSL_write_ex and
+ * GnuTLS's gnutls_record_recv/gnutls_record_send.
  *
  * The entry probe remembers the call's arguments per thread; the return probe
  * knows how many bytes the call transferred and copies them, in chunks of
@@ -15,6 +16,7 @@
 
 #include "pt_regs.h"
 #include "openssl_types.h"
+#include "gnutls_types.h"
 #include "kernel_types.h"
 #include "capture_event.h"
 
@@ -73,7 +75,12 @@ static __always_inline void count(__u32 which, __u64 n)
 
 static __always_inline int is_write(__u32 func)
 {
-	return func == FUNC_SSL_WRITE || func == FUNC_SSL_WRITE_EX;
+	return func == FUNC_SSL_WRITE || func == FUNC_SSL_WRITE_EX || func == FUNC_GNUTLS_RECORD_SEND;
+}
+
+static __always_inline int is_gnutls(__u32 func)
+{
+	return func == FUNC_GNUTLS_RECORD_RECV || func == FUNC_GNUTLS_RECORD_SEND;
 }
 
 /*
@@ -126,6 +133,24 @@ static __always_inline __s32 call_fd(__u64 ssl, int write, __s32 *bio_type)
 	if (!(type & BIO_TYPE_DESCRIPTOR))
 		return -1;
 	return BPF_CORE_READ_USER(bio, num);
+}
+
+/*
+ * GnuTLS keeps the fd given to gnutls_transport_set_int as the transport pointer's value;
+ * with the application's own push/pull functions it is a pointer of theirs. Returns the
+ * value if it could be an fd (socket_addrs then tells whether it is a socket), else -1.
+ * Only an object loaded with a GnuTLS BTF has this code: for OpenSSL it is relocated away.
+ */
+static __always_inline __s32 gnutls_fd(__u64 session, int write)
+{
+	struct gnutls_session_int *s = (void *)session;
+	__u64 ptr;
+
+	if (!bpf_core_type_exists(struct gnutls_session_int))
+		return -2;
+	ptr = (__u64)(write ? BPF_CORE_READ_USER(s, internals.transport_send_ptr)
+			    : BPF_CORE_READ_USER(s, internals.transport_recv_ptr));
+	return ptr < 0x7fffffff ? (__s32)ptr : -1;
 }
 
 SEC("uprobe")
@@ -258,7 +283,7 @@ int ssl_call_exit(struct pt_regs *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call_args *args = bpf_map_lookup_elem(&calls, &id);
 	struct emit_ctx ec = {};
-	long ret = (int)RET(ctx); /* every hooked function returns int */
+	long ret;
 	__u32 func;
 
 	if (!args) {
@@ -266,6 +291,8 @@ int ssl_call_exit(struct pt_regs *ctx)
 		return 0;
 	}
 	func = args->cookie & 0xff;
+	/* OpenSSL's functions return int; GnuTLS's return ssize_t */
+	ret = is_gnutls(func) ? (long)RET(ctx) : (long)(int)RET(ctx);
 	if (ret <= 0)
 		goto out; /* nothing transferred: want-read/want-write, error, EOF */
 	if (func == FUNC_SSL_READ_EX || func == FUNC_SSL_WRITE_EX) {
@@ -285,8 +312,16 @@ int ssl_call_exit(struct pt_regs *ctx)
 	ec.args = args;
 	ec.ts_ns = bpf_ktime_get_ns();
 	ec.pid_tgid = id;
-	ec.fd = call_fd(args->ssl, is_write(func), &ec.addrs.bio_type);
-	socket_addrs(ec.fd, &ec.addrs);
+	if (is_gnutls(func)) {
+		ec.fd = gnutls_fd(args->ssl, is_write(func));
+		socket_addrs(ec.fd, &ec.addrs);
+		/* report a transport value as fd only when it is a socket: never guessed */
+		if (ec.fd >= 0 && !ec.addrs.family)
+			ec.fd = -1;
+	} else {
+		ec.fd = call_fd(args->ssl, is_write(func), &ec.addrs.bio_type);
+		socket_addrs(ec.fd, &ec.addrs);
+	}
 	ec.keep = ec.call_len;
 	if (ec.keep > max_capture) {
 		ec.keep = max_capture;

@@ -9,7 +9,10 @@ import java.nio.charset.StandardCharsets;
  * offset taken at start converts them to wall-clock time.
  */
 public final class RecordDecoder {
-    private static final String[] FUNCS = {"SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex"};
+    // enum capture_func
+    private static final String[] FUNCS = {"SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex",
+        "gnutls_record_recv", "gnutls_record_send"};
+    private static final boolean[] EGRESS = {false, false, true, true, false, true};
 
     /** What every record of this library shares. */
     public record Source(String lib, String version, String path) {
@@ -51,7 +54,7 @@ public final class RecordDecoder {
                 comm(p, l.comm()),
                 source.lib(), source.version(), source.path(),
                 func,
-                funcId == 2 || funcId == 3 ? "egress" : funcId < 2 ? "ingress" : "unknown",
+                funcId < FUNCS.length ? (EGRESS[funcId] ? "egress" : "ingress") : "unknown",
                 p.getLong(l.ssl()),
                 fd >= -1 ? Integer.valueOf(fd) : null,
                 address(p, l.family(), l.laddr(), l.lport()),

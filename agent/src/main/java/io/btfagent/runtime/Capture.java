@@ -65,6 +65,7 @@ final class Capture {
     private final AtomicLong decodeFailures = new AtomicLong();
     private final AtomicLong refusedRecords = new AtomicLong();
     private final boolean fallback;
+    private final List<String> families;
 
     /** A library build with probes attached. */
     private record Hooked(TlsLibrary library, String version, BpfObject object, RingBuffer ring, boolean multi) {
@@ -100,6 +101,7 @@ final class Capture {
         this.ringBytes = ringSize(config.longValue("ring.bytes"));
         this.attachMode = config.get("attach.mode") == null ? "auto" : config.get("attach.mode");
         this.fallback = !"none".equals(config.get("btf.fallback"));
+        this.families = config.list("libraries");
         this.multiAvailable = LibbpfMulti.bind(Libbpf.boundPath())
                 && kernelAtLeast(System.getProperty("os.version", ""), 6, 10);
         this.poller = new RingBufferPoller();
@@ -144,6 +146,10 @@ final class Capture {
         }
         found.addAll(LibraryScanner.onDisk(watched));
         for (LibraryScanner.LibraryFile f : found) {
+            String family = LibraryScanner.family(f.path().getFileName().toString()).orElse("");
+            if (!families.isEmpty() && !families.contains(family)) {
+                continue;
+            }
             if (!hooked.containsKey(f.fileKey()) && !refused.contains(f.fileKey())) {
                 try {
                     hook(f);
@@ -159,7 +165,7 @@ final class Capture {
         long t0 = System.nanoTime();
         TlsLibrary lib;
         try {
-            lib = TlsLibrary.openssl(file.path());
+            lib = TlsLibrary.open(file.path());
         } catch (IOException e) {
             refused.add(file.fileKey());
             log.warn("not hooking {}: {}", file.path(), e.getMessage());
@@ -173,7 +179,8 @@ final class Capture {
             log.warn("not hooking {}: {}", file.path(), e.getMessage());
             return;
         }
-        if (btf.isEmpty() && fallback && lib.reportedVersion().isPresent()) {
+        // Only OpenSSL has a check (BuildCheck) that exposes a BTF of another layout.
+        if (btf.isEmpty() && fallback && lib.family().equals("openssl") && lib.reportedVersion().isPresent()) {
             try {
                 btf = catalog.sameVersionLine(lib.family(), lib.reportedVersion().get());
             } catch (IOException e) {
@@ -189,7 +196,7 @@ final class Capture {
             return;
         }
         String version = btf.get().version();
-        Optional<String> unusable = unusableBtf(btf.get().btf());
+        Optional<String> unusable = unusableBtf(lib.family(), btf.get().btf());
         if (unusable.isPresent()) {
             refused.add(file.fileKey());
             log.warn("not hooking {} {} at {}: BTF {} {}; regenerate it (native-targets) or remove it from btf.path",
@@ -217,11 +224,11 @@ final class Capture {
             log.warn("not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
             return;
         }
+        BtfCheck check = btf.get().checked() && lib.family().equals("openssl")
+                ? new BtfCheck(lib, file, btf.get().origin(), h) : null;
         try {
             RecordDecoder decoder = new RecordDecoder(layout,
                     new RecordDecoder.Source(lib.family(), version, file.path().toString()), monotonicToEpoch);
-            Hooked hooked = h;
-            BtfCheck check = btf.get().checked() ? new BtfCheck(lib, file, btf.get().origin(), hooked) : null;
             poller.add(h.ring(), record -> {
                 try {
                     if (check == null || check.passes(record)) {
@@ -245,7 +252,9 @@ final class Capture {
                 (tResolved - t0) / 1_000_000, (tMerged - tResolved) / 1_000_000, (t1 - tMerged) / 1_000_000);
         log.info("hooked {} {} at {} (build-id {}, BTF {}{}): {} on {} in {} ms, {} ms after JVM start",
                 lib.family(), version, file.path(), lib.buildId(), btf.get().origin(),
-                btf.get().checked() ? ", not made for this build: every record is checked before it is reported" : "",
+                !btf.get().checked() ? "" : check != null
+                        ? ", not made for this build: every record is checked before it is reported"
+                        : ", from btf.path, trusted as this build's",
                 h.multi() ? "2 uprobe_multi links" : lib.functions().size() * 2 + " uprobes",
                 String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs());
     }
@@ -291,10 +300,12 @@ final class Capture {
      * Why a BTF cannot describe an OpenSSL build: not parseable, or missing the structs the
      * program reads. Checked before libbpf sees it, for a message that names the problem.
      */
-    static Optional<String> unusableBtf(byte[] btf) {
+    static Optional<String> unusableBtf(String family, byte[] btf) {
         try {
             BtfFile parsed = BtfFile.parse(btf);
-            for (String struct : List.of("ssl_st", "bio_st", "bio_method_st")) {
+            List<String> needed = family.equals("gnutls") ? List.of("gnutls_session_int")
+                    : List.of("ssl_st", "bio_st", "bio_method_st");
+            for (String struct : needed) {
                 if (parsed.struct(struct).isEmpty()) {
                     return Optional.of("has no struct " + struct);
                 }

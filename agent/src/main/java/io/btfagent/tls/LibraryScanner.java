@@ -16,6 +16,19 @@ import java.util.regex.Pattern;
 public final class LibraryScanner {
     /** libssl.so, libssl.so.3, libssl.so.1.1, ... */
     static final Pattern LIBSSL = Pattern.compile("libssl\\.so(\\.[0-9]+)*");
+    /** libgnutls.so.30, ... */
+    static final Pattern LIBGNUTLS = Pattern.compile("libgnutls\\.so(\\.[0-9]+)*");
+
+    /** The TLS library family a file name belongs to: openssl, gnutls, or none. */
+    public static java.util.Optional<String> family(String fileName) {
+        if (LIBSSL.matcher(fileName).matches()) {
+            return java.util.Optional.of("openssl");
+        }
+        if (LIBGNUTLS.matcher(fileName).matches()) {
+            return java.util.Optional.of("gnutls");
+        }
+        return java.util.Optional.empty();
+    }
 
     private LibraryScanner() {
     }
@@ -24,7 +37,7 @@ public final class LibraryScanner {
     public record LibraryFile(Path path, String fileKey) {
     }
 
-    /** The distinct libssl files mapped in {@code mapsText} (the contents of a maps file). */
+    /** The distinct TLS library files mapped in {@code mapsText} (the contents of a maps file). */
     public static List<Path> mappedLibssl(String mapsText) {
         Map<String, Path> byName = new LinkedHashMap<>();
         for (String line : mapsText.split("\n")) {
@@ -34,14 +47,14 @@ public final class LibraryScanner {
                 continue;
             }
             Path p = Path.of(f[5]);
-            if (LIBSSL.matcher(p.getFileName().toString()).matches()) {
+            if (family(p.getFileName().toString()).isPresent()) {
                 byName.putIfAbsent(f[5], p);
             }
         }
         return new ArrayList<>(byName.values());
     }
 
-    /** The libssl files this process has mapped now. */
+    /** The TLS library files this process has mapped now. */
     public static List<LibraryFile> scanSelf() throws IOException {
         List<LibraryFile> out = new ArrayList<>();
         for (Path p : mappedLibssl(Files.readString(Path.of("/proc/self/maps")))) {
@@ -50,7 +63,7 @@ public final class LibraryScanner {
         return out;
     }
 
-    /** The libssl files in {@code dirs} (files or directories), for hooking before they load. */
+    /** The TLS library files in {@code dirs} (files or directories), for hooking before they load. */
     public static List<LibraryFile> onDisk(List<Path> dirs) {
         List<LibraryFile> out = new ArrayList<>();
         for (Path d : dirs) {
@@ -62,7 +75,7 @@ public final class LibraryScanner {
                 continue;
             }
             try (var s = Files.list(d)) {
-                s.filter(p -> LIBSSL.matcher(p.getFileName().toString()).matches())
+                s.filter(p -> family(p.getFileName().toString()).isPresent())
                         .sorted()
                         .forEach(p -> identify(p).ifPresent(out::add));
             } catch (IOException | SecurityException ignored) {

@@ -19,10 +19,34 @@ import java.util.regex.Pattern;
 public record TlsLibrary(Path path, String family, String buildId, Optional<String> reportedVersion,
         List<String> functions) {
 
-    /** In the order of enum capture_func: the index is the probe's cookie. */
-    public static final List<String> OPENSSL_FUNCTIONS = List.of("SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex");
+    /** Every hooked function in the order of enum capture_func: the index is the probe's cookie. */
+    public static final List<String> FUNCTIONS = List.of("SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex",
+            "gnutls_record_recv", "gnutls_record_send");
+    public static final List<String> OPENSSL_FUNCTIONS = FUNCTIONS.subList(0, 4);
+    public static final List<String> GNUTLS_FUNCTIONS = FUNCTIONS.subList(4, 6);
 
     private static final Pattern OPENSSL_VERSION = Pattern.compile("OpenSSL (\\d+\\.\\d+\\.\\d+[a-z]*) ");
+    // "Enabled GnuTLS 3.7.9 logging...", a debug message every GnuTLS 3.x carries
+    private static final Pattern GNUTLS_VERSION = Pattern.compile("GnuTLS (\\d+\\.\\d+\\.\\d+) logging");
+
+    /** Reads a TLS library file, its family told by its name (see {@link LibraryScanner}). */
+    public static TlsLibrary open(Path file) throws IOException {
+        String family = LibraryScanner.family(file.getFileName().toString())
+                .orElseThrow(() -> new IOException(file + " is not a TLS library btf-agent knows"));
+        return family.equals("gnutls") ? gnutls(file) : openssl(file);
+    }
+
+    /** Reads a GnuTLS libgnutls file; fails if it has no build-id or lacks the record functions. */
+    public static TlsLibrary gnutls(Path libgnutls) throws IOException {
+        ElfFile elf = ElfFile.open(libgnutls);
+        String buildId = elf.buildId()
+                .orElseThrow(() -> new IOException(libgnutls + " has no GNU build-id, so its BTF cannot be chosen safely"));
+        Set<String> symbols = elf.dynamicSymbols();
+        if (!symbols.containsAll(GNUTLS_FUNCTIONS)) {
+            throw new IOException(libgnutls + " does not export gnutls_record_recv and gnutls_record_send");
+        }
+        return new TlsLibrary(libgnutls, "gnutls", buildId, elf.findString(GNUTLS_VERSION), GNUTLS_FUNCTIONS);
+    }
 
     /** Reads an OpenSSL libssl file; fails if it is not ELF, has no build-id or no SSL_write. */
     public static TlsLibrary openssl(Path libssl) throws IOException {
@@ -64,8 +88,8 @@ public record TlsLibrary(Path path, String family, String buildId, Optional<Stri
         return Optional.empty();
     }
 
-    /** Cookie value of a function: its index in {@link #OPENSSL_FUNCTIONS}. */
+    /** Cookie value of a function: its index in {@link #FUNCTIONS}. */
     public static int functionId(String function) {
-        return OPENSSL_FUNCTIONS.indexOf(function);
+        return FUNCTIONS.indexOf(function);
     }
 }

@@ -43,20 +43,27 @@ class CaptureTest {
 
     @Test
     void catalogBtfIsUsable() {
-        assertEquals(Optional.empty(), Capture.unusableBtf(Fixtures.bytes(Fixtures.CATALOG_BTF_RESOURCE)));
+        assertEquals(Optional.empty(), Capture.unusableBtf("openssl", Fixtures.bytes(Fixtures.CATALOG_BTF_RESOURCE)));
     }
 
     @Test
     void btfWithoutOpensslStructsIsUnusable() throws IOException {
         byte[] objectBtf = ElfFile.of(Fixtures.bytes(Fixtures.BPF_OBJECT_RESOURCE), "object").section(".BTF")
                 .orElseThrow();
-        assertEquals(Optional.of("has no struct ssl_st"), Capture.unusableBtf(objectBtf));
+        assertEquals(Optional.of("has no struct ssl_st"), Capture.unusableBtf("openssl", objectBtf));
     }
 
     @Test
     void corruptBtfIsUnusable() {
-        assertEquals(Optional.of("is corrupt (too short for a BTF header (0 bytes))"), Capture.unusableBtf(new byte[0]));
+        assertEquals(Optional.of("is corrupt (too short for a BTF header (0 bytes))"),
+                Capture.unusableBtf("openssl", new byte[0]));
         byte[] cut = Arrays.copyOf(Fixtures.bytes(Fixtures.CATALOG_BTF_RESOURCE), 100);
-        assertEquals(Optional.of("is corrupt (section bounds exceed the file (100 bytes))"), Capture.unusableBtf(cut));
+        assertEquals(Optional.of("is corrupt (section bounds exceed the file (100 bytes))"), Capture.unusableBtf("openssl", cut));
+    }
+
+    @Test
+    void aGnutlsBtfMustDescribeTheSession() {
+        assertEquals(Optional.of("has no struct gnutls_session_int"),
+                Capture.unusableBtf("gnutls", Fixtures.bytes(Fixtures.CATALOG_BTF_RESOURCE)));
     }
 }
