@@ -20,7 +20,9 @@
 # Lists older than this are refreshed (security suites move often).
 : "${BTF_APT_MAX_AGE_MIN:=720}"
 # Set to false to accept expired Release files (frozen mirrors/snapshots).
-: "${BTF_APT_CHECK_VALID_UNTIL:=true}"
+# Unset: true, except for suite sets with sid or experimental, whose Release
+# files on a frozen mirror expire within days.
+: "${BTF_APT_CHECK_VALID_UNTIL:=}"
 
 btf_apt_env() {
     if [ "$#" -eq 0 ]; then
@@ -51,6 +53,13 @@ btf_apt_env() {
         printf 'deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
             "$uri" "$suite" >>"$sources"
     done
+    local valid_until=$BTF_APT_CHECK_VALID_UNTIL
+    if [ -z "$valid_until" ]; then
+        valid_until=true
+        for suite in "$@"; do
+            case "$suite" in sid|unstable|experimental|rc-buggy) valid_until=false ;; esac
+        done
+    fi
     local changed=0
     if ! cmp -s "$sources" "$root/etc/sources.list"; then
         mv "$sources" "$root/etc/sources.list"
@@ -76,7 +85,7 @@ Dir::Etc::TrustedParts "$root/etc/trusted.gpg.d";
 APT::Architecture "$BTF_APT_ARCH";
 APT::Architectures { "$BTF_APT_ARCH"; };
 Acquire::Languages "none";
-Acquire::Check-Valid-Until "$BTF_APT_CHECK_VALID_UNTIL";
+Acquire::Check-Valid-Until "$valid_until";
 // Files land in caller-owned dirs; the _apt sandbox user could not write there.
 APT::Sandbox::User "root";
 CONF

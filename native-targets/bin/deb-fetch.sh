@@ -1,0 +1,148 @@
+# shellcheck shell=bash disable=SC2154 # src_pkg, dl, suites: set by the caller
+# Fetching Debian source and binary packages into the download cache, shared
+# by the gen-*-btf.sh scripts (sourced after apt-env.sh).
+#
+# The caller sets:
+#   src_pkg   source package name (openssl, gnutls28)
+#   dl        download directory (cache; revisions share the orig tarball)
+#   suites    array of suites to search
+# and defines run (log a command's output) and need_apt (set up apt once).
+
+# Pool directory of a source package: pool/main/o/openssl, pool/main/libx/...
+deb_pool_dir() {
+    case "$src_pkg" in
+        lib?*) echo "${src_pkg:0:4}/$src_pkg" ;;
+        *)     echo "${src_pkg:0:1}/$src_pkg" ;;
+    esac
+}
+
+# Files the index no longer lists (superseded security uploads) often stay in
+# the pool a while: fetch them by pool path. The .dsc checksums still verify
+# the source tarballs (dpkg-source -x).
+pool_fetch() { # file -> prints suite it came from
+    local f=$1 suite uri
+    for suite in "${suites[@]}"; do
+        case "$suite" in
+            *-security) uri=$BTF_APT_SECURITY_MIRROR/pool/updates/main/$(deb_pool_dir) ;;
+            *)          uri=$BTF_APT_MIRROR/pool/main/$(deb_pool_dir) ;;
+        esac
+        # via .part so an interrupted download is never taken for a cached file
+        if run /usr/lib/apt/apt-helper download-file "$uri/$f" "$dl/$f.part"; then
+            mv "$dl/$f.part" "$dl/$f"; echo "$suite"; return 0
+        fi
+        rm -f "$dl/$f.part"
+    done
+    return 1
+}
+
+indexed_suite() { # package version -> first of our suites whose index has it
+    local s
+    # madison also prints the source package's lines: keep binary ones only.
+    for s in "${suites[@]}"; do
+        apt-cache madison "$1" | awk -F' [|] ' -v p="$1" -v v="$2" -v s="$s" '
+            { gsub(/ /, "", $1); gsub(/ /, "", $2) }
+            $1 == p && $2 == v && $3 ~ (" " s "/.* Packages$") { found = 1 }
+            END { exit !found }' && { echo "$s"; return 0; }
+    done
+    return 1
+}
+
+# Binary package -> $dl/<pkg>_<ver>_<arch>.deb and .deb.suite (the suite it
+# came from, remembered for cached reruns).
+fetch_deb() { # package version arch
+    local p=$1 v=$2 a=$3 deb s
+    deb=$dl/${p}_${v}_$a.deb
+    [ -f "$deb" ] && [ -f "$deb.suite" ] && return 0
+    need_apt
+    if s=$(indexed_suite "$p" "$v"); then
+        (cd "$dl" && run apt-get -q download "$p:$a=$v") || return 1
+    else
+        s=$(pool_fetch "$(basename "$deb")") || return 1
+    fi
+    echo "$s" >"$deb.suite"
+}
+
+dsc_files() { awk '/^Checksums-Sha256:/ { on = 1; next } /^[^ ]/ { on = 0 } on { print $3 }' "$1"; }
+
+dsc_complete() { # dsc -> all its files are in $dl
+    local f
+    dsc_files "$1" | while read -r f; do [ -f "$dl/$f" ] || exit 1; done
+}
+
+# The .dsc to unpack for a source version: the package's own, or, when only
+# upstream signature files (*.asc) are missing from the mirror, a copy
+# without them (its checksums still verify every tarball that is unpacked;
+# only the .dsc's own signature no longer applies).
+source_dsc() { # version -> path of the .dsc to give dpkg-source -x
+    local dsc=$dl/${src_pkg}_$1.dsc
+    if dsc_complete "$dsc"; then echo "$dsc"; else echo "$dl/${src_pkg}_$1.no-asc.dsc"; fi
+}
+
+fetch_source() { # version -> .dsc and its files in $dl (dpkg-source -x checks them)
+    local v=$1 dsc=$dl/${src_pkg}_$1.dsc f missing
+    if [ -f "$dsc" ] && { dsc_complete "$dsc" || [ -f "$dl/${src_pkg}_$v.no-asc.dsc" ]; }; then
+        return 0
+    fi
+    need_apt
+    if (cd "$dl" && run apt-get -q source --download-only "$src_pkg=$v"); then return 0; fi
+    [ -f "$dsc" ] || pool_fetch "${src_pkg}_$v.dsc" >/dev/null || return 1
+    missing=$(dsc_files "$dsc" | while read -r f; do
+        [ -f "$dl/$f" ] || pool_fetch "$f" >/dev/null || echo "$f"
+    done)
+    [ -z "$missing" ] && return 0
+    if ! grep -qv '\.asc$' <<<"$missing"; then
+        echo "${0##*/}: $src_pkg $v: upstream signature missing on the mirror ($(echo $missing)); unpacking with the .dsc checksums only" >&2
+        awk -v miss="$(echo $missing)" '
+            BEGIN { n = split(miss, m, " "); for (i = 1; i <= n; i++) skip[m[i]] = 1 }
+            /^ / && ($NF in skip) { next }
+            { print }' "$dsc" >"$dl/${src_pkg}_$v.no-asc.dsc"
+        return 0
+    fi
+    return 1
+}
+
+# Source versions to try when the exact one cannot be downloaded, best
+# first: other Debian revisions of the same upstream release (newest first),
+# then older releases of the same major.minor series (newest first), then
+# newer ones (oldest first). Struct layouts rarely change within a series,
+# and every such entry is checked against the binary (prove-offsets.sh).
+nearest_sources() { # debian-version
+    local v=$1 up=${1%-*} series
+    series=$(echo "$up" | cut -d. -f1-2)
+    need_apt
+    apt-cache showsrc "$src_pkg" | awk '/^Version:/ { print $2 }' | LC_ALL=C sort -u |
+        awk -v v="$v" -v up="$up" -v s="$series." '
+            $0 != v && index($0, s) == 1 { print }' |
+        while read -r c; do
+            cu=${c%-*}
+            if [ "$cu" = "$up" ]; then rank=0
+            elif dpkg --compare-versions "$c" lt "$v"; then rank=1
+            else rank=2; fi
+            echo "$rank $c"
+        done |
+        sort -k1,1n -k2,2V | awk '
+            { r[NR] = $1; c[NR] = $2 }
+            END {  # rank 0 and 1 newest first, rank 2 oldest first
+                for (k = 0; k <= 2; k++) {
+                    if (k < 2) { for (i = NR; i >= 1; i--) if (r[i] == k) print c[i] }
+                    else       { for (i = 1; i <= NR; i++) if (r[i] == k) print c[i] }
+                }
+            }'
+}
+
+# Resolve the source version to build from: sets srcver.
+choose_source() { # debian-version
+    local v=$1 c
+    srcver=${BTF_SOURCE_VERSION:-$v}
+    fetch_source "$srcver" && return 0
+    [ -z "${BTF_SOURCE_VERSION:-}" ] || { echo "${0##*/}: source $src_pkg $srcver not available" >&2; return 1; }
+    for c in $(nearest_sources "$v"); do
+        if fetch_source "$c"; then
+            echo "${0##*/}: source $src_pkg $v unavailable, using the nearest: $c" >&2
+            srcver=$c; return 0
+        fi
+        echo "${0##*/}: source $src_pkg $c not downloadable either" >&2
+    done
+    echo "${0##*/}: no downloadable source for $src_pkg $v or its series; set BTF_SOURCE_VERSION" >&2
+    return 1
+}

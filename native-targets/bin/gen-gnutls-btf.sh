@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Generate the userspace BTF for one Debian GnuTLS (gnutls28) package version.
+#
+#   gen-gnutls-btf.sh <debian-version>        e.g. 3.7.9-2+deb12u7
+#
+# Fetches (cached) the gnutls28 source package and the libgnutls30 .deb of
+# that version, runs the source's configure with the CONFIGUREARGS of its
+# debian/rules (less the options only the DANE library and the docs need),
+# compiles src/gnutls/gnutls_types.c against lib/gnutls_int.h with
+# -g -gdwarf-4 -gstrict-dwarf, converts the DWARF with pahole, checks the
+# offsets against the disassembly of the binary (prove-offsets.sh) and writes
+# catalog/gnutls/<upstream>-<build-id[:12]>.btf plus its line in
+# catalog/index.tsv. Nearest-source fallback as in gen-openssl-btf.sh.
+#
+# stdout: the index line, then the directory holding that build's
+#         libgnutls.so.30 and the shared libraries it needs besides glibc
+#         (nettle, hogweed, gmp, tasn1, idn2, unistring, p11-kit; taken from
+#         the same suites, kept for tests).
+# env:    BTF_AGENT_CACHE   cache root (default ~/.cache/btf-agent)
+#         BTF_CATALOG_DIR   catalog to write (default native-targets/catalog)
+#         BTF_SUITES        suites to search (default derived from +debNNuM;
+#                           required for sid/experimental versions)
+#         BTF_SOURCE_VERSION  build from this source version instead
+#         BTF_GNUTLS_PACKAGE  binary package (default libgnutls30 up to
+#                           bookworm, libgnutls30t64 after)
+#         BTF_GNUTLS_DEPS   0: do not fetch the dependency libraries
+set -Eeuo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+targets=$(dirname "$here")
+# shellcheck source-path=SCRIPTDIR source=apt-env.sh
+. "$here/apt-env.sh"
+
+die() {
+    echo "gen-gnutls-btf: $*" >&2
+    if [ -s "${log:-}" ]; then echo "end of $log:" >&2; tail -n 30 "$log" >&2; fi
+    exit 1
+}
+[ "$#" -eq 1 ] || die "usage: $0 <debian-package-version, e.g. 3.7.9-2+deb12u7>"
+debver=$1
+[[ $debver =~ ^[0-9][A-Za-z0-9.+~]*-[A-Za-z0-9.+~]+$ ]] || die "not a Debian version (no epoch): $debver"
+upstream=${debver%-*}
+for tool in gcc pahole readelf objdump bpftool dpkg-source dpkg-deb make flock; do
+    command -v "$tool" >/dev/null || die "missing tool: $tool"
+done
+
+# Only amd64: the types file is compiled for the host (see gen-openssl-btf.sh).
+arch=amd64
+multiarch=$(dpkg-architecture -a"$arch" -qDEB_HOST_MULTIARCH 2>/dev/null)
+if [ -n "${BTF_GNUTLS_PACKAGE:-}" ]; then
+    pkg=$BTF_GNUTLS_PACKAGE
+else
+    case "$debver" in
+        *deb1[012]u*) pkg=libgnutls30 ;;
+        *)            pkg=libgnutls30t64 ;;   # trixie and newer (64-bit time_t rename)
+    esac
+fi
+catalog=${BTF_CATALOG_DIR:-$targets/catalog}
+cache=$BTF_AGENT_CACHE
+dl=$cache/downloads/gnutls           # shared: revisions share the orig tarball
+libs=$cache/libs/gnutls-$debver
+mkdir -p "$dl" "$cache/logs" "$catalog/gnutls"
+
+log=$cache/logs/gen-gnutls-btf-$debver.log
+: >"$log"
+export BTF_APT_LOG=$log
+trap 'echo "gen-gnutls-btf: failed at line $LINENO (exit $?); end of $log:" >&2; tail -n 30 "$log" >&2' ERR
+run() { "$@" >>"$log" 2>&1; }
+
+if [ -n "${BTF_SUITES:-}" ]; then
+    read -r -a suites <<<"$BTF_SUITES"
+else
+    case "$debver" in
+        *deb11u*) codename=bullseye ;;
+        *deb12u*) codename=bookworm ;;
+        *deb13u*) codename=trixie ;;
+        *) die "cannot tell the suite of $debver; set BTF_SUITES (e.g. \"sid\")" ;;
+    esac
+    suites=("$codename" "$codename-security")
+fi
+# apt is only set up when something is missing from the cache, so a warm
+# cache regenerates offline.
+apt_ready=
+need_apt() {
+    [ -n "$apt_ready" ] && return
+    btf_apt_env "${suites[@]}" || exit 1   # it already printed why
+    apt_ready=1
+}
+
+src_pkg=gnutls28
+# shellcheck source-path=SCRIPTDIR source=deb-fetch.sh
+. "$here/deb-fetch.sh"
+
+# --- binary package: build-id and the libraries ---------------------------
+deb=$dl/${pkg}_${debver}_$arch.deb
+fetch_deb "$pkg" "$debver" "$arch" || die "$pkg $debver is neither in the ${suites[*]} indexes nor in their pools"
+suite=$(cat "$deb.suite")
+
+work=$(mktemp -d "$cache/work.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+run dpkg-deb -x "$deb" "$work/deb"
+so=libgnutls.so.30
+[ -e "$work/deb/usr/lib/$multiarch/$so" ] || die "$so not in $(basename "$deb")"
+mkdir -p "$libs"
+cp -L "$work/deb/usr/lib/$multiarch/$so" "$libs/$so"   # the soname link's target
+build_id=$(LC_ALL=C readelf -n "$libs/$so" | awk '/Build ID:/ { print $3 }')
+[[ $build_id =~ ^[0-9a-f]{40}$ ]] || die "no GNU build-id in $so of $(basename "$deb")"
+
+# Same version installed here: the binaries must be identical.
+host_lib=/usr/lib/$multiarch/$so
+if [ "$(dpkg-query -W -f='${Version}' "$pkg:$arch" 2>/dev/null || true)" = "$debver" ] && [ -f "$host_lib" ]; then
+    host_id=$(LC_ALL=C readelf -n "$host_lib" | awk '/Build ID:/ { print $3 }')
+    [ "$host_id" = "$build_id" ] || die "build-id $build_id of the downloaded $pkg $debver differs from $host_lib ($host_id)"
+fi
+
+# The libraries libgnutls needs besides glibc, in the versions the same
+# suites serve now (only fetched when missing: they do not enter the BTF).
+if [ "${BTF_GNUTLS_DEPS:-1}" != 0 ]; then
+    mapfile -t deps < <(dpkg-deb -f "$deb" Depends | tr ',' '\n' |
+        sed -E 's/^ *//; s/[ (].*//; s/:.*//' | grep -v -e '^libc6$' -e '^$' | LC_ALL=C sort -u)
+    needed=$(LC_ALL=C readelf -d "$libs/$so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
+        grep -v -e '^libc\.so' -e '^ld-linux' -e '^libm\.so' -e '^libdl\.so' -e '^libpthread\.so' || true)
+    missing=0
+    for n in $needed; do [ -e "$libs/$n" ] || missing=1; done
+    if [ "$missing" = 1 ]; then
+        need_apt
+        mkdir -p "$work/deps"
+        (cd "$work/deps" && run apt-get -q download "${deps[@]/%/:$arch}") || die "could not download ${deps[*]}"
+        for d in "$work"/deps/*.deb; do run dpkg-deb -x "$d" "$work/depsx"; done
+        for n in $needed; do
+            f=$(find "$work/depsx" -name "$n" | head -n 1)
+            [ -n "$f" ] || die "$n (needed by $so) not in ${deps[*]}"
+            cp -L "$f" "$libs/$n"
+        done
+    fi
+fi
+
+# --- source package: configure like debian/rules, build BTF ---------------
+choose_source "$debver" || die "no source to build the BTF of $pkg $debver from"
+if [ "$srcver" = "$debver" ]; then proof=exact-source; else proof=nearest-source:$srcver+disasm; fi
+
+run dpkg-source -x "$(source_dsc "$srcver")" "$work/src"
+cd "$work/src"
+# CONFIGUREARGS is computed by make from debian/rules itself rather than
+# copied (dh_listpackages is not needed for it; its complaint goes to the log).
+cat >"$work/print.mk" <<'MK'
+print-%:
+	@echo $($*)
+MK
+confargs=$(dpkg-architecture -a"$arch" -c make -s -f debian/rules -f "$work/print.mk" print-CONFIGUREARGS 2>>"$log")
+[ -n "$confargs" ] || die "could not read CONFIGUREARGS from debian/rules"
+# Dropped: libdane (a separate library; needs libunbound), docs and guile
+# (not built into libgnutls). Added: the bundled libunistring, so no
+# libunistring-dev is needed (used for IDN strings; no struct reaches it).
+args=()
+for a in $confargs; do
+    case "$a" in
+        --enable-libdane|--with-unbound-root-key-file=*) ;;
+        *) args+=("$a") ;;
+    esac
+done
+args+=(--without-libdane --disable-doc --disable-guile --with-included-unistring)
+# Nettle, hogweed and gmp are given to configure directly instead of via
+# pkg-config: 3.8.10+ asks pkg-config for nettle >= 3.10, which a bookworm
+# host does not have. No header of theirs is reached from gnutls_types.c
+# (gnutls_session_int holds no nettle or gmp type), so their version does
+# not enter the BTF.
+run env NETTLE_CFLAGS=-I/usr/include NETTLE_LIBS=-lnettle \
+        HOGWEED_CFLAGS=-I/usr/include HOGWEED_LIBS=-lhogweed \
+        GMP_CFLAGS=-I/usr/include GMP_LIBS=-lgmp \
+    ./configure "${args[@]}"
+# -gdwarf-4 -gstrict-dwarf: pahole 1.24 mis-encodes _Atomic members from
+# newer DWARF. Include paths are those of lib/Makefile.am.
+run gcc -g -gdwarf-4 -gstrict-dwarf -O2 -DHAVE_CONFIG_H \
+    -I. -Igl -Ilib -Ilib/includes -Ilib/x509 -Ilib/unistring \
+    -c "$targets/src/gnutls/gnutls_types.c" -o "$work/types.o"
+run pahole --btf_encode_detached="$work/types.btf" "$work/types.o"
+
+# --- proof: the offsets the BPF program reads, BTF vs. machine code -------
+if ! "$here/prove-offsets.sh" gnutls "$libs/$so" "$work/types.btf" >"$work/proof.txt" 2>&1; then
+    cat "$work/proof.txt" >&2
+    die "BTF from source $srcver does not match the machine code of $pkg $debver: not cataloged"
+fi
+cat "$work/proof.txt" >>"$log"
+
+btf=gnutls/$upstream-${build_id:0:12}.btf
+install -m 644 "$work/types.btf" "$catalog/$btf"
+
+# --- index: one line per (lib, build-id), sorted, deterministic ------------
+line=$(printf 'gnutls\t%s\t%s\t%s\t%s\t%s\t%s' "$upstream" "$build_id" "$suite" "$pkg=$debver" "$btf" "$proof")
+header=$(printf 'lib\tversion\tbuild_id\tsuite\tpackage\tbtf\tproof')
+index=$catalog/index.tsv
+exec 9>>"$cache/index.lock"   # parallel runs: one index update at a time
+flock 9
+{
+    echo "$header"
+    { [ -f "$index" ] && tail -n +2 "$index" | awk -F'\t' -v id="$build_id" '!($1 == "gnutls" && $3 == id)'; echo "$line"; } \
+        | LC_ALL=C sort -t"$(printf '\t')" -k1,1 -k2,2V -k3,3
+} >"$work/index.tsv"
+cp "$work/index.tsv" "$index"
+
+echo "$line"
+echo "$libs"
