@@ -68,7 +68,7 @@ while IFS="$tab" read -r lib version build_id row_suite package _btf _proof; do
     [ "$lib" = lib ] && continue         # header
     [ -n "$lib" ] || continue
     pkg=${package%%=*} debver=${package#*=}
-    # src_pkg, dl, suites, run and need_apt are what deb-fetch.sh's functions use
+    # src_pkg, dl, suites and run are what deb-fetch.sh's functions use
     # shellcheck disable=SC2034
     case "$lib" in
         openssl) src_pkg=openssl ;;
@@ -91,12 +91,7 @@ while IFS="$tab" read -r lib version build_id row_suite package _btf _proof; do
     esac
     dl=$cache/downloads/$lib
     mkdir -p "$dl"
-    apt_ready=
-    need_apt() {
-        [ -n "$apt_ready" ] && return
-        btf_apt_env "${suites[@]}" || exit 1
-        apt_ready=1
-    }
+    # (re)defines need_apt, which sets apt up for these suites on first use
     # shellcheck source-path=SCRIPTDIR source=../../native-targets/bin/deb-fetch.sh
     . "$nt_bin/deb-fetch.sh"
     deb=$dl/${pkg}_${debver}_amd64.deb

@@ -5,8 +5,33 @@
 # The caller sets:
 #   src_pkg   source package name (openssl, gnutls28)
 #   dl        download directory (cache; revisions share the orig tarball)
-#   suites    array of suites to search
-# and defines run (log a command's output) and need_apt (set up apt once).
+# and defines run (log a command's output) and die; suites_for sets suites.
+
+# The suites a Debian version is searched in: BTF_SUITES if set, else from its
+# ~debNNuM / +debNNuM suffix that release's main and security suites.
+suites_for() { # debver -> sets the array suites
+    if [ -n "${BTF_SUITES:-}" ]; then
+        read -r -a suites <<<"$BTF_SUITES"
+        return
+    fi
+    local codename
+    case "$1" in
+        *deb11u*) codename=bullseye ;;
+        *deb12u*) codename=bookworm ;;
+        *deb13u*) codename=trixie ;;
+        *) die "cannot tell the suite of $1; set BTF_SUITES (e.g. \"sid\")" ;;
+    esac
+    suites=("$codename" "$codename-security")
+}
+
+# apt is only set up when something is missing from the cache, so a warm
+# cache regenerates offline (and never trips over expiring Release files).
+apt_ready=
+need_apt() {
+    [ -n "$apt_ready" ] && return
+    btf_apt_env "${suites[@]}" || exit 1   # it already printed why
+    apt_ready=1
+}
 
 # Pool directory of a source package: pool/main/o/openssl, pool/main/libx/...
 deb_pool_dir() {

@@ -67,29 +67,11 @@ export BTF_APT_LOG=$log
 trap 'echo "gen-gnutls-btf: failed at line $LINENO (exit $?); end of $log:" >&2; tail -n 30 "$log" >&2' ERR
 run() { "$@" >>"$log" 2>&1; }
 
-if [ -n "${BTF_SUITES:-}" ]; then
-    read -r -a suites <<<"$BTF_SUITES"
-else
-    case "$debver" in
-        *deb11u*) codename=bullseye ;;
-        *deb12u*) codename=bookworm ;;
-        *deb13u*) codename=trixie ;;
-        *) die "cannot tell the suite of $debver; set BTF_SUITES (e.g. \"sid\")" ;;
-    esac
-    suites=("$codename" "$codename-security")
-fi
-# apt is only set up when something is missing from the cache, so a warm
-# cache regenerates offline.
-apt_ready=
-need_apt() {
-    [ -n "$apt_ready" ] && return
-    btf_apt_env "${suites[@]}" || exit 1   # it already printed why
-    apt_ready=1
-}
-
-src_pkg=gnutls28
 # shellcheck source-path=SCRIPTDIR source=deb-fetch.sh
 . "$here/deb-fetch.sh"
+suites_for "$debver"
+
+src_pkg=gnutls28
 
 # --- binary package: build-id and the libraries ---------------------------
 deb=$dl/${pkg}_${debver}_$arch.deb

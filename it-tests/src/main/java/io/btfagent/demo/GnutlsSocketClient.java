@@ -3,14 +3,8 @@ package io.btfagent.demo;
 import com.sun.jna.Library;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
-import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.PointerByReference;
-import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
-import java.io.InputStreamReader;
-import java.net.InetAddress;
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 /**
  * An HTTPS client that drives GnuTLS directly through JNA on a socket it opened itself: it
@@ -25,8 +19,6 @@ import java.nio.file.Path;
  * before the request.
  */
 public final class GnutlsSocketClient {
-    private static final int AF_INET = 2;
-    private static final int SOCK_STREAM = 1;
     private static final int GNUTLS_CLIENT = 1 << 1;
     private static final int GNUTLS_CRD_CERTIFICATE = 1;
     private static final int GNUTLS_SHUT_WR = 1;
@@ -34,16 +26,6 @@ public final class GnutlsSocketClient {
     private static final int GNUTLS_E_PREMATURE_TERMINATION = -110;
     private static final int GNUTLS_A_USER_CANCELED = 90;
 
-    /** The libc calls for a TCP socket. */
-    public interface LibC extends Library {
-        int socket(int domain, int type, int protocol);
-
-        int connect(int fd, byte[] addr, int len);
-
-        int getsockname(int fd, byte[] addr, IntByReference len);
-
-        int close(int fd);
-    }
 
     /** The GnuTLS calls of a minimal client. */
     public interface Gnutls extends Library {
@@ -92,13 +74,8 @@ public final class GnutlsSocketClient {
         int port = Integer.parseInt(args[1]);
         String path = args[2];
         Gnutls tls = Native.load(args[3], Gnutls.class);
-        LibC libc = Native.load("c", LibC.class);
-
-        int fd = libc.socket(AF_INET, SOCK_STREAM, 0);
-        byte[] remote = sockaddr(InetAddress.getByName(host).getAddress(), port);
-        check(libc.connect(fd, remote, remote.length) == 0, "connect");
-        byte[] local = new byte[16];
-        check(libc.getsockname(fd, local, new IntByReference(16)) == 0, "getsockname");
+        ClientSocket socket = new ClientSocket(host, port);
+        int fd = socket.fd;
 
         ok(tls, tls.gnutls_global_init(), "gnutls_global_init");
         PointerByReference credRef = new PointerByReference();
@@ -115,16 +92,14 @@ public final class GnutlsSocketClient {
             hs = tls.gnutls_handshake(s);
         } while (hs < 0 && tls.gnutls_error_is_fatal(hs) == 0);
         ok(tls, hs, "gnutls_handshake");
-        if (System.getProperty("demo.await-go", "").contains("traffic")) {
-            new BufferedReader(new InputStreamReader(System.in)).readLine();
-        }
+        ClientSocket.awaitTrafficGo();
 
         byte[] request = WildflyHttpsClient.request(host, port, path);
         long sent;
         do {
             sent = tls.gnutls_record_send(s, request, request.length);
         } while (sent < 0 && tls.gnutls_error_is_fatal((int) sent) == 0);
-        check(sent == request.length, "gnutls_record_send returned " + sent);
+        ClientSocket.check(sent == request.length, "gnutls_record_send returned " + sent);
         ByteArrayOutputStream response = new ByteArrayOutputStream();
         byte[] buf = new byte[65536];
         while (true) {
@@ -141,33 +116,13 @@ public final class GnutlsSocketClient {
                         + ")");
             }
         }
-        System.out.println("fd " + fd);
-        System.out.println("fd-link " + Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)));
-        System.out.println("local " + text(local));
-        System.out.println("remote " + text(remote));
-        System.out.println("response-bytes " + response.size());
-        System.out.println("response-sha256 " + WildflyHttpsClient.sha256(response.toByteArray()));
+        socket.report(response.toByteArray());
         tls.gnutls_bye(s, GNUTLS_SHUT_WR);
         tls.gnutls_deinit(s);
         tls.gnutls_certificate_free_credentials(cred);
-        libc.close(fd);
+        socket.close();
     }
 
-    /** struct sockaddr_in: family (host order), port (network order), IPv4 address, zero. */
-    private static byte[] sockaddr(byte[] ipv4, int port) {
-        byte[] a = new byte[16];
-        a[0] = (byte) AF_INET;
-        a[2] = (byte) (port >> 8);
-        a[3] = (byte) port;
-        System.arraycopy(ipv4, 0, a, 4, 4);
-        return a;
-    }
-
-    private static String text(byte[] sockaddr) {
-        int port = ((sockaddr[2] & 0xff) << 8) | (sockaddr[3] & 0xff);
-        return (sockaddr[4] & 0xff) + "." + (sockaddr[5] & 0xff) + "." + (sockaddr[6] & 0xff) + "."
-                + (sockaddr[7] & 0xff) + ":" + port;
-    }
 
     private static void ok(Gnutls tls, int rc, String what) {
         if (rc < 0) {
@@ -175,9 +130,4 @@ public final class GnutlsSocketClient {
         }
     }
 
-    private static void check(boolean ok, String what) {
-        if (!ok) {
-            throw new IllegalStateException(what + " failed");
-        }
-    }
 }

@@ -3,14 +3,8 @@ package io.btfagent.demo;
 import com.sun.jna.Library;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
-import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.LongByReference;
-import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
-import java.io.InputStreamReader;
-import java.net.InetAddress;
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 /**
  * An HTTPS client that drives libssl directly through JNA with a <em>socket BIO</em>: it opens
@@ -24,19 +18,7 @@ import java.nio.file.Path;
  * handshake, before the request.
  */
 public final class SocketBioClient {
-    private static final int AF_INET = 2;
-    private static final int SOCK_STREAM = 1;
 
-    /** The libc calls for a TCP socket. */
-    public interface LibC extends Library {
-        int socket(int domain, int type, int protocol);
-
-        int connect(int fd, byte[] addr, int len);
-
-        int getsockname(int fd, byte[] addr, IntByReference len);
-
-        int close(int fd);
-    }
 
     /** The libssl calls of a minimal client. */
     public interface Ssl extends Library {
@@ -74,28 +56,22 @@ public final class SocketBioClient {
         String path = args[2];
         Ssl ssl = Native.load(args[3], Ssl.class);
         boolean ex = args.length > 4 && args[4].equals("ex");
-        LibC libc = Native.load("c", LibC.class);
-
-        int fd = libc.socket(AF_INET, SOCK_STREAM, 0);
-        byte[] remote = sockaddr(InetAddress.getByName(host).getAddress(), port);
-        check(libc.connect(fd, remote, remote.length) == 0, "connect");
-        byte[] local = new byte[16];
-        check(libc.getsockname(fd, local, new IntByReference(16)) == 0, "getsockname");
+        ClientSocket socket = new ClientSocket(host, port);
+        int fd = socket.fd;
 
         Pointer ctx = ssl.SSL_CTX_new(ssl.TLS_client_method());
         Pointer s = ssl.SSL_new(ctx);
-        check(ssl.SSL_set_fd(s, fd) == 1, "SSL_set_fd");
-        check(ssl.SSL_connect(s) == 1, "SSL_connect");
-        if (System.getProperty("demo.await-go", "").contains("traffic")) {
-            new BufferedReader(new InputStreamReader(System.in)).readLine();
-        }
+        ClientSocket.check(ssl.SSL_set_fd(s, fd) == 1, "SSL_set_fd");
+        ClientSocket.check(ssl.SSL_connect(s) == 1, "SSL_connect");
+        ClientSocket.awaitTrafficGo();
 
         byte[] request = WildflyHttpsClient.request(host, port, path);
         if (ex) {
             LongByReference n = new LongByReference();
-            check(ssl.SSL_write_ex(s, request, request.length, n) == 1 && n.getValue() == request.length, "SSL_write_ex");
+            ClientSocket.check(ssl.SSL_write_ex(s, request, request.length, n) == 1 && n.getValue() == request.length,
+                    "SSL_write_ex");
         } else {
-            check(ssl.SSL_write(s, request, request.length) == request.length, "SSL_write");
+            ClientSocket.check(ssl.SSL_write(s, request, request.length) == request.length, "SSL_write");
         }
         ByteArrayOutputStream response = new ByteArrayOutputStream();
         byte[] buf = new byte[65536];
@@ -112,37 +88,12 @@ public final class SocketBioClient {
             }
             response.write(buf, 0, n);
         }
-        System.out.println("fd " + fd);
-        System.out.println("fd-link " + Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)));
-        System.out.println("local " + text(local));
-        System.out.println("remote " + text(remote));
-        System.out.println("response-bytes " + response.size());
-        System.out.println("response-sha256 " + WildflyHttpsClient.sha256(response.toByteArray()));
+        socket.report(response.toByteArray());
         ssl.SSL_shutdown(s);
         ssl.SSL_free(s);
         ssl.SSL_CTX_free(ctx);
-        libc.close(fd);
+        socket.close();
     }
 
-    /** struct sockaddr_in: family (host order), port (network order), IPv4 address, zero. */
-    private static byte[] sockaddr(byte[] ipv4, int port) {
-        byte[] a = new byte[16];
-        a[0] = (byte) AF_INET;
-        a[2] = (byte) (port >> 8);
-        a[3] = (byte) port;
-        System.arraycopy(ipv4, 0, a, 4, 4);
-        return a;
-    }
 
-    private static String text(byte[] sockaddr) {
-        int port = ((sockaddr[2] & 0xff) << 8) | (sockaddr[3] & 0xff);
-        return (sockaddr[4] & 0xff) + "." + (sockaddr[5] & 0xff) + "." + (sockaddr[6] & 0xff) + "."
-                + (sockaddr[7] & 0xff) + ":" + port;
-    }
-
-    private static void check(boolean ok, String what) {
-        if (!ok) {
-            throw new IllegalStateException(what + " failed");
-        }
-    }
 }

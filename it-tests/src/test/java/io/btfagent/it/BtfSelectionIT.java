@@ -8,17 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.btfagent.demo.TlsEchoServer;
 import io.btfagent.demo.WildflyHttpsClient;
 import io.btfagent.it.CapturedEvents.Event;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A BTF not made for the exact build is used only under a check of what it reads: a build of
@@ -26,38 +20,10 @@ import org.junit.jupiter.api.io.TempDir;
  * ever carries what it would have read.
  */
 @Privileged
-class BtfSelectionIT {
+class BtfSelectionIT extends AgainstEchoServer {
     private static final String CLIENT = "io.btfagent.demo.SocketBioClient";
-    private static final String HOST = "127.0.0.1";
     private static final String CHECKED = "not made for this build: every record is checked";
     private static final String REFUSED = "does not describe this build";
-
-    private static TlsEchoServer server;
-
-    @TempDir
-    Path tmp;
-
-    @BeforeAll
-    static void startServer() throws IOException {
-        server = new TlsEchoServer().start();
-    }
-
-    @AfterAll
-    static void stopServer() throws IOException {
-        server.close();
-    }
-
-    private static String classpath() {
-        String jna = Arrays.stream(System.getProperty("conflict.classpath").split(":"))
-                .filter(p -> Path.of(p).getFileName().toString().startsWith("jna-")).findFirst().orElseThrow();
-        return ChildJvm.CLASSPATH + ":" + jna;
-    }
-
-    private static Map<String, String> printed(ChildJvm.Result r) {
-        Map<String, String> out = new LinkedHashMap<>();
-        r.stdout().lines().forEach(l -> out.put(l.substring(0, l.indexOf(' ')), l.substring(l.indexOf(' ') + 1)));
-        return out;
-    }
 
     @Test
     void anUnknownBuildOfACoveredVersionLineIsCapturedExactlyUnderChecks() throws Exception {
@@ -65,7 +31,7 @@ class BtfSelectionIT {
         Path libssl = Libraries.unknownBuild(dir, null);
         Path jsonl = tmp.resolve("events.jsonl");
         String path = "/bytes/20000";
-        ChildJvm.Result r = new ChildJvm().classpath(classpath())
+        ChildJvm.Result r = new ChildJvm().classpath(ChildJvm.classpathWithApplicationJna())
                 .agent("watch.paths=" + dir + ",sinks=jsonl,sink.jsonl.path=" + jsonl)
                 .runWhenReady(CLIENT, List.of(HOST, String.valueOf(server.port()), path, libssl.toString()), 120,
                         "traffic", List.of(CHECKED));
@@ -75,7 +41,7 @@ class BtfSelectionIT {
                 && hooked.contains("same") == false, hooked);
         assertFalse(r.stderr().contains(REFUSED), r.stderr());
 
-        Map<String, String> printed = printed(r);
+        Map<String, String> printed = r.printed();
         List<Event> events = CapturedEvents.read(jsonl);
         assertArrayEquals(WildflyHttpsClient.request(HOST, server.port(), path), CapturedEvents.stream(events, true));
         assertArrayEquals(TlsEchoServer.responseFor(path), CapturedEvents.stream(events, false));
@@ -100,7 +66,7 @@ class BtfSelectionIT {
         Path btfDir = Files.createDirectories(tmp.resolve("btf"));
         Files.copy(old, btfDir.resolve(Libraries.buildId(Libraries.LIBSSL) + ".btf"));
         Path jsonl = tmp.resolve("events.jsonl");
-        ChildJvm.Result r = new ChildJvm().classpath(classpath())
+        ChildJvm.Result r = new ChildJvm().classpath(ChildJvm.classpathWithApplicationJna())
                 .agent("btf.path=" + btfDir + ",sinks=jsonl,sink.jsonl.path=" + jsonl)
                 .runWhenReady(CLIENT, List.of(HOST, String.valueOf(server.port()), "/", Libraries.LIBSSL.toString()),
                         120, "traffic", List.of(CHECKED));
@@ -108,7 +74,7 @@ class BtfSelectionIT {
         String refused = r.agentLines().stream().filter(l -> l.contains(REFUSED)).findFirst()
                 .orElseThrow(() -> new AssertionError("no refusal:\n" + r.stderr()));
         assertTrue(refused.contains(btfDir.toString()) && refused.contains("btf.path"), refused);
-        long realFd = Long.parseLong(printed(r).get("fd"));
+        long realFd = Long.parseLong(r.printed().get("fd"));
         List<Event> events = CapturedEvents.read(jsonl);
         for (Event e : events) {
             assertEquals(realFd, e.num("fd"), "no event carries a wrong fd");

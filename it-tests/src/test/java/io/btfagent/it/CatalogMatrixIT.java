@@ -198,7 +198,7 @@ class CatalogMatrixIT {
             cmd.add("-Ddemo.await-go=traffic");
             cmd.addAll(jvmArgs);
             cmd.add("-cp");
-            cmd.add(ChildJvm.CLASSPATH + ":" + SuiteRoot.applicationJna());
+            cmd.add(ChildJvm.CLASSPATH + ":" + ChildJvm.applicationJna());
         } else {
             cmd.add(at.root().java());
             cmd.addAll(at.root().jvmFlags());

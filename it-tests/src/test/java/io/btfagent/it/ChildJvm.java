@@ -5,6 +5,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -36,6 +39,39 @@ final class ChildJvm {
             stderr.lines().filter(l -> !l.startsWith("[btf-agent]")).forEach(l -> b.append(l).append('\n'));
             return b.toString();
         }
+
+        /**
+         * {@link #applicationStderr()} with the time wildfly's java.util.logging header line
+         * carries replaced, so two runs can be compared.
+         */
+        String comparableStderr() {
+            return applicationStderr()
+                    .replaceAll("(?m)^[A-Z][a-z]{2} \\d{1,2}, \\d{4} \\d{1,2}:\\d{2}:\\d{2} [AP]M ", "<time> ");
+        }
+
+        /** The demo clients' "key value" stdout lines. */
+        Map<String, String> printed() {
+            return printedValues(stdout);
+        }
+    }
+
+    static Map<String, String> printedValues(String stdout) {
+        Map<String, String> m = new LinkedHashMap<>();
+        stdout.lines().filter(l -> l.indexOf(' ') > 0)
+                .forEach(l -> m.put(l.substring(0, l.indexOf(' ')), l.substring(l.indexOf(' ') + 1)));
+        return m;
+    }
+
+    /** The JNA jar the demo clients load libraries with: the application's, not the agent's. */
+    static Path applicationJna() {
+        return Arrays.stream(System.getProperty("conflict.classpath", "").split(":")).map(Path::of)
+                .filter(p -> p.getFileName().toString().startsWith("jna-")).findFirst()
+                .orElseThrow(() -> new IllegalStateException("no jna-*.jar in conflict.classpath"));
+    }
+
+    /** The demo classes plus the application's JNA. */
+    static String classpathWithApplicationJna() {
+        return CLASSPATH + ":" + applicationJna();
     }
 
     private final List<String> prefix = new ArrayList<>();

@@ -8,16 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.btfagent.demo.TlsEchoServer;
 import io.btfagent.demo.WildflyHttpsClient;
 import io.btfagent.it.CapturedEvents.Event;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * An application with its own slf4j, logback (and logback.xml), netty and JNA, each of another
@@ -26,9 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
  * still capture its HTTPS traffic.
  */
 @Privileged
-class ConflictIT {
+class ConflictIT extends AgainstEchoServer {
     static final String APP = "io.btfagent.conflict.ConflictApp";
-    private static final String HOST = "127.0.0.1";
     private static final String PATH = "/bytes/300";
     private static final String APP_JNA = "jna 5.13.0 getpid equals ProcessHandle pid true";
     private static final String APP_LOGBACK = "logback 1.4.14, classic 1.4.14";
@@ -37,21 +32,6 @@ class ConflictIT {
     /** The agent's own line format, whatever the application's logging configuration says. */
     private static final String AGENT_HOOKED_LINE = "\\[btf-agent] \\d{2}:\\d{2}:\\d{2}\\.\\d{3} "
             + WildflyCaptureIT.HOOKED + " .*";
-
-    private static TlsEchoServer server;
-
-    @TempDir
-    Path tmp;
-
-    @BeforeAll
-    static void startServer() throws IOException {
-        server = new TlsEchoServer().start();
-    }
-
-    @AfterAll
-    static void stopServer() throws IOException {
-        server.close();
-    }
 
     /**
      * ConflictApp's class path: it-tests' classes, the directory holding its logback.xml as a
@@ -111,7 +91,7 @@ class ConflictIT {
         assertEquals(0, without.exitCode(), "without the agent:\n" + without.stderr());
         assertEquals(without.exitCode(), with.exitCode(), "with the agent:\n" + with.stderr());
         assertEquals(without.stdout(), with.stdout(), "the application's stdout");
-        assertEquals(normalizeJulTime(without.applicationStderr()), normalizeJulTime(with.applicationStderr()),
+        assertEquals(without.comparableStderr(), with.comparableStderr(),
                 "the application's stderr");
 
         String out = without.stdout();
@@ -146,7 +126,4 @@ class ConflictIT {
     }
 
     /** Makes the timestamp line java.util.logging prints (wildfly-openssl's init line) comparable. */
-    private static String normalizeJulTime(String stderr) {
-        return stderr.replaceAll("(?m)^[A-Z][a-z]{2} \\d{1,2}, \\d{4} \\d{1,2}:\\d{2}:\\d{2} [AP]M ", "<time> ");
-    }
 }

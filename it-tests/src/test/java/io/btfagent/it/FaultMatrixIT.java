@@ -11,15 +11,11 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Each fault the agent can meet, run against the same application with and without the
@@ -27,24 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
  * must be identical, and the agent must say what went wrong and how to fix it.
  */
 @Privileged
-class FaultMatrixIT {
+class FaultMatrixIT extends AgainstEchoServer {
     private static final String CLIENT = "io.btfagent.demo.WildflyHttpsClient";
-    private static final String HOST = "127.0.0.1";
-
-    private static TlsEchoServer server;
-
-    @TempDir
-    Path tmp;
-
-    @BeforeAll
-    static void startServer() throws IOException {
-        server = new TlsEchoServer().start();
-    }
-
-    @AfterAll
-    static void stopServer() throws IOException {
-        server.close();
-    }
 
     private List<String> args(String path, int repeat) {
         return List.of(HOST, String.valueOf(server.port()), path, String.valueOf(repeat));
@@ -62,7 +42,7 @@ class FaultMatrixIT {
         with.agentLines().forEach(l -> System.out.println("  " + l));
         assertEquals(without.exitCode(), with.exitCode(), fault + ": exit code");
         assertEquals(without.stdout(), with.stdout(), fault + ": stdout");
-        assertEquals(normalize(without.applicationStderr()), normalize(with.applicationStderr()), fault + ": stderr");
+        assertEquals(without.comparableStderr(), with.comparableStderr(), fault + ": stderr");
         return with;
     }
 
@@ -210,13 +190,5 @@ class FaultMatrixIT {
         Matcher m = Pattern.compile("[ ,]" + Pattern.quote(name) + "=(\\d+)").matcher(summary);
         assertTrue(m.find(), name + " in " + summary);
         return Long.parseLong(m.group(1));
-    }
-
-    private static String normalize(String stderr) {
-        return stderr.replaceAll("(?m)^[A-Z][a-z]{2} \\d{1,2}, \\d{4} \\d{1,2}:\\d{2}:\\d{2} [AP]M ", "<time> ");
-    }
-
-    static List<String> lines(String s) {
-        return new ArrayList<>(s.lines().toList());
     }
 }

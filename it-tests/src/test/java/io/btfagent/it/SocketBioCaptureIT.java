@@ -7,15 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.btfagent.demo.TlsEchoServer;
 import io.btfagent.demo.WildflyHttpsClient;
 import io.btfagent.it.CapturedEvents.Event;
-import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -25,45 +19,21 @@ import org.junit.jupiter.params.provider.ValueSource;
  * itself sees them (getsockname, /proc/self/fd).
  */
 @Privileged
-class SocketBioCaptureIT {
+class SocketBioCaptureIT extends AgainstEchoServer {
     private static final String CLIENT = "io.btfagent.demo.SocketBioClient";
-    private static final String HOST = "127.0.0.1";
     private static final String LIBSSL = ChildJvm.LIBSSL_DIR + "/libssl.so.3";
-
-    private static TlsEchoServer server;
-
-    @TempDir
-    Path tmp;
-
-    @BeforeAll
-    static void startServer() throws IOException {
-        server = new TlsEchoServer().start();
-    }
-
-    @AfterAll
-    static void stopServer() throws IOException {
-        server.close();
-    }
-
-    /** The demo classes plus the application's own JNA (ConflictIT's copy, not the agent's). */
-    private static String classpath() {
-        String jna = Arrays.stream(System.getProperty("conflict.classpath").split(":"))
-                .filter(p -> Path.of(p).getFileName().toString().startsWith("jna-")).findFirst().orElseThrow();
-        return ChildJvm.CLASSPATH + ":" + jna;
-    }
 
     @ParameterizedTest
     @ValueSource(strings = {"plain", "ex"})
     void eventsCarryTheExactBytesFdAndAddressesOfTheSocket(String mode) throws Exception {
         String path = "/bytes/100000";
         Path jsonl = tmp.resolve("events.jsonl");
-        ChildJvm.Result r = new ChildJvm().classpath(classpath())
+        ChildJvm.Result r = new ChildJvm().classpath(ChildJvm.classpathWithApplicationJna())
                 .agent("sinks=jsonl,sink.jsonl.path=" + jsonl)
                 .runWhenReady(CLIENT, List.of(HOST, String.valueOf(server.port()), path, LIBSSL, mode), 120, "traffic",
                         List.of(WildflyCaptureIT.HOOKED));
         assertEquals(0, r.exitCode(), r.stderr());
-        Map<String, String> printed = new LinkedHashMap<>();
-        r.stdout().lines().forEach(l -> printed.put(l.substring(0, l.indexOf(' ')), l.substring(l.indexOf(' ') + 1)));
+        Map<String, String> printed = r.printed();
         assertTrue(printed.get("fd-link").matches("socket:\\[\\d+\\]"), "a real socket: " + printed);
         assertEquals(HOST + ":" + server.port(), printed.get("remote"));
 

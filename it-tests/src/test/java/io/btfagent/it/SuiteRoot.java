@@ -87,7 +87,7 @@ final class SuiteRoot implements AutoCloseable {
             Path wildfly = cp.stream().map(Path::of).filter(p -> p.getFileName().toString().startsWith("wildfly-openssl"))
                     .findFirst().orElseThrow(() -> new IllegalStateException("no wildfly-openssl in it.classpath"));
             Files.copy(wildfly, r.runDir.resolve("cp/wildfly-openssl.jar"));
-            Files.copy(applicationJna(), r.runDir.resolve("cp/jna.jar"));
+            Files.copy(ChildJvm.applicationJna(), r.runDir.resolve("cp/jna.jar"));
             Files.createDirectories(r.runDir.resolve("libs"));
             Files.createDirectories(r.runDir.resolve("out"));
             Files.createDirectories(r.runDir.resolve("tmp"));
@@ -96,13 +96,6 @@ final class SuiteRoot implements AutoCloseable {
             throw e;
         }
         return r;
-    }
-
-    /** The JNA jar the demo clients load libraries with (not the agent's own). */
-    static Path applicationJna() {
-        return Arrays.stream(System.getProperty("conflict.classpath", "").split(":")).map(Path::of)
-                .filter(p -> p.getFileName().toString().startsWith("jna-")).findFirst()
-                .orElseThrow(() -> new IllegalStateException("no jna-*.jar in conflict.classpath"));
     }
 
     String suite() {
@@ -307,10 +300,7 @@ final class SuiteRoot implements AutoCloseable {
 
             /** The client's "key value" stdout lines. */
             Map<String, String> printed() {
-                Map<String, String> m = new LinkedHashMap<>();
-                stdout.lines().filter(l -> l.indexOf(' ') > 0)
-                        .forEach(l -> m.put(l.substring(0, l.indexOf(' ')), l.substring(l.indexOf(' ') + 1)));
-                return m;
+                return ChildJvm.printedValues(stdout);
             }
         }
 

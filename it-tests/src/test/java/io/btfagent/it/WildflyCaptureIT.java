@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.btfagent.demo.TlsEchoServer;
 import io.btfagent.demo.WildflyHttpsClient;
 import io.btfagent.it.CapturedEvents.Event;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,10 +17,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * End to end through wildfly-openssl: a JVM with the agent does HTTPS through the system's
@@ -29,25 +25,9 @@ import org.junit.jupiter.api.io.TempDir;
  * touches libssl; the agent's JSONL must hold the exact plaintext.
  */
 @Privileged
-class WildflyCaptureIT {
+class WildflyCaptureIT extends AgainstEchoServer {
     private static final String CLIENT = "io.btfagent.demo.WildflyHttpsClient";
-    private static final String HOST = "127.0.0.1";
     private static final int MIB = 1 << 20;
-
-    private static TlsEchoServer server;
-
-    @TempDir
-    Path tmp;
-
-    @BeforeAll
-    static void startServer() throws IOException {
-        server = new TlsEchoServer().start();
-    }
-
-    @AfterAll
-    static void stopServer() throws IOException {
-        server.close();
-    }
 
     /** The agent's log line once a library's probes are attached. */
     static final String HOOKED = "INFO  hooked openssl";
@@ -213,7 +193,7 @@ class WildflyCaptureIT {
         StringBuilder cp = new StringBuilder();
         for (String entry : ChildJvm.CLASSPATH.split(":")) {
             Path target = dir.resolve("cp" + cp.length());
-            copyTree(Path.of(entry), target);
+            SuiteRoot.copyTree(Path.of(entry), target);
             cp.append(cp.length() == 0 ? "" : ":").append(target);
         }
         makeWorldReadable(tmp);
@@ -230,7 +210,7 @@ class WildflyCaptureIT {
         assertEquals(0, without.exitCode(), without.stderr());
         assertEquals(without.exitCode(), with.exitCode());
         assertEquals(without.stdout(), with.stdout());
-        assertEquals(normalizeJulTime(without.applicationStderr()), normalizeJulTime(with.applicationStderr()));
+        assertEquals(without.comparableStderr(), with.comparableStderr());
         assertEquals(1, with.agentLines().size(), "exactly one agent line: " + with.agentLines());
         String warning = with.agentLines().get(0);
         assertTrue(warning.contains("WARN") && warning.contains("CAP_BPF") && warning.contains("root"), warning);
@@ -261,10 +241,6 @@ class WildflyCaptureIT {
         return out.split(" ")[1];
     }
 
-    private static String normalizeJulTime(String stderr) {
-        return stderr.replaceAll("(?m)^[A-Z][a-z]{2} \\d{1,2}, \\d{4} \\d{1,2}:\\d{2}:\\d{2} [AP]M ", "<time> ");
-    }
-
     private static int indexOf(byte[] hay, byte[] needle) {
         outer:
         for (int i = 0; i + needle.length <= hay.length; i++) {
@@ -278,23 +254,6 @@ class WildflyCaptureIT {
         return -1;
     }
 
-    private static void copyTree(Path from, Path to) throws IOException {
-        try (var s = Files.walk(from)) {
-            for (Path p : (Iterable<Path>) s::iterator) {
-                Path t = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.createDirectories(t.getParent());
-                    Files.copy(p, t);
-                }
-            }
-        }
-        if (Files.isRegularFile(from)) {
-            return;
-        }
-    }
-
     private static void makeWorldReadable(Path root) throws IOException {
         try (var s = Files.walk(root)) {
             for (Path p : (Iterable<Path>) s::iterator) {
@@ -305,11 +264,5 @@ class WildflyCaptureIT {
                 }
             }
         }
-    }
-
-    static byte[] concat(List<byte[]> parts) {
-        ByteArrayOutputStream b = new ByteArrayOutputStream();
-        parts.forEach(b::writeBytes);
-        return b.toByteArray();
     }
 }
