@@ -154,8 +154,7 @@ final class Capture {
                 try {
                     hook(f);
                 } catch (RuntimeException e) {
-                    refused.add(f.fileKey());
-                    log.warn("not hooking {}: unexpected {}", f.path(), e.toString());
+                    refuse(f, "not hooking {}: unexpected {}", f.path(), e.toString());
                 }
             }
         }
@@ -167,16 +166,14 @@ final class Capture {
         try {
             lib = TlsLibrary.open(file.path());
         } catch (IOException e) {
-            refused.add(file.fileKey());
-            log.warn("not hooking {}: {}", file.path(), e.getMessage());
+            refuse(file, "not hooking {}: {}", file.path(), e.getMessage());
             return;
         }
         Optional<BtfCatalog.Selection> btf;
         try {
             btf = catalog.select(lib.family(), lib.buildId(), lib.reportedVersion().orElse("unknown"));
         } catch (IOException e) {
-            refused.add(file.fileKey());
-            log.warn("not hooking {}: {}", file.path(), e.getMessage());
+            refuse(file, "not hooking {}: {}", file.path(), e.getMessage());
             return;
         }
         // Only OpenSSL has a check (BuildCheck) that exposes a BTF of another layout.
@@ -188,18 +185,17 @@ final class Capture {
             }
         }
         if (btf.isEmpty()) {
-            refused.add(file.fileKey());
-            log.warn("not hooking {} {} at {}: build-id {} is not in the BTF catalog and no catalog build shares "
-                    + "its version line; generate its BTF (native-targets) and put it in btf.path as {}.btf",
-                    lib.family(), lib.reportedVersion().orElse("(version unknown)"), file.path(), lib.buildId(),
+            refuse(file, "not hooking {} {} at {}: build-id {} is not in the BTF catalog{}; generate its BTF "
+                    + "(native-targets) and put it in btf.path as {}.btf", lib.family(),
+                    lib.reportedVersion().orElse("(version unknown)"), file.path(), lib.buildId(),
+                    lib.family().equals("openssl") && fallback ? " and no catalog build shares its version line" : "",
                     lib.buildId());
             return;
         }
         String version = btf.get().version();
         Optional<String> unusable = unusableBtf(lib.family(), btf.get().btf());
         if (unusable.isPresent()) {
-            refused.add(file.fileKey());
-            log.warn("not hooking {} {} at {}: BTF {} {}; regenerate it (native-targets) or remove it from btf.path",
+            refuse(file, "not hooking {} {} at {}: BTF {} {}; regenerate it (native-targets) or remove it from btf.path",
                     lib.family(), version, file.path(), btf.get().origin(), unusable.get());
             return;
         }
@@ -220,8 +216,7 @@ final class Capture {
                 h = load(lib, version, file, merged.path(), false);
             }
         } catch (IOException | BpfException | RuntimeException e) {
-            refused.add(file.fileKey());
-            log.warn("not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
+            refuse(file, "not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
             return;
         }
         BtfCheck check = btf.get().checked() && lib.family().equals("openssl")
@@ -242,8 +237,7 @@ final class Capture {
             });
         } catch (BpfException e) {
             h.close();
-            refused.add(file.fileKey());
-            log.warn("not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
+            refuse(file, "not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
             return;
         }
         hooked.put(file.fileKey(), h);
@@ -257,6 +251,12 @@ final class Capture {
                         : ", from btf.path, trusted as this build's",
                 h.multi() ? "2 uprobe_multi links" : lib.functions().size() * 2 + " uprobes",
                 String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs());
+    }
+
+    /** Remembers not to try {@code file} again, and says why once. */
+    private void refuse(LibraryScanner.LibraryFile file, String format, Object... args) {
+        refused.add(file.fileKey());
+        log.warn(format, args);
     }
 
     /** Opens, loads and attaches one instance of the object for {@code lib}; closes it on failure. */
