@@ -44,10 +44,21 @@ public final class BtfAgent {
                 }
                 System.setProperty(STARTED, "true");
             }
+            // Even the class loader is made on the agent's own thread: premain returns at once.
+            Thread init = new Thread(() -> run(args, inst), "btf-agent-init");
+            init.setDaemon(true);
+            init.start();
+        } catch (Throwable t) {
+            System.err.println("[btf-agent] not started: " + t + "; the application runs without capture");
+        }
+    }
+
+    private static void run(String args, Instrumentation inst) {
+        try {
             CodeSource cs = BtfAgent.class.getProtectionDomain().getCodeSource();
             ClassLoader loader = new IsolatedLoader(new JarFile(new java.io.File(cs.getLocation().toURI())), cs);
             loader.loadClass("io.btfagent.runtime.AgentRuntime")
-                    .getMethod("start", String.class, Instrumentation.class)
+                    .getMethod("run", String.class, Instrumentation.class)
                     .invoke(null, args, inst);
         } catch (Throwable t) {
             System.err.println("[btf-agent] not started: " + t + "; the application runs without capture");

@@ -25,9 +25,9 @@ import java.util.ServiceLoader;
 import java.util.function.BiConsumer;
 
 /**
- * The agent proper, loaded by the isolated class loader. {@link #start} returns at once; all
- * work happens on the daemon thread {@code btf-agent-init}, which afterwards keeps watching
- * for libraries the application loads later. Nothing here may throw into the host.
+ * The agent proper, loaded by the isolated class loader and run on the daemon thread
+ * {@code btf-agent-init}, which afterwards keeps watching for libraries the application loads
+ * later. Nothing here may throw into the host.
  */
 public final class AgentRuntime {
     private static final long STOP_DEADLINE_MS = 300;
@@ -41,19 +41,16 @@ public final class AgentRuntime {
     private AgentRuntime() {
     }
 
-    /** Entry point called reflectively by {@code io.btfagent.BtfAgent}. */
-    public static void start(String agentArgs, Instrumentation inst) {
+    /**
+     * Entry point called reflectively by {@code io.btfagent.BtfAgent} on its daemon thread
+     * {@code btf-agent-init}, which this method keeps for watching libraries loaded later.
+     */
+    public static void run(String agentArgs, Instrumentation inst) {
         AgentConfig config = AgentConfig.fromAgentArgs(agentArgs);
         if (!config.enabled()) {
             AgentLog.early("disabled (enabled=false); the application runs without capture");
             return;
         }
-        Thread t = new Thread(() -> run(config), "btf-agent-init");
-        t.setDaemon(true);
-        t.start();
-    }
-
-    private static void run(AgentConfig config) {
         Logger log;
         try {
             log = AgentLog.start(config.get("log.level"));

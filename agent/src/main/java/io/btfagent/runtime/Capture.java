@@ -62,6 +62,7 @@ final class Capture {
     private final Thread pollerThread;
     private final Map<String, Hooked> hooked = new ConcurrentHashMap<>();
     private final Set<String> refused = ConcurrentHashMap.newKeySet();
+    private final Set<String> refusedQuietly = ConcurrentHashMap.newKeySet();
     private final AtomicLong decodeFailures = new AtomicLong();
     private final AtomicLong refusedRecords = new AtomicLong();
     private final boolean fallback;
@@ -136,44 +137,54 @@ final class Capture {
         return (int) Math.min(size, 1 << 30);
     }
 
-    /** Hooks every libssl this process has mapped and every one in the watched directories. */
+    /**
+     * Hooks every TLS library this process has mapped and every one in the watched directories.
+     * A watched library that cannot be hooked is noted quietly (at debug level): the application
+     * may never load it. Once it is mapped, the reason is logged as a warning.
+     */
     void scan(List<Path> watched) {
-        List<LibraryScanner.LibraryFile> found = new ArrayList<>();
         try {
-            found.addAll(LibraryScanner.scanSelf());
+            for (LibraryScanner.LibraryFile f : LibraryScanner.scanSelf()) {
+                consider(f, true);
+            }
         } catch (IOException e) {
             log.warn("cannot read /proc/self/maps ({}); libraries loaded later are not hooked", e.toString());
         }
-        found.addAll(LibraryScanner.onDisk(watched));
-        for (LibraryScanner.LibraryFile f : found) {
-            String family = LibraryScanner.family(f.path().getFileName().toString()).orElse("");
-            if (!families.isEmpty() && !families.contains(family)) {
-                continue;
-            }
-            if (!hooked.containsKey(f.fileKey()) && !refused.contains(f.fileKey())) {
-                try {
-                    hook(f);
-                } catch (RuntimeException e) {
-                    refuse(f, "not hooking {}: unexpected {}", f.path(), e.toString());
-                }
-            }
+        for (LibraryScanner.LibraryFile f : LibraryScanner.onDisk(watched)) {
+            consider(f, false);
         }
     }
 
-    private void hook(LibraryScanner.LibraryFile file) {
+    private void consider(LibraryScanner.LibraryFile f, boolean mapped) {
+        String family = LibraryScanner.family(f.path().getFileName().toString()).orElse("");
+        if (!families.isEmpty() && !families.contains(family)) {
+            return;
+        }
+        if (hooked.containsKey(f.fileKey()) || refused.contains(f.fileKey())
+                || (!mapped && refusedQuietly.contains(f.fileKey()))) {
+            return;
+        }
+        try {
+            hook(f, mapped);
+        } catch (RuntimeException e) {
+            refuse(f, mapped, "not hooking {}: unexpected {}", f.path(), e.toString());
+        }
+    }
+
+    private void hook(LibraryScanner.LibraryFile file, boolean mapped) {
         long t0 = System.nanoTime();
         TlsLibrary lib;
         try {
             lib = TlsLibrary.open(file.path());
         } catch (IOException e) {
-            refuse(file, "not hooking {}: {}", file.path(), e.getMessage());
+            refuse(file, mapped, "not hooking {}: {}", file.path(), e.getMessage());
             return;
         }
         Optional<BtfCatalog.Selection> btf;
         try {
             btf = catalog.select(lib.family(), lib.buildId(), lib.reportedVersion().orElse("unknown"));
         } catch (IOException e) {
-            refuse(file, "not hooking {}: {}", file.path(), e.getMessage());
+            refuse(file, mapped, "not hooking {}: {}", file.path(), e.getMessage());
             return;
         }
         // Only OpenSSL has a check (BuildCheck) that exposes a BTF of another layout.
@@ -185,7 +196,7 @@ final class Capture {
             }
         }
         if (btf.isEmpty()) {
-            refuse(file, "not hooking {} {} at {}: build-id {} is not in the BTF catalog{}; generate its BTF "
+            refuse(file, mapped, "not hooking {} {} at {}: build-id {} is not in the BTF catalog{}; generate its BTF "
                     + "(native-targets) and put it in btf.path as {}.btf", lib.family(),
                     lib.reportedVersion().orElse("(version unknown)"), file.path(), lib.buildId(),
                     lib.family().equals("openssl") && fallback ? " and no catalog build shares its version line" : "",
@@ -195,8 +206,8 @@ final class Capture {
         String version = btf.get().version();
         Optional<String> unusable = unusableBtf(lib.family(), btf.get().btf());
         if (unusable.isPresent()) {
-            refuse(file, "not hooking {} {} at {}: BTF {} {}; regenerate it (native-targets) or remove it from btf.path",
-                    lib.family(), version, file.path(), btf.get().origin(), unusable.get());
+            refuse(file, mapped, "not hooking {} {} at {}: BTF {} {}; regenerate it (native-targets) or remove it "
+                    + "from btf.path", lib.family(), version, file.path(), btf.get().origin(), unusable.get());
             return;
         }
         long tResolved = System.nanoTime();
@@ -216,7 +227,7 @@ final class Capture {
                 h = load(lib, version, file, merged.path(), false);
             }
         } catch (IOException | BpfException | RuntimeException e) {
-            refuse(file, "not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
+            refuse(file, mapped, "not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
             return;
         }
         BtfCheck check = btf.get().checked() && lib.family().equals("openssl")
@@ -237,7 +248,7 @@ final class Capture {
             });
         } catch (BpfException e) {
             h.close();
-            refuse(file, "not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
+            refuse(file, mapped, "not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
             return;
         }
         hooked.put(file.fileKey(), h);
@@ -253,10 +264,19 @@ final class Capture {
                 String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs());
     }
 
-    /** Remembers not to try {@code file} again, and says why once. */
-    private void refuse(LibraryScanner.LibraryFile file, String format, Object... args) {
-        refused.add(file.fileKey());
-        log.warn(format, args);
+    /**
+     * Remembers not to try {@code file} again, and says why once: as a warning if the process
+     * has it mapped, else at debug level (and as a warning once it is mapped).
+     */
+    private void refuse(LibraryScanner.LibraryFile file, boolean mapped, String format, Object... args) {
+        if (mapped) {
+            refused.add(file.fileKey());
+            refusedQuietly.remove(file.fileKey());
+            log.warn(format, args);
+        } else {
+            refusedQuietly.add(file.fileKey());
+            log.debug(format, args);
+        }
     }
 
     /** Opens, loads and attaches one instance of the object for {@code lib}; closes it on failure. */
