@@ -33,6 +33,7 @@ public final class AgentConfig {
             Map.entry("capture.max-bytes", "65536"),
             Map.entry("ring.bytes", "8388608"),
             Map.entry("sink.queue.capacity", "8192"),
+            Map.entry("sink.queue.bytes", "16777216"),
             Map.entry("scan.interval-ms", "1000"),
             Map.entry("kernel.btf", "/sys/kernel/btf/vmlinux"),
             Map.entry("log.level", "info"));
@@ -206,7 +207,8 @@ public final class AgentConfig {
     /** The numeric settings and their ranges, checked by {@link #validate()}. */
     private static final Map<String, long[]> RANGES = Map.of(
             "capture.max-bytes", new long[] {1, 1L << 30},
-            "ring.bytes", new long[] {4096, 1L << 30},
+            "ring.bytes", new long[] {4096, 1L << 28},
+            "sink.queue.bytes", new long[] {65536, 1L << 31},
             "sink.queue.capacity", new long[] {16, 1 << 24},
             "scan.interval-ms", new long[] {50, 3_600_000});
 

@@ -83,7 +83,7 @@ public final class AgentRuntime {
         LibbpfLog.install(line -> log.debug("libbpf: {}", line));
 
         Dispatcher dispatcher = new Dispatcher(createSinks(config, log),
-                (int) config.longValue("sink.queue.capacity"), log::warn);
+                (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn);
         Capture capture = new Capture(config, log, dispatcher);
         log.debug("libbpf bound, sinks and reader started {} ms after JVM start", Capture.sinceJvmStartMs());
         Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(capture, dispatcher, log), "btf-agent-exit"));

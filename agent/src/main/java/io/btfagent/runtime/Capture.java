@@ -125,16 +125,19 @@ final class Capture {
         return maj > major || (maj == major && Integer.parseInt(m.group(2)) >= minor);
     }
 
+    /** Largest ring: its data area is mapped twice in a row, which must stay within 2 GiB. */
+    static final int MAX_RING = 1 << 28;
+
     /** The kernel wants a power of two that is a multiple of the page size. */
     static int ringSize(long requested) {
-        if (requested >= 1L << 30) {
-            return 1 << 30;
+        if (requested >= MAX_RING) {
+            return MAX_RING;
         }
-        long size = 4096;
+        int size = 4096;
         while (size < requested) {
             size <<= 1;
         }
-        return (int) Math.min(size, 1 << 30);
+        return size;
     }
 
     /**

@@ -27,13 +27,24 @@ public final class Dispatcher implements AutoCloseable {
 
     private final List<Worker> workers = new ArrayList<>();
 
+    /** Bytes an event is counted for in a queue's budget besides its data. */
+    static final int EVENT_OVERHEAD = 256;
+
+    /** A dispatcher whose queues are bounded by count only. */
+    public Dispatcher(Map<String, Sink> sinks, int queueCapacity, Consumer<String> problems) {
+        this(sinks, queueCapacity, Long.MAX_VALUE, problems);
+    }
+
     /**
      * @param sinks the sinks by name, in config order
+     * @param queueCapacity most events waiting for one sink
+     * @param queueBytes most captured bytes (plus {@link #EVENT_OVERHEAD} each) waiting for one
+     *     sink, so a stalled sink cannot hold much of the application's heap
      * @param problems receives one line the first time a sink fails (and every 10,000th time)
      */
-    public Dispatcher(Map<String, Sink> sinks, int queueCapacity, Consumer<String> problems) {
+    public Dispatcher(Map<String, Sink> sinks, int queueCapacity, long queueBytes, Consumer<String> problems) {
         for (Map.Entry<String, Sink> e : sinks.entrySet()) {
-            Worker w = new Worker(e.getKey(), e.getValue(), queueCapacity, problems);
+            Worker w = new Worker(e.getKey(), e.getValue(), queueCapacity, queueBytes, problems);
             workers.add(w);
             w.thread.start();
         }
@@ -41,11 +52,17 @@ public final class Dispatcher implements AutoCloseable {
 
     /** Offers the event to every sink's queue; a full queue counts a drop for that sink. */
     public void publish(CaptureEvent event) {
+        long size = weight(event);
         for (Worker w : workers) {
-            if (!w.queue.offer(event)) {
+            if (w.queuedBytes.addAndGet(size) > w.byteBudget || !w.queue.offer(event)) {
+                w.queuedBytes.addAndGet(-size);
                 w.dropped.incrementAndGet();
             }
         }
+    }
+
+    private static long weight(CaptureEvent event) {
+        return event.data().length + (long) EVENT_OVERHEAD;
     }
 
     public List<SinkStats> stats() {
@@ -91,6 +108,8 @@ public final class Dispatcher implements AutoCloseable {
         final String name;
         final Sink sink;
         final BlockingQueue<CaptureEvent> queue;
+        final AtomicLong queuedBytes = new AtomicLong();
+        final long byteBudget;
         final Consumer<String> problems;
         final AtomicLong delivered = new AtomicLong();
         final AtomicLong dropped = new AtomicLong();
@@ -98,10 +117,11 @@ public final class Dispatcher implements AutoCloseable {
         final Thread thread;
         volatile boolean closing;
 
-        Worker(String name, Sink sink, int capacity, Consumer<String> problems) {
+        Worker(String name, Sink sink, int capacity, long byteBudget, Consumer<String> problems) {
             this.name = name;
             this.sink = sink;
             this.queue = new ArrayBlockingQueue<>(capacity);
+            this.byteBudget = byteBudget;
             this.problems = problems;
             this.thread = new Thread(this, "btf-agent-sink-" + name);
             this.thread.setDaemon(true);
@@ -124,6 +144,7 @@ public final class Dispatcher implements AutoCloseable {
                         }
                         continue;
                     }
+                    queuedBytes.addAndGet(-weight(e));
                     if (call(() -> sink.accept(e))) {
                         pending++;
                     } else {

@@ -43,6 +43,7 @@ class AgentConfigTest {
                 "capture.max-bytes", "65536",
                 "ring.bytes", "8388608",
                 "sink.queue.capacity", "8192",
+                "sink.queue.bytes", "16777216",
                 "scan.interval-ms", "1000",
                 "kernel.btf", "/sys/kernel/btf/vmlinux",
                 "log.level", "info"), c.values());

@@ -93,6 +93,29 @@ class DispatcherTest {
     }
 
     @Test
+    void queuedBytesAreBoundedSoAStalledSinkCannotHoldTheHeap() throws Exception {
+        CountDownLatch entered = new CountDownLatch(1);
+        Sink slow = e -> {
+            entered.countDown();
+            release.await();
+        };
+        // each 1000-byte event weighs 1000 + 256: two fit in 3000 bytes, a third does not
+        Dispatcher d = new Dispatcher(sinks("slow", slow), 100, 3000, problems::add);
+        d.publish(Events.numbered(1));
+        assertTrue(entered.await(WAIT_S, TimeUnit.SECONDS), "the worker took event 1; its bytes left the queue");
+        for (int i = 2; i <= 5; i++) {
+            CaptureEvent big = Events.numbered(i);
+            d.publish(new CaptureEvent(big.epochNanos(), big.pid(), big.tid(), big.thread(), big.lib(),
+                    big.libVersion(), big.libPath(), big.func(), big.dir(), big.ssl(), big.fd(), null, null, 1000, 0,
+                    1000, false, new byte[1000]));
+        }
+        assertEquals(List.of(new SinkStats("slow", 0, 2, 0)), d.stats(), "events 4 and 5 exceed the budget");
+        release.countDown();
+        d.close(WAIT_S * 1000);
+        assertEquals(List.of(new SinkStats("slow", 3, 2, 0)), d.stats());
+    }
+
+    @Test
     void failingSinkCountsFailuresReportsOnceAndSparesTheOthers() {
         RecordingSink good = new RecordingSink();
         Sink bad = e -> {
