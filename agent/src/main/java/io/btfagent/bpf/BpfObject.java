@@ -69,6 +69,11 @@ public final class BpfObject implements AutoCloseable {
         data.setInt(offset, value);
     }
 
+    /** Makes {@code map} use the existing map {@code fd} (same type and size) instead of a new one. */
+    public void reuseMap(String map, int fd) throws BpfException {
+        BpfException.check("bpf_map__reuse_fd(" + map + ")", Libbpf.bpf_map__reuse_fd(findMap(map), fd));
+    }
+
     public void setMapMaxEntries(String map, int maxEntries) throws BpfException {
         BpfException.check("bpf_map__set_max_entries(" + map + ")",
                 Libbpf.bpf_map__set_max_entries(findMap(map), maxEntries));

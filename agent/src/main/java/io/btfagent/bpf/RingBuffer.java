@@ -29,7 +29,10 @@ public final class RingBuffer implements AutoCloseable {
         void onRecord(ByteBuffer payload);
     }
 
+    private static final int BPF_MAP_TYPE_RINGBUF = 27;
+
     private final int mapFd;
+    private final boolean ownsFd;
     private final long pageSize;
     private final long dataSize;
     private final long mask;
@@ -40,8 +43,10 @@ public final class RingBuffer implements AutoCloseable {
     private final ByteBuffer data;
     private boolean closed;
 
-    private RingBuffer(int mapFd, long pageSize, long dataSize, Pointer consumerMap, Pointer producerMap) {
+    private RingBuffer(int mapFd, boolean ownsFd, long pageSize, long dataSize, Pointer consumerMap,
+            Pointer producerMap) {
         this.mapFd = mapFd;
+        this.ownsFd = ownsFd;
         this.pageSize = pageSize;
         this.dataSize = dataSize;
         this.mask = dataSize - 1;
@@ -52,8 +57,27 @@ public final class RingBuffer implements AutoCloseable {
         this.data = producerMap.getByteBuffer(pageSize, 2 * dataSize).order(ByteOrder.LITTLE_ENDIAN);
     }
 
+    /**
+     * Creates a ring buffer map of {@code dataSize} bytes (a power of two, page multiple) that
+     * this object owns, for objects to share with {@link BpfObject#reuseMap}.
+     */
+    public static RingBuffer create(String name, int dataSize) throws BpfException {
+        int fd = BpfException.check("bpf_map_create(ringbuf " + name + ")",
+                io.btfagent.bpf.internal.Libbpf.bpf_map_create(BPF_MAP_TYPE_RINGBUF, name, 0, 0, dataSize, null));
+        try {
+            return map(fd, true, dataSize);
+        } catch (BpfException e) {
+            LibC.close(fd);
+            throw e;
+        }
+    }
+
     /** Maps the ring buffer map {@code mapFd} of {@code dataSize} bytes (its max_entries). */
     public static RingBuffer map(int mapFd, long dataSize) throws BpfException {
+        return map(mapFd, false, dataSize);
+    }
+
+    private static RingBuffer map(int mapFd, boolean ownsFd, long dataSize) throws BpfException {
         long page = LibC.sysconf(LibC.SC_PAGESIZE);
         Pointer cons = LibC.mmap(null, page, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, mapFd, 0);
         if (Pointer.nativeValue(cons) == -1L) {
@@ -65,7 +89,7 @@ public final class RingBuffer implements AutoCloseable {
             LibC.munmap(cons, page);
             throw new BpfException("mmap ring buffer data", errno, "");
         }
-        return new RingBuffer(mapFd, page, dataSize, cons, prod);
+        return new RingBuffer(mapFd, ownsFd, page, dataSize, cons, prod);
     }
 
     public int fd() {
@@ -121,6 +145,9 @@ public final class RingBuffer implements AutoCloseable {
             closed = true;
             LibC.munmap(consumerMap, pageSize);
             LibC.munmap(producerMap, pageSize + 2 * dataSize);
+            if (ownsFd) {
+                LibC.close(mapFd);
+            }
         }
     }
 }

@@ -61,6 +61,11 @@ final class Capture {
     private final Dispatcher dispatcher;
     private final Thread pollerThread;
     private final Map<String, Hooked> hooked = new ConcurrentHashMap<>();
+    /** Where each library's records go, by library id; set before its probes can fire. */
+    private final Map<Integer, Route> routes = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicInteger nextId = new java.util.concurrent.atomic.AtomicInteger(1);
+    /** The one ring every library's object writes to (its cookie says which library a record is of). */
+    private final RingBuffer ring;
     private final Set<String> refused = ConcurrentHashMap.newKeySet();
     private final Set<String> refusedQuietly = ConcurrentHashMap.newKeySet();
     private final AtomicLong decodeFailures = new AtomicLong();
@@ -68,12 +73,16 @@ final class Capture {
     private final boolean fallback;
     private final List<String> families;
 
-    /** A library build with probes attached. */
-    private record Hooked(TlsLibrary library, String version, BpfObject object, RingBuffer ring, boolean multi) {
-        void close() {
-            object.close();
-            ring.close();
-        }
+    /**
+     * A library build with probes attached. Its records carry {@code id} in the cookie's upper
+     * bits; {@code check} is set when its BTF was not made for this exact build.
+     */
+    private record Hooked(int id, TlsLibrary library, String version, BpfObject object, boolean multi,
+            BtfCheck check) {
+    }
+
+    /** How a library's records are decoded, and checked if its BTF was not made for the build. */
+    private record Route(RecordDecoder decoder, BtfCheck check) {
     }
 
     Capture(AgentConfig config, Logger log, Dispatcher dispatcher) throws IOException, BpfException {
@@ -105,7 +114,9 @@ final class Capture {
         this.families = config.list("libraries");
         this.multiAvailable = LibbpfMulti.bind(Libbpf.boundPath())
                 && kernelAtLeast(System.getProperty("os.version", ""), 6, 10);
+        this.ring = RingBuffer.create("btf_agent_events", ringBytes);
         this.poller = new RingBufferPoller();
+        this.poller.add(ring, this::onRecord);
         this.pollerThread = new Thread(poller::run, "btf-agent-ring");
         this.pollerThread.setDaemon(true);
         this.pollerThread.start();
@@ -219,38 +230,32 @@ final class Capture {
         try (BtfMerger.Merged merged = BtfMerger.merge(config.get("kernel.btf"), btf.get().btf())) {
             tMerged = System.nanoTime();
             boolean multi = !"single".equals(attachMode) && multiAvailable;
+            int id = nextId.getAndIncrement();
+            RecordDecoder decoder = new RecordDecoder(layout,
+                    new RecordDecoder.Source(lib.family(), version, file.path().toString()), monotonicToEpoch);
+            BtfCheck check = btf.get().checked() && lib.family().equals("openssl")
+                    ? new BtfCheck(lib, file, btf.get().origin(), version) : null;
+            routes.put(id, new Route(decoder, check));
             try {
-                h = load(lib, version, file, merged.path(), multi);
+                h = load(id, lib, version, file, merged.path(), multi, check);
             } catch (BpfException e) {
                 if (!multi || "multi".equals(attachMode)) {
+                    routes.remove(id);
                     throw e;
                 }
                 // uprobe_multi needs kernel 6.6+: fall back to one link per probe
                 log.debug("uprobe_multi unavailable ({}); attaching single uprobes", e.getMessage());
-                h = load(lib, version, file, merged.path(), false);
+                try {
+                    h = load(id, lib, version, file, merged.path(), false, check);
+                } catch (BpfException | RuntimeException e2) {
+                    routes.remove(id);
+                    throw e2;
+                }
+            }
+            if (check != null) {
+                check.attach(h.object());
             }
         } catch (IOException | BpfException | RuntimeException e) {
-            refuse(file, mapped, "not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
-            return;
-        }
-        BtfCheck check = btf.get().checked() && lib.family().equals("openssl")
-                ? new BtfCheck(lib, file, btf.get().origin(), h) : null;
-        try {
-            RecordDecoder decoder = new RecordDecoder(layout,
-                    new RecordDecoder.Source(lib.family(), version, file.path().toString()), monotonicToEpoch);
-            poller.add(h.ring(), record -> {
-                try {
-                    if (check == null || check.passes(record)) {
-                        dispatcher.publish(decoder.decode(record));
-                    }
-                } catch (RuntimeException e) {
-                    if (decodeFailures.incrementAndGet() == 1) {
-                        log.warn("dropped an undecodable record: {}", e.getMessage());
-                    }
-                }
-            });
-        } catch (BpfException e) {
-            h.close();
             refuse(file, mapped, "not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
             return;
         }
@@ -260,7 +265,7 @@ final class Capture {
                 (tResolved - t0) / 1_000_000, (tMerged - tResolved) / 1_000_000, (t1 - tMerged) / 1_000_000);
         log.info("hooked {} {} at {} (build-id {}, BTF {}{}): {} on {} in {} ms, {} ms after JVM start",
                 lib.family(), version, file.path(), lib.buildId(), btf.get().origin(),
-                !btf.get().checked() ? "" : check != null
+                !btf.get().checked() ? "" : h.check() != null
                         ? ", not made for this build: every record is checked before it is reported"
                         : ", from btf.path, trusted as this build's",
                 h.multi() ? "2 uprobe_multi links" : lib.functions().size() * 2 + " uprobes",
@@ -283,39 +288,56 @@ final class Capture {
     }
 
     /** Opens, loads and attaches one instance of the object for {@code lib}; closes it on failure. */
-    private Hooked load(TlsLibrary lib, String version, LibraryScanner.LibraryFile file, String btfPath, boolean multi)
-            throws BpfException {
+    private Hooked load(int id, TlsLibrary lib, String version, LibraryScanner.LibraryFile file, String btfPath,
+            boolean multi, BtfCheck check) throws BpfException {
         BpfObject obj = BpfObject.open("ssl_capture", objectElf, btfPath);
-        RingBuffer ring = null;
         try {
             obj.setRodataInt(maxCaptureOffset, maxCapture);
             obj.setRodataInt(targetTgidOffset, pid);
-            obj.setMapMaxEntries("events", ringBytes);
+            obj.reuseMap("events", ring.fd());
             if (multi) {
                 obj.useUprobeMulti(ENTRY_PROGRAM);
                 obj.useUprobeMulti(EXIT_PROGRAM);
             }
             obj.load();
             String path = file.path().toString();
+            long[] cookies = lib.functions().stream().mapToLong(f -> cookie(id, f)).toArray();
             if (multi) {
-                long[] cookies = lib.functions().stream().mapToLong(TlsLibrary::functionId).toArray();
                 obj.attachUprobeMulti(ENTRY_PROGRAM, pid, path, lib.functions(), cookies, false);
                 obj.attachUprobeMulti(EXIT_PROGRAM, pid, path, lib.functions(), cookies, true);
             } else {
-                for (String function : lib.functions()) {
-                    long cookie = TlsLibrary.functionId(function);
-                    obj.attachUprobe(ENTRY_PROGRAM, pid, path, function, false, cookie);
-                    obj.attachUprobe(EXIT_PROGRAM, pid, path, function, true, cookie);
+                for (int i = 0; i < cookies.length; i++) {
+                    obj.attachUprobe(ENTRY_PROGRAM, pid, path, lib.functions().get(i), false, cookies[i]);
+                    obj.attachUprobe(EXIT_PROGRAM, pid, path, lib.functions().get(i), true, cookies[i]);
                 }
             }
-            ring = RingBuffer.map(obj.mapFd("events"), ringBytes);
-            return new Hooked(lib, version, obj, ring, multi);
+            return new Hooked(id, lib, version, obj, multi, check);
         } catch (BpfException | RuntimeException e) {
-            if (ring != null) {
-                ring.close();
-            }
             obj.close();
             throw e;
+        }
+    }
+
+    /** What a probe tells the program: the library in the upper bits, the function (enum capture_func) below. */
+    static long cookie(int libraryId, String function) {
+        return ((long) libraryId << 8) | TlsLibrary.functionId(function);
+    }
+
+    /** Called on the ring thread for every record of every library. */
+    private void onRecord(java.nio.ByteBuffer record) {
+        try {
+            Route r = routes.get(record.getInt(layout.cookie()) >>> 8);
+            if (r == null) {
+                throw new IllegalArgumentException("record of no hooked library (cookie "
+                        + Integer.toHexString(record.getInt(layout.cookie())) + ")");
+            }
+            if (r.check() == null || r.check().passes(record)) {
+                dispatcher.publish(r.decoder().decode(record));
+            }
+        } catch (RuntimeException e) {
+            if (decodeFailures.incrementAndGet() == 1) {
+                log.warn("dropped an undecodable record: {}", e.getMessage());
+            }
         }
     }
 
@@ -348,15 +370,21 @@ final class Capture {
         private final TlsLibrary lib;
         private final LibraryScanner.LibraryFile file;
         private final String origin;
-        private final Hooked hooked;
+        private final String version;
         private final BuildCheck check = new BuildCheck(layout);
+        private volatile BpfObject object;
         private boolean condemned;
 
-        BtfCheck(TlsLibrary lib, LibraryScanner.LibraryFile file, String origin, Hooked hooked) {
+        BtfCheck(TlsLibrary lib, LibraryScanner.LibraryFile file, String origin, String version) {
             this.lib = lib;
             this.file = file;
             this.origin = origin;
-            this.hooked = hooked;
+            this.version = version;
+        }
+
+        /** The object whose probes are detached when the check fails. */
+        void attach(BpfObject loaded) {
+            this.object = loaded;
         }
 
         /** Called on the ring thread only. */
@@ -371,10 +399,12 @@ final class Capture {
             }
             condemned = true;
             refusedRecords.incrementAndGet();
-            hooked.object().detach();
+            if (object != null) {
+                object.detach();
+            }
             log.warn("unhooked {} {} at {} (build-id {}): BTF {} does not describe this build: {}; nothing read "
                     + "through it was reported; supply the BTF of this exact build in btf.path as {}.btf",
-                    lib.family(), hooked.version(), file.path(), lib.buildId(), origin, problem.get(), lib.buildId());
+                    lib.family(), version, file.path(), lib.buildId(), origin, problem.get(), lib.buildId());
             return false;
         }
     }

@@ -57,6 +57,13 @@ public final class Libbpf {
     /** int bpf_map__set_max_entries(struct bpf_map *map, __u32 max_entries) */
     public static native int bpf_map__set_max_entries(Pointer map, int maxEntries);
 
+    /** int bpf_map__reuse_fd(struct bpf_map *map, int fd) */
+    public static native int bpf_map__reuse_fd(Pointer map, int fd);
+
+    /** int bpf_map_create(enum bpf_map_type map_type, const char *map_name, __u32 key_size, __u32 value_size, __u32 max_entries, const struct bpf_map_create_opts *opts) */
+    public static native int bpf_map_create(int mapType, String name, int keySize, int valueSize, int maxEntries,
+            Pointer opts);
+
     /** int bpf_map__fd(const struct bpf_map *map) */
     public static native int bpf_map__fd(Pointer map);
 
