@@ -2,10 +2,36 @@
 # Fetching Debian source and binary packages into the download cache, shared
 # by the gen-*-btf.sh scripts (sourced after apt-env.sh).
 #
-# The caller sets:
-#   src_pkg   source package name (openssl, gnutls28)
-#   dl        download directory (cache; revisions share the orig tarball)
-# and defines run (log a command's output) and die; suites_for sets suites.
+# The caller sets src_pkg (the source package: openssl, gnutls28) and defines
+# die; gen_start sets up the rest (dl, log, suites, ...), or the caller sets
+# dl, log and suites itself (suites_for helps).
+
+run() { "$@" >>"$log" 2>&1; }
+
+# The common start of a gen-<lib>-btf.sh run (the caller has set targets and
+# src_pkg and defines die): the cache layout, a fresh log, the suites, and the
+# binary package fetched and unpacked into $work/deb (removed on exit).
+gen_start() { # lib debver pkg arch
+    local lib=$1 debver=$2 pkg=$3 arch=$4
+    catalog=${BTF_CATALOG_DIR:-$targets/catalog}
+    cache=$BTF_AGENT_CACHE
+    dl=$cache/downloads/$lib          # shared: revisions share the orig tarball
+    # shellcheck disable=SC2034 # the generators keep the build's libraries there
+    libs=$cache/libs/$lib-$debver
+    mkdir -p "$dl" "$cache/logs" "$catalog/$lib"
+    log=$cache/logs/gen-$lib-btf-$debver.log
+    : >"$log"
+    export BTF_APT_LOG=$log
+    # shellcheck disable=SC2064 # the script's name is fixed now, the rest at the time of the error
+    trap "echo \"gen-$lib-btf: failed at line \$LINENO (exit \$?); end of \$log:\" >&2; tail -n 30 \"\$log\" >&2" ERR
+    suites_for "$debver"
+    deb=$dl/${pkg}_${debver}_$arch.deb
+    fetch_deb "$pkg" "$debver" "$arch" || die "$pkg $debver is neither in the ${suites[*]} indexes nor in their pools"
+    suite=$(cat "$deb.suite")
+    work=$(mktemp -d "$cache/work.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    run dpkg-deb -x "$deb" "$work/deb"
+}
 
 # The suites a Debian version is searched in: BTF_SUITES if set, else from its
 # ~debNNuM / +debNNuM suffix that release's main and security suites.

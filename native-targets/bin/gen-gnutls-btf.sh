@@ -55,32 +55,11 @@ else
         *)            pkg=libgnutls30t64 ;;   # trixie and newer (64-bit time_t rename)
     esac
 fi
-catalog=${BTF_CATALOG_DIR:-$targets/catalog}
-cache=$BTF_AGENT_CACHE
-dl=$cache/downloads/gnutls           # shared: revisions share the orig tarball
-libs=$cache/libs/gnutls-$debver
-mkdir -p "$dl" "$cache/logs" "$catalog/gnutls"
-
-log=$cache/logs/gen-gnutls-btf-$debver.log
-: >"$log"
-export BTF_APT_LOG=$log
-trap 'echo "gen-gnutls-btf: failed at line $LINENO (exit $?); end of $log:" >&2; tail -n 30 "$log" >&2' ERR
-run() { "$@" >>"$log" 2>&1; }
-
 # shellcheck source-path=SCRIPTDIR source=deb-fetch.sh
 . "$here/deb-fetch.sh"
-suites_for "$debver"
-
 src_pkg=gnutls28
-
-# --- binary package: build-id and the libraries ---------------------------
-deb=$dl/${pkg}_${debver}_$arch.deb
-fetch_deb "$pkg" "$debver" "$arch" || die "$pkg $debver is neither in the ${suites[*]} indexes nor in their pools"
-suite=$(cat "$deb.suite")
-
-work=$(mktemp -d "$cache/work.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-run dpkg-deb -x "$deb" "$work/deb"
+# sets catalog, cache, dl, libs, log, suites, deb, suite, work; unpacks the .deb into $work/deb
+gen_start gnutls "$debver" "$pkg" "$arch"
 so=libgnutls.so.30
 [ -e "$work/deb/usr/lib/$multiarch/$so" ] || die "$so not in $(basename "$deb")"
 mkdir -p "$libs"

@@ -61,32 +61,11 @@ else
         *)            pkg=libssl${upstream%%.*} ;;
     esac
 fi
-catalog=${BTF_CATALOG_DIR:-$targets/catalog}
-cache=$BTF_AGENT_CACHE
-dl=$cache/downloads/openssl          # shared: revisions share the orig tarball
-libs=$cache/libs/openssl-$debver
-mkdir -p "$dl" "$cache/logs" "$catalog/openssl"
-
-log=$cache/logs/gen-openssl-btf-$debver.log
-: >"$log"
-export BTF_APT_LOG=$log
-trap 'echo "gen-openssl-btf: failed at line $LINENO (exit $?); end of $log:" >&2; tail -n 30 "$log" >&2' ERR
-run() { "$@" >>"$log" 2>&1; }
-
 # shellcheck source-path=SCRIPTDIR source=deb-fetch.sh
 . "$here/deb-fetch.sh"
-suites_for "$debver"
-
 src_pkg=openssl
-
-# --- binary package: build-id and the libraries ---------------------------
-deb=$dl/${pkg}_${debver}_$arch.deb
-fetch_deb "$pkg" "$debver" "$arch" || die "$pkg $debver is neither in the ${suites[*]} indexes nor in their pools"
-suite=$(cat "$deb.suite")
-
-work=$(mktemp -d "$cache/work.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-run dpkg-deb -x "$deb" "$work/deb"
+# sets catalog, cache, dl, libs, log, suites, deb, suite, work; unpacks the .deb into $work/deb
+gen_start openssl "$debver" "$pkg" "$arch"
 # The soname follows the package: libssl.so.1.1, libssl.so.3, libssl.so.4.
 libssl=$(cd "$work/deb/usr/lib/$multiarch" 2>/dev/null && ls libssl.so.* 2>/dev/null | head -n 1) ||
     die "no libssl.so.* in $(basename "$deb")"

@@ -67,4 +67,11 @@ class CaptureTest {
         assertEquals(Optional.of("has no struct gnutls_session_int"),
                 Capture.unusableBtf("gnutls", Fixtures.bytes(Fixtures.CATALOG_BTF_RESOURCE)));
     }
+
+    @Test
+    void cookiesCarryTheLibraryAboveTheFunction() {
+        assertEquals(0x302, Capture.cookie(3, "SSL_write"));
+        assertEquals(0x105, Capture.cookie(1, "gnutls_record_send"));
+        assertEquals(0x100, Capture.cookie(1, "SSL_read"));
+    }
 }
