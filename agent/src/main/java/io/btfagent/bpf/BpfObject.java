@@ -199,6 +199,13 @@ public final class BpfObject implements AutoCloseable {
         return m;
     }
 
+    /** The object's links, to detach them elsewhere (e.g. in parallel). */
+    public List<UprobeLink> links() {
+        synchronized (links) {
+            return List.copyOf(links);
+        }
+    }
+
     /** Detaches every link (the object stays loaded). */
     public void detach() {
         synchronized (links) {

@@ -5,10 +5,10 @@ import io.btfagent.bpf.LibbpfLog;
 import io.btfagent.bpf.internal.Libbpf;
 import io.btfagent.config.AgentConfig;
 import io.btfagent.log.AgentLog;
+import io.btfagent.natives.NativeFiles;
 import io.btfagent.sink.Dispatcher;
 import io.btfagent.sink.Sink;
 import io.btfagent.sink.SinkProvider;
-import io.btfagent.natives.NativeFiles;
 import java.io.IOException;
 import java.lang.instrument.Instrumentation;
 import java.net.URL;
@@ -17,11 +17,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
-import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.ServiceLoader;
+import java.util.Set;
 import java.util.function.BiConsumer;
 
 /**
@@ -92,7 +92,7 @@ public final class AgentRuntime {
         long interval = config.longValue("scan.interval-ms");
         capture.scan(watched);
         if (capture.hookedCount() == 0) {
-            log.info("no hookable libssl mapped or in {} yet; watching for one every {} ms", watched, interval);
+            log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);
         }
         long lastLost = 0;
         long nextReport = System.currentTimeMillis() + REPORT_EVERY_MS;

@@ -5,6 +5,7 @@ import io.btfagent.bpf.BpfException;
 import io.btfagent.bpf.BpfObject;
 import io.btfagent.bpf.RingBuffer;
 import io.btfagent.bpf.RingBufferPoller;
+import io.btfagent.bpf.UprobeLink;
 import io.btfagent.bpf.internal.Libbpf;
 import io.btfagent.bpf.internal.LibbpfMulti;
 import io.btfagent.btf.BtfCatalog;
@@ -373,7 +374,7 @@ final class Capture {
         private final String version;
         private final BuildCheck check = new BuildCheck(layout);
         private volatile BpfObject object;
-        private boolean condemned;
+        private volatile boolean condemned;
 
         BtfCheck(TlsLibrary lib, LibraryScanner.LibraryFile file, String origin, String version) {
             this.lib = lib;
@@ -382,9 +383,12 @@ final class Capture {
             this.version = version;
         }
 
-        /** The object whose probes are detached when the check fails. */
+        /** The object whose probes are detached when the check fails (or has failed already). */
         void attach(BpfObject loaded) {
             this.object = loaded;
+            if (condemned) {
+                loaded.detach();
+            }
         }
 
         /** Called on the ring thread only. */
@@ -441,12 +445,27 @@ final class Capture {
     }
 
     /**
-     * Detaches every probe, then stops reading after one last drain of every ring, so that
-     * everything the probes wrote is read.
+     * Detaches every probe, then stops reading after one last drain of the ring, so that
+     * everything the probes wrote is read. Each detach waits for the kernel to finish with the
+     * probe (an RCU grace period, tens of milliseconds); done in parallel, those waits overlap.
      */
     void stop(long deadlineMs) {
+        long end = System.nanoTime() + deadlineMs * 1_000_000;
+        List<Thread> detaching = new ArrayList<>();
         for (Hooked h : hooked.values()) {
-            h.object().detach();
+            for (UprobeLink link : h.object().links()) {
+                Thread t = new Thread(link::close, "btf-agent-detach");
+                t.setDaemon(true);
+                t.start();
+                detaching.add(t);
+            }
+        }
+        try {
+            for (Thread t : detaching) {
+                t.join(Math.max(1, (end - System.nanoTime()) / 1_000_000));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         poller.stop();
         try {

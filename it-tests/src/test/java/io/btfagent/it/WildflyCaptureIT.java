@@ -33,7 +33,7 @@ class WildflyCaptureIT extends AgainstEchoServer {
     static final String HOOKED = "INFO  hooked openssl";
 
     /** The agent's log line when nothing is hookable yet. */
-    static final String WATCHING = "no hookable libssl mapped";
+    static final String WATCHING = "no hookable TLS library mapped";
 
     private List<Event> capture(String agentOptions, String path, int repeat, ChildJvm.Result[] result)
             throws Exception {
