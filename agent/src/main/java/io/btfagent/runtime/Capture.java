@@ -165,7 +165,11 @@ final class Capture {
         } catch (IOException e) {
             log.warn("cannot read /proc/self/maps ({}); libraries loaded later are not hooked", e.toString());
         }
-        for (LibraryScanner.LibraryFile f : LibraryScanner.onDisk(watched)) {
+        // OpenSSL first: it is what the JVM stacks load (netty-tcnative, Tomcat, wildfly-openssl)
+        List<LibraryScanner.LibraryFile> onDisk = new ArrayList<>(LibraryScanner.onDisk(watched));
+        onDisk.sort(java.util.Comparator.comparing(
+                f -> !LibraryScanner.family(f.path().getFileName().toString()).orElse("").equals("openssl")));
+        for (LibraryScanner.LibraryFile f : onDisk) {
             consider(f, false);
         }
     }
