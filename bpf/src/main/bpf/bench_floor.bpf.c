@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The bare cost of a probe, for it-tests' benchmark (io.btfagent.bench), not used by the
+ * agent: an entry uprobe and a return uprobe that only count their hits in a per-CPU
+ * array (key 0: entries, key 1: returns). No argument is read, nothing is copied and no
+ * ring buffer is written, so the time this adds to a probed call is what any uprobe +
+ * uretprobe pair costs on the machine, the floor under the agent's own capture.
+ *
+ * It reads no kernel or library type, so it needs no CO-RE relocation: any BTF (e.g. the
+ * kernel's own) can be given to the loader.
+ */
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} hits SEC(".maps");
+
+static __always_inline void count(__u32 key)
+{
+	__u64 *n = bpf_map_lookup_elem(&hits, &key);
+
+	if (n)
+		(*n)++;
+}
+
+SEC("uprobe")
+int floor_enter(void *ctx)
+{
+	count(0);
+	return 0;
+}
+
+SEC("uretprobe")
+int floor_exit(void *ctx)
+{
+	count(1);
+	return 0;
+}
