@@ -29,6 +29,12 @@ const volatile __u32 max_capture = 65536;
  * that merely shares our address space (CLONE_VM) out, whatever the attach mode.
  */
 const volatile __u32 target_tgid = 0;
+/*
+ * Records are submitted without waking the reader, which polls the ring on a short timer,
+ * until this much data waits: a wakeup per record would cost every TLS call a context switch.
+ * 0 wakes the reader for every record. Set before load (a quarter of the ring by default).
+ */
+const volatile __u64 wakeup_bytes = 0;
 
 struct call_args {
 	__u64 ssl;
@@ -268,7 +274,9 @@ static long emit_chunk(__u32 index, void *data)
 		count(COUNTER_READ_FAULTS, n);
 		return 1;
 	}
-	if (bpf_ringbuf_output(&events, rec, sizeof(rec->hdr) + n, 0)) {
+	if (bpf_ringbuf_output(&events, rec, sizeof(rec->hdr) + n,
+			       bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
+				       ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP)) {
 		count(COUNTER_RECORDS_LOST, 1);
 		count(COUNTER_BYTES_LOST, n);
 		return 0;

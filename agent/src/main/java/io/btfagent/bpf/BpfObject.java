@@ -70,6 +70,17 @@ public final class BpfObject implements AutoCloseable {
     }
 
     /** Makes {@code map} use the existing map {@code fd} (same type and size) instead of a new one. */
+    /** Sets a 64-bit {@code const volatile} global in .rodata, at its offset. */
+    public void setRodataLong(long offset, long value) throws BpfException {
+        Pointer map = BpfException.check("find map .rodata", Libbpf.bpf_object__find_map_by_name(obj, ".rodata"));
+        Memory size = new Memory(8);
+        Pointer data = BpfException.check("bpf_map__initial_value(.rodata)", Libbpf.bpf_map__initial_value(map, size));
+        if (offset + 8 > size.getLong(0)) {
+            throw new BpfException(".rodata offset " + offset + " outside the section", 22, "");
+        }
+        data.setLong(offset, value);
+    }
+
     public void reuseMap(String map, int fd) throws BpfException {
         BpfException.check("bpf_map__reuse_fd(" + map + ")", Libbpf.bpf_map__reuse_fd(findMap(map), fd));
     }

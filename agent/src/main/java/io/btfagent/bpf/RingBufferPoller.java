@@ -5,12 +5,13 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * Waits on the ring buffers of every loaded object with one epoll set and drains them on one
- * thread. The kernel wakes the epoll set when a ring goes from empty to non-empty, so an idle
- * agent costs nothing; the wait has a timeout so {@link #stop()} is seen promptly.
+ * Drains ring buffers on one thread. The programs submit records without a wakeup until a
+ * quarter of the ring is waiting (a wakeup per record would cost each TLS call a context
+ * switch), so the thread polls every {@value #WAIT_MS} ms and is woken early only when the
+ * ring fills up, or by {@link #stop()}.
  */
 public final class RingBufferPoller implements AutoCloseable {
-    private static final int WAIT_MS = 100;
+    private static final int WAIT_MS = 20;
 
     /** A ring and what to do with its records. */
     private record Source(RingBuffer ring, RingBuffer.RecordHandler handler) {

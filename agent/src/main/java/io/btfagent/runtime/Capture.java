@@ -52,6 +52,7 @@ final class Capture {
     private final RecordLayout layout;
     private final long maxCaptureOffset;
     private final long targetTgidOffset;
+    private final long wakeupBytesOffset;
     private final int maxCapture;
     private final int ringBytes;
     private final String attachMode;
@@ -108,6 +109,8 @@ final class Capture {
                 .orElseThrow(() -> new IOException(OBJECT_RESOURCE + " lacks the max_capture setting"));
         this.targetTgidOffset = objectFile.symbolValue("target_tgid")
                 .orElseThrow(() -> new IOException(OBJECT_RESOURCE + " lacks the target_tgid setting"));
+        this.wakeupBytesOffset = objectFile.symbolValue("wakeup_bytes")
+                .orElseThrow(() -> new IOException(OBJECT_RESOURCE + " lacks the wakeup_bytes setting"));
         this.maxCapture = (int) config.longValue("capture.max-bytes");
         this.ringBytes = ringSize(config.longValue("ring.bytes"));
         this.attachMode = config.get("attach.mode") == null ? "auto" : config.get("attach.mode");
@@ -299,6 +302,7 @@ final class Capture {
         try {
             obj.setRodataInt(maxCaptureOffset, maxCapture);
             obj.setRodataInt(targetTgidOffset, pid);
+            obj.setRodataLong(wakeupBytesOffset, ringBytes / 32);
             obj.reuseMap("events", ring.fd());
             if (multi) {
                 obj.useUprobeMulti(ENTRY_PROGRAM);
