@@ -33,6 +33,40 @@ gen_start() { # lib debver pkg arch
     run dpkg-deb -x "$deb" "$work/deb"
 }
 
+# The common end of a gen-<lib>-btf.sh run: prove the offsets the BPF program
+# reads (BTF vs. the library's machine code; a build that fails is not
+# cataloged), install the BTF and put its line into the sorted index, then
+# print that line and the directory of the build's libraries. Uses upstream,
+# build_id, suite, pkg, debver, srcver and proof of the caller.
+gen_finish() { # lib prove-offsets-arguments...
+    local lib=$1 btf line header index
+    shift
+    if ! "$here/prove-offsets.sh" "$lib" "$@" >"$work/proof.txt" 2>&1; then
+        cat "$work/proof.txt" >&2
+        die "BTF from source $srcver does not match the machine code of $pkg $debver: not cataloged"
+    fi
+    cat "$work/proof.txt" >>"$log"
+
+    btf=$lib/$upstream-${build_id:0:12}.btf
+    install -m 644 "$work/types.btf" "$catalog/$btf"
+
+    # one line per (lib, build-id), sorted, deterministic
+    line=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s' "$lib" "$upstream" "$build_id" "$suite" "$pkg=$debver" "$btf" "$proof")
+    header=$(printf 'lib\tversion\tbuild_id\tsuite\tpackage\tbtf\tproof')
+    index=$catalog/index.tsv
+    exec 9>>"$cache/index.lock"   # parallel runs: one index update at a time
+    flock 9
+    {
+        echo "$header"
+        { [ -f "$index" ] && tail -n +2 "$index" | awk -F'\t' -v l="$lib" -v id="$build_id" '!($1 == l && $3 == id)'; echo "$line"; } \
+            | LC_ALL=C sort -t"$(printf '\t')" -k1,1 -k2,2V -k3,3
+    } >"$work/index.tsv"
+    cp "$work/index.tsv" "$index"
+
+    echo "$line"
+    echo "$libs"
+}
+
 # The suites a Debian version is searched in: BTF_SUITES if set, else from its
 # ~debNNuM / +debNNuM suffix that release's main and security suites.
 suites_for() { # debver -> sets the array suites

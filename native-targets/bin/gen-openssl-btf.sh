@@ -111,28 +111,5 @@ run gcc -g -gdwarf-4 -gstrict-dwarf -O2 -pthread \
     -I. -Iinclude -c "$targets/src/openssl/openssl_types.c" -o "$work/types.o"
 run pahole --btf_encode_detached="$work/types.btf" "$work/types.o"
 
-# --- proof: the offsets the BPF program reads, BTF vs. machine code -------
-if ! "$here/prove-offsets.sh" openssl "$libs/$libssl" "$work/types.btf" "$libs/$libcrypto" >"$work/proof.txt" 2>&1; then
-    cat "$work/proof.txt" >&2
-    die "BTF from source $srcver does not match the machine code of $pkg $debver: not cataloged"
-fi
-cat "$work/proof.txt" >>"$log"
-
-btf=openssl/$upstream-${build_id:0:12}.btf
-install -m 644 "$work/types.btf" "$catalog/$btf"
-
-# --- index: one line per (lib, build-id), sorted, deterministic ------------
-line=$(printf 'openssl\t%s\t%s\t%s\t%s\t%s\t%s' "$upstream" "$build_id" "$suite" "$pkg=$debver" "$btf" "$proof")
-header=$(printf 'lib\tversion\tbuild_id\tsuite\tpackage\tbtf\tproof')
-index=$catalog/index.tsv
-exec 9>>"$cache/index.lock"   # parallel runs: one index update at a time
-flock 9
-{
-    echo "$header"
-    { [ -f "$index" ] && tail -n +2 "$index" | awk -F'\t' -v id="$build_id" '!($1 == "openssl" && $3 == id)'; echo "$line"; } \
-        | LC_ALL=C sort -t"$(printf '\t')" -k1,1 -k2,2V -k3,3
-} >"$work/index.tsv"
-cp "$work/index.tsv" "$index"
-
-echo "$line"
-echo "$libs"
+# --- proof against the machine code, catalog file, index line --------------
+gen_finish openssl "$libs/$libssl" "$work/types.btf" "$libs/$libcrypto"

@@ -10,7 +10,8 @@ import java.util.List;
 
 /**
  * A BPF ELF object opened with a custom BTF for CO-RE, then loaded into the kernel. Settings
- * ({@link #setRodataInt}, {@link #setMapMaxEntries}) apply between open and {@link #load()}.
+ * ({@link #setRodataInt}, {@link #reuseMap}, {@link #useUprobeMulti}) apply between open and
+ * {@link #load()}.
  * Closing detaches the object's links and frees its maps and programs.
  */
 public final class BpfObject implements AutoCloseable {
@@ -58,37 +59,31 @@ public final class BpfObject implements AutoCloseable {
         return new BpfObject(name, image, obj);
     }
 
-    /** Sets a 32-bit {@code const volatile} global in .rodata, at its BTF offset. */
+    /** Sets a 32-bit {@code const volatile} global in .rodata, at its offset. */
     public void setRodataInt(long offset, int value) throws BpfException {
-        Pointer map = BpfException.check("find map .rodata", Libbpf.bpf_object__find_map_by_name(obj, ".rodata"));
-        Memory size = new Memory(8);
-        Pointer data = BpfException.check("bpf_map__initial_value(.rodata)", Libbpf.bpf_map__initial_value(map, size));
-        if (offset + 4 > size.getLong(0)) {
-            throw new BpfException(".rodata offset " + offset + " outside the section", 22, "");
-        }
-        data.setInt(offset, value);
+        rodata(offset, 4).setInt(0, value);
     }
 
-    /** Makes {@code map} use the existing map {@code fd} (same type and size) instead of a new one. */
     /** Sets a 64-bit {@code const volatile} global in .rodata, at its offset. */
     public void setRodataLong(long offset, long value) throws BpfException {
+        rodata(offset, 8).setLong(0, value);
+    }
+
+    /** The {@code width} bytes at {@code offset} of the .rodata image libbpf will load. */
+    private Pointer rodata(long offset, int width) throws BpfException {
         Pointer map = BpfException.check("find map .rodata", Libbpf.bpf_object__find_map_by_name(obj, ".rodata"));
         Memory size = new Memory(8);
         Pointer data = BpfException.check("bpf_map__initial_value(.rodata)", Libbpf.bpf_map__initial_value(map, size));
-        if (offset + 8 > size.getLong(0)) {
+        if (offset < 0 || offset + width > size.getLong(0)) {
             throw new BpfException(".rodata offset " + offset + " outside the section", 22, "");
         }
-        data.setLong(offset, value);
+        return data.share(offset);
     }
 
     public void reuseMap(String map, int fd) throws BpfException {
         BpfException.check("bpf_map__reuse_fd(" + map + ")", Libbpf.bpf_map__reuse_fd(findMap(map), fd));
     }
 
-    public void setMapMaxEntries(String map, int maxEntries) throws BpfException {
-        BpfException.check("bpf_map__set_max_entries(" + map + ")",
-                Libbpf.bpf_map__set_max_entries(findMap(map), maxEntries));
-    }
 
     /**
      * Loads {@code program} as a uprobe_multi program (kernel >= 6.6), which must be decided

@@ -54,8 +54,6 @@ public final class Libbpf {
     /** struct bpf_map *bpf_object__find_map_by_name(const struct bpf_object *obj, const char *name) */
     public static native Pointer bpf_object__find_map_by_name(Pointer obj, String name);
 
-    /** int bpf_map__set_max_entries(struct bpf_map *map, __u32 max_entries) */
-    public static native int bpf_map__set_max_entries(Pointer map, int maxEntries);
 
     /** int bpf_map__reuse_fd(struct bpf_map *map, int fd) */
     public static native int bpf_map__reuse_fd(Pointer map, int fd);
