@@ -108,47 +108,60 @@ public final class ElfFile {
      * object, a global's offset within its data section.
      */
     public Optional<Long> symbolValue(String name) {
-        for (int i = 0; i < sectionCount(); i++) {
-            int sh = sectionHeader(i);
-            if (buf.getInt(sh + 4) != SHT_SYMTAB) {
-                continue;
+        long[] value = {0};
+        boolean found = eachSymbol(SHT_SYMTAB, (symName, symValue, shndx) -> {
+            if (symName.equals(name)) {
+                value[0] = symValue;
+                return true;
             }
-            long off = buf.getLong(sh + 24);
-            long size = buf.getLong(sh + 32);
-            long entSize = buf.getLong(sh + 56);
-            long strOff = buf.getLong(sectionHeader(buf.getInt(sh + 40)) + 24);
-            for (long e = off + entSize; entSize > 0 && e + entSize <= off + size; e += entSize) {
-                int nameIdx = buf.getInt((int) e);
-                if (nameIdx != 0 && cString((int) (strOff + nameIdx)).equals(name)) {
-                    return Optional.of(buf.getLong((int) e + 8));
-                }
-            }
-        }
-        return Optional.empty();
+            return false;
+        });
+        return found ? Optional.of(value[0]) : Optional.empty();
     }
 
     /** Names of the functions and objects the library exports (its .dynsym). */
     public Set<String> dynamicSymbols() {
         Set<String> names = new HashSet<>();
+        eachSymbol(SHT_DYNSYM, (symName, symValue, shndx) -> {
+            if (shndx != 0) { // shndx 0: an import, not defined here
+                names.add(symName);
+            }
+            return false;
+        });
+        return names;
+    }
+
+    /** Sees one named symbol; returning true ends the walk. */
+    private interface SymbolVisitor {
+        boolean visit(String name, long value, int shndx);
+    }
+
+    /**
+     * Walks the named symbols of every section of type {@code shType} (entry 0 is the null
+     * symbol); true if the visitor ended the walk.
+     */
+    private boolean eachSymbol(int shType, SymbolVisitor visitor) {
         for (int i = 0; i < sectionCount(); i++) {
             int sh = sectionHeader(i);
-            if (buf.getInt(sh + 4) != SHT_DYNSYM) {
+            if (buf.getInt(sh + 4) != shType) {
                 continue;
             }
             long off = buf.getLong(sh + 24);
             long size = buf.getLong(sh + 32);
             long entSize = buf.getLong(sh + 56);
-            int strtab = sectionHeader(buf.getInt(sh + 40));
-            long strOff = buf.getLong(strtab + 24);
+            if (entSize < 24) { // an Elf64_Sym is 24 bytes; less is corrupt (and 0 would never advance)
+                continue;
+            }
+            long strOff = buf.getLong(sectionHeader(buf.getInt(sh + 40)) + 24);
             for (long e = off + entSize; e + entSize <= off + size; e += entSize) {
                 int nameIdx = buf.getInt((int) e);
-                int shndx = Short.toUnsignedInt(buf.getShort((int) e + 6));
-                if (nameIdx != 0 && shndx != 0) { // shndx 0: an import, not defined here
-                    names.add(cString((int) (strOff + nameIdx)));
+                if (nameIdx != 0 && visitor.visit(cString((int) (strOff + nameIdx)), buf.getLong((int) e + 8),
+                        Short.toUnsignedInt(buf.getShort((int) e + 6)))) {
+                    return true;
                 }
             }
         }
-        return names;
+        return false;
     }
 
     /**

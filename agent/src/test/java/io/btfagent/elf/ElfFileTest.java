@@ -2,6 +2,7 @@ package io.btfagent.elf;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -148,5 +149,25 @@ class ElfFileTest {
     @Test
     void missingFileIsAnIOException() {
         assertThrows(IOException.class, () -> ElfFile.open(dir.resolve("absent.so")));
+    }
+
+    @Test
+    void aSymbolTableWithZeroEntrySizeIsSkippedNotLoopedOn() throws IOException {
+        byte[] bytes = java.nio.file.Files.readAllBytes(Fixtures.path(Fixtures.FAKE_LIBSSL));
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        long shoff = b.getLong(40);
+        int shnum = Short.toUnsignedInt(b.getShort(60));
+        int patched = 0;
+        for (int i = 0; i < shnum; i++) {
+            int sh = (int) (shoff + 64L * i);
+            if (b.getInt(sh + 4) == 11) { // SHT_DYNSYM
+                b.putLong(sh + 56, 0); // sh_entsize
+                patched++;
+            }
+        }
+        assertEquals(1, patched);
+        ElfFile elf = ElfFile.of(bytes, "zero-entsize");
+        assertTimeoutPreemptively(java.time.Duration.ofSeconds(5),
+                () -> assertEquals(java.util.Set.of(), elf.dynamicSymbols()));
     }
 }
