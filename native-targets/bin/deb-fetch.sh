@@ -2,11 +2,38 @@
 # Fetching Debian source and binary packages into the download cache, shared
 # by the gen-*-btf.sh scripts (sourced after apt-env.sh).
 #
-# The caller sets src_pkg (the source package: openssl, gnutls28) and defines
-# die; gen_start sets up the rest (dl, log, suites, ...), or the caller sets
-# dl, log and suites itself (suites_for helps).
+# The caller sets src_pkg (the source package: openssl, gnutls28); gen_start
+# sets up the rest (dl, log, suites, ...), or the caller sets dl, log and
+# suites itself (suites_for helps). A caller's own die, defined before
+# sourcing, is kept.
 
 run() { "$@" >>"$log" 2>&1; }
+
+# A generator's error: its name, the message, and the end of its log (unless
+# the sourcing script has a die of its own).
+declare -F die >/dev/null || die() {
+    local name=${0##*/}
+    echo "${name%.sh}: $*" >&2
+    if [ -s "${log:-}" ]; then echo "end of $log:" >&2; tail -n 30 "$log" >&2; fi
+    exit 1
+}
+
+# A generator's one argument, a Debian version without epoch: sets debver and upstream.
+gen_args() { # example-version "$@"
+    local example=$1
+    shift
+    [ "$#" -eq 1 ] || die "usage: $0 <debian-package-version, e.g. $example>"
+    debver=$1
+    [[ $debver =~ ^[0-9][A-Za-z0-9.+~]*-[A-Za-z0-9.+~]+$ ]] || die "not a Debian version (no epoch): $debver"
+    upstream=${debver%-*}
+}
+
+need_tools() { # tool...
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || die "missing tool: $tool"
+    done
+}
 
 # The common start of a gen-<lib>-btf.sh run (the caller has set targets and
 # src_pkg and defines die): the cache layout, a fresh log, the suites, and the

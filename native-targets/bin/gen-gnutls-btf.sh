@@ -31,18 +31,10 @@ targets=$(dirname "$here")
 # shellcheck source-path=SCRIPTDIR source=apt-env.sh
 . "$here/apt-env.sh"
 
-die() {
-    echo "gen-gnutls-btf: $*" >&2
-    if [ -s "${log:-}" ]; then echo "end of $log:" >&2; tail -n 30 "$log" >&2; fi
-    exit 1
-}
-[ "$#" -eq 1 ] || die "usage: $0 <debian-package-version, e.g. 3.7.9-2+deb12u7>"
-debver=$1
-[[ $debver =~ ^[0-9][A-Za-z0-9.+~]*-[A-Za-z0-9.+~]+$ ]] || die "not a Debian version (no epoch): $debver"
-upstream=${debver%-*}
-for tool in gcc pahole readelf objdump bpftool dpkg-source dpkg-deb make flock; do
-    command -v "$tool" >/dev/null || die "missing tool: $tool"
-done
+# shellcheck source-path=SCRIPTDIR source=deb-fetch.sh
+. "$here/deb-fetch.sh"
+gen_args 3.7.9-2+deb12u7 "$@"   # sets debver, upstream
+need_tools gcc pahole readelf objdump bpftool dpkg-source dpkg-deb make flock
 
 # Only amd64: the types file is compiled for the host (see gen-openssl-btf.sh).
 arch=amd64
@@ -55,8 +47,6 @@ else
         *)            pkg=libgnutls30t64 ;;   # trixie and newer (64-bit time_t rename)
     esac
 fi
-# shellcheck source-path=SCRIPTDIR source=deb-fetch.sh
-. "$here/deb-fetch.sh"
 src_pkg=gnutls28
 # sets catalog, cache, dl, libs, log, suites, deb, suite, work; unpacks the .deb into $work/deb
 gen_start gnutls "$debver" "$pkg" "$arch"

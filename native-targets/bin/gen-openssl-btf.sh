@@ -34,18 +34,10 @@ targets=$(dirname "$here")
 # shellcheck source-path=SCRIPTDIR source=apt-env.sh
 . "$here/apt-env.sh"
 
-die() {
-    echo "gen-openssl-btf: $*" >&2
-    if [ -s "${log:-}" ]; then echo "end of $log:" >&2; tail -n 30 "$log" >&2; fi
-    exit 1
-}
-[ "$#" -eq 1 ] || die "usage: $0 <debian-package-version, e.g. 3.0.19-1~deb12u2>"
-debver=$1
-[[ $debver =~ ^[0-9][A-Za-z0-9.+~]*-[A-Za-z0-9.+~]+$ ]] || die "not a Debian version (no epoch): $debver"
-upstream=${debver%-*}
-for tool in gcc pahole readelf objdump bpftool dpkg-source dpkg-deb make perl flock; do
-    command -v "$tool" >/dev/null || die "missing tool: $tool"
-done
+# shellcheck source-path=SCRIPTDIR source=deb-fetch.sh
+. "$here/deb-fetch.sh"
+gen_args 3.0.19-1~deb12u2 "$@"   # sets debver, upstream
+need_tools gcc pahole readelf objdump bpftool dpkg-source dpkg-deb make perl flock
 
 # Only amd64: the types file is compiled for the host, so the layout is the
 # host's; another arch would need a cross compiler here.
@@ -61,8 +53,6 @@ else
         *)            pkg=libssl${upstream%%.*} ;;
     esac
 fi
-# shellcheck source-path=SCRIPTDIR source=deb-fetch.sh
-. "$here/deb-fetch.sh"
 src_pkg=openssl
 # sets catalog, cache, dl, libs, log, suites, deb, suite, work; unpacks the .deb into $work/deb
 gen_start openssl "$debver" "$pkg" "$arch"

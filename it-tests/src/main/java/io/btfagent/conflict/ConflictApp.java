@@ -61,11 +61,7 @@ public final class ConflictApp {
             System.out.flush();
             System.exit(0);
         } catch (Exception | LinkageError e) {
-            StringBuilder message = new StringBuilder("ConflictApp failed: ").append(e);
-            for (Throwable cause = e.getCause(); cause != null; cause = cause.getCause()) {
-                message.append("\n  caused by: ").append(cause);
-            }
-            System.err.println(message);
+            System.err.println(io.btfagent.demo.WildflyHttpsClient.failure("ConflictApp", e));
             System.exit(1);
         }
     }

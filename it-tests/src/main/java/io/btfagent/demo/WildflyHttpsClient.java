@@ -97,6 +97,15 @@ public final class WildflyHttpsClient {
         return all.toByteArray();
     }
 
+    /** "{@code who} failed: ..." with the whole cause chain, for the demo mains' stderr. */
+    public static String failure(String who, Throwable e) {
+        StringBuilder message = new StringBuilder(who).append(" failed: ").append(e);
+        for (Throwable cause = e.getCause(); cause != null; cause = cause.getCause()) {
+            message.append("\n  caused by: ").append(cause);
+        }
+        return message.toString();
+    }
+
     /** Lowercase hex SHA-256 of {@code data}. */
     public static String sha256(byte[] data) {
         try {
@@ -143,11 +152,7 @@ public final class WildflyHttpsClient {
             System.exit(0);
         } catch (Exception | LinkageError e) {
             // LinkageError: wildfly-openssl reports a missing or unusable libssl this way.
-            StringBuilder message = new StringBuilder("WildflyHttpsClient failed: ").append(e);
-            for (Throwable cause = e.getCause(); cause != null; cause = cause.getCause()) {
-                message.append("\n  caused by: ").append(cause);
-            }
-            System.err.println(message);
+            System.err.println(failure("WildflyHttpsClient", e));
             System.exit(1);
         }
     }

@@ -249,20 +249,9 @@ class CatalogMatrixIT {
         assertEquals(HOST + ":" + server.port(), printed.get("remote"));
         assertEquals(WildflyHttpsClient.sha256(TlsEchoServer.responseFor(path)), printed.get("response-sha256"),
                 "the client got the whole response");
-        List<Event> events = CapturedEvents.read(at.jsonlOnHost());
-        assertFalse(events.isEmpty(), "no events in " + at.jsonlOnHost() + "; agent said:\n"
-                + String.join("\n", r.agentLines()));
-        assertArrayEquals(WildflyHttpsClient.request(HOST, server.port(), path), CapturedEvents.stream(events, true),
-                "egress bytes");
-        assertArrayEquals(TlsEchoServer.responseFor(path), CapturedEvents.stream(events, false), "ingress bytes");
-        String write = gnutls ? "gnutls_record_send" : "SSL_write";
-        String read = gnutls ? "gnutls_record_recv" : "SSL_read";
+        List<Event> events = capturedExactly(b, at, r, path, libPath,
+                gnutls ? "gnutls_record_send" : "SSL_write", gnutls ? "gnutls_record_recv" : "SSL_read");
         for (Event e : events) {
-            assertEquals(b.lib(), e.str("lib"));
-            assertEquals(b.version(), e.str("libVersion"));
-            assertEquals(libPath, e.str("libPath"));
-            assertEquals(e.egress() ? write : read, e.str("func"));
-            assertEquals(r.pid(), e.num("pid"));
             assertEquals(Long.parseLong(printed.get("fd")), e.num("fd"), "the socket's fd: " + e.fields());
             assertEquals(printed.get("local"), e.str("local"));
             assertEquals(printed.get("remote"), e.str("remote"));
@@ -281,6 +270,19 @@ class CatalogMatrixIT {
 
         assertTrue(r.stderr().contains("OpenSSL Version OpenSSL " + b.version() + " "),
                 "wildfly-openssl uses this build:\n" + r.stderr());
+        assertEquals("openssl", b.lib());
+        List<Event> events = capturedExactly(b, at, r, path, libPath, "SSL_write", "SSL_read");
+        for (Event e : events) {
+            assertEquals(-1, e.num("fd"), "wildfly drives OpenSSL through a memory BIO pair: " + e.fields());
+        }
+    }
+
+    /**
+     * The child's events: the exact request as egress and the exact response as ingress, each
+     * of this build (library, version, path), through {@code write}/{@code read}, from the child.
+     */
+    private static List<Event> capturedExactly(Build b, Placement at, Child.Result r, String path, String libPath,
+            String write, String read) throws IOException {
         List<Event> events = CapturedEvents.read(at.jsonlOnHost());
         assertFalse(events.isEmpty(), "no events in " + at.jsonlOnHost() + "; agent said:\n"
                 + String.join("\n", r.agentLines()));
@@ -288,12 +290,12 @@ class CatalogMatrixIT {
                 "egress bytes");
         assertArrayEquals(TlsEchoServer.responseFor(path), CapturedEvents.stream(events, false), "ingress bytes");
         for (Event e : events) {
-            assertEquals("openssl", e.str("lib"));
+            assertEquals(b.lib(), e.str("lib"));
             assertEquals(b.version(), e.str("libVersion"));
             assertEquals(libPath, e.str("libPath"));
-            assertEquals(e.egress() ? "SSL_write" : "SSL_read", e.str("func"));
+            assertEquals(e.egress() ? write : read, e.str("func"));
             assertEquals(r.pid(), e.num("pid"));
-            assertEquals(-1, e.num("fd"), "wildfly drives OpenSSL through a memory BIO pair: " + e.fields());
         }
+        return events;
     }
 }
