@@ -202,17 +202,20 @@ final class Capture {
             refuse(file, mapped, "not hooking {}: {}", file.path(), e.getMessage());
             return;
         }
+        // The catalog names the version of a build it knows; only other builds are read for it.
+        Optional<BtfCatalog.Entry> known = catalog.entry(lib.family(), lib.buildId());
+        Optional<String> reported = known.isPresent() ? Optional.of(known.get().version()) : lib.reportedVersion();
         Optional<BtfCatalog.Selection> btf;
         try {
-            btf = catalog.select(lib.family(), lib.buildId(), lib.reportedVersion().orElse("unknown"));
+            btf = catalog.select(lib.family(), lib.buildId(), reported.orElse("unknown"));
         } catch (IOException e) {
             refuse(file, mapped, "not hooking {}: {}", file.path(), e.getMessage());
             return;
         }
         // Only OpenSSL has a check (BuildCheck) that exposes a BTF of another layout.
-        if (btf.isEmpty() && fallback && lib.family().equals("openssl") && lib.reportedVersion().isPresent()) {
+        if (btf.isEmpty() && fallback && lib.family().equals("openssl") && reported.isPresent()) {
             try {
-                btf = catalog.sameVersionLine(lib.family(), lib.reportedVersion().get());
+                btf = catalog.sameVersionLine(lib.family(), reported.get());
             } catch (IOException e) {
                 log.debug("no version-line BTF: {}", e.getMessage());
             }
@@ -220,7 +223,7 @@ final class Capture {
         if (btf.isEmpty()) {
             refuse(file, mapped, "not hooking {} {} at {}: build-id {} is not in the BTF catalog{}; generate its BTF "
                     + "(native-targets) and put it in btf.path as {}.btf", lib.family(),
-                    lib.reportedVersion().orElse("(version unknown)"), file.path(), lib.buildId(),
+                    reported.orElse("(version unknown)"), file.path(), lib.buildId(),
                     lib.family().equals("openssl") && fallback ? " and no catalog build shares its version line" : "",
                     lib.buildId());
             return;

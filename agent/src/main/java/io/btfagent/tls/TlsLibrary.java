@@ -16,8 +16,7 @@ import java.util.regex.Pattern;
  *
  * @param functions hookable functions present, in cookie order (see capture_event.h)
  */
-public record TlsLibrary(Path path, String family, String buildId, Optional<String> reportedVersion,
-        List<String> functions) {
+public record TlsLibrary(Path path, String family, String buildId, List<String> functions) {
 
     /** Every hooked function in the order of enum capture_func: the index is the probe's cookie. */
     public static final List<String> FUNCTIONS = List.of("SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex",
@@ -45,7 +44,7 @@ public record TlsLibrary(Path path, String family, String buildId, Optional<Stri
         if (!symbols.containsAll(GNUTLS_FUNCTIONS)) {
             throw new IOException(libgnutls + " does not export gnutls_record_recv and gnutls_record_send");
         }
-        return new TlsLibrary(libgnutls, "gnutls", buildId, elf.findString(GNUTLS_VERSION), GNUTLS_FUNCTIONS);
+        return new TlsLibrary(libgnutls, "gnutls", buildId, GNUTLS_FUNCTIONS);
     }
 
     /** Reads an OpenSSL libssl file; fails if it is not ELF, has no build-id or no SSL_write. */
@@ -63,7 +62,7 @@ public record TlsLibrary(Path path, String family, String buildId, Optional<Stri
         if (!functions.contains("SSL_write") || !functions.contains("SSL_read")) {
             throw new IOException(libssl + " does not export SSL_read and SSL_write; not an OpenSSL libssl");
         }
-        return new TlsLibrary(libssl, "openssl", buildId, opensslVersion(libssl), List.copyOf(functions));
+        return new TlsLibrary(libssl, "openssl", buildId, List.copyOf(functions));
     }
 
     /**
@@ -86,6 +85,21 @@ public record TlsLibrary(Path path, String family, String buildId, Optional<Stri
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * The version the library reports (OpenSSL's libcrypto beside it, or libgnutls itself).
+     * Reads megabytes, so it is asked only for builds the catalog does not know.
+     */
+    public Optional<String> reportedVersion() {
+        if (family.equals("gnutls")) {
+            try {
+                return ElfFile.open(path).findString(GNUTLS_VERSION);
+            } catch (IOException e) {
+                return Optional.empty();
+            }
+        }
+        return opensslVersion(path);
     }
 
     /** Cookie value of a function: its index in {@link #FUNCTIONS}. */
