@@ -45,6 +45,9 @@ public final class EventText {
         b.append(",\"offset\":").append(e.offset());
         b.append(",\"captured\":").append(e.captured());
         b.append(",\"truncated\":").append(e.truncated());
+        if (e.redacted()) {
+            b.append(",\"redacted\":true");
+        }
         b.append(",\"data\":\"").append(Base64.getEncoder().encodeToString(e.data())).append("\"}");
         return b.toString();
     }
@@ -70,6 +73,9 @@ public final class EventText {
         b.append(" len=").append(e.len()).append(" offset=").append(e.offset()).append(" captured=").append(e.captured());
         if (e.truncated()) {
             b.append(" truncated");
+        }
+        if (e.redacted()) {
+            b.append(" redacted");
         }
         b.append(" data=\"");
         escaped(b, e.data());
