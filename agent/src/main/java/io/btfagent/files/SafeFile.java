@@ -198,6 +198,35 @@ public final class SafeFile {
         }
     }
 
+    /**
+     * Checks that only root or this user can change {@code file} (code to run, e.g. an
+     * extension jar): owned by one of them, not writable by group or others, every directory
+     * above it as for {@link #openAppend}, reached through no link owned by anyone else.
+     */
+    public static void checkTrusted(Path file) throws IOException {
+        Path abs = file.toAbsolutePath().normalize();
+        checkChain(abs.getParent(), false);
+        Path real = abs.toRealPath();
+        if (!real.getParent().equals(abs.getParent())) {
+            checkChain(real.getParent(), false);
+        }
+        if (Files.isSymbolicLink(abs)) {
+            int linkOwner = (Integer) Files.getAttribute(abs, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+            if (linkOwner != 0 && linkOwner != effectiveUid()) {
+                throw refusal(abs, "is a symbolic link owned by uid " + linkOwner, "name the file it points to");
+            }
+        }
+        int owner = (Integer) Files.getAttribute(real, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        int mode = mode(real);
+        if (owner != 0 && owner != effectiveUid()) {
+            throw refusal(real, "belongs to uid " + owner + " (this process runs as uid " + effectiveUid() + ")",
+                    "use a file owned by root or uid " + effectiveUid());
+        }
+        if ((mode & GROUP_OTHER_WRITE) != 0) {
+            throw refusal(real, "is writable by group or others (mode " + octal(mode) + ")", "chmod go-w it");
+        }
+    }
+
     /** chmod 0600 through a descriptor opened without following links (the JDK's fchmod path). */
     private static void setOwnerOnly(Path file) throws IOException {
         Files.getFileAttributeView(file, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)

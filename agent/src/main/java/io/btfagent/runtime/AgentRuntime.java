@@ -9,6 +9,7 @@ import io.btfagent.natives.NativeFiles;
 import io.btfagent.sink.Dispatcher;
 import io.btfagent.sink.Sink;
 import io.btfagent.sink.SinkProvider;
+import io.btfagent.sink.Extensions;
 import io.btfagent.sink.SinkSetup;
 import io.btfagent.sink.SinkSummary;
 import io.btfagent.redact.Redactor;
@@ -221,7 +222,8 @@ public final class AgentRuntime {
     }
 
     private static Map<String, Sink> createSinks(AgentConfig config, Logger log) {
-        Map<String, SinkProvider> providers = SinkSetup.providers(AgentRuntime.class.getClassLoader(), log::warn);
+        ClassLoader loader = Extensions.loader(config.get("extensions"), AgentRuntime.class.getClassLoader(), log::warn);
+        Map<String, SinkProvider> providers = SinkSetup.providers(loader, log::warn);
         Map<String, Sink> sinks = SinkSetup.start(config, providers, log::warn);
         if (sinks.isEmpty()) {
             log.warn("no sink could start; captured events are counted but not written anywhere");
