@@ -18,7 +18,8 @@ import java.util.function.Consumer;
  * fails half-way (a full disk, a crash); the next open finds that through {@link Start}.
  *
  * <p>Rotation: before a record that would take the file past {@code maxBytes} (when the file
- * already holds a record) the file is renamed {@code <name>.1}, {@code .1} becomes {@code .2},
+ * already holds a record; a new file's start, e.g. a header, is not counted against the
+ * limit when the rotation is decided) the file is renamed {@code <name>.1}, {@code .1} becomes {@code .2},
  * and so on up to {@code keep}; the oldest beyond {@code keep} is deleted. Renaming keeps the
  * owner-only mode. A record larger than {@code maxBytes} gets a file of its own.
  * {@code maxBytes = 0} never rotates.
@@ -48,7 +49,12 @@ public final class RotatingFile implements Closeable {
     private int buffered;
     /** End offset in {@link #buf} of each buffered record. */
     private int[] ends = new int[256];
+    /** Whether a new file starts with the buffered record of the same index. */
+    private boolean[] rotateBefore = new boolean[256];
     private int records;
+    /** Size the file being filled will have once the buffered records are written. */
+    private long projected;
+    private boolean projectedHolds;
 
     public RotatingFile(Path path, long maxBytes, int keep, Start start, Consumer<String> notices) throws IOException {
         if (maxBytes < 0 || keep < 0) {
@@ -62,6 +68,15 @@ public final class RotatingFile implements Closeable {
         open();
     }
 
+    /**
+     * Whether a record of {@code len} bytes appended now would start a new file (the rotation
+     * is decided when a record is appended, so a format can begin that file with what a
+     * reader needs, e.g. a stream's handshake).
+     */
+    public boolean wouldStartNewFile(int len) {
+        return maxBytes > 0 && projectedHolds && projected + len > maxBytes;
+    }
+
     /** Buffers one whole record; nothing is written until {@link #flush}. */
     public void append(byte[] record, int off, int len) {
         if (buffered + len > buf.length) {
@@ -71,7 +86,14 @@ public final class RotatingFile implements Closeable {
         buffered += len;
         if (records == ends.length) {
             ends = Arrays.copyOf(ends, records * 2);
+            rotateBefore = Arrays.copyOf(rotateBefore, records * 2);
         }
+        rotateBefore[records] = wouldStartNewFile(len);
+        if (rotateBefore[records]) {
+            projected = 0; // the next file's start (a header) is not counted
+        }
+        projected += len;
+        projectedHolds = true;
         ends[records++] = buffered;
     }
 
@@ -92,9 +114,7 @@ public final class RotatingFile implements Closeable {
             }
             for (int i = 0; i < records; i++) {
                 int recStart = i == 0 ? 0 : ends[i - 1];
-                long recLen = ends[i] - recStart;
-                long pending = recStart - from;
-                if (maxBytes > 0 && (holdsRecord || pending > 0) && size + pending + recLen > maxBytes) {
+                if (rotateBefore[i]) {
                     write(from, recStart);
                     from = recStart;
                     rotate();
@@ -107,6 +127,8 @@ public final class RotatingFile implements Closeable {
         } finally {
             buffered = 0;
             records = 0;
+            projected = size;
+            projectedHolds = holdsRecord;
             if (buf.length > 1 << 20) {
                 buf = new byte[64 * 1024]; // give back what one large batch took
             }
@@ -137,6 +159,10 @@ public final class RotatingFile implements Closeable {
             channel = ch;
             size = existing + first.length;
             holdsRecord = existing > 0;
+            if (records == 0) {
+                projected = size;
+                projectedHolds = holdsRecord;
+            }
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;

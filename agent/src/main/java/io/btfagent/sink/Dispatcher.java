@@ -68,6 +68,11 @@ public final class Dispatcher implements AutoCloseable {
 
     /** Most events handed to a sink between two flushes. */
     static final int MAX_BATCH = 512;
+    /**
+     * Captured bytes after which a batch is closed and flushed: a file sink holds at most about
+     * this much (as text) before writing it, so little is lost if the JVM dies.
+     */
+    static final int MAX_BATCH_BYTES = 256 * 1024;
 
     /** Bytes an event is counted for in a queue's budget besides its data. */
     static final int EVENT_OVERHEAD = 256;
@@ -262,8 +267,17 @@ public final class Dispatcher implements AutoCloseable {
                     }
                     batch.clear();
                     batch.add(first);
-                    queue.drainTo(batch, MAX_BATCH - 1);
-                    batch.removeIf(e -> e == STOP);
+                    long batchBytes = first.data().length;
+                    while (batch.size() < MAX_BATCH && batchBytes < MAX_BATCH_BYTES) {
+                        CaptureEvent next = queue.poll();
+                        if (next == null) {
+                            break;
+                        }
+                        if (next != STOP) {
+                            batch.add(next);
+                            batchBytes += next.data().length;
+                        }
+                    }
                     if (!process(batch)) {
                         return;
                     }

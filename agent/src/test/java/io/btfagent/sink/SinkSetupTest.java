@@ -59,7 +59,7 @@ class SinkSetupTest {
 
     @Test
     void builtInProvidersAreFoundByServiceLoader() {
-        assertEquals(List.of("log", "jsonl"), List.copyOf(providers().keySet()));
+        assertEquals(List.of("log", "jsonl", "pcapng"), List.copyOf(providers().keySet()));
         assertEquals(List.of(), problems);
     }
 
@@ -79,7 +79,7 @@ class SinkSetupTest {
         Map<String, Sink> sinks = SinkSetup.start(config("sinks=jsnol,jsonl,log,sink.jsonl.path=" + file),
                 providers(), problems::add);
         assertEquals(List.of("jsonl", "log"), List.copyOf(sinks.keySet()));
-        assertEquals(List.of("unknown sink 'jsnol' in sinks=; known sinks: log, jsonl"), problems);
+        assertEquals(List.of("unknown sink 'jsnol' in sinks=; known sinks: log, jsonl, pcapng"), problems);
     }
 
     @Test
@@ -97,8 +97,8 @@ class SinkSetupTest {
     @Test
     void keysOfNoSinkAreOneLine() {
         SinkSetup.start(config("sinks=log,sink.jsnol.path=x,sink.queue.capacity=100"), providers(), problems::add);
-        assertEquals(List.of("unknown key sink.jsnol.path: there is no sink named 'jsnol'; known sinks: log, jsonl"),
-                problems);
+        assertEquals(List.of("unknown key sink.jsnol.path: there is no sink named 'jsnol'; known sinks: log, jsonl,"
+                + " pcapng"), problems);
     }
 
     @Test
