@@ -23,8 +23,10 @@ java -javaagent:"$jar"=sinks=log,jsonl,pcapng,sink.jsonl.path="$out",sink.pcapng
     -cp it-tests/target/classes:"$lib" io.btfagent.demo.DemoMain
 echo "demo: events also written to $out and $pcap"
 if command -v tshark >/dev/null; then
-    echo "demo: tshark -r $pcap -Y http"
-    tshark -r "$pcap" -Y http 2>/dev/null
-    echo "demo: tshark -r $pcap -q -z follow,tcp,ascii,0"
-    tshark -r "$pcap" -q -z follow,tcp,ascii,0 2>/dev/null
+    cd "$(dirname "$pcap")"
+    name=$(basename "$pcap")
+    echo "demo: tshark -r $name -Y http"
+    tshark -r "$name" -Y http 2>/dev/null
+    echo "demo: tshark -r $name -q -z follow,tcp,ascii,0"
+    tshark -r "$name" -q -z follow,tcp,ascii,0 2>/dev/null
 fi

@@ -1,6 +1,9 @@
 package io.btfagent.redact;
 
-import java.util.Locale;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.util.Set;
 
 /**
@@ -16,12 +19,16 @@ import java.util.Set;
  */
 final class HeaderMasker {
     private static final int MAX_NAME = 64;
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final long NEWLINES = 0x0A0A0A0A0A0A0A0AL;
 
     private enum State { LINE_START, NAME, BEFORE_VALUE, VALUE, SKIP_LINE }
 
     private final Set<String> names;
     private State state = State.LINE_START;
-    private final StringBuilder name = new StringBuilder();
+    /** The header name read so far, lower case. */
+    private final byte[] name = new byte[MAX_NAME];
+    private int nameLen;
     /** The previous line was a masked header: a line starting with SP/HT continues it. */
     private boolean folding;
 
@@ -38,7 +45,7 @@ final class HeaderMasker {
     void gap() {
         if (state != State.VALUE) {
             state = State.LINE_START;
-            name.setLength(0);
+            nameLen = 0;
         }
     }
 
@@ -55,9 +62,7 @@ final class HeaderMasker {
             switch (state) {
                 case SKIP_LINE:
                     // the hot path: most bytes are bodies
-                    while (i < end && data[i] != '\n') {
-                        i++;
-                    }
+                    i = indexOfNewline(data, i, end);
                     if (i < end) {
                         state = State.LINE_START;
                     }
@@ -69,8 +74,8 @@ final class HeaderMasker {
                         folding = false;
                     } else if (isTokenChar(b)) {
                         folding = false;
-                        name.setLength(0);
-                        name.append((char) b);
+                        nameLen = 0;
+                        name[nameLen++] = lower(b);
                         state = State.NAME;
                     } else {
                         folding = false;
@@ -79,14 +84,14 @@ final class HeaderMasker {
                     break;
                 case NAME:
                     if (b == ':') {
-                        if (names.contains(name.toString().toLowerCase(Locale.ROOT))) {
+                        if (names.contains(new String(name, 0, nameLen, StandardCharsets.ISO_8859_1))) {
                             state = State.BEFORE_VALUE;
                             folding = true;
                         } else {
                             state = State.SKIP_LINE;
                         }
-                    } else if (isTokenChar(b) && name.length() < MAX_NAME) {
-                        name.append((char) b);
+                    } else if (isTokenChar(b) && nameLen < MAX_NAME) {
+                        name[nameLen++] = lower(b);
                     } else {
                         state = b == '\n' ? State.LINE_START : State.SKIP_LINE;
                     }
@@ -116,6 +121,31 @@ final class HeaderMasker {
             }
         }
         return masked;
+    }
+
+    private static byte lower(int b) {
+        return (byte) (b >= 'A' && b <= 'Z' ? b + 32 : b);
+    }
+
+    /**
+     * The first {@code '\n'} in {@code a[from, to)}, or {@code to}: eight bytes at a time (a
+     * zero-byte test on the XOR with newlines), as bodies are most of the bytes scanned.
+     */
+    static int indexOfNewline(byte[] a, int from, int to) {
+        int i = from;
+        for (; i + 8 <= to; i += 8) {
+            long v = (long) LONGS.get(a, i) ^ NEWLINES;
+            long zero = (v - 0x0101010101010101L) & ~v & 0x8080808080808080L;
+            if (zero != 0) {
+                return i + (Long.numberOfTrailingZeros(zero) >>> 3);
+            }
+        }
+        for (; i < to; i++) {
+            if (a[i] == '\n') {
+                return i;
+            }
+        }
+        return to;
     }
 
     /** RFC 9110 tchar. */

@@ -170,4 +170,25 @@ class RedactorTest {
         // stream 1 was forgotten: its next bytes are taken as a new line, not as the open value
         assertEquals("-value\r\n", text(redactor.apply(call(1, "egress", "-value\r\n"))));
     }
+
+    @Test
+    void newlineSearchFindsTheFirstAtEveryPositionAndAlignment() {
+        for (int len = 0; len <= 40; len++) {
+            for (int at = -1; at < len; at++) {
+                byte[] b = new byte[len];
+                java.util.Arrays.fill(b, (byte) 0x0b); // one above '\n': no false match from borrows
+                if (at >= 0) {
+                    b[at] = '\n';
+                    if (at + 1 < len) {
+                        b[at + 1] = '\n';
+                    }
+                }
+                for (int from = 0; from <= len; from++) {
+                    int expected = at >= from ? at : at + 1 >= from && at >= 0 && at + 1 < len ? at + 1 : len;
+                    assertEquals(expected, HeaderMasker.indexOfNewline(b, from, len), "len " + len + " at " + at
+                            + " from " + from);
+                }
+            }
+        }
+    }
 }

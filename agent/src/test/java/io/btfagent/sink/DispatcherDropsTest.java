@@ -46,7 +46,9 @@ class DispatcherDropsTest {
                 slowReturned.set(true);
             }
         };
+        java.util.concurrent.atomic.AtomicInteger thrown = new java.util.concurrent.atomic.AtomicInteger();
         Sink throwing = e -> {
+            thrown.incrementAndGet();
             throw new IllegalStateException("broker gone");
         };
         List<Long> fastGot = Collections.synchronizedList(new ArrayList<>());
@@ -61,8 +63,9 @@ class DispatcherDropsTest {
         assertTrue(slowEntered.await(10, TimeUnit.SECONDS));
         for (int i = 2; i <= 100; i++) {
             d.publish(sized(i, 100));
-            // the fast sink keeps up (its queue of 16 never overflows) while the slow one is blocked
-            while (fastGot.size() < i) {
+            // the fast and the throwing sink keep up (their queues of 16 never overflow) while the
+            // slow one is blocked
+            while (fastGot.size() < i || thrown.get() < i) {
                 assertFalse(slowReturned.get(), "the fast sink took event " + i + " before the slow one returned");
                 Thread.sleep(1);
             }

@@ -170,6 +170,17 @@ class FaultMatrixIT extends AgainstEchoServer {
         assertTrue(lostRecords > 0, summary);
         assertEquals(transferred, capturedBytes + lostBytes, "every byte is either captured or counted as lost");
         assertEquals(counter(summary, "records"), events.size(), "records written = records delivered");
+        // the same from the counters alone: what the sink delivered, dropped or failed on, plus what never reached it
+        Matcher sink = Pattern.compile(" sink jsonl: delivered=\\d+ dropped=\\d+ failed=\\d+ bytes: delivered=(\\d+)"
+                + " queue-full=(\\d+) \\(\\d+ events?\\) failed=(\\d+) \\(\\d+ events?\\) exit=(\\d+) ").matcher(summary);
+        assertTrue(sink.find(), summary);
+        long sinkBytes = 0;
+        for (int g = 1; g <= 4; g++) {
+            sinkBytes += Long.parseLong(sink.group(g));
+        }
+        assertEquals(capturedBytes, Long.parseLong(sink.group(1)), "delivered bytes = bytes in the file");
+        assertEquals(transferred, sinkBytes + lostBytes + counter(summary, "bytes truncated")
+                + counter(summary, "bytes unreadable"), "captured + dropped + lost + truncated = transferred");
     }
 
     @Test
