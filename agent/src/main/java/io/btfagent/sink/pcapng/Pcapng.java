@@ -1,6 +1,11 @@
 package io.btfagent.sink.pcapng;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -59,6 +64,33 @@ final class Pcapng {
         ByteBuffer b = le(4 + padded);
         b.putShort((short) code).putShort((short) value.length).put(value);
         return b.array();
+    }
+
+    /**
+     * Where the whole blocks of a pcapng file written by this sink end: the walk stops at the
+     * first block whose length is impossible or which the file does not hold entirely.
+     */
+    static long wholeBlocks(Path file, long size) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            ByteBuffer head = le(8);
+            ByteBuffer tail = le(4);
+            long at = 0;
+            while (at + 12 <= size) {
+                head.clear();
+                ch.read(head, at);
+                int len = head.getInt(4);
+                if (len < 12 || (len & 3) != 0 || at + len > size) {
+                    break;
+                }
+                tail.clear();
+                ch.read(tail, at + len - 4);
+                if (tail.getInt(0) != len) {
+                    break;
+                }
+                at += len;
+            }
+            return at;
+        }
     }
 
     private static ByteBuffer le(int n) {

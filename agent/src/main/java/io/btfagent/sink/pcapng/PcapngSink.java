@@ -10,7 +10,10 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.nio.channels.FileChannel;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -25,8 +28,8 @@ import java.util.function.Consumer;
  * one TCP stream (a handshake, then one segment per record, sequence numbers counting every
  * byte the calls transferred, so bytes that were not captured show as gaps), egress going
  * from the agent's side to the peer. Addresses are the connection's real ones when the event
- * has them, else stable made-up ones (10.1.x.y:port for our side, 10.2.0.1:443 for the
- * peer, one per connection in order of appearance). Each packet's comment names pid, thread,
+ * has them, else stable made-up ones: 10.1.x.y for our side (x.y numbering the connections
+ * in order of appearance) with a port derived from the pid, 10.2.0.1:443 for the peer. Each packet's comment names pid, thread,
  * library, function and TLS object. Files are owner-only and rotated like the jsonl sink's;
  * each file starts with its own header and, for each connection, a handshake.
  */
@@ -42,8 +45,33 @@ public final class PcapngSink implements Sink {
     private final AtomicLong rotations = new AtomicLong();
     private int nextSynthetic = 1;
 
+    private final AtomicLong damaged = new AtomicLong();
+    private final Consumer<String> notices;
+
     public PcapngSink(Path path, long maxBytes, int keep, Consumer<String> notices) throws IOException {
-        this.file = new RotatingFile(path, maxBytes, keep, (p, size) -> Pcapng.header(), notices);
+        this.notices = notices;
+        this.file = new RotatingFile(path, maxBytes, keep, this::begin, notices);
+    }
+
+    /**
+     * A new section header for every file opened (pcapng allows several sections in one file).
+     * An existing file whose last block was cut short (the JVM was killed while writing it) is
+     * cut back to its last whole block first, so readers do not stop at the torn one.
+     */
+    private byte[] begin(Path path, long size) throws IOException {
+        if (size > 0) {
+            long whole = Pcapng.wholeBlocks(path, size);
+            if (whole < size) {
+                try (FileChannel ch = FileChannel.open(path, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+                    ch.truncate(whole);
+                }
+                long n = damaged.incrementAndGet();
+                notices.accept(path + " ended in a partial block (a run stopped while writing it); the last "
+                        + (size - whole) + " bytes were cut off so that readers see every whole block (damaged blocks: "
+                        + n + ")");
+            }
+        }
+        return Pcapng.header();
     }
 
     /**
@@ -91,10 +119,12 @@ public final class PcapngSink implements Sink {
             if (lp > 0 && rp > 0 && local[0].getClass() == remote[0].getClass()) {
                 return server ? new Flow(remote[0], rp, local[0], lp, label) : new Flow(local[0], lp, remote[0], rp, label);
             }
+            // one address per connection; the port differs per process, so runs appended to
+            // one file never share a stream
             int n = nextSynthetic++;
             InetAddress ours = ip(10, 1, (n >> 8) & 0xff, n & 0xff);
             InetAddress peer = ip(10, 2, 0, 1);
-            int ourPort = 32768 + (n % 28000);
+            int ourPort = 1024 + Math.floorMod(e.pid(), 64000);
             return server ? new Flow(peer, ourPort, ours, 443, label) : new Flow(ours, ourPort, peer, 443, label);
         });
     }
@@ -216,6 +246,7 @@ public final class PcapngSink implements Sink {
     @Override
     public Map<String, Long> counters() {
         Map<String, Long> m = new LinkedHashMap<>();
+        m.put("damaged blocks", damaged.get());
         m.put("packets", packets.get());
         m.put("rotations", rotations.get());
         return m;

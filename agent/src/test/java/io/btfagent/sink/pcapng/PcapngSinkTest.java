@@ -59,12 +59,12 @@ class PcapngSinkTest {
         sink.close();
 
         Tshark.Follow s0 = Tshark.follow(file, 0);
-        assertEquals("10.1.0.1:32769", s0.node0());
+        assertEquals("10.1.0.1:5266", s0.node0());
         assertEquals("10.2.0.1:443", s0.node1());
         assertArrayEquals(REQ1.getBytes(StandardCharsets.US_ASCII), s0.fromNode0());
         assertArrayEquals(RESP1.getBytes(StandardCharsets.US_ASCII), s0.fromNode1());
         Tshark.Follow s1 = Tshark.follow(file, 1);
-        assertEquals("10.1.0.2:32770", s1.node0());
+        assertEquals("10.1.0.2:5266", s1.node0());
         assertEquals("10.2.0.1:443", s1.node1());
         assertArrayEquals(REQ2.getBytes(StandardCharsets.US_ASCII), s1.fromNode0());
         assertArrayEquals(RESP2.getBytes(StandardCharsets.US_ASCII), s1.fromNode1());
@@ -81,7 +81,7 @@ class PcapngSinkTest {
                         + " && !http", "-T", "fields", "-e", "frame.number"));
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(file,
                 LinkOption.NOFOLLOW_LINKS)));
-        assertEquals(Map.of("packets", 11L, "rotations", 0L), sink.counters(), "2 handshakes of 3, 5 data");
+        assertEquals(Map.of("damaged blocks", 0L, "packets", 11L, "rotations", 0L), sink.counters(), "2 handshakes of 3, 5 data");
         assertEquals(List.of(), notices);
     }
 
@@ -127,16 +127,44 @@ class PcapngSinkTest {
         sink.accept(ev(0x1, "ingress", RESP1.length(), 0, RESP1, null, null, 2));
         sink.flush();
         sink.close();
-        assertEquals(Map.of("packets", 8L, "rotations", 1L), sink.counters(), "a handshake in each file");
+        assertEquals(Map.of("damaged blocks", 0L, "packets", 8L, "rotations", 1L), sink.counters(), "a handshake in each file");
         Tshark.Follow older = Tshark.follow(dir.resolve("r.pcapng.1"), 0);
         assertArrayEquals(REQ1.getBytes(StandardCharsets.US_ASCII), older.fromNode0());
         assertArrayEquals(new byte[0], older.fromNode1());
         Tshark.Follow newer = Tshark.follow(file, 0);
-        assertEquals("10.1.0.1:32769", newer.node0());
+        assertEquals("10.1.0.1:5266", newer.node0());
         assertArrayEquals(new byte[0], newer.fromNode0());
         assertArrayEquals(RESP1.getBytes(StandardCharsets.US_ASCII), newer.fromNode1());
         for (Path p : new Path[] {file, dir.resolve("r.pcapng.1")}) {
             assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(p)));
         }
+    }
+
+    @Test
+    void aBlockCutShortByACrashIsCutOffAndTheFileReadsWholeAfterTheNextRun() throws Exception {
+        Path file = dir.resolve("t.pcapng");
+        PcapngSink first = new PcapngSink(file, 0, 0, notices::add);
+        first.accept(ev(0x1, "egress", REQ1.length(), 0, REQ1, null, null, 1));
+        first.close();
+        long whole = Files.size(file);
+        // the JVM killed in the middle of the next block: 30 bytes of a 100-byte block
+        byte[] torn = new byte[30];
+        java.nio.ByteBuffer.wrap(torn).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(6).putInt(100);
+        Files.write(file, torn, java.nio.file.StandardOpenOption.APPEND);
+
+        PcapngSink second = new PcapngSink(file, 0, 0, notices::add);
+        CaptureEvent next = ev(0x2, "egress", REQ2.length(), 0, REQ2, null, null, 2);
+        second.accept(new CaptureEvent(next.epochNanos(), 4243, next.tid(), next.thread(), next.lib(),
+                next.libVersion(), next.libPath(), next.func(), next.dir(), next.ssl(), next.fd(), null, null,
+                next.len(), 0, next.captured(), false, next.data())); // the next run is another process
+        second.close();
+        assertEquals(List.of(file + " ended in a partial block (a run stopped while writing it); the last 30 bytes"
+                + " were cut off so that readers see every whole block (damaged blocks: 1)"), notices);
+        assertEquals(1L, second.counters().get("damaged blocks"));
+        assertEquals(whole, Pcapng.wholeBlocks(file, whole), "the first run's blocks are intact");
+        assertEquals(Files.size(file), Pcapng.wholeBlocks(file, Files.size(file)), "no torn block remains");
+        // both runs' sections read back
+        assertArrayEquals(REQ1.getBytes(StandardCharsets.US_ASCII), Tshark.follow(file, 0).fromNode0());
+        assertArrayEquals(REQ2.getBytes(StandardCharsets.US_ASCII), Tshark.follow(file, 1).fromNode0());
     }
 }
