@@ -76,9 +76,9 @@ public final class SinkSetup {
             if (sinks.containsKey(name)) {
                 continue;
             }
-            Map<String, String> keys = given.getOrDefault(name, Map.of());
             Set<String> declared = new TreeSet<>();
             p.settings().forEach(s -> declared.add(s.key()));
+            Map<String, String> keys = fromEnvironmentNames(given.getOrDefault(name, Map.of()), declared);
             Set<String> unknown = new TreeSet<>(keys.keySet());
             unknown.removeAll(declared);
             if (!unknown.isEmpty() && !p.acceptsUndeclaredKeys()) {
@@ -115,6 +115,27 @@ public final class SinkSetup {
                 return;
             }
             out.computeIfAbsent(name.toLowerCase(Locale.ROOT), n -> new LinkedHashMap<>()).put(k.substring(dot + 1), v);
+        });
+        return out;
+    }
+
+    /**
+     * {@code BTF_AGENT_SINK_JSONL_MAX_BYTES} arrives as {@code max.bytes}: environment names
+     * cannot tell {@code .} from {@code -}, so a key that is a declared one with dots for dashes
+     * is taken as that one.
+     */
+    static Map<String, String> fromEnvironmentNames(Map<String, String> keys, Set<String> declared) {
+        Map<String, String> out = new LinkedHashMap<>();
+        keys.forEach((k, v) -> {
+            String key = k;
+            if (!declared.contains(k)) {
+                for (String d : declared) {
+                    if (d.replace('-', '.').equals(k)) {
+                        key = d;
+                    }
+                }
+            }
+            out.putIfAbsent(key, v);
         });
         return out;
     }

@@ -119,4 +119,16 @@ class SinkSetupTest {
         assertEquals(List.of("sink jsonl not started: " + link
                 + " is a symbolic link; remove it; captured data is never written through a link"), problems);
     }
+
+    @Test
+    void aSinkKeyFromTheEnvironmentFindsItsDashedName() {
+        Path file = dir.resolve("env.jsonl");
+        AgentConfig c = AgentConfig.resolve("sinks=jsonl", new Properties(), Map.of(
+                "BTF_AGENT_SINK_JSONL_PATH", file.toString(), "BTF_AGENT_SINK_JSONL_MAX_BYTES", "1000"));
+        Map<String, Sink> sinks = SinkSetup.start(c, providers(), problems::add);
+        assertEquals(List.of("jsonl"), List.copyOf(sinks.keySet()));
+        assertEquals(List.of(), problems);
+        assertEquals(Map.of("path", "x", "max-bytes", "1", "keep", "2"), SinkSetup.fromEnvironmentNames(
+                Map.of("path", "x", "max.bytes", "1", "keep", "2"), java.util.Set.of("path", "max-bytes", "keep")));
+    }
 }
