@@ -5,7 +5,6 @@ import io.btfagent.files.RotatingFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SeekableByteChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -57,8 +56,7 @@ public final class JsonlSink implements Sink {
 
     @Override
     public void accept(CaptureEvent event) {
-        byte[] line = (EventText.json(event) + "\n").getBytes(StandardCharsets.UTF_8);
-        file.append(line);
+        file.append(EventText.jsonLine(event));
     }
 
     @Override

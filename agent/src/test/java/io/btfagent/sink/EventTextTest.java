@@ -29,6 +29,15 @@ class EventTextTest {
     }
 
     @Test
+    void jsonLineIsJsonAndANewlineInUtf8() {
+        CaptureEvent e = read("th\u00e9", 3, false, REQUEST);
+        assertEquals(EventText.json(e) + "\n",
+                new String(EventText.jsonLine(e), java.nio.charset.StandardCharsets.UTF_8));
+        assertEquals(EventText.json(Events.sample()) + "\n",
+                new String(EventText.jsonLine(Events.sample()), java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    @Test
     void aMaskedEventSaysRedactedAfterTruncatedInJsonAndLine() {
         CaptureEvent e = Events.sample().redactedAs("*****".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         assertTrue(EventText.json(e).endsWith(",\"len\":181,\"offset\":0,\"captured\":5,\"truncated\":false,"
