@@ -7,7 +7,7 @@ import io.btfagent.bpf.BpfObject;
 import io.btfagent.bpf.LibbpfLog;
 import io.btfagent.bpf.RingBuffer;
 import io.btfagent.bpf.internal.Libbpf;
-import io.btfagent.btf.BtfMerger;
+import io.btfagent.bpf.BtfMerger;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
