@@ -18,18 +18,18 @@ import io.btfagent.sink.Dispatcher;
 import io.btfagent.tls.LibraryScanner;
 import io.btfagent.tls.TlsLibrary;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Runs the data path for every TLS library found: scan ({@link LibraryScanner}) → select BTF
@@ -63,14 +63,17 @@ final class Capture {
     private final AtomicInteger nextId = new AtomicInteger(1);
     private final Set<String> refused = ConcurrentHashMap.newKeySet();
     private final Set<String> refusedQuietly = ConcurrentHashMap.newKeySet();
-    private final AtomicLong refusedRecords = new AtomicLong();
+    private final Map<Integer, Hooked> byId = new ConcurrentHashMap<>();
+    /** Libraries the ring thread refused, for {@link #unhookRefused()} to detach. */
+    private final BlockingQueue<RecordRouter.Refusal> refusals = new LinkedBlockingQueue<>();
+    private final Thread unhookThread;
 
     /**
      * A library build with probes attached. Its records carry {@code id} in the cookie's upper
-     * bits; {@code check} is set when its BTF was not made for this exact build.
+     * bits; {@code unhooked}: its probes were detached because its BTF failed the check.
      */
-    private record Hooked(int id, TlsLibrary library, String version, BpfObject object, boolean multi,
-            BtfCheck check) {
+    private record Hooked(int id, TlsLibrary library, String version, String origin, BpfObject object,
+            boolean multi, AtomicBoolean unhooked) {
     }
 
     Capture(AgentConfig config, Logger log, Dispatcher dispatcher) throws IOException, BpfException {
@@ -88,7 +91,10 @@ final class Capture {
         this.families = config.list("libraries");
         this.multiUsable = CaptureObject.uprobeMultiUsable();
         this.router = new RecordRouter(object.layout(), dispatcher::publish,
-                why -> log.warn("dropped an undecodable record: {}", why));
+                why -> log.warn("dropped an undecodable record: {}", why), refusals::add);
+        this.unhookThread = new Thread(this::unhookRefused, "btf-agent-unhook");
+        this.unhookThread.setDaemon(true);
+        this.unhookThread.start();
         this.ring = RingBuffer.create(CaptureObject.RING_MAP, ringBytes);
         this.poller = new RingBufferPoller();
         this.poller.add(ring, router::accept);
@@ -163,9 +169,9 @@ final class Capture {
         try (BtfMerger.Merged merged = BtfMerger.merge(config.get("kernel.btf"), btf.selection().btf())) {
             tMerged = System.nanoTime();
             int id = nextId.getAndIncrement();
-            BtfCheck check = btf.guarded() ? new BtfCheck(lib, file, btf.selection().origin(), version) : null;
             router.add(id, new RecordDecoder(object.layout(),
-                    new RecordDecoder.Source(lib.family(), version, file.path().toString()), monotonicToEpoch), check);
+                    new RecordDecoder.Source(lib.family(), version, file.path().toString()), monotonicToEpoch),
+                    btf.guarded() ? new BuildCheck(object.layout()) : null);
             long[] cookies = lib.functions().stream().mapToLong(f -> RecordRouter.cookie(id, f)).toArray();
             CaptureObject.Attached a;
             try {
@@ -175,25 +181,25 @@ final class Capture {
                 router.remove(id);
                 throw e;
             }
-            h = new Hooked(id, lib, version, a.object(), a.multi(), check);
-            if (check != null) {
-                check.attach(a.object());
-            }
+            h = new Hooked(id, lib, version, btf.selection().origin(), a.object(), a.multi(), new AtomicBoolean());
         } catch (IOException | BpfException | RuntimeException e) {
             refuse(file, mapped, "not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
             return;
         }
         hooked.put(file.fileKey(), h);
+        byId.put(h.id(), h);
         long t1 = System.nanoTime();
         log.debug("hook phases: resolve {} ms, BTF merge {} ms, load and attach {} ms",
                 (tResolved - t0) / 1_000_000, (tMerged - tResolved) / 1_000_000, (t1 - tMerged) / 1_000_000);
         log.info("hooked {} {} at {} (build-id {}, BTF {}{}): {} on {} in {} ms, {} ms after JVM start",
                 lib.family(), version, file.path(), lib.buildId(), btf.selection().origin(),
-                !btf.selection().checked() ? "" : h.check() != null
+                !btf.selection().checked() ? "" : btf.guarded()
                         ? ", not made for this build: every record is checked before it is reported"
                         : ", from btf.path, trusted as this build's",
                 h.multi() ? "2 uprobe_multi links" : lib.functions().size() * 2 + " uprobes",
                 String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs());
+        // A check that failed before the library was registered here found nothing to detach.
+        router.refusal(h.id()).ifPresent(problem -> unhook(h, problem));
     }
 
     /**
@@ -212,55 +218,32 @@ final class Capture {
     }
 
     /**
-     * Guards a library hooked with a BTF not made for its exact build: each record must pass
-     * {@link BuildCheck}; at the first that does not, the library's probes are detached and
-     * nothing more of it is reported.
+     * Detaches the libraries the ring thread refused, on this thread: each detach waits for a
+     * kernel grace period, and the ring thread must keep decoding every other library meanwhile.
      */
-    private final class BtfCheck implements RecordRouter.Guard {
-        private final TlsLibrary lib;
-        private final LibraryScanner.LibraryFile file;
-        private final String origin;
-        private final String version;
-        private final BuildCheck check = new BuildCheck(object.layout());
-        private volatile BpfObject loaded;
-        private volatile boolean condemned;
-
-        BtfCheck(TlsLibrary lib, LibraryScanner.LibraryFile file, String origin, String version) {
-            this.lib = lib;
-            this.file = file;
-            this.origin = origin;
-            this.version = version;
+    private void unhookRefused() {
+        try {
+            while (true) {
+                RecordRouter.Refusal r = refusals.take();
+                Hooked h = byId.get(r.id());
+                if (h != null) { // else its hook() is still running and unhooks it on arrival
+                    unhook(h, r.problem());
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
+    }
 
-        /** The object whose probes are detached when the check fails (or has failed already). */
-        void attach(BpfObject instance) {
-            this.loaded = instance;
-            if (condemned) {
-                instance.detach();
-            }
+    private void unhook(Hooked h, String problem) {
+        if (!h.unhooked().compareAndSet(false, true)) {
+            return;
         }
-
-        /** Called on the ring thread only. */
-        @Override
-        public boolean passes(ByteBuffer record) {
-            if (condemned) {
-                refusedRecords.incrementAndGet();
-                return false;
-            }
-            Optional<String> problem = check.problem(record);
-            if (problem.isEmpty()) {
-                return true;
-            }
-            condemned = true;
-            refusedRecords.incrementAndGet();
-            if (loaded != null) {
-                loaded.detach();
-            }
-            log.warn("unhooked {} {} at {} (build-id {}): BTF {} does not describe this build: {}; nothing read "
-                    + "through it was reported; supply the BTF of this exact build in btf.path as {}.btf",
-                    lib.family(), version, file.path(), lib.buildId(), origin, problem.get(), lib.buildId());
-            return false;
-        }
+        h.object().detach();
+        log.warn("unhooked {} {} at {} (build-id {}): BTF {} does not describe this build: {}; nothing read "
+                + "through it was reported; supply the BTF of this exact build in btf.path as {}.btf",
+                h.library().family(), h.version(), h.library().path(), h.library().buildId(), h.origin(), problem,
+                h.library().buildId());
     }
 
     static long sinceJvmStartMs() {
@@ -290,7 +273,7 @@ final class Capture {
             out.put(COUNTER_NAMES[i], sum[i]);
         }
         out.put("records undecodable", router.undecodable());
-        out.put("records refused (BTF check)", refusedRecords.get());
+        out.put("records refused (BTF check)", router.refusedRecords());
         return out;
     }
 
@@ -317,6 +300,7 @@ final class Capture {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        unhookThread.interrupt();
         poller.stop();
         try {
             pollerThread.join(deadlineMs);

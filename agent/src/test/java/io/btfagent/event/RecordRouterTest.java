@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class RecordRouterTest {
@@ -13,7 +14,8 @@ class RecordRouterTest {
 
     private final List<CaptureEvent> published = new ArrayList<>();
     private final List<String> failures = new ArrayList<>();
-    private final RecordRouter router = new RecordRouter(LAYOUT, published::add, failures::add);
+    private final List<RecordRouter.Refusal> refusals = new ArrayList<>();
+    private final RecordRouter router = new RecordRouter(LAYOUT, published::add, failures::add, refusals::add);
 
     private static ByteBuffer record(int cookie, byte[] data) {
         ByteBuffer b = ByteBuffer.allocate(LAYOUT.headerSize() + data.length).order(ByteOrder.LITTLE_ENDIAN);
@@ -58,17 +60,35 @@ class RecordRouterTest {
         assertEquals(List.of("record of no hooked library (cookie 102)"), failures);
     }
 
+    /** A socket BIO (type 0x505) read with fd 5 and a family: what a right BTF reads. */
+    private static ByteBuffer checked(int cookie, int bioType, int family) {
+        ByteBuffer b = record(cookie, new byte[] {9});
+        b.putInt(LAYOUT.bioType(), bioType).putShort(LAYOUT.family(), (short) family);
+        return b;
+    }
+
     @Test
-    void aGuardDecidesWhetherARecordIsReported() {
-        List<Integer> seen = new ArrayList<>();
-        router.add(1, decoder("openssl"), r -> {
-            seen.add(r.getInt(LAYOUT.captured()));
-            return r.getInt(LAYOUT.captured()) == 2;
-        });
-        router.accept(record(0x100, new byte[] {1}));
-        router.accept(record(0x100, new byte[] {1, 2}));
-        assertEquals(List.of(1, 2), seen);
+    void aGuardedLibraryIsReportedWhileItsRecordsPassTheCheck() {
+        router.add(1, decoder("openssl"), new BuildCheck(LAYOUT));
+        router.accept(checked(0x102, 0x505, 2));
         assertEquals(1, published.size());
-        assertEquals(2, published.get(0).captured());
+        assertEquals(List.of(), refusals);
+        assertEquals(Optional.empty(), router.refusal(1));
+    }
+
+    @Test
+    void theFirstFailedCheckRefusesTheLibraryOnceAndDropsEveryLaterRecordOfIt() {
+        router.add(1, decoder("openssl"), new BuildCheck(LAYOUT));
+        router.add(2, decoder("gnutls"), null);
+        router.accept(checked(0x102, 0x7fff1234, 2));
+        router.accept(checked(0x102, 0x505, 2));
+        router.accept(checked(0x100, 0x505, 0));
+        router.accept(record(0x205, new byte[] {1}));
+        assertEquals(List.of(new RecordRouter.Refusal(1, "it reads an impossible BIO type 0x7fff1234")), refusals);
+        assertEquals(Optional.of("it reads an impossible BIO type 0x7fff1234"), router.refusal(1));
+        assertEquals(3, router.refusedRecords(), "the failing record and both after it, though they would pass");
+        assertEquals(1, published.size(), "another library's records still flow");
+        assertEquals("gnutls", published.get(0).lib());
+        assertEquals(0, router.undecodable());
     }
 }
