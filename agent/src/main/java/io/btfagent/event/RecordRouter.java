@@ -1,6 +1,5 @@
 package io.btfagent.event;
 
-import io.btfagent.tls.TlsLibrary;
 import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.Optional;
@@ -58,7 +57,8 @@ public final class RecordRouter implements Consumer<ByteBuffer> {
 
     /** What a probe tells the program: the library in the upper bits, the function (enum capture_func) below. */
     public static long cookie(int libraryId, String function) {
-        return ((long) libraryId << 8) | TlsLibrary.functionId(function);
+        return ((long) libraryId << 8) | CaptureFunction.bySymbol(function).map(CaptureFunction::id).orElseThrow(
+                () -> new IllegalArgumentException("no probe for " + function + " in enum capture_func"));
     }
 
     /**

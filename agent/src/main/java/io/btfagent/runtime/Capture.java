@@ -12,6 +12,7 @@ import io.btfagent.btf.BtfCatalog;
 import io.btfagent.btf.BtfSelection;
 import io.btfagent.config.AgentConfig;
 import io.btfagent.event.BuildCheck;
+import io.btfagent.event.CaptureCounter;
 import io.btfagent.event.RecordDecoder;
 import io.btfagent.event.RecordRouter;
 import io.btfagent.sink.Dispatcher;
@@ -39,10 +40,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * package.
  */
 final class Capture {
-    private static final String[] COUNTER_NAMES = {"calls", "records", "records lost (ring full)",
-            "bytes lost (ring full)", "calls truncated", "bytes truncated", "bytes unreadable",
-            "returns without entry", "QUIC objects skipped"};
-
     private final AgentConfig config;
     private final Logger log;
     private final BtfCatalog catalog;
@@ -257,10 +254,10 @@ final class Capture {
 
     /** Kernel-side counters summed over every hooked library, by name. */
     Map<String, Long> counters() {
-        long[] sum = new long[COUNTER_NAMES.length];
+        long[] sum = new long[CaptureCounter.values().length];
         for (Hooked h : hooked.values()) {
             try {
-                long[] c = CaptureObject.counters(h.object(), COUNTER_NAMES.length);
+                long[] c = CaptureObject.counters(h.object(), sum.length);
                 for (int i = 0; i < sum.length; i++) {
                     sum[i] += c[i];
                 }
@@ -269,8 +266,8 @@ final class Capture {
             }
         }
         Map<String, Long> out = new LinkedHashMap<>();
-        for (int i = 0; i < sum.length; i++) {
-            out.put(COUNTER_NAMES[i], sum[i]);
+        for (CaptureCounter c : CaptureCounter.values()) {
+            out.put(c.label(), sum[c.index()]);
         }
         out.put("records undecodable", router.undecodable());
         out.put("records refused (BTF check)", router.refusedRecords());
