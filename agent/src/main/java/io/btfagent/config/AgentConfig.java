@@ -38,6 +38,9 @@ public final class AgentConfig {
             Map.entry("kernel.btf", "/sys/kernel/btf/vmlinux"),
             Map.entry("log.level", "info"));
 
+    /** Defaults of keys added since values() was fixed; read through their accessors. */
+    private static final Map<String, String> LATER_DEFAULTS = Map.of("stats.interval", "60");
+
     private final Map<String, String> values;
     private final List<String> problems;
 
@@ -183,7 +186,7 @@ public final class AgentConfig {
      */
     public long longValue(String key, long min, long max) {
         String v = values.get(key);
-        long fallback = Long.parseLong(DEFAULTS.get(key));
+        long fallback = Long.parseLong(DEFAULTS.getOrDefault(key, LATER_DEFAULTS.get(key)));
         if (v == null) {
             return fallback;
         }
@@ -210,7 +213,8 @@ public final class AgentConfig {
             "ring.bytes", new long[] {4096, 1L << 28},
             "sink.queue.bytes", new long[] {65536, 1L << 31},
             "sink.queue.capacity", new long[] {16, 1 << 24},
-            "scan.interval-ms", new long[] {50, 3_600_000});
+            "scan.interval-ms", new long[] {50, 3_600_000},
+            "stats.interval", new long[] {0, 86_400});
 
     /**
      * Reads every numeric setting once, so that malformed ones are among {@link #problems()}

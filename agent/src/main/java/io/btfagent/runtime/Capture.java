@@ -22,7 +22,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -252,8 +251,8 @@ final class Capture {
         return hooked.size();
     }
 
-    /** Kernel-side counters summed over every hooked library, by name. */
-    Map<String, Long> counters() {
+    /** The counters now: the kernel side's summed over every hooked library, and the router's. */
+    CaptureStats stats(List<Dispatcher.SinkStats> sinks) {
         long[] sum = new long[CaptureCounter.values().length];
         for (Hooked h : hooked.values()) {
             try {
@@ -265,13 +264,7 @@ final class Capture {
                 log.debug("cannot read counters: {}", e.getMessage());
             }
         }
-        Map<String, Long> out = new LinkedHashMap<>();
-        for (CaptureCounter c : CaptureCounter.values()) {
-            out.put(c.label(), sum[c.index()]);
-        }
-        out.put("records undecodable", router.undecodable());
-        out.put("records refused (BTF check)", router.refusedRecords());
-        return out;
+        return new CaptureStats(hooked.size(), sum, router.undecodable(), router.refusedRecords(), sinks);
     }
 
     /**
