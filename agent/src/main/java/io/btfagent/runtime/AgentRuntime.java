@@ -51,12 +51,13 @@ public final class AgentRuntime {
     public static void run(String agentArgs, Instrumentation inst) {
         AgentConfig config = AgentConfig.fromAgentArgs(agentArgs);
         if (!config.enabled()) {
-            AgentLog.early("disabled (enabled=false); the application runs without capture");
+            AgentLog.early(config.enabledProblem().map(p -> "disabled: " + p)
+                    .orElse("disabled (enabled=false); the application runs without capture"));
             return;
         }
         Logger log;
         try {
-            log = AgentLog.start(config.get("log.level"));
+            log = AgentLog.start(config.word("log.level"));
         } catch (Throwable t) {
             AgentLog.early("capture disabled: logging could not start (" + t + ")");
             return;
@@ -221,6 +222,7 @@ public final class AgentRuntime {
         for (SinkProvider p : ServiceLoader.load(SinkProvider.class, AgentRuntime.class.getClassLoader())) {
             providers.put(p.name(), p);
         }
+        config.unknownSinkKeys(providers.keySet()).forEach(log::warn);
         Map<String, Sink> sinks = new LinkedHashMap<>();
         for (String name : config.list("sinks")) {
             SinkProvider p = providers.get(name);

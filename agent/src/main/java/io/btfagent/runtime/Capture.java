@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -80,10 +81,8 @@ final class Capture {
         this.object = CaptureObject.bundled();
         int ringBytes = CaptureObject.ringSize(config.longValue("ring.bytes"));
         this.settings = new CaptureObject.Settings((int) config.longValue("capture.max-bytes"), pid, ringBytes / 32);
-        String mode = config.get("attach.mode");
-        this.attachMode = "single".equals(mode) ? CaptureObject.AttachMode.SINGLE
-                : "multi".equals(mode) ? CaptureObject.AttachMode.MULTI : CaptureObject.AttachMode.AUTO;
-        this.fallback = !"none".equals(config.get("btf.fallback"));
+        this.attachMode = CaptureObject.AttachMode.valueOf(config.word("attach.mode").toUpperCase(Locale.ROOT));
+        this.fallback = config.word("btf.fallback").equals("version-line");
         this.families = config.list("libraries");
         this.multiUsable = CaptureObject.uprobeMultiUsable();
         this.router = new RecordRouter(object.layout(), dispatcher::publish,
