@@ -234,11 +234,12 @@ final class Capture {
         if (!h.unhooked().compareAndSet(false, true)) {
             return;
         }
-        h.object().detach();
+        // said before the detach (tens of milliseconds), so that a JVM exiting meanwhile still says it
         log.warn("unhooked {} {} at {} (build-id {}): BTF {} does not describe this build: {}; nothing read "
                 + "through it was reported; supply the BTF of this exact build in btf.path as {}.btf",
                 h.library().family(), h.version(), h.library().path(), h.library().buildId(), h.origin(), problem,
                 h.library().buildId());
+        h.object().detach();
     }
 
     static long sinceJvmStartMs() {
@@ -289,12 +290,19 @@ final class Capture {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        unhookThread.interrupt();
         poller.stop();
         try {
             pollerThread.join(deadlineMs);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        // refusals of the last records read, or not yet taken by the unhook thread, are still said
+        for (RecordRouter.Refusal r; (r = refusals.poll()) != null; ) {
+            Hooked h = byId.get(r.id());
+            if (h != null) {
+                unhook(h, r.problem());
+            }
+        }
+        unhookThread.interrupt();
     }
 }
