@@ -42,8 +42,12 @@ public final class ConfigKeys {
             ConfigKey.text("libbpf.path", null),
             ConfigKey.text("config", null));
 
-    /** Set by the agent itself (the double-start guard), never by users: not reported as unknown. */
-    static final Set<String> INTERNAL = Set.of("started");
+    /**
+     * Not settings, never reported as unknown: the agent's own double-start guard
+     * ({@code btf.agent.started}), and environment variables of the project's build, tests and
+     * scripts that share the {@code BTF_AGENT_} prefix (cache, require.privileged, demo.jsonl).
+     */
+    static final Set<String> INTERNAL = Set.of("started", "cache", "require.privileged", "demo.jsonl");
 
     private static final Pattern SINK_KEY = Pattern.compile("^sink\\.([a-z0-9_-]+)\\.(.+)$");
 

@@ -111,6 +111,16 @@ class TypedConfigTest {
     }
 
     @Test
+    void theProjectsOwnEnvironmentVariablesAreNotUnknownKeys() {
+        AgentConfig c = AgentConfig.resolve(null, new Properties(), Map.of("BTF_AGENT_REQUIRE_PRIVILEGED", "1",
+                "BTF_AGENT_CACHE", "/tmp/c", "BTF_AGENT_DEMO_JSONL", "/tmp/e.jsonl", "BTF_AGENT_SINKZ", "log"));
+        c.validate();
+        assertEquals(1, c.problems().size(), c.problems().toString());
+        assertTrue(c.problems().get(0).startsWith("unknown setting sinkz=log is ignored; did you mean sinks?"),
+                c.problems().get(0));
+    }
+
+    @Test
     void librariesBoringsslIsSaidToBeUnsupported() {
         assertEquals(List.of("libraries=boringssl: boringssl is not supported by this version (statically linked "
                 + "BoringSSL (netty-tcnative) is not supported yet); valid: openssl, gnutls; nothing is hooked for "
