@@ -4,16 +4,15 @@ import ch.qos.logback.classic.Logger;
 import io.btfagent.bpf.LibbpfLog;
 import io.btfagent.bpf.internal.Libbpf;
 import io.btfagent.config.AgentConfig;
+import io.btfagent.event.CaptureCounter;
 import io.btfagent.log.AgentLog;
 import io.btfagent.natives.NativeFiles;
+import io.btfagent.redact.Redactor;
 import io.btfagent.sink.Dispatcher;
+import io.btfagent.sink.Extensions;
 import io.btfagent.sink.Sink;
 import io.btfagent.sink.SinkProvider;
-import io.btfagent.sink.Extensions;
 import io.btfagent.sink.SinkSetup;
-import io.btfagent.sink.SinkSummary;
-import io.btfagent.redact.Redactor;
-import java.util.function.UnaryOperator;
 import java.io.IOException;
 import java.lang.instrument.Instrumentation;
 import java.net.URL;
@@ -27,6 +26,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.BiConsumer;
+import java.util.function.UnaryOperator;
 
 /**
  * The agent proper, loaded by the isolated class loader and run on the daemon thread
@@ -37,6 +37,8 @@ public final class AgentRuntime {
     private static final long STOP_DEADLINE_MS = 300;
     private static final long FLUSH_DEADLINE_MS = 500;
     private static final long REPORT_EVERY_MS = 10_000;
+    /** Starts the JSON stats line (at exit and every stats.interval); what follows is one JSON object. */
+    public static final String STATS_PREFIX = "capture stats ";
     private static final String JNA_DISPATCH = "com/sun/jna/linux-x86-64/libjnidispatch.so";
     private static final String BUNDLED_LIBBPF = "io/btfagent/natives/libbpf.so";
     private static final List<String> JNA_GLOBALS = List.of("jna.loaded", "jnidispatch.path", "jna.platform.library.path");
@@ -52,12 +54,13 @@ public final class AgentRuntime {
     public static void run(String agentArgs, Instrumentation inst) {
         AgentConfig config = AgentConfig.fromAgentArgs(agentArgs);
         if (!config.enabled()) {
-            AgentLog.early("disabled (enabled=false); the application runs without capture");
+            AgentLog.early(config.enabledProblem().map(p -> "disabled: " + p)
+                    .orElse("disabled (enabled=false); the application runs without capture"));
             return;
         }
         Logger log;
         try {
-            log = AgentLog.start(config.get("log.level"));
+            log = AgentLog.start(config.word("log.level"));
         } catch (Throwable t) {
             AgentLog.early("capture disabled: logging could not start (" + t + ")");
             return;
@@ -86,7 +89,7 @@ public final class AgentRuntime {
         }
         LibbpfLog.install(line -> log.debug("libbpf: {}", line));
 
-        Redactor redactor = Redactor.fromSettings(config.get("redact"), config.get("redact.headers"),
+        Redactor redactor = Redactor.fromSettings(config.word("redact"), config.get("redact.headers"),
                 redactPatterns(config.get("redact.patterns")), log::warn);
         Dispatcher dispatcher = new Dispatcher(createSinks(config, log),
                 (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn,
@@ -103,12 +106,25 @@ public final class AgentRuntime {
         }
         long lastLost = 0;
         long nextReport = System.currentTimeMillis() + REPORT_EVERY_MS;
+        long statsEveryMs = config.longValue("stats.interval") * 1000;
+        long nextStats = System.currentTimeMillis() + statsEveryMs;
         while (true) {
             Thread.sleep(interval);
             capture.scan(List.of());
-            if (System.currentTimeMillis() >= nextReport) {
-                nextReport = System.currentTimeMillis() + REPORT_EVERY_MS;
-                long lost = capture.counters().get("records lost (ring full)");
+            long now = System.currentTimeMillis();
+            boolean report = now >= nextReport;
+            boolean stats = statsEveryMs > 0 && now >= nextStats;
+            if (!report && !stats) {
+                continue;
+            }
+            CaptureStats s = capture.stats(dispatcher.stats());
+            if (stats) {
+                nextStats = now + statsEveryMs;
+                log.info(STATS_PREFIX + s.json());
+            }
+            if (report) {
+                nextReport = now + REPORT_EVERY_MS;
+                long lost = s.get(CaptureCounter.RECORDS_LOST);
                 if (lost > lastLost) {
                     log.warn("{} records lost because the ring buffer was full (total {}); raise ring.bytes",
                             lost - lastLost, lost);
@@ -224,6 +240,7 @@ public final class AgentRuntime {
     private static Map<String, Sink> createSinks(AgentConfig config, Logger log) {
         ClassLoader loader = Extensions.loader(config.get("extensions"), AgentRuntime.class.getClassLoader(), log::warn);
         Map<String, SinkProvider> providers = SinkSetup.providers(loader, log::warn);
+        config.unknownSinkKeys(providers.keySet()).forEach(log::warn);
         Map<String, Sink> sinks = SinkSetup.start(config, providers, log::warn);
         if (sinks.isEmpty()) {
             log.warn("no sink could start; captured events are counted but not written anywhere");
@@ -235,13 +252,9 @@ public final class AgentRuntime {
         try {
             capture.stop(STOP_DEADLINE_MS);
             dispatcher.close(FLUSH_DEADLINE_MS);
-            StringBuilder b = new StringBuilder("capture summary:");
-            capture.counters().forEach((k, v) -> b.append(' ').append(k).append('=').append(v).append(','));
-            for (Dispatcher.SinkStats s : dispatcher.stats()) {
-                b.append(' ').append(SinkSummary.line(s)).append(',');
-            }
-            b.setLength(b.length() - 1);
-            log.info(b.toString());
+            CaptureStats s = capture.stats(dispatcher.stats());
+            log.info(s.summaryLine());
+            log.info(STATS_PREFIX + s.json());
         } catch (Throwable t) {
             AgentLog.early("shutdown: " + t);
         }

@@ -13,8 +13,8 @@ import java.util.TreeSet;
 import java.util.function.Consumer;
 
 /**
- * Finds the sink providers, checks the {@code sink.*} keys against what they declare, and
- * starts the sinks {@code sinks=} names. Every problem is one line; a sink with a problem does
+ * Finds the sink providers, checks each selected sink's {@code sink.<name>.*} keys against
+ * what its provider declares, and starts the sinks {@code sinks=} names. Every problem is one line; a sink with a problem does
  * not start and the others do.
  */
 public final class SinkSetup {
@@ -60,12 +60,7 @@ public final class SinkSetup {
             Consumer<String> problems) {
         Map<String, Map<String, String>> given = givenKeys(config);
         String known = String.join(", ", providers.keySet());
-        given.forEach((name, keys) -> {
-            if (!providers.containsKey(name)) {
-                problems.accept("unknown key" + (keys.size() > 1 ? "s " : " ") + prefixed(name, keys.keySet())
-                        + ": there is no sink named '" + name + "'; known sinks: " + known);
-            }
-        });
+        // keys of a sink that does not exist are reported by AgentConfig.unknownSinkKeys
         Map<String, Sink> sinks = new LinkedHashMap<>();
         for (String name : config.list("sinks")) {
             SinkProvider p = providers.get(name);

@@ -14,8 +14,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -142,13 +140,11 @@ class FaultMatrixIT extends AgainstEchoServer {
         }
         assertTrue(r.agentLines().stream().anyMatch(l -> l.contains("sink jsonl failed (1 failures so far)")
                 && l.contains("No space left on device")), r.stderr());
-        Matcher log = Pattern.compile("sink log: delivered=(\\d+) dropped=(\\d+) failed=(\\d+)").matcher(summary(r));
-        assertTrue(log.find(), summary(r));
-        assertEquals("4", log.group(1), "two requests and two responses reach the log sink");
-        assertEquals("0", log.group(2));
-        assertEquals("0", log.group(3));
-        Matcher jsonl = Pattern.compile("sink jsonl: delivered=\\d+ dropped=0 failed=(\\d+)").matcher(summary(r));
-        assertTrue(jsonl.find() && Long.parseLong(jsonl.group(1)) > 0, summary(r));
+        AgentStats stats = AgentStats.of(r);
+        assertEquals(4, stats.sink("log", "delivered"), "two requests and two responses reach the log sink");
+        assertEquals(0, stats.sink("log", "dropped"));
+        assertEquals(0, stats.sink("log", "failed"));
+        assertTrue(stats.sink("jsonl", "dropped") == 0 && stats.sink("jsonl", "failed") > 0, stats.toString());
         assertEquals(4, r.agentLines().stream().filter(l -> l.contains(" egress ") || l.contains(" ingress ")).count(),
                 "log sink lines");
     }
@@ -164,23 +160,18 @@ class FaultMatrixIT extends AgainstEchoServer {
         long capturedBytes = events.stream().mapToLong(e -> e.num("captured")).sum();
         long transferred = WildflyHttpsClient.request(HOST, server.port(), path).length
                 + TlsEchoServer.responseFor(path).length;
-        String summary = summary(r);
-        long lostRecords = counter(summary, "records lost (ring full)");
-        long lostBytes = counter(summary, "bytes lost (ring full)");
-        assertTrue(lostRecords > 0, summary);
+        AgentStats stats = AgentStats.of(r);
+        long lostRecords = stats.counter("records_lost");
+        long lostBytes = stats.counter("bytes_lost");
+        assertTrue(lostRecords > 0, stats.toString());
         assertEquals(transferred, capturedBytes + lostBytes, "every byte is either captured or counted as lost");
-        assertEquals(counter(summary, "records"), events.size(), "records written = records delivered");
+        assertEquals(stats.counter("records"), events.size(), "records written = records delivered");
         // the same from the counters alone: what the sink delivered, dropped or failed on, plus what never reached it
-        Matcher sink = Pattern.compile(" sink jsonl: delivered=\\d+ dropped=\\d+ failed=\\d+ bytes: delivered=(\\d+)"
-                + " queue-full=(\\d+) \\(\\d+ events?\\) failed=(\\d+) \\(\\d+ events?\\) exit=(\\d+) ").matcher(summary);
-        assertTrue(sink.find(), summary);
-        long sinkBytes = 0;
-        for (int g = 1; g <= 4; g++) {
-            sinkBytes += Long.parseLong(sink.group(g));
-        }
-        assertEquals(capturedBytes, Long.parseLong(sink.group(1)), "delivered bytes = bytes in the file");
-        assertEquals(transferred, sinkBytes + lostBytes + counter(summary, "bytes truncated")
-                + counter(summary, "bytes unreadable"), "captured + dropped + lost + truncated = transferred");
+        long sinkBytes = stats.sink("jsonl", "delivered_bytes") + stats.sink("jsonl", "queue_full_bytes")
+                + stats.sink("jsonl", "failed_bytes") + stats.sink("jsonl", "exit_bytes");
+        assertEquals(capturedBytes, stats.sink("jsonl", "delivered_bytes"), "delivered bytes = bytes in the file");
+        assertEquals(transferred, sinkBytes + lostBytes + stats.counter("bytes_truncated")
+                + stats.counter("read_faults"), "captured + dropped + lost + truncated + unreadable = transferred");
     }
 
     @Test
@@ -208,7 +199,10 @@ class FaultMatrixIT extends AgainstEchoServer {
         assertEquals(1, r.agentLines().stream().filter(l -> l.endsWith(
                 "WARN  sink jsonl not started: /dev/full is not a regular file; name a regular file")).count(),
                 r.stderr());
-        assertTrue(summary(r).contains(" sink log: delivered=2 dropped=0 failed=0 "), summary(r));
+        AgentStats stats = AgentStats.of(r);
+        assertEquals(2, stats.sink("log", "delivered"), stats.toString());
+        assertEquals(List.of("log"), List.copyOf(((java.util.Map<?, ?>) stats.fields().get("sinks")).keySet()),
+                "only the log sink runs");
     }
 
     /** Runs a shell command as this (root) test; fails the test if it fails. */
@@ -222,11 +216,5 @@ class FaultMatrixIT extends AgainstEchoServer {
     private static String summary(ChildJvm.Result r) {
         return r.agentLines().stream().filter(l -> l.contains("capture summary")).findFirst()
                 .orElseThrow(() -> new AssertionError("no capture summary:\n" + r.stderr()));
-    }
-
-    private static long counter(String summary, String name) {
-        Matcher m = Pattern.compile("[ ,]" + Pattern.quote(name) + "=(\\d+)").matcher(summary);
-        assertTrue(m.find(), name + " in " + summary);
-        return Long.parseLong(m.group(1));
     }
 }
