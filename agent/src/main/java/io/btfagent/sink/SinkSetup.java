@@ -44,8 +44,8 @@ public final class SinkSetup {
                 } else {
                     out.put(name, p);
                 }
-            } catch (ServiceConfigurationError | LinkageError e) {
-                problems.accept("a sink provider could not be loaded (" + e.getMessage() + "); it is skipped");
+            } catch (ServiceConfigurationError | LinkageError | RuntimeException e) {
+                problems.accept("a sink provider could not be loaded (" + e + "); it is skipped");
             }
         }
         return out;
@@ -72,7 +72,14 @@ public final class SinkSetup {
                 continue;
             }
             Set<String> declared = new TreeSet<>();
-            p.settings().forEach(s -> declared.add(s.key()));
+            List<SinkSetting> settings;
+            try {
+                settings = List.copyOf(p.settings());
+                settings.forEach(s -> declared.add(s.key()));
+            } catch (RuntimeException | LinkageError e) {
+                problems.accept("sink " + name + " not started: its provider cannot list its settings (" + e + ")");
+                continue;
+            }
             Map<String, String> keys = fromEnvironmentNames(given.getOrDefault(name, Map.of()), declared);
             Set<String> unknown = new TreeSet<>(keys.keySet());
             unknown.removeAll(declared);
@@ -83,7 +90,7 @@ public final class SinkSetup {
                 continue;
             }
             try {
-                Sink s = p.create(new Context(name, p.settings(), keys, problems));
+                Sink s = p.create(new Context(name, settings, keys, problems));
                 if (s == null) {
                     problems.accept("sink " + name + " not started: its provider returned no sink");
                 } else {

@@ -134,4 +134,28 @@ class SinkSetupTest {
         assertEquals(Map.of("path", "x", "max-bytes", "1", "keep", "2"), SinkSetup.fromEnvironmentNames(
                 Map.of("path", "x", "max.bytes", "1", "keep", "2"), java.util.Set.of("path", "max-bytes", "keep")));
     }
+
+    @Test
+    void aProviderThatThrowsFromItsSettingsDoesNotStopTheOthers() {
+        SinkProvider broken = new SinkProvider() {
+            @Override
+            public String name() {
+                return "broken";
+            }
+
+            @Override
+            public List<SinkSetting> settings() {
+                throw new IllegalStateException("no settings today");
+            }
+
+            @Override
+            public Sink create(SinkContext context) {
+                throw new AssertionError("not reached");
+            }
+        };
+        Map<String, Sink> sinks = SinkSetup.start(config("sinks=broken,log"), providers(broken), problems::add);
+        assertEquals(List.of("log"), List.copyOf(sinks.keySet()));
+        assertEquals(List.of("sink broken not started: its provider cannot list its settings"
+                + " (java.lang.IllegalStateException: no settings today)"), problems);
+    }
 }
