@@ -353,3 +353,31 @@ out:
 	bpf_map_delete_elem(&calls, &id);
 	return 0;
 }
+
+/*
+ * On the dynamic linker's _dl_debug_state, which it calls before and after it maps or unmaps
+ * libraries (the debugger interface: r_brk), whoever asked (dlopen from C, the JVM, JNA): a
+ * record with library id 0 tells user space to look at the maps now. Loaded in one instance
+ * of this object only (the others leave it out), attached to ld.so with the JVM's pid.
+ */
+SEC("uprobe")
+int linker_mapped(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct capture_header *h;
+
+	if (target_tgid && (id >> 32) != target_tgid)
+		return 0;
+	h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
+	if (!h) {
+		count(COUNTER_RECORDS_LOST, 1);
+		return 0;
+	}
+	__builtin_memset(h, 0, sizeof(*h));
+	h->ts_ns = bpf_ktime_get_ns();
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->cookie = COOKIE_LINKER_MAPPED;
+	bpf_ringbuf_submit(h, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}

@@ -35,6 +35,7 @@ public final class AgentConfig {
             Map.entry("sink.queue.capacity", "8192"),
             Map.entry("sink.queue.bytes", "16777216"),
             Map.entry("scan.interval-ms", "1000"),
+            Map.entry("late-loads", "java,linker"),
             Map.entry("kernel.btf", "/sys/kernel/btf/vmlinux"),
             Map.entry("log.level", "info"));
 

@@ -42,6 +42,9 @@ final class Capture {
     private static final String OBJECT_RESOURCE = "io/btfagent/bpf/ssl_capture.bpf.o";
     private static final String ENTRY_PROGRAM = "ssl_call_enter";
     private static final String EXIT_PROGRAM = "ssl_call_exit";
+    private static final String LINKER_PROGRAM = "linker_mapped";
+    /** The dynamic linker's hook for debuggers, called around every change of the loaded libraries. */
+    private static final String LINKER_FUNCTION = "_dl_debug_state";
     private static final String[] COUNTER_NAMES = {"calls", "records", "records lost (ring full)",
             "bytes lost (ring full)", "calls truncated", "bytes truncated", "bytes unreadable",
             "returns without entry", "QUIC objects skipped"};
@@ -56,6 +59,13 @@ final class Capture {
     private final long wakeupBytesOffset;
     private final long memoryBioOnlyOffset;
     private final MappedLibraries mappedLibraries = new MappedLibraries();
+    /** Called (on the ring thread) when the dynamic linker reports a change of the mapped libraries. */
+    private volatile Runnable onLinkerMapped = () -> { };
+    /** Kernel time of the first linker report since the last scan began, 0 if none. */
+    private final AtomicLong linkerReportNs = new AtomicLong();
+    /** The scan in progress was woken by the linker at this kernel time (0: it was not). */
+    private long scanWokenAtNs;
+    private volatile BpfObject linkerObject;
     private final int maxCapture;
     private final int ringBytes;
     private final String attachMode;
@@ -165,7 +175,8 @@ final class Capture {
      * A watched library that cannot be hooked is noted quietly (at debug level): the application
      * may never load it. Once it is mapped, the reason is logged as a warning.
      */
-    void scan(List<Path> watched) {
+    synchronized void scan(List<Path> watched) {
+        scanWokenAtNs = linkerReportNs.getAndSet(0);
         try {
             for (LibraryScanner.LibraryFile f : mappedLibraries.scan()) {
                 consider(f, true);
@@ -277,13 +288,13 @@ final class Capture {
         long t1 = System.nanoTime();
         log.debug("hook phases: resolve {} ms, BTF merge {} ms, load and attach {} ms",
                 (tResolved - t0) / 1_000_000, (tMerged - tResolved) / 1_000_000, (t1 - tMerged) / 1_000_000);
-        log.info("hooked {} {} at {} (build-id {}, BTF {}{}): {} on {} in {} ms, {} ms after JVM start",
+        log.info("hooked {} {} at {} (build-id {}, BTF {}{}): {} on {} in {} ms, {} ms after JVM start{}",
                 lib.family(), version, file.path(), lib.buildId(), btf.get().origin(),
                 !btf.get().checked() ? "" : h.check() != null
                         ? ", not made for this build: every record is checked before it is reported"
                         : ", from btf.path, trusted as this build's",
                 h.multi() ? "2 uprobe_multi links" : lib.functions().size() * 2 + " uprobes",
-                String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs());
+                String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs(), sinceLinker());
     }
 
     /**
@@ -329,10 +340,10 @@ final class Capture {
         hooked.put(file.fileKey(), h);
         long t1 = System.nanoTime();
         log.info("hooked {} (netty-tcnative) at {}{} (build-id {}, no BTF needed: memory BIO only): {} on {} in {} ms, "
-                + "{} ms after JVM start", lib.family(), file.path(),
+                + "{} ms after JVM start{}", lib.family(), file.path(),
                 file.deleted() ? " (deleted; attached through " + file.attachPath() + ")" : "", lib.buildId(),
                 h.multi() ? "2 uprobe_multi links" : lib.functions().size() * 2 + " uprobes",
-                String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs());
+                String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs(), sinceLinker());
     }
 
     /**
@@ -376,6 +387,7 @@ final class Capture {
             obj.setRodataLong(wakeupBytesOffset, ringBytes / 32);
             obj.setRodataInt(memoryBioOnlyOffset, memoryBioOnly ? 1 : 0);
             obj.reuseMap("events", ring.fd());
+            obj.skipProgram(LINKER_PROGRAM);
             if (multi) {
                 obj.useUprobeMulti(ENTRY_PROGRAM);
                 obj.useUprobeMulti(EXIT_PROGRAM);
@@ -403,6 +415,60 @@ final class Capture {
         }
     }
 
+    /** COOKIE_LINKER_MAPPED of capture_event.h: a record of the dynamic linker's probe. */
+    static final int LINKER_COOKIE = 0;
+
+    /** Sets what runs (on the ring thread) when the dynamic linker reports a change of the mapped libraries. */
+    void onLibraryMapped(Runnable r) {
+        this.onLinkerMapped = r;
+    }
+
+    /**
+     * Probes the dynamic linker's {@code _dl_debug_state} in this process, so that a library
+     * mapped by native code (dlopen from C) is looked for at once rather than at the next
+     * periodic scan. Returns why it could not, as one line.
+     */
+    Optional<String> watchLinker() {
+        Optional<LibraryScanner.Mapping> ld;
+        try {
+            ld = LibraryScanner.mappedFiles(java.nio.file.Files.readString(Path.of("/proc/self/maps"))).stream()
+                    .filter(m -> Path.of(m.name()).getFileName().toString().startsWith("ld-linux")).findFirst();
+        } catch (IOException e) {
+            return Optional.of("cannot read /proc/self/maps (" + e + ")");
+        }
+        if (ld.isEmpty()) {
+            return Optional.of("no dynamic linker (ld-linux*) mapped");
+        }
+        BpfObject obj = null;
+        try {
+            obj = BpfObject.open("ssl_capture", objectElf, config.get("kernel.btf"));
+            obj.setRodataInt(targetTgidOffset, pid);
+            obj.setRodataInt(memoryBioOnlyOffset, 1); // no library struct: the kernel BTF suffices
+            obj.reuseMap("events", ring.fd());
+            obj.skipProgram(ENTRY_PROGRAM);
+            obj.skipProgram(EXIT_PROGRAM);
+            obj.load();
+            obj.attachUprobe(LINKER_PROGRAM, pid, ld.get().name(), LINKER_FUNCTION, false, LINKER_COOKIE);
+            linkerObject = obj;
+            log.debug("probing {} in {}", LINKER_FUNCTION, ld.get().name());
+            return Optional.empty();
+        } catch (BpfException | RuntimeException e) {
+            if (obj != null) {
+                obj.close();
+            }
+            return Optional.of("cannot probe " + LINKER_FUNCTION + " in " + ld.get().name() + " (" + e.getMessage() + ")");
+        }
+    }
+
+    /** ", N ms after the dynamic linker mapped it" when the running scan was woken by the linker. */
+    private String sinceLinker() {
+        if (scanWokenAtNs == 0) {
+            return "";
+        }
+        return String.format(java.util.Locale.ROOT, ", %.1f ms after the dynamic linker reported it mapped",
+                (System.nanoTime() - scanWokenAtNs) / 1e6);
+    }
+
     /** What a probe tells the program: the library in the upper bits, the function (enum capture_func) below. */
     static long cookie(int libraryId, String function) {
         return ((long) libraryId << 8) | TlsLibrary.functionId(function);
@@ -411,7 +477,13 @@ final class Capture {
     /** Called on the ring thread for every record of every library. */
     private void onRecord(java.nio.ByteBuffer record) {
         try {
-            Route r = routes.get(record.getInt(layout.cookie()) >>> 8);
+            int cookie = record.getInt(layout.cookie());
+            if (cookie == LINKER_COOKIE) {
+                linkerReportNs.compareAndSet(0, record.getLong(layout.tsNs()));
+                onLinkerMapped.run();
+                return;
+            }
+            Route r = routes.get(cookie >>> 8);
             if (r == null) {
                 throw new IllegalArgumentException("record of no hooked library (cookie "
                         + Integer.toHexString(record.getInt(layout.cookie())) + ")");
@@ -536,6 +608,15 @@ final class Capture {
     void stop(long deadlineMs) {
         long end = System.nanoTime() + deadlineMs * 1_000_000;
         List<Thread> detaching = new ArrayList<>();
+        BpfObject linker = linkerObject;
+        if (linker != null) {
+            for (UprobeLink link : linker.links()) {
+                Thread t = new Thread(link::close, "btf-agent-detach");
+                t.setDaemon(true);
+                t.start();
+                detaching.add(t);
+            }
+        }
         for (Hooked h : hooked.values()) {
             for (UprobeLink link : h.object().links()) {
                 Thread t = new Thread(link::close, "btf-agent-detach");

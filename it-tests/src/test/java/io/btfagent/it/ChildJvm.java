@@ -75,6 +75,7 @@ final class ChildJvm {
     }
 
     private final List<String> prefix = new ArrayList<>();
+    private final Map<String, String> env = new LinkedHashMap<>();
     private final List<String> jvmArgs = new ArrayList<>();
     private String agentOptions;
     private String classpath = CLASSPATH;
@@ -98,6 +99,12 @@ final class ChildJvm {
 
     ChildJvm classpath(String cp) {
         this.classpath = cp;
+        return this;
+    }
+
+    /** Sets an environment variable of the child (e.g. LD_LIBRARY_PATH). */
+    ChildJvm env(String name, String value) {
+        env.put(name, value);
         return this;
     }
 
@@ -132,6 +139,7 @@ final class ChildJvm {
         Path err = Files.createTempFile("child-err", ".txt");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
         pb.environment().keySet().removeIf(k -> k.startsWith("BTF_AGENT_") || k.equals("JAVA_TOOL_OPTIONS"));
+        pb.environment().putAll(env);
         return new Running(pb.start(), out, err);
     }
 
@@ -246,6 +254,7 @@ final class ChildJvm {
         Path err = Files.createTempFile("child-err", ".txt");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
         pb.environment().keySet().removeIf(k -> k.startsWith("BTF_AGENT_") || k.equals("JAVA_TOOL_OPTIONS"));
+        pb.environment().putAll(env);
         if (readyMarkers.isEmpty()) {
             pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         }
