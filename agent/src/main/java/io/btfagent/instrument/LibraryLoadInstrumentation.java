@@ -6,12 +6,12 @@ import java.lang.instrument.Instrumentation;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 import net.bytebuddy.agent.builder.AgentBuilder;
 import net.bytebuddy.asm.Advice;
 import net.bytebuddy.description.type.TypeDescription;
 import net.bytebuddy.dynamic.ClassFileLocator;
-import net.bytebuddy.dynamic.loading.ClassInjector;
 import net.bytebuddy.utility.JavaModule;
 
 import static net.bytebuddy.matcher.ElementMatchers.isStatic;
@@ -32,6 +32,7 @@ public final class LibraryLoadInstrumentation {
     /** The bridge classes injected into the bootstrap loader (package io.btfagent.bootstrap). */
     public static final List<String> BOOTSTRAP_CLASSES = List.of("io.btfagent.bootstrap.LibraryLoadBridge");
     private static final String BRIDGE = "io.btfagent.bootstrap.LibraryLoadBridge";
+    private static final String BYTE_BUDDY_SAFE = "net.bytebuddy.safe";
     private static final String[] TARGETS = {"jdk.internal.loader.NativeLibraries",
         "jdk.internal.loader.RawNativeLibraries", "com.sun.jna.NativeLibrary"};
 
@@ -41,23 +42,31 @@ public final class LibraryLoadInstrumentation {
     /**
      * Defines the bridge classes in the bootstrap loader (once per JVM) and returns the
      * bootstrap's {@code LibraryLoadBridge}. The isolated loader delegates to its parents first,
-     * so from then on the agent sees the bootstrap copy too. They are defined directly (byte-buddy's
-     * Unsafe injector, opened through {@code inst}) rather than by appending a jar to the boot
-     * class path, which would make the JVM print a class-sharing warning on the application's
-     * stderr.
+     * so from then on the agent sees the bootstrap copy too. They are defined with the JDK's
+     * internal {@code jdk.internal.misc.Unsafe.defineClass}, exported to the agent alone through
+     * {@code inst}: appending a jar to the boot class path would make the JVM print a
+     * class-sharing warning on the application's stderr, and {@code sun.misc.Unsafe} (what
+     * byte-buddy's injector uses) a deprecation warning on JDK 24 and newer.
      */
-    public static Class<?> injectBridges(Instrumentation inst) throws IOException, ClassNotFoundException {
+    public static Class<?> injectBridges(Instrumentation inst) throws IOException, ReflectiveOperationException {
         try {
             return Class.forName(BRIDGE, false, null);
         } catch (ClassNotFoundException notYet) {
             // inject below
         }
+        Module agent = LibraryLoadInstrumentation.class.getModule();
+        Module base = Object.class.getModule();
+        inst.redefineModule(base, Set.of(), Map.of("jdk.internal.misc", Set.of(agent)), Map.of(), Set.of(),
+                Map.of());
+        Class<?> unsafeClass = Class.forName("jdk.internal.misc.Unsafe");
+        Object unsafe = unsafeClass.getMethod("getUnsafe").invoke(null);
+        java.lang.reflect.Method define = unsafeClass.getMethod("defineClass", String.class, byte[].class, int.class,
+                int.class, ClassLoader.class, java.security.ProtectionDomain.class);
         ClassLoader own = LibraryLoadInstrumentation.class.getClassLoader();
-        Map<String, byte[]> classes = new LinkedHashMap<>();
         for (String name : BOOTSTRAP_CLASSES) {
-            classes.put(name, classBytes(own, name));
+            byte[] bytes = classBytes(own, name);
+            define.invoke(unsafe, name, bytes, 0, bytes.length, null, null);
         }
-        ClassInjector.UsingUnsafe.Factory.resolve(inst).make(null, null).injectRaw(classes);
         return Class.forName(BRIDGE, false, null);
     }
 
@@ -70,11 +79,26 @@ public final class LibraryLoadInstrumentation {
     public static void install(Instrumentation inst, Class<?> bridge, Consumer<String> listener,
             Consumer<String> problem) throws ReflectiveOperationException {
         bridge.getField("listener").set(null, listener);
+        // byte-buddy's class injectors, set up when an AgentBuilder is first made, reach for
+        // sun.misc.Unsafe (a warning on the application's stderr from JDK 24 on) unless told
+        // not to; nothing used here injects classes. The property is put back at once: the
+        // application's own byte-buddy, if any, decides for itself.
+        String safe = System.getProperty(BYTE_BUDDY_SAFE);
+        AgentBuilder builder;
+        try {
+            System.setProperty(BYTE_BUDDY_SAFE, "true");
+            builder = new AgentBuilder.Default();
+        } finally {
+            if (safe == null) {
+                System.clearProperty(BYTE_BUDDY_SAFE);
+            } else {
+                System.setProperty(BYTE_BUDDY_SAFE, safe);
+            }
+        }
         ClassFileLocator locator = new ClassFileLocator.Compound(new ClassDataLocator(
                 LibraryLoadInstrumentation.class.getClassLoader()),
                 ClassFileLocator.ForClassLoader.of(LibraryLoadInstrumentation.class.getClassLoader()));
-        new AgentBuilder.Default()
-                .disableClassFormatChanges()
+        builder.disableClassFormatChanges()
                 .with(AgentBuilder.RedefinitionStrategy.RETRANSFORMATION)
                 // retransform only the loaded classes that are instrumented, not every class
                 .with(new AgentBuilder.RedefinitionStrategy.DiscoveryStrategy.Explicit(loaded(inst)))
@@ -91,15 +115,15 @@ public final class LibraryLoadInstrumentation {
                     }
                 })
                 .type(named(TARGETS[0]))
-                .transform((builder, type, loader, module, domain) -> builder.visit(
+                .transform((b, type, loader, module, domain) -> b.visit(
                         Advice.to(NativeLoadAdvice.JniLoad.class, locator).on(named("loadLibrary")
                                 .and(takesArguments(3)).and(takesArgument(1, String.class)))))
                 .type(named(TARGETS[1]))
-                .transform((builder, type, loader, module, domain) -> builder.visit(
+                .transform((b, type, loader, module, domain) -> b.visit(
                         Advice.to(NativeLoadAdvice.RawLoad.class, locator).on(named("load")
                                 .and(takesArguments(String.class)))))
                 .type(named(TARGETS[2]))
-                .transform((builder, type, loader, module, domain) -> builder.visit(
+                .transform((b, type, loader, module, domain) -> b.visit(
                         Advice.to(NativeLoadAdvice.JnaLoad.class, locator).on(named("loadLibrary").and(isStatic())
                                 .and(takesArguments(2)).and(takesArgument(0, String.class)))))
                 .installOn(inst);
