@@ -36,18 +36,17 @@ class AgentConfigTest {
     @Test
     void defaultsApplyWhenNothingIsGiven() {
         AgentConfig c = AgentConfig.resolve(null, new Properties(), Map.of());
-        assertEquals(Map.ofEntries(
-                Map.entry("enabled", "true"),
-                Map.entry("sinks", "log"),
-                Map.entry("sink.jsonl.path", "btf-agent-events.jsonl"),
-                Map.entry("capture.max-bytes", "65536"),
-                Map.entry("ring.bytes", "8388608"),
-                Map.entry("sink.queue.capacity", "8192"),
-                Map.entry("sink.queue.bytes", "16777216"),
-                Map.entry("scan.interval-ms", "1000"),
-                Map.entry("late-loads", "java,linker"),
-                Map.entry("kernel.btf", "/sys/kernel/btf/vmlinux"),
-                Map.entry("log.level", "info")), c.values());
+        assertEquals(Map.of(
+                "enabled", "true",
+                "sinks", "log",
+                "sink.jsonl.path", "btf-agent-events.jsonl",
+                "capture.max-bytes", "65536",
+                "ring.bytes", "8388608",
+                "sink.queue.capacity", "8192",
+                "sink.queue.bytes", "16777216",
+                "scan.interval-ms", "1000",
+                "kernel.btf", "/sys/kernel/btf/vmlinux",
+                "log.level", "info"), c.values());
         assertEquals(List.of(), c.problems());
         assertTrue(c.enabled());
         assertEquals(List.of("log"), c.list("sinks"));
@@ -218,8 +217,9 @@ class AgentConfigTest {
         assertFalse(AgentConfig.resolve(null, new Properties(), Map.of("BTF_AGENT_ENABLED", "false")).enabled());
         assertTrue(AgentConfig.resolve("enabled=true", props("btf.agent.enabled", "false"), Map.of()).enabled(),
                 "inline beats the system property");
-        assertTrue(AgentConfig.resolve("enabled=no", new Properties(), Map.of()).enabled(),
-                "only the word false disables");
+        // The kill switch fails safe: a value that is neither true nor false turns capture off, and says so.
+        assertFalse(AgentConfig.resolve("enabled=no", new Properties(), Map.of()).enabled(),
+                "only the word true (or nothing) enables");
     }
 
     @Test

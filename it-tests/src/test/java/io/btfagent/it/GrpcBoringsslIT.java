@@ -41,7 +41,7 @@ class GrpcBoringsslIT {
                 .start(APP, List.of(cert[0].toString(), cert[1].toString(), text))) {
             app.awaitPrinted("ready", 60);
             app.awaitStderr(NettyStack.HOOKED, 60);
-            app.send("go");
+            app.send();
             r = app.finish(60);
         }
         r.agentLines().forEach(System.out::println);

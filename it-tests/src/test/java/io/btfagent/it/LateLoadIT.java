@@ -57,7 +57,7 @@ class LateLoadIT extends AgainstEchoServer {
                 .start(CLIENT, List.of(HOST, String.valueOf(server.port()), "/",
                         LIB_DIR.resolve("libssl.so.1.1").toString()))) {
             app.awaitStderr(WildflyCaptureIT.WATCHING, 60);
-            app.send("load");
+            app.send();
             r = app.finish(60);
         }
         r.agentLines().forEach(System.out::println);
@@ -77,10 +77,10 @@ class LateLoadIT extends AgainstEchoServer {
                 .start(CLIENT, List.of(HOST, String.valueOf(server.port()), "/",
                         LIB_DIR.resolve("libssl.so.1.1").toString()))) {
             app.awaitStderr(WildflyCaptureIT.WATCHING, 60); // the agent is up, its first scan done
-            app.send("dlopen");
+            app.send();
             app.awaitPrinted("dlopened", 60);
             app.awaitStderr("hooked openssl 1.1.1w", 60);
-            app.send("go");
+            app.send();
             r = app.finish(60);
         }
         r.agentLines().forEach(System.out::println);
