@@ -66,14 +66,14 @@ public final class AgentRuntime {
             return;
         }
         try {
-            runLogged(config, log);
+            runLogged(config, log, inst);
         } catch (Throwable t) {
             log.warn("capture stopped: {}; the application continues without capture", String.valueOf(t));
             log.debug("cause", t);
         }
     }
 
-    private static void runLogged(AgentConfig config, Logger log) throws Exception {
+    private static void runLogged(AgentConfig config, Logger log, Instrumentation inst) throws Exception {
         log.debug("logging up {} ms after JVM start", Capture.sinceJvmStartMs());
         config.validate();
         config.problems().forEach(log::warn);
@@ -100,7 +100,19 @@ public final class AgentRuntime {
 
         List<Path> watched = watchedPaths(config);
         long interval = config.longValue("scan.interval-ms");
-        capture.scan(watched);
+        // Late loads first: a library the application loads while the watched ones are being
+        // hooked is then looked at as soon as that is done.
+        LateLoads late = new LateLoads(capture, log);
+        List<String> lateLoads = config.list("late-loads");
+        if (lateLoads.contains("linker")) {
+            capture.onLibraryMapped(late::wake);
+            capture.watchLinker().ifPresent(p -> log.warn("{}; libraries that native code loads later are found by "
+                    + "the periodic maps scan only", p));
+        }
+        if (lateLoads.contains("java")) {
+            late.instrument(inst);
+        }
+        late.rescan(watched).get();
         if (capture.hookedCount() == 0) {
             log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);
         }
@@ -110,7 +122,7 @@ public final class AgentRuntime {
         long nextStats = System.currentTimeMillis() + statsEveryMs;
         while (true) {
             Thread.sleep(interval);
-            capture.scan(List.of());
+            late.rescan(List.of()).get();
             long now = System.currentTimeMillis();
             boolean report = now >= nextReport;
             boolean stats = statsEveryMs > 0 && now >= nextStats;
@@ -165,9 +177,13 @@ public final class AgentRuntime {
      * Returns the reason it could not, as one line.
      */
     @SuppressWarnings("unchecked")
-    private static Optional<String> loadNatives(AgentConfig config, Logger log) {
+    private static Path nativeDir(AgentConfig config) {
         String configured = config.get("native.dir");
-        Path dir = configured == null ? NativeFiles.defaultDir() : Path.of(configured);
+        return configured == null ? NativeFiles.defaultDir() : Path.of(configured);
+    }
+
+    private static Optional<String> loadNatives(AgentConfig config, Logger log) {
+        Path dir = nativeDir(config);
         ClassLoader loader = AgentRuntime.class.getClassLoader();
         try {
             NativeFiles.prepareDir(dir);
