@@ -36,7 +36,8 @@ public final class AgentConfig {
             Map.entry("sink.queue.bytes", "16777216"),
             Map.entry("scan.interval-ms", "1000"),
             Map.entry("kernel.btf", "/sys/kernel/btf/vmlinux"),
-            Map.entry("log.level", "info"));
+            Map.entry("log.level", "info"),
+            Map.entry("identity", "true"));
 
     private final Map<String, String> values;
     private final List<String> problems;

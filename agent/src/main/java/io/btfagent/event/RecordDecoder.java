@@ -13,6 +13,8 @@ public final class RecordDecoder {
     private static final String[] FUNCS = {"SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex",
         "gnutls_record_recv", "gnutls_record_send"};
     private static final boolean[] EGRESS = {false, false, true, true, false, true};
+    // enum conn_role
+    private static final String[] ROLES = {null, "client", "server"};
 
     /** What every record of this library shares. */
     public record Source(String lib, String version, String path) {
@@ -45,17 +47,21 @@ public final class RecordDecoder {
         int funcId = p.getInt(l.cookie()) & 0xff;
         String func = funcId < FUNCS.length ? FUNCS[funcId] : "unknown";
         int fd = p.getInt(l.fd());
+        int tid = p.getInt(l.tid());
+        int role = p.getInt(l.role());
         byte[] data = new byte[captured];
         p.get(l.headerSize(), data);
         return new CaptureEvent(
                 p.getLong(l.tsNs()) + monotonicToEpochNanos,
                 p.getInt(l.pid()),
-                p.getInt(l.tid()),
-                comm(p, l.comm()),
+                tid,
+                ThreadNames.name(tid, comm(p, l.comm())),
                 source.lib(), source.version(), source.path(),
                 func,
                 funcId < FUNCS.length ? (EGRESS[funcId] ? "egress" : "ingress") : "unknown",
                 p.getLong(l.ssl()),
+                p.getLong(l.conn()),
+                role > 0 && role < ROLES.length ? ROLES[role] : null,
                 fd >= -1 ? Integer.valueOf(fd) : null,
                 address(p, l.family(), l.laddr(), l.lport()),
                 address(p, l.family(), l.raddr(), l.rport()),

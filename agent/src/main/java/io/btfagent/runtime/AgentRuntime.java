@@ -38,6 +38,9 @@ public final class AgentRuntime {
     private static final List<String> JNA_GLOBALS = List.of("jna.loaded", "jnidispatch.path", "jna.platform.library.path");
     private static final List<String> DEFAULT_WATCHED = List.of("/usr/lib/x86_64-linux-gnu", "/usr/local/lib");
 
+    private static volatile Instrumentation instrumentation;
+    private static volatile Object stacks;
+
     private AgentRuntime() {
     }
 
@@ -46,6 +49,7 @@ public final class AgentRuntime {
      * {@code btf-agent-init}, which this method keeps for watching libraries loaded later.
      */
     public static void run(String agentArgs, Instrumentation inst) {
+        instrumentation = inst;
         AgentConfig config = AgentConfig.fromAgentArgs(agentArgs);
         if (!config.enabled()) {
             AgentLog.early("disabled (enabled=false); the application runs without capture");
@@ -86,6 +90,7 @@ public final class AgentRuntime {
                 (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn);
         Capture capture = new Capture(config, log, dispatcher);
         log.debug("libbpf bound, sinks and reader started {} ms after JVM start", Capture.sinceJvmStartMs());
+        weaveTlsStacks(config, capture, log);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(capture, dispatcher, log), "btf-agent-exit"));
 
         List<Path> watched = watchedPaths(config);
@@ -108,6 +113,37 @@ public final class AgentRuntime {
                     lastLost = lost;
                 }
             }
+        }
+    }
+
+    /**
+     * Connection identity and Java thread names for the JVM's TLS stacks. The bridge goes into
+     * the bootstrap loader first; only then are classes that refer to it loaded (TlsStacks).
+     * Any failure leaves capture running without identity.
+     */
+    private static void weaveTlsStacks(AgentConfig config, Capture capture, Logger log) {
+        if (!Boolean.parseBoolean(config.get("identity"))) {
+            return;
+        }
+        Instrumentation inst = instrumentation;
+        if (inst == null || !inst.isRetransformClassesSupported()) {
+            log.warn("identity: the JVM gives the agent no class retransformation; events carry no role, JVM-side "
+                    + "addresses or Java thread names");
+            return;
+        }
+        try {
+            String configured = config.get("native.dir");
+            io.btfagent.identity.BootstrapClasses.inject(inst,
+                    configured == null ? NativeFiles.defaultDir() : Path.of(configured),
+                    List.of("io.btfagent.bootstrap.ConnectionBridge", "io.btfagent.bootstrap.ConnectionBridge$Listener"));
+            stacks = io.btfagent.identity.TlsStacks.install(inst, capture.peers(), (stack, reason) -> log.warn(
+                    "identity: {} not woven ({}); its connections are captured without role, addresses and Java "
+                    + "thread names", stack, reason));
+            log.debug("TLS stacks woven {} ms after JVM start", Capture.sinceJvmStartMs());
+        } catch (Throwable t) {
+            log.warn("identity: TLS stacks not woven ({}); events carry no role, JVM-side addresses or Java thread names",
+                    String.valueOf(t));
+            log.debug("cause", t);
         }
     }
 
@@ -233,6 +269,9 @@ public final class AgentRuntime {
             for (Dispatcher.SinkStats s : dispatcher.stats()) {
                 b.append(" sink ").append(s.name()).append(": delivered=").append(s.delivered())
                         .append(" dropped=").append(s.dropped()).append(" failed=").append(s.failed()).append(',');
+            }
+            if (stacks instanceof io.btfagent.identity.TlsStacks s) {
+                b.append(' ').append(s.summary()).append(',');
             }
             b.setLength(b.length() - 1);
             log.info(b.toString());

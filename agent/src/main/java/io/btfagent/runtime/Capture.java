@@ -2,6 +2,7 @@ package io.btfagent.runtime;
 
 import ch.qos.logback.classic.Logger;
 import io.btfagent.bpf.BpfException;
+import io.btfagent.bpf.BpfMap;
 import io.btfagent.bpf.BpfObject;
 import io.btfagent.bpf.RingBuffer;
 import io.btfagent.bpf.RingBufferPoller;
@@ -15,6 +16,8 @@ import io.btfagent.btf.BtfMerger;
 import io.btfagent.config.AgentConfig;
 import io.btfagent.elf.ElfFile;
 import io.btfagent.event.BuildCheck;
+import io.btfagent.event.PeerLayout;
+import io.btfagent.identity.PeerMap;
 import io.btfagent.event.RecordDecoder;
 import io.btfagent.event.RecordLayout;
 import io.btfagent.sink.Dispatcher;
@@ -41,9 +44,12 @@ final class Capture {
     private static final String OBJECT_RESOURCE = "io/btfagent/bpf/ssl_capture.bpf.o";
     private static final String ENTRY_PROGRAM = "ssl_call_enter";
     private static final String EXIT_PROGRAM = "ssl_call_exit";
+    private static final String FREE_PROGRAM = "ssl_free_enter";
     private static final String[] COUNTER_NAMES = {"calls", "records", "records lost (ring full)",
             "bytes lost (ring full)", "calls truncated", "bytes truncated", "bytes unreadable",
-            "returns without entry", "QUIC objects skipped"};
+            "returns without entry", "QUIC objects skipped", "connections", "records without conn"};
+    /** Entries of the conns and peers maps (as declared in ssl_capture.bpf.c). */
+    private static final int CONN_ENTRIES = 131072;
 
     private final AgentConfig config;
     private final Logger log;
@@ -68,6 +74,11 @@ final class Capture {
     private final java.util.concurrent.atomic.AtomicInteger nextId = new java.util.concurrent.atomic.AtomicInteger(1);
     /** The one ring every library's object writes to (its cookie says which library a record is of). */
     private final RingBuffer ring;
+    /** Shared by every library's object: conn ids and what the JVM side reported per TLS object. */
+    private final BpfMap conns;
+    private final BpfMap connSeq;
+    private final BpfMap peers;
+    private final PeerLayout peerLayout;
     private final Set<String> refused = ConcurrentHashMap.newKeySet();
     private final Set<String> refusedQuietly = ConcurrentHashMap.newKeySet();
     private final AtomicLong decodeFailures = new AtomicLong();
@@ -103,6 +114,7 @@ final class Capture {
             throw new IOException("BTF of " + OBJECT_RESOURCE + ": " + e.getMessage(), e);
         }
         this.layout = RecordLayout.from(objectBtf);
+        this.peerLayout = PeerLayout.from(objectBtf);
         // The compiler leaves the offsets in the BTF's .rodata section as 0 (libbpf fills them in
         // at open from the symbol table), so they are read from the symbol table here too.
         this.maxCaptureOffset = objectFile.symbolValue("max_capture")
@@ -119,6 +131,9 @@ final class Capture {
         this.multiAvailable = LibbpfMulti.bind(Libbpf.boundPath())
                 && kernelAtLeast(System.getProperty("os.version", ""), 6, 10);
         this.ring = RingBuffer.create("btf_agent_events", ringBytes);
+        this.conns = BpfMap.create(BpfMap.BPF_MAP_TYPE_LRU_HASH, "conns", 8, 8, CONN_ENTRIES);
+        this.connSeq = BpfMap.create(BpfMap.BPF_MAP_TYPE_ARRAY, "conn_seq", 4, 8, 1);
+        this.peers = BpfMap.create(BpfMap.BPF_MAP_TYPE_LRU_HASH, "peers", 8, peerLayout.size(), CONN_ENTRIES);
         this.poller = new RingBufferPoller();
         this.poller.add(ring, this::onRecord);
         this.pollerThread = new Thread(poller::run, "btf-agent-ring");
@@ -279,8 +294,8 @@ final class Capture {
                 !btf.get().checked() ? "" : h.check() != null
                         ? ", not made for this build: every record is checked before it is reported"
                         : ", from btf.path, trusted as this build's",
-                h.multi() ? "2 uprobe_multi links" : lib.functions().size() * 2 + " uprobes",
-                String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs());
+                h.multi() ? "3 uprobe_multi links" : lib.functions().size() * 2 + 1 + " uprobes",
+                String.join("/", lib.functions()) + "/" + lib.free(), (t1 - t0) / 1_000_000, sinceJvmStartMs());
     }
 
     /**
@@ -307,9 +322,13 @@ final class Capture {
             obj.setRodataInt(targetTgidOffset, pid);
             obj.setRodataLong(wakeupBytesOffset, ringBytes / 32);
             obj.reuseMap("events", ring.fd());
+            obj.reuseMap("conns", conns.fd());
+            obj.reuseMap("conn_seq", connSeq.fd());
+            obj.reuseMap("peers", peers.fd());
             if (multi) {
                 obj.useUprobeMulti(ENTRY_PROGRAM);
                 obj.useUprobeMulti(EXIT_PROGRAM);
+                obj.useUprobeMulti(FREE_PROGRAM);
             }
             obj.load();
             String path = file.path().toString();
@@ -317,11 +336,13 @@ final class Capture {
             if (multi) {
                 obj.attachUprobeMulti(ENTRY_PROGRAM, pid, path, lib.functions(), cookies, false);
                 obj.attachUprobeMulti(EXIT_PROGRAM, pid, path, lib.functions(), cookies, true);
+                obj.attachUprobeMulti(FREE_PROGRAM, pid, path, List.of(lib.free()), new long[] {0}, false);
             } else {
                 for (int i = 0; i < cookies.length; i++) {
                     obj.attachUprobe(ENTRY_PROGRAM, pid, path, lib.functions().get(i), false, cookies[i]);
                     obj.attachUprobe(EXIT_PROGRAM, pid, path, lib.functions().get(i), true, cookies[i]);
                 }
+                obj.attachUprobe(FREE_PROGRAM, pid, path, lib.free(), false, 0);
             }
             return new Hooked(id, lib, version, obj, multi, check);
         } catch (BpfException | RuntimeException e) {
@@ -427,6 +448,11 @@ final class Capture {
     static long sinceJvmStartMs() {
         return ProcessHandle.current().info().startInstant()
                 .map(s -> java.time.Duration.between(s, java.time.Instant.now()).toMillis()).orElse(-1L);
+    }
+
+    /** Where the JVM side writes what it knows of each TLS object, for the probes to stamp on records. */
+    PeerMap peers() {
+        return new PeerMap(peers, peerLayout);
     }
 
     int hookedCount() {

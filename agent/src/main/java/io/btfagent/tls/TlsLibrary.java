@@ -102,6 +102,14 @@ public record TlsLibrary(Path path, String family, String buildId, List<String> 
         return opensslVersion(path);
     }
 
+    /**
+     * The function that frees one of the family's TLS objects (probed so that a pointer reused
+     * after it starts a new conn).
+     */
+    public String free() {
+        return family.equals("gnutls") ? "gnutls_deinit" : "SSL_free";
+    }
+
     /** Cookie value of a function: its index in {@link #FUNCTIONS}. */
     public static int functionId(String function) {
         return FUNCTIONS.indexOf(function);
