@@ -3,12 +3,12 @@ package io.btfagent.identity;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.instrument.Instrumentation;
-import java.nio.file.Path;
-import java.util.LinkedHashMap;
+import java.lang.reflect.Method;
+import java.security.ProtectionDomain;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import net.bytebuddy.dynamic.ClassFileLocator;
-import net.bytebuddy.dynamic.loading.ClassInjector;
 
 /**
  * Puts the agent's bridge classes ({@code io.btfagent.bootstrap}) into the bootstrap class
@@ -19,15 +19,39 @@ public final class BootstrapClasses {
     private BootstrapClasses() {
     }
 
-    /** Injects {@code classes} (binary names) through a jar written to {@code dir} (owner-only). */
-    public static void inject(Instrumentation inst, Path dir, List<String> classes) throws IOException {
-        Map<String, byte[]> bytes = new LinkedHashMap<>();
+    /**
+     * Defines {@code classes} (binary names, supertypes first) in the bootstrap loader, unless
+     * it has them already. Through {@code jdk.internal.misc.Unsafe.defineClass}, opened to the
+     * agent alone with {@link Instrumentation#redefineModule}: appending a jar to the bootstrap
+     * class path instead would make the JVM print a warning (class data sharing turns off for
+     * the application's classes) into the application's output.
+     */
+    public static void inject(Instrumentation inst, List<String> classes) throws Exception {
+        Module base = Object.class.getModule();
+        Module agent = BootstrapClasses.class.getModule();
+        inst.redefineModule(base, Set.of(), Map.of("jdk.internal.misc", Set.of(agent)), Map.of(), Set.of(),
+                Map.of());
+        Class<?> unsafeClass = Class.forName("jdk.internal.misc.Unsafe");
+        Object unsafe = unsafeClass.getMethod("getUnsafe").invoke(null);
+        Method define = unsafeClass.getMethod("defineClass", String.class, byte[].class, int.class, int.class,
+                ClassLoader.class, ProtectionDomain.class);
         ClassFileLocator locator = agentClasses();
         for (String name : classes) {
-            bytes.put(name, locator.locate(name).resolve());
+            if (inBootstrap(name)) {
+                continue;
+            }
+            byte[] b = locator.locate(name).resolve();
+            define.invoke(unsafe, name, b, 0, b.length, null, null);
         }
-        ClassInjector.UsingInstrumentation.of(dir.toFile(), ClassInjector.UsingInstrumentation.Target.BOOTSTRAP, inst)
-                .injectRaw(bytes);
+    }
+
+    private static boolean inBootstrap(String name) {
+        try {
+            Class.forName(name, false, null);
+            return true;
+        } catch (ClassNotFoundException e) {
+            return false;
+        }
     }
 
     /**

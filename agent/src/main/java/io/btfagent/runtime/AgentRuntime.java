@@ -132,10 +132,8 @@ public final class AgentRuntime {
             return;
         }
         try {
-            String configured = config.get("native.dir");
             io.btfagent.identity.BootstrapClasses.inject(inst,
-                    configured == null ? NativeFiles.defaultDir() : Path.of(configured),
-                    List.of("io.btfagent.bootstrap.ConnectionBridge", "io.btfagent.bootstrap.ConnectionBridge$Listener"));
+                    List.of("io.btfagent.bootstrap.ConnectionBridge$Listener", "io.btfagent.bootstrap.ConnectionBridge"));
             stacks = io.btfagent.identity.TlsStacks.install(inst, capture.peers(), (stack, reason) -> log.warn(
                     "identity: {} not woven ({}); its connections are captured without role, addresses and Java "
                     + "thread names", stack, reason));

@@ -85,6 +85,49 @@ class WildflyCaptureIT extends AgainstEchoServer {
         }
         assertEquals(out.str("ssl"), in.str("ssl"), "both calls are on one connection");
         assertTrue(out.str("ts").compareTo(in.str("ts")) <= 0, "timestamps in order");
+        assertClientIdentity(events, r[0].stdout(), server.port());
+    }
+
+    @Test
+    void everyConnectionHasItsOwnConnAndAddresses() throws Exception {
+        ChildJvm.Result[] r = new ChildJvm.Result[1];
+        List<Event> events = capture("", "/", 3, r);
+
+        // the client prints each connection's local port before its request-sha256 line
+        List<String> ports = r[0].stdout().lines().filter(l -> l.startsWith("local-port ")).map(l -> l.substring(11))
+                .toList();
+        assertEquals(3, ports.size(), r[0].stdout());
+        assertEquals(6, events.size(), "three requests and three responses: " + events);
+        java.util.Set<Long> conns = new java.util.LinkedHashSet<>();
+        for (int i = 0; i < 3; i++) {
+            Event out = events.get(2 * i);
+            Event in = events.get(2 * i + 1);
+            assertEquals(out.num("conn"), in.num("conn"), "request and response of one connection");
+            conns.add(out.num("conn"));
+            for (Event e : List.of(out, in)) {
+                assertEquals("127.0.0.1:" + ports.get(i), e.str("local"), e.fields().toString());
+                assertEquals("127.0.0.1:" + server.port(), e.str("remote"), e.fields().toString());
+            }
+        }
+        assertEquals(3, conns.size(), "three connections, three conns: " + conns);
+    }
+
+    /**
+     * A wildfly-openssl client's events carry one conn, role client, the addresses of the
+     * connection the client printed ({@code local-port}) and the Java name of its thread.
+     */
+    static void assertClientIdentity(List<Event> events, String stdout, int serverPort) {
+        String localPort = ChildJvm.printedValues(stdout).get("local-port");
+        assertTrue(localPort != null && localPort.matches("\\d+"), "the client printed its local port:\n" + stdout);
+        long conn = events.get(0).num("conn");
+        assertTrue(conn > 0, "a conn id: " + events.get(0).fields());
+        for (Event e : events) {
+            assertEquals(conn, e.num("conn"), "one connection, one conn: " + e.fields());
+            assertEquals("client", e.str("role"), e.fields().toString());
+            assertEquals("127.0.0.1:" + localPort, e.str("local"), e.fields().toString());
+            assertEquals("127.0.0.1:" + serverPort, e.str("remote"), e.fields().toString());
+            assertEquals("main", e.str("thread"), "the Java thread's name (its OS name is 'java'): " + e.fields());
+        }
     }
 
     @Test
