@@ -35,6 +35,14 @@ const volatile __u32 target_tgid = 0;
  * 0 wakes the reader for every record. Set before load (a quarter of the ring by default).
  */
 const volatile __u64 wakeup_bytes = 0;
+/*
+ * 1: this object's library does all its I/O through memory BIOs (netty-tcnative's BoringSSL,
+ * whose JNI code gives SSL_set_bio nothing but its ByteBuffer BIO): every record gets fd -1
+ * and the program reads no library struct at all. Such an object is loaded with the kernel's
+ * BTF alone: the verifier sees this constant and drops the struct reads, which have no BTF
+ * to relocate against. Set before load.
+ */
+const volatile __u32 memory_bio_only = 0;
 
 struct call_args {
 	__u64 ssl;
@@ -401,7 +409,9 @@ int ssl_call_exit(struct pt_regs *ctx)
 	ec.args = args;
 	ec.ts_ns = bpf_ktime_get_ns();
 	ec.pid_tgid = id;
-	if (is_gnutls(func)) {
+	if (memory_bio_only) {
+		ec.fd = -1;
+	} else if (is_gnutls(func)) {
 		ec.fd = gnutls_fd(args->ssl, is_write(func));
 		socket_addrs(ec.fd, &ec.addrs);
 		/* report a transport value as fd only when it is a socket: never guessed */

@@ -22,6 +22,7 @@ import io.btfagent.event.RecordDecoder;
 import io.btfagent.event.RecordLayout;
 import io.btfagent.sink.Dispatcher;
 import io.btfagent.tls.LibraryScanner;
+import io.btfagent.tls.MappedLibraries;
 import io.btfagent.tls.TlsLibrary;
 import java.io.IOException;
 import java.io.InputStream;
@@ -59,6 +60,8 @@ final class Capture {
     private final long maxCaptureOffset;
     private final long targetTgidOffset;
     private final long wakeupBytesOffset;
+    private final long memoryBioOnlyOffset;
+    private final MappedLibraries mappedLibraries = new MappedLibraries();
     private final int maxCapture;
     private final int ringBytes;
     private final String attachMode;
@@ -123,6 +126,8 @@ final class Capture {
                 .orElseThrow(() -> new IOException(OBJECT_RESOURCE + " lacks the target_tgid setting"));
         this.wakeupBytesOffset = objectFile.symbolValue("wakeup_bytes")
                 .orElseThrow(() -> new IOException(OBJECT_RESOURCE + " lacks the wakeup_bytes setting"));
+        this.memoryBioOnlyOffset = objectFile.symbolValue("memory_bio_only")
+                .orElseThrow(() -> new IOException(OBJECT_RESOURCE + " lacks the memory_bio_only setting"));
         this.maxCapture = (int) config.longValue("capture.max-bytes");
         this.ringBytes = ringSize(config.longValue("ring.bytes"));
         this.attachMode = config.get("attach.mode") == null ? "auto" : config.get("attach.mode");
@@ -177,7 +182,7 @@ final class Capture {
      */
     void scan(List<Path> watched) {
         try {
-            for (LibraryScanner.LibraryFile f : LibraryScanner.scanSelf()) {
+            for (LibraryScanner.LibraryFile f : mappedLibraries.scan()) {
                 consider(f, true);
             }
         } catch (IOException e) {
@@ -193,12 +198,18 @@ final class Capture {
     }
 
     private void consider(LibraryScanner.LibraryFile f, boolean mapped) {
-        String family = LibraryScanner.family(f.path().getFileName().toString()).orElse("");
+        String family = f.family();
         if (!families.isEmpty() && !families.contains(family)) {
             return;
         }
         if (hooked.containsKey(f.fileKey()) || refused.contains(f.fileKey())
                 || (!mapped && refusedQuietly.contains(f.fileKey()))) {
+            return;
+        }
+        if (f.attachPath() == null) {
+            refuse(f, mapped, "not hooking {} {} (deleted): /proc/self/map_files, the only way to its inode, does not "
+                    + "open for this JVM; it needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN (or run as root)", family,
+                    f.path());
             return;
         }
         try {
@@ -212,9 +223,16 @@ final class Capture {
         long t0 = System.nanoTime();
         TlsLibrary lib;
         try {
-            lib = TlsLibrary.open(file.path());
+            // a deleted file is read through map_files; a present one by its name, so that
+            // OpenSSL's libcrypto beside it can still be found for the version
+            boolean byName = !file.deleted() && !file.family().equals("boringssl");
+            lib = TlsLibrary.open(byName ? file.path() : file.attachPath(), file.family());
         } catch (IOException e) {
             refuse(file, mapped, "not hooking {}: {}", file.path(), e.getMessage());
+            return;
+        }
+        if (lib.family().equals("boringssl")) {
+            hookWithoutBtf(file, lib, mapped, t0);
             return;
         }
         // The catalog names the version of a build it knows; only other builds are read for it.
@@ -262,22 +280,7 @@ final class Capture {
             BtfCheck check = btf.get().checked() && lib.family().equals("openssl")
                     ? new BtfCheck(lib, file, btf.get().origin(), version) : null;
             routes.put(id, new Route(decoder, check));
-            try {
-                h = load(id, lib, version, file, merged.path(), multi, check);
-            } catch (BpfException e) {
-                if (!multi || "multi".equals(attachMode)) {
-                    routes.remove(id);
-                    throw e;
-                }
-                // uprobe_multi needs kernel 6.6+: fall back to one link per probe
-                log.debug("uprobe_multi unavailable ({}); attaching single uprobes", e.getMessage());
-                try {
-                    h = load(id, lib, version, file, merged.path(), false, check);
-                } catch (BpfException | RuntimeException e2) {
-                    routes.remove(id);
-                    throw e2;
-                }
-            }
+            h = loadWithFallback(id, lib, version, file, merged.path(), multi, check, false);
             if (check != null) {
                 check.attach(h.object());
             }
@@ -313,14 +316,82 @@ final class Capture {
         }
     }
 
-    /** Opens, loads and attaches one instance of the object for {@code lib}; closes it on failure. */
+    /**
+     * Hooks netty-tcnative's BoringSSL. netty drives it over a memory BIO only (see
+     * {@link TlsLibrary#boringssl}), so the program reads no BoringSSL struct: the object is
+     * loaded with the kernel's BTF alone (for the CO-RE of the kernel types it uses), its
+     * {@code memory_bio_only} setting on, and every event of it has fd -1.
+     *
+     * <p>A record of such a library: {@code "lib":"boringssl","libVersion":"unknown"} (BoringSSL
+     * has no version and netty-tcnative's file names none), {@code "libPath"} the name netty
+     * extracted it to (e.g. {@code /tmp/libnetty_tcnative_linux_x86_64123.so}, deleted or not),
+     * {@code "func":"SSL_read"|"SSL_write"}, {@code "ssl"} the {@code SSL*}, {@code "fd":-1}, no
+     * {@code local}/{@code remote} (identity comes from the JVM side).
+     */
+    private void hookWithoutBtf(LibraryScanner.LibraryFile file, TlsLibrary lib, boolean mapped, long t0) {
+        String version = "unknown";
+        Hooked h;
+        try {
+            boolean multi = !"single".equals(attachMode) && multiAvailable;
+            int id = nextId.getAndIncrement();
+            routes.put(id, new Route(new RecordDecoder(layout,
+                    new RecordDecoder.Source(lib.family(), version, file.path().toString()), monotonicToEpoch), null));
+            h = loadWithFallback(id, lib, version, file, config.get("kernel.btf"), multi, null, true);
+        } catch (BpfException | RuntimeException e) {
+            refuse(file, mapped, "not hooking {} at {}: {}", lib.family(), file.path(), e.getMessage());
+            return;
+        }
+        hooked.put(file.fileKey(), h);
+        long t1 = System.nanoTime();
+        log.info("hooked {} (netty-tcnative) at {}{} (build-id {}, no BTF needed: memory BIO only): {} on {} in {} ms, "
+                + "{} ms after JVM start", lib.family(), file.path(),
+                file.deleted() ? " (deleted; attached through " + file.attachPath() + ")" : "", lib.buildId(),
+                h.multi() ? (lib.freeOffset() >= 0 ? 3 : 2) + " uprobe_multi links"
+                        : lib.functions().size() * 2 + (lib.freeOffset() >= 0 ? 1 : 0) + " uprobes",
+                String.join("/", lib.functions()) + (lib.freeOffset() >= 0 ? "/" + lib.free() : ""),
+                (t1 - t0) / 1_000_000, sinceJvmStartMs());
+    }
+
+    /**
+     * {@link #load} with uprobe_multi links if asked, falling back to single uprobes when the
+     * kernel refuses them (uprobe_multi needs 6.6+) unless {@code attach.mode=multi}. On failure
+     * the library's route is removed.
+     */
+    private Hooked loadWithFallback(int id, TlsLibrary lib, String version, LibraryScanner.LibraryFile file,
+            String btfPath, boolean multi, BtfCheck check, boolean memoryBioOnly) throws BpfException {
+        try {
+            return load(id, lib, version, file, btfPath, multi, check, memoryBioOnly);
+        } catch (BpfException e) {
+            if (!multi || "multi".equals(attachMode)) {
+                routes.remove(id);
+                throw e;
+            }
+            log.debug("uprobe_multi unavailable ({}); attaching single uprobes", e.getMessage());
+            try {
+                return load(id, lib, version, file, btfPath, false, check, memoryBioOnly);
+            } catch (BpfException | RuntimeException e2) {
+                routes.remove(id);
+                throw e2;
+            }
+        } catch (RuntimeException e) {
+            routes.remove(id);
+            throw e;
+        }
+    }
+
+    /**
+     * Opens, loads and attaches one instance of the object for {@code lib}; closes it on failure.
+     * The probes attach through {@code file.attachPath()}: the kernel resolves it to an inode at
+     * the attach, so a {@code /proc/self/map_files} link reaches a deleted library's inode.
+     */
     private Hooked load(int id, TlsLibrary lib, String version, LibraryScanner.LibraryFile file, String btfPath,
-            boolean multi, BtfCheck check) throws BpfException {
+            boolean multi, BtfCheck check, boolean memoryBioOnly) throws BpfException {
         BpfObject obj = BpfObject.open("ssl_capture", objectElf, btfPath);
         try {
             obj.setRodataInt(maxCaptureOffset, maxCapture);
             obj.setRodataInt(targetTgidOffset, pid);
             obj.setRodataLong(wakeupBytesOffset, ringBytes / 32);
+            obj.setRodataInt(memoryBioOnlyOffset, memoryBioOnly ? 1 : 0);
             obj.reuseMap("events", ring.fd());
             obj.reuseMap("conns", conns.fd());
             obj.reuseMap("conn_seq", connSeq.fd());
@@ -331,18 +402,28 @@ final class Capture {
                 obj.useUprobeMulti(FREE_PROGRAM);
             }
             obj.load();
-            String path = file.path().toString();
+            String path = file.attachPath().toString();
             long[] cookies = lib.functions().stream().mapToLong(f -> cookie(id, f)).toArray();
+            // local functions (BoringSSL) by their file offsets; exported ones by name
+            long[] offsets = lib.offsets().isEmpty() ? null : lib.offsets().stream().mapToLong(Long::longValue).toArray();
             if (multi) {
-                obj.attachUprobeMulti(ENTRY_PROGRAM, pid, path, lib.functions(), cookies, false);
-                obj.attachUprobeMulti(EXIT_PROGRAM, pid, path, lib.functions(), cookies, true);
-                obj.attachUprobeMulti(FREE_PROGRAM, pid, path, List.of(lib.free()), new long[] {0}, false);
+                obj.attachUprobeMulti(ENTRY_PROGRAM, pid, path, lib.functions(), offsets, cookies, false);
+                obj.attachUprobeMulti(EXIT_PROGRAM, pid, path, lib.functions(), offsets, cookies, true);
+                if (lib.freeOffset() >= 0) {
+                    obj.attachUprobeMulti(FREE_PROGRAM, pid, path, List.of(lib.free()),
+                            lib.freeOffset() > 0 ? new long[] {lib.freeOffset()} : null, new long[] {0}, false);
+                }
             } else {
                 for (int i = 0; i < cookies.length; i++) {
-                    obj.attachUprobe(ENTRY_PROGRAM, pid, path, lib.functions().get(i), false, cookies[i]);
-                    obj.attachUprobe(EXIT_PROGRAM, pid, path, lib.functions().get(i), true, cookies[i]);
+                    String fn = lib.functions().get(i);
+                    long at = offsets == null ? 0 : offsets[i];
+                    obj.attachUprobe(ENTRY_PROGRAM, pid, path, offsets == null ? fn : null, at, false, cookies[i]);
+                    obj.attachUprobe(EXIT_PROGRAM, pid, path, offsets == null ? fn : null, at, true, cookies[i]);
                 }
-                obj.attachUprobe(FREE_PROGRAM, pid, path, lib.free(), false, 0);
+                if (lib.freeOffset() >= 0) {
+                    obj.attachUprobe(FREE_PROGRAM, pid, path, lib.freeOffset() > 0 ? null : lib.free(),
+                            Math.max(0, lib.freeOffset()), false, 0);
+                }
             }
             return new Hooked(id, lib, version, obj, multi, check);
         } catch (BpfException | RuntimeException e) {

@@ -132,6 +132,112 @@ final class ChildJvm {
         return run(mainClass, args, timeoutSeconds, readyMarkers);
     }
 
+    /**
+     * Starts the child and leaves it running, its stdin open: the test drives it (e.g. runs
+     * clients against it), then {@link Running#finish} ends its stdin and waits for it.
+     */
+    Running start(String mainClass, List<String> args) throws IOException {
+        List<String> cmd = command(mainClass, args);
+        Path out = Files.createTempFile("child-out", ".txt");
+        Path err = Files.createTempFile("child-err", ".txt");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
+        pb.environment().keySet().removeIf(k -> k.startsWith("BTF_AGENT_") || k.equals("JAVA_TOOL_OPTIONS"));
+        return new Running(pb.start(), out, err);
+    }
+
+    /** A child started by {@link #start}; closing it kills it by pid if it still runs. */
+    static final class Running implements AutoCloseable {
+        private final Process process;
+        private final Path out;
+        private final Path err;
+
+        Running(Process process, Path out, Path err) {
+            this.process = process;
+            this.out = out;
+            this.err = err;
+        }
+
+        long pid() {
+            return process.pid();
+        }
+
+        String stdout() throws IOException {
+            return Files.readString(out, StandardCharsets.UTF_8);
+        }
+
+        String stderr() throws IOException {
+            return Files.readString(err, StandardCharsets.UTF_8);
+        }
+
+        /** Waits until stdout has a line starting with {@code key + " "}; returns the rest of it. */
+        String awaitPrinted(String key, long timeoutSeconds) throws IOException, InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+            while (true) {
+                String v = printedValues(stdout()).get(key);
+                if (v != null) {
+                    return v;
+                }
+                if (!process.isAlive() || System.nanoTime() > deadline) {
+                    throw new AssertionError("child never printed '" + key + "'; stdout:\n" + stdout()
+                            + "\nstderr:\n" + stderr());
+                }
+                Thread.sleep(20);
+            }
+        }
+
+        /** Waits until stderr contains {@code marker} (e.g. the agent's "hooked" line). */
+        void awaitStderr(String marker, long timeoutSeconds) throws IOException, InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+            while (!stderr().contains(marker)) {
+                if (!process.isAlive() || System.nanoTime() > deadline) {
+                    throw new AssertionError("child never printed '" + marker + "'; stderr:\n" + stderr());
+                }
+                Thread.sleep(20);
+            }
+        }
+
+        /** Sends one line to the child's stdin. */
+        void send(String line) throws IOException {
+            process.getOutputStream().write((line + "\n").getBytes(StandardCharsets.UTF_8));
+            process.getOutputStream().flush();
+        }
+
+        /** Ends the child's stdin and waits for it to exit. */
+        Result finish(long timeoutSeconds) throws IOException, InterruptedException {
+            process.getOutputStream().close();
+            if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                throw new AssertionError("child JVM " + process.pid() + " did not finish in " + timeoutSeconds
+                        + " s; stderr:\n" + stderr());
+            }
+            return new Result(process.pid(), process.exitValue(), stdout(), stderr());
+        }
+
+        @Override
+        public void close() throws IOException, InterruptedException {
+            if (process.isAlive()) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+            Files.deleteIfExists(out);
+            Files.deleteIfExists(err);
+        }
+    }
+
+    private List<String> command(String mainClass, List<String> args) {
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.add(JAVA);
+        cmd.addAll(JVM_FLAGS);
+        if (agentOptions != null) {
+            cmd.add("-javaagent:" + agentJar.toAbsolutePath() + (agentOptions.isEmpty() ? "" : "=" + agentOptions));
+        }
+        cmd.add("-Dorg.wildfly.openssl.path=" + LIBSSL_DIR);
+        cmd.addAll(jvmArgs);
+        cmd.add("-cp");
+        cmd.add(classpath);
+        cmd.add(mainClass);
+        cmd.addAll(args);
+        return cmd;
+    }
+
     private Result run(String mainClass, List<String> args, long timeoutSeconds, List<String> readyMarkers)
             throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(prefix);
