@@ -76,7 +76,7 @@ public final class GrpcTlsUnary {
                 .overrideAuthority("localhost").build();
         try {
             if (System.getProperty("demo.await-go", "").contains("traffic")) {
-                System.out.println("ready");
+                System.out.println("ready for the call");
                 System.out.flush();
                 new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
             }
