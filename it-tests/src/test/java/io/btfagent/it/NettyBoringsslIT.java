@@ -118,7 +118,7 @@ class NettyBoringsslIT {
         int port;
         try (ChildJvm.Running server = new ChildJvm().classpath(NettyStack.nettyClasspath(version))
                 .jvmArg("-Djava.io.tmpdir=" + tmp)
-                .agent("sinks=jsonl,sink.jsonl.path=" + jsonl + agentOptions)
+                .agent("sinks=jsonl,log,sink.jsonl.path=" + jsonl + agentOptions)
                 .start(SERVER, List.of(cert[0].toString(), cert[1].toString()))) {
             port = Integer.parseInt(server.awaitPrinted("port", 60));
             server.awaitStderr(NettyStack.HOOKED, 60);
@@ -131,6 +131,7 @@ class NettyBoringsslIT {
             }
             r = server.finish(60);
         }
+        r.agentLines().forEach(System.out::println); // the captured exchange, for the README
         assertEquals(0, r.exitCode(), "server failed:\n" + r.stderr());
         Map<Integer, Conn> conns = new LinkedHashMap<>();
         Map<Integer, byte[]> received = new LinkedHashMap<>();

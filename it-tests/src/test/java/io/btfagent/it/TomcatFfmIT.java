@@ -44,7 +44,7 @@ class TomcatFfmIT {
         Path out = tmp.resolve("server.out");
         Path err = tmp.resolve("server.err");
         Process server = new ProcessBuilder(JDK25.toString(), "--enable-native-access=ALL-UNNAMED",
-                "-javaagent:" + ChildJvm.AGENT_JAR.toAbsolutePath() + "=sinks=jsonl,sink.jsonl.path=" + jsonl,
+                "-javaagent:" + ChildJvm.AGENT_JAR.toAbsolutePath() + "=sinks=jsonl,log,sink.jsonl.path=" + jsonl,
                 "-cp", TOMCAT_CLASSPATH, "io.btfagent.demo.TomcatFfmServer", pem[0].toString(), pem[1].toString(),
                 tmp.resolve("work").toString())
                 .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
@@ -87,6 +87,9 @@ class TomcatFfmIT {
             }
         }
 
+        // for the README: the agent's lines (the summary's identity figures) and the events
+        Files.readAllLines(err).stream().filter(l -> l.startsWith("[btf-agent]"))
+                .map(l -> l.length() > 600 ? l.substring(0, 600) + "..." : l).forEach(System.out::println);
         List<Event> events = CapturedEvents.read(jsonl);
         assertTrue(events.size() >= 4, "events: " + events + "\nagent:\n" + Files.readString(err));
         assertEquals(2, events.stream().map(e -> e.num("conn")).distinct().count(),
