@@ -42,6 +42,10 @@ final class JvmConnections implements ConnectionBridge.Listener {
     private final Map<Object, Socket> pendingSockets = new WeakHashMap<>();
     private final AtomicLong joins = new AtomicLong();
     private final AtomicLong joinNanos = new AtomicLong();
+    /** Each kind of holder's first join also finds its members by reflection: counted apart. */
+    private final AtomicLong firstJoins = new AtomicLong();
+    private final AtomicLong firstJoinNanos = new AtomicLong();
+    private final Set<Class<?>> warmed = ConcurrentHashMap.newKeySet();
     private final AtomicLong threads = new AtomicLong();
 
     private final ClassValue<Holder> holders = new ClassValue<>() {
@@ -94,8 +98,14 @@ final class JvmConnections implements ConnectionBridge.Listener {
         long t0 = System.nanoTime();
         try {
             if (h.join(holder, context)) {
-                joins.incrementAndGet();
-                joinNanos.addAndGet(System.nanoTime() - t0);
+                long took = System.nanoTime() - t0;
+                if (warmed.add(holder.getClass())) {
+                    firstJoins.incrementAndGet();
+                    firstJoinNanos.addAndGet(took);
+                } else {
+                    joins.incrementAndGet();
+                    joinNanos.addAndGet(took);
+                }
             }
         } catch (Exception | LinkageError e) {
             fail(h.stack(), holder.getClass().getName() + ": " + e);
@@ -112,7 +122,15 @@ final class JvmConnections implements ConnectionBridge.Listener {
         return failed.contains(stack);
     }
 
-    /** Connections joined, their total time, and threads named so far. */
+    /** Joins after the first of each holder class, their total time, the first ones, threads named. */
+    long firstJoins() {
+        return firstJoins.get();
+    }
+
+    long firstJoinNanos() {
+        return firstJoinNanos.get();
+    }
+
     long joins() {
         return joins.get();
     }

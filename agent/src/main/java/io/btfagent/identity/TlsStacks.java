@@ -152,10 +152,15 @@ public final class TlsStacks implements ClassFileTransformer {
                 : typeName.startsWith("org.apache.tomcat.") ? JvmConnections.TOMCAT : JvmConnections.NETTY;
     }
 
-    /** One line for the capture summary: how many connections were joined, at what cost. */
+    /**
+     * One line for the capture summary: how often a TLS object was joined to its connection and
+     * at what cost (a holder class's first join, which also looks its members up, apart).
+     */
     public String summary() {
         long n = connections.joins();
-        return String.format("identity: %d connections joined (%.1f us each), %d threads named", n,
-                n == 0 ? 0.0 : connections.joinNanos() / 1000.0 / n, connections.threadsNamed());
+        long first = connections.firstJoins();
+        return String.format("identity: %d joins (%.1f us each; %d first of their class, %.1f us each), "
+                + "%d threads named", n, n == 0 ? 0.0 : connections.joinNanos() / 1000.0 / n, first,
+                first == 0 ? 0.0 : connections.firstJoinNanos() / 1000.0 / first, connections.threadsNamed());
     }
 }
