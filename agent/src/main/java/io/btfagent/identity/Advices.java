@@ -20,16 +20,25 @@ final class Advices {
         }
     }
 
-    /** Around a method of a holder that knows its connection and gets or has its TLS object. */
-    static final class HolderAround {
+    /**
+     * wildfly-openssl's OpenSSLSocket.runHandshake(), which its reads and writes call too: the
+     * socket is reported on entry and exit only while its handshake is not done (the engine may
+     * make its SSL* in between), never again for the connection's data.
+     */
+    static final class WildflyRunHandshake {
         @Advice.OnMethodEnter(suppress = Throwable.class)
-        static void enter(@Advice.This Object holder) {
-            ConnectionBridge.connection(holder, null);
+        static boolean enter(@Advice.This Object socket, @Advice.FieldValue("handshakeDone") boolean done) {
+            if (!done) {
+                ConnectionBridge.connection(socket, null);
+            }
+            return done;
         }
 
         @Advice.OnMethodExit(suppress = Throwable.class)
-        static void exit(@Advice.This Object holder) {
-            ConnectionBridge.connection(holder, null);
+        static void exit(@Advice.This Object socket, @Advice.Enter boolean wasDone) {
+            if (!wasDone) {
+                ConnectionBridge.connection(socket, null);
+            }
         }
     }
 

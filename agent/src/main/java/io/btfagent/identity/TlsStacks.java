@@ -72,7 +72,7 @@ public final class TlsStacks implements ClassFileTransformer {
                         weave(Advices.EngineCall.class, agent, wrapUnwrap),
                         weave(Advices.WildflyInitSsl.class, agent, named("initSsl").and(takesArguments(0))))),
                 new Rule(n -> n.equals("org.wildfly.openssl.OpenSSLSocket"), List.of(
-                        weave(Advices.HolderAround.class, agent, named("runHandshake").and(takesArguments(0))))),
+                        weave(Advices.WildflyRunHandshake.class, agent, named("runHandshake").and(takesArguments(0))))),
                 new Rule(n -> n.equals("org.apache.tomcat.util.net.openssl.panama.OpenSSLEngine")
                         || n.equals("org.apache.tomcat.util.net.openssl.OpenSSLEngine")
                         || n.endsWith("io.netty.handler.ssl.ReferenceCountedOpenSslEngine"), List.of(
