@@ -5,9 +5,10 @@
  *
  * The entry probe remembers the call's arguments per thread; the return probe
  * knows how many bytes the call transferred and copies them, in chunks of
- * CAPTURE_CHUNK, into the ring buffer. One object serves every OpenSSL build:
- * struct offsets are CO-RE relocations resolved against the BTF of the build
- * the object is loaded for.
+ * CAPTURE_CHUNK, into the ring buffer. One object serves every OpenSSL and
+ * GnuTLS build: struct offsets are CO-RE relocations resolved against the BTF
+ * of the build the object is loaded for (the agent loads one instance per
+ * build; every instance writes to the same ring).
  */
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -32,7 +33,7 @@ const volatile __u32 target_tgid = 0;
 /*
  * Records are submitted without waking the reader, which polls the ring on a short timer,
  * until this much data waits: a wakeup per record would cost every TLS call a context switch.
- * 0 wakes the reader for every record. Set before load (a quarter of the ring by default).
+ * 0 wakes the reader for every record. Set before load (the agent sets 1/32 of the ring).
  */
 const volatile __u64 wakeup_bytes = 0;
 /*
@@ -53,7 +54,8 @@ struct call_args {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20); /* resized from capture config before load */
+	/* replaced before load by the one ring the agent creates (ring.bytes) for every instance */
+	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
 /* LRU so a thread that dies inside a call cannot leak an entry forever. */
@@ -83,7 +85,7 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 131072);
+	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, __u64);
 } conns SEC(".maps");
@@ -99,7 +101,7 @@ struct {
 /* TLS object pointer -> what the JVM side knows of it; written by the agent, see conn_peer. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 131072);
+	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, struct conn_peer);
 } peers SEC(".maps");
@@ -447,5 +449,33 @@ int ssl_call_exit(struct pt_regs *ctx)
 	bpf_loop((ec.keep + CAPTURE_CHUNK - 1) / CAPTURE_CHUNK, emit_chunk, &ec, 0);
 out:
 	bpf_map_delete_elem(&calls, &id);
+	return 0;
+}
+
+/*
+ * On the dynamic linker's _dl_debug_state, which it calls before and after it maps or unmaps
+ * libraries (the debugger interface: r_brk), whoever asked (dlopen from C, the JVM, JNA): a
+ * record with library id 0 tells user space to look at the maps now. Loaded in one instance
+ * of this object only (the others leave it out), attached to ld.so with the JVM's pid.
+ */
+SEC("uprobe")
+int linker_mapped(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct capture_header *h;
+
+	if (target_tgid && (id >> 32) != target_tgid)
+		return 0;
+	h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
+	if (!h) {
+		count(COUNTER_RECORDS_LOST, 1);
+		return 0;
+	}
+	__builtin_memset(h, 0, sizeof(*h));
+	h->ts_ns = bpf_ktime_get_ns();
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->cookie = COOKIE_LINKER_MAPPED;
+	bpf_ringbuf_submit(h, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }

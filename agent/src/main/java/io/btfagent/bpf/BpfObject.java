@@ -153,6 +153,14 @@ public final class BpfObject implements AutoCloseable {
         return l;
     }
 
+    /** Leaves {@code program} out of {@link #load()} (it cannot be attached then). */
+    public void skipProgram(String program) throws BpfException {
+        Pointer prog = BpfException.check("find program " + program,
+                Libbpf.bpf_object__find_program_by_name(obj, program));
+        BpfException.check("bpf_program__set_autoload(" + program + ")",
+                Libbpf.bpf_program__set_autoload(prog, false));
+    }
+
     /** Verifies the programs, applying CO-RE relocations, and creates the maps. */
     public void load() throws BpfException {
         LibbpfLog.clear();

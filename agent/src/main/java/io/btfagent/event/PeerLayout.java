@@ -8,10 +8,6 @@ import io.btfagent.btf.BtfFile;
  */
 public record PeerLayout(int size, int role, int family, int lport, int rport, int laddr, int raddr) {
 
-    /** enum conn_role */
-    public static final int ROLE_CLIENT = 1;
-    public static final int ROLE_SERVER = 2;
-
     public static PeerLayout from(BtfFile objectBtf) {
         BtfFile.Struct p = objectBtf.struct("conn_peer")
                 .orElseThrow(() -> new IllegalStateException("BPF object BTF lacks struct conn_peer"));

@@ -2,6 +2,7 @@ package io.btfagent.identity;
 
 import io.btfagent.bpf.BpfException;
 import io.btfagent.bpf.BpfMap;
+import io.btfagent.event.ConnRole;
 import io.btfagent.event.PeerLayout;
 import java.net.Inet4Address;
 import java.net.Inet6Address;
@@ -41,7 +42,7 @@ public final class PeerMap {
 
     static byte[] value(PeerLayout l, boolean client, SocketAddress local, SocketAddress remote) {
         ByteBuffer b = ByteBuffer.allocate(l.size()).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(l.role(), client ? PeerLayout.ROLE_CLIENT : PeerLayout.ROLE_SERVER);
+        b.putInt(l.role(), (client ? ConnRole.CLIENT : ConnRole.SERVER).value());
         if (local instanceof InetSocketAddress lo && remote instanceof InetSocketAddress re
                 && lo.getAddress() != null && re.getAddress() != null) {
             InetAddress la = lo.getAddress();

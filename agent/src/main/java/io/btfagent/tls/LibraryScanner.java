@@ -97,32 +97,6 @@ public final class LibraryScanner {
         return new ArrayList<>(byInode.values());
     }
 
-    /** The distinct TLS library files mapped in {@code mapsText} (the contents of a maps file). */
-    public static List<Path> mappedLibssl(String mapsText) {
-        Map<String, Path> byName = new LinkedHashMap<>();
-        for (String line : mapsText.split("\n")) {
-            // address perms offset dev inode pathname; the pathname may contain spaces
-            String[] f = line.trim().split("\\s+", 6);
-            if (f.length < 6 || !f[5].startsWith("/") || f[5].endsWith(" (deleted)")) {
-                continue;
-            }
-            Path p = Path.of(f[5]);
-            if (family(p.getFileName().toString()).isPresent()) {
-                byName.putIfAbsent(f[5], p);
-            }
-        }
-        return new ArrayList<>(byName.values());
-    }
-
-    /** The TLS library files this process has mapped now. */
-    public static List<LibraryFile> scanSelf() throws IOException {
-        List<LibraryFile> out = new ArrayList<>();
-        for (Path p : mappedLibssl(Files.readString(Path.of("/proc/self/maps")))) {
-            identify(p).ifPresent(out::add);
-        }
-        return out;
-    }
-
     /** The TLS library files in {@code dirs} (files or directories), for hooking before they load. */
     public static List<LibraryFile> onDisk(List<Path> dirs) {
         List<LibraryFile> out = new ArrayList<>();

@@ -1,6 +1,7 @@
 package io.btfagent.tls;
 
 import io.btfagent.elf.ElfFile;
+import io.btfagent.event.CaptureFunction;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,12 +25,12 @@ import java.util.regex.Pattern;
 public record TlsLibrary(Path path, String family, String buildId, List<String> functions, List<Long> offsets,
         long freeOffset) {
 
-    public TlsLibrary(Path path, String family, String buildId, List<String> functions) {
-        this(path, family, buildId, functions, List.of(), 0);
-    }
-
     public TlsLibrary(Path path, String family, String buildId, List<String> functions, List<Long> offsets) {
         this(path, family, buildId, functions, offsets, 0);
+    }
+
+    public TlsLibrary(Path path, String family, String buildId, List<String> functions) {
+        this(path, family, buildId, functions, List.of());
     }
 
     /**
@@ -42,8 +43,7 @@ public record TlsLibrary(Path path, String family, String buildId, List<String> 
     static final String BORINGSSL_MARKER = "BORINGSSL_self_test";
 
     /** Every hooked function in the order of enum capture_func: the index is the probe's cookie. */
-    public static final List<String> FUNCTIONS = List.of("SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex",
-            "gnutls_record_recv", "gnutls_record_send");
+    public static final List<String> FUNCTIONS = CaptureFunction.symbols();
     public static final List<String> OPENSSL_FUNCTIONS = FUNCTIONS.subList(0, 4);
     public static final List<String> GNUTLS_FUNCTIONS = FUNCTIONS.subList(4, 6);
 
@@ -204,8 +204,13 @@ public record TlsLibrary(Path path, String family, String buildId, List<String> 
         return family.equals("gnutls") ? "gnutls_deinit" : "SSL_free";
     }
 
-    /** Cookie value of a function: its index in {@link #FUNCTIONS}. */
+    /** The probe on {@link #free()}, or null when the library has none to probe. */
+    public io.btfagent.bpf.CaptureObject.FreeProbe freeProbe() {
+        return freeOffset < 0 ? null : new io.btfagent.bpf.CaptureObject.FreeProbe(free(), freeOffset);
+    }
+
+    /** Cookie value of a function (its FUNC_ value in enum capture_func), -1 if it is not hooked. */
     public static int functionId(String function) {
-        return FUNCTIONS.indexOf(function);
+        return CaptureFunction.bySymbol(function).map(CaptureFunction::id).orElse(-1);
     }
 }

@@ -36,10 +36,14 @@ class NettyBoringsslIT {
     record Conn(byte[] received, byte[] sent) {
     }
 
+    /**
+     * With {@code late-loads=} the library is found by the periodic maps scan only, after netty
+     * has deleted it: this proves the attach through /proc/self/map_files, in both attach modes.
+     */
     @ParameterizedTest(name = "attach.mode={0}")
     @ValueSource(strings = {"multi", "single"})
     void twoConcurrentCurlPostsAreCapturedExactly(String mode) throws Exception {
-        Run run = serve(NettyStack.TCNATIVE_VERSION, ",attach.mode=" + mode, List.of(
+        Run run = serve(NettyStack.NETTY_LIB, NettyStack.TCNATIVE_VERSION, ",late-loads=,attach.mode=" + mode, List.of(
                 "first body: hello netty", "second body, longer: " + "x".repeat(300)));
 
         assertEquals(2, run.conns.size(), "two connections: " + run.conns.keySet());
@@ -85,11 +89,14 @@ class NettyBoringsslIT {
         return NettyStack.tcnativeVersions();
     }
 
-    /** Every netty-tcnative-boringssl-static release from 2.0.74 to 2.0.84: one JVM, one POST each. */
+    /**
+     * Every netty-tcnative-boringssl-static release Maven Central serves for linux-x86_64 from
+     * 2.0.74 to 2.0.84, under netty 4.2.9: one JVM, one POST each.
+     */
     @ParameterizedTest(name = "netty-tcnative-boringssl-static {0}")
     @MethodSource("tcnativeVersions")
     void everyReleaseIsCaptured(String version) throws Exception {
-        Run run = serve(version, "", List.of("release " + version));
+        Run run = serve(NettyStack.NETTY_MATRIX_LIB, version, "", List.of("release " + version));
 
         NettyStack.CurlResult c = run.curls.get(0);
         Conn conn = run.conns.get(c.localPort());
@@ -107,18 +114,18 @@ class NettyBoringsslIT {
     }
 
     /**
-     * Runs the server on netty-tcnative {@code version} with the agent, waits until BoringSSL is
+     * Runs the server on the netty of {@code nettyLib} and netty-tcnative {@code version} with the agent, waits until BoringSSL is
      * hooked, POSTs each body with its own curl (all at once), and stops the server.
      */
-    private Run serve(String version, String agentOptions, List<String> bodies) throws Exception {
+    private Run serve(Path nettyLib, String version, String agentOptions, List<String> bodies) throws Exception {
         Path[] cert = NettyStack.selfSignedCertificate(tmp);
         Path jsonl = tmp.resolve("events.jsonl");
         List<NettyStack.CurlResult> curls = new ArrayList<>();
         ChildJvm.Result r;
         int port;
-        try (ChildJvm.Running server = new ChildJvm().classpath(NettyStack.nettyClasspath(version))
+        try (ChildJvm.Running server = new ChildJvm().classpath(NettyStack.nettyClasspath(nettyLib, version))
                 .jvmArg("-Djava.io.tmpdir=" + tmp)
-                .agent("sinks=jsonl,log,sink.jsonl.path=" + jsonl + agentOptions)
+                .agent("sinks=jsonl,log,sink.jsonl.path=" + jsonl + ",watch.paths=" + agentOptions)
                 .start(SERVER, List.of(cert[0].toString(), cert[1].toString()))) {
             port = Integer.parseInt(server.awaitPrinted("port", 60));
             server.awaitStderr(NettyStack.HOOKED, 60);
@@ -131,7 +138,7 @@ class NettyBoringsslIT {
             }
             r = server.finish(60);
         }
-        r.agentLines().forEach(System.out::println); // the captured exchange, for the README
+        r.agentLines().forEach(System.out::println);
         assertEquals(0, r.exitCode(), "server failed:\n" + r.stderr());
         Map<Integer, Conn> conns = new LinkedHashMap<>();
         Map<Integer, byte[]> received = new LinkedHashMap<>();

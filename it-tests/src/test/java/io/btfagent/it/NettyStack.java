@@ -18,6 +18,8 @@ import java.util.stream.Stream;
  */
 final class NettyStack {
     static final Path NETTY_LIB = Path.of(System.getProperty("netty.lib", "target/netty-lib"));
+    /** netty 4.2.9, which every tcnative release of the matrix serves (see it-tests/pom.xml). */
+    static final Path NETTY_MATRIX_LIB = Path.of(System.getProperty("netty.matrix.lib", "target/netty-matrix-lib"));
     static final Path TCNATIVE_DIR = Path.of(System.getProperty("tcnative.dir", "target/tcnative"));
     static final String TCNATIVE_VERSION = System.getProperty("tcnative.version", "2.0.84.Final");
     static final Path GRPC_LIB = Path.of(System.getProperty("grpc.lib", "target/grpc-lib"));
@@ -32,9 +34,9 @@ final class NettyStack {
         return List.of(System.getProperty("tcnative.versions", TCNATIVE_VERSION).split(","));
     }
 
-    /** The demo classes, netty 4.2, and netty-tcnative {@code version} (its classes and natives). */
-    static String nettyClasspath(String version) throws IOException {
-        return ChildJvm.CLASSPATH + ":" + jars(NETTY_LIB) + ":" + jars(TCNATIVE_DIR.resolve(version));
+    /** The demo classes, the netty in {@code nettyLib}, and netty-tcnative {@code version} (classes and natives). */
+    static String nettyClasspath(Path nettyLib, String version) throws IOException {
+        return ChildJvm.CLASSPATH + ":" + jars(nettyLib) + ":" + jars(TCNATIVE_DIR.resolve(version));
     }
 
     /** The demo classes and grpc-netty-shaded with what it needs. */

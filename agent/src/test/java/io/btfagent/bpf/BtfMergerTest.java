@@ -1,10 +1,11 @@
-package io.btfagent.btf;
+package io.btfagent.bpf;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.btfagent.bpf.internal.Libbpf;
+import io.btfagent.btf.BtfFile;
 import io.btfagent.elf.ElfFile;
 import java.io.IOException;
 import java.io.InputStream;
@@ -50,7 +51,7 @@ class BtfMergerTest {
             assertEquals(bytes.length, merged.size());
             BtfFile m = BtfFile.parse(bytes);
             assertEquals(baseBtf.typeCount() + userBtf.typeCount(), m.typeCount());
-            assertEquals(120, m.struct("capture_header").orElseThrow().size());
+            assertEquals(128, m.struct("capture_header").orElseThrow().size());
             assertEquals(16, m.struct("ssl_st").orElseThrow().offsetOf("rbio"));
             assertEquals(24, m.struct("ssl_st").orElseThrow().offsetOf("wbio"));
         }
