@@ -74,6 +74,38 @@ struct {
 	__type(value, struct capture_record);
 } scratch SEC(".maps");
 
+/*
+ * Connection ids, shared by every hooked library's object (the agent creates these maps once
+ * and each object reuses them), so a conn is unique in the JVM whichever library it is of.
+ * conns: TLS object pointer -> its conn id, set at the object's first captured call and
+ * deleted at SSL_free/gnutls_deinit, which runs before the allocator can hand the same
+ * address to a new object: a reused pointer always starts a new conn. LRU, so objects freed
+ * while no probe was attached cannot fill it; evicting a live one would split its conn in two,
+ * never merge two.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} conns SEC(".maps");
+
+/* The last conn id handed out (one slot). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} conn_seq SEC(".maps");
+
+/* TLS object pointer -> what the JVM side knows of it; written by the agent, see conn_peer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct conn_peer);
+} peers SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, COUNTER_MAX);
@@ -169,6 +201,50 @@ static __always_inline __s32 gnutls_fd(__u64 session, int write)
 	return ptr < 0x7fffffff ? (__s32)ptr : -1;
 }
 
+/*
+ * The conn id of a TLS object, numbering it at its first captured call. Two threads racing on
+ * a new object agree: only one insert succeeds and the other reads the winner's id. 0 if the
+ * map refused the entry.
+ */
+static __always_inline __u64 conn_of(__u64 ssl)
+{
+	__u64 *known = bpf_map_lookup_elem(&conns, &ssl);
+	__u32 zero = 0;
+	__u64 *seq;
+	__u64 id;
+
+	if (known)
+		return *known;
+	seq = bpf_map_lookup_elem(&conn_seq, &zero);
+	if (!seq)
+		return 0;
+	id = __sync_fetch_and_add(seq, 1) + 1;
+	if (bpf_map_update_elem(&conns, &ssl, &id, BPF_NOEXIST)) {
+		known = bpf_map_lookup_elem(&conns, &ssl);
+		return known ? *known : 0;
+	}
+	count(COUNTER_CONNS, 1);
+	return id;
+}
+
+/*
+ * On SSL_free (OpenSSL, BoringSSL) and gnutls_deinit (GnuTLS), before the memory is released:
+ * the object's conn and JVM-side facts end here. (OpenSSL's SSL_free of an object whose
+ * reference count stays above zero, after SSL_up_ref, also ends its conn; the JVM stacks never
+ * share an SSL* that way.)
+ */
+SEC("uprobe")
+int ssl_free_enter(struct pt_regs *ctx)
+{
+	__u64 ssl = ARG1(ctx);
+
+	if (target_tgid && (bpf_get_current_pid_tgid() >> 32) != target_tgid)
+		return 0;
+	bpf_map_delete_elem(&conns, &ssl);
+	bpf_map_delete_elem(&peers, &ssl);
+	return 0;
+}
+
 SEC("uprobe")
 int ssl_call_enter(struct pt_regs *ctx)
 {
@@ -237,6 +313,8 @@ struct emit_ctx {
 	__u64 keep;
 	__u64 ts_ns;
 	__u64 pid_tgid;
+	__u64 conn;
+	__u32 role;
 	__s32 fd;
 	__u32 flags;
 	struct capture_header addrs; /* only family, ports and addresses are used */
@@ -278,6 +356,8 @@ static long emit_chunk(__u32 index, void *data)
 	rec->hdr.rport = ec->addrs.rport;
 	rec->hdr.pad = 0;
 	rec->hdr.bio_type = ec->addrs.bio_type;
+	rec->hdr.role = ec->role;
+	rec->hdr.conn = ec->conn;
 	__builtin_memcpy(rec->hdr.laddr, ec->addrs.laddr, sizeof(rec->hdr.laddr));
 	__builtin_memcpy(rec->hdr.raddr, ec->addrs.raddr, sizeof(rec->hdr.raddr));
 	if (bpf_probe_read_user(rec->data, n, (void *)(ec->args->buf + offset))) {
@@ -301,6 +381,7 @@ int ssl_call_exit(struct pt_regs *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call_args *args = bpf_map_lookup_elem(&calls, &id);
 	struct emit_ctx ec = {};
+	struct conn_peer *peer;
 	long ret;
 	__u32 func;
 
@@ -341,6 +422,21 @@ int ssl_call_exit(struct pt_regs *ctx)
 	} else {
 		ec.fd = call_fd(args->ssl, is_write(func), &ec.addrs.bio_type);
 		socket_addrs(ec.fd, &ec.addrs);
+	}
+	ec.conn = conn_of(args->ssl);
+	if (!ec.conn)
+		count(COUNTER_CONNS_UNNUMBERED, 1);
+	peer = bpf_map_lookup_elem(&peers, &args->ssl);
+	if (peer) {
+		ec.role = peer->role;
+		/* a memory BIO has no socket: the channel's addresses come from the JVM side */
+		if (!ec.addrs.family && peer->family) {
+			ec.addrs.family = peer->family;
+			ec.addrs.lport = peer->lport;
+			ec.addrs.rport = peer->rport;
+			__builtin_memcpy(ec.addrs.laddr, peer->laddr, sizeof(ec.addrs.laddr));
+			__builtin_memcpy(ec.addrs.raddr, peer->raddr, sizeof(ec.addrs.raddr));
+		}
 	}
 	ec.keep = ec.call_len;
 	if (ec.keep > max_capture) {

@@ -44,6 +44,7 @@ public final class ConfigKeys {
             ConfigKey.text("watch.paths", null),
             ConfigKey.text("native.dir", null),
             ConfigKey.text("libbpf.path", null),
+            ConfigKey.bool("identity", true),
             ConfigKey.text("config", null));
 
     /**

@@ -112,6 +112,7 @@ public final class AgentRuntime {
         if (lateLoads.contains("java")) {
             late.instrument(inst);
         }
+        weaveTlsStacks(config, capture, log, inst);
         late.rescan(watched).get();
         if (capture.hookedCount() == 0) {
             log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);
@@ -144,6 +145,37 @@ public final class AgentRuntime {
                 }
                 dispatcher.dropReport().forEach(log::warn);
             }
+        }
+    }
+
+    /** The woven TLS stacks (io.btfagent.identity.TlsStacks), for the summary at exit; null if none. */
+    private static volatile Object stacks;
+
+    /**
+     * Connection identity and Java thread names for the JVM's TLS stacks. The bridge goes into
+     * the bootstrap loader first; only then are classes that refer to it loaded (TlsStacks).
+     * Any failure leaves capture running without identity.
+     */
+    private static void weaveTlsStacks(AgentConfig config, Capture capture, Logger log, Instrumentation inst) {
+        if ("false".equalsIgnoreCase(config.get("identity"))) {
+            return;
+        }
+        if (inst == null || !inst.isRetransformClassesSupported()) {
+            log.warn("identity: the JVM gives the agent no class retransformation; events carry no role, JVM-side "
+                    + "addresses or Java thread names");
+            return;
+        }
+        try {
+            io.btfagent.identity.BootstrapClasses.inject(inst,
+                    List.of("io.btfagent.bootstrap.ConnectionBridge$Listener", "io.btfagent.bootstrap.ConnectionBridge"));
+            stacks = io.btfagent.identity.TlsStacks.install(inst, capture.peers(), (stack, reason) -> log.warn(
+                    "identity: {} not woven ({}); its connections are captured without role, addresses and Java "
+                    + "thread names", stack, reason));
+            log.debug("TLS stacks woven {} ms after JVM start", Capture.sinceJvmStartMs());
+        } catch (Throwable t) {
+            log.warn("identity: TLS stacks not woven ({}); events carry no role, JVM-side addresses or Java thread names",
+                    String.valueOf(t));
+            log.debug("cause", t);
         }
     }
 
@@ -271,6 +303,9 @@ public final class AgentRuntime {
             CaptureStats s = capture.stats(dispatcher.stats());
             log.info(s.summaryLine());
             log.info(STATS_PREFIX + s.json());
+            if (stacks instanceof io.btfagent.identity.TlsStacks t) {
+                log.info(t.summary());
+            }
         } catch (Throwable t) {
             AgentLog.early("shutdown: " + t);
         }

@@ -2,6 +2,7 @@ package io.btfagent.runtime;
 
 import ch.qos.logback.classic.Logger;
 import io.btfagent.bpf.BpfException;
+import io.btfagent.bpf.BpfMap;
 import io.btfagent.bpf.BpfObject;
 import io.btfagent.bpf.BtfMerger;
 import io.btfagent.bpf.CaptureObject;
@@ -14,6 +15,7 @@ import io.btfagent.config.AgentConfig;
 import io.btfagent.event.BuildCheck;
 import io.btfagent.event.CaptureCounter;
 import io.btfagent.event.RecordDecoder;
+import io.btfagent.identity.PeerMap;
 import io.btfagent.event.RecordRouter;
 import io.btfagent.sink.Dispatcher;
 import io.btfagent.tls.LibraryScanner;
@@ -56,6 +58,10 @@ final class Capture {
     private final long monotonicToEpoch = RecordDecoder.monotonicToEpochOffset();
     /** The one ring every library's instance writes to (its cookie says which library a record is of). */
     private final RingBuffer ring;
+    /** Shared by every instance: conn ids, and what the JVM side reported per TLS object. */
+    private final BpfMap conns;
+    private final BpfMap connSeq;
+    private final BpfMap peers;
     private final RingBufferPoller poller;
     private final Thread pollerThread;
     private final RecordRouter router;
@@ -106,6 +112,11 @@ final class Capture {
         this.unhookThread.setDaemon(true);
         this.unhookThread.start();
         this.ring = RingBuffer.create(CaptureObject.RING_MAP, ringBytes);
+        this.conns = BpfMap.create(BpfMap.BPF_MAP_TYPE_LRU_HASH, "conns", 8, 8, CaptureObject.CONN_ENTRIES);
+        this.connSeq = BpfMap.create(BpfMap.BPF_MAP_TYPE_ARRAY, "conn_seq", 4, 8, 1);
+        this.peers = BpfMap.create(BpfMap.BPF_MAP_TYPE_LRU_HASH, "peers", 8, object.peerLayout().size(),
+                CaptureObject.CONN_ENTRIES);
+        object.useConnMaps(new CaptureObject.ConnMaps(conns.fd(), connSeq.fd(), peers.fd()));
         this.poller = new RingBufferPoller();
         this.poller.add(ring, router::accept);
         this.pollerThread = new Thread(poller::run, "btf-agent-ring");
@@ -199,7 +210,7 @@ final class Capture {
             CaptureObject.Attached a;
             try {
                 a = object.attach(merged.path(), settings, ring.fd(), pid, file.attachPath().toString(),
-                        lib.functions(), cookies, attachMode, multiUsable, log::debug);
+                        lib.functions(), null, false, cookies, lib.freeProbe(), attachMode, multiUsable, log::debug);
             } catch (BpfException | RuntimeException e) {
                 router.remove(id);
                 throw e;
@@ -219,8 +230,7 @@ final class Capture {
                 !btf.selection().checked() ? "" : btf.guarded()
                         ? ", not made for this build: every record is checked before it is reported"
                         : ", from btf.path, trusted as this build's",
-                h.multi() ? "2 uprobe_multi links" : lib.functions().size() * 2 + " uprobes",
-                String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs(), sinceLinker());
+                probes(h), probed(lib), (t1 - t0) / 1_000_000, sinceJvmStartMs(), sinceLinker());
         // A check that failed before the library was registered here found nothing to detach.
         router.refusal(h.id()).ifPresent(problem -> unhook(h, problem));
     }
@@ -249,7 +259,7 @@ final class Capture {
             CaptureObject.Attached a;
             try {
                 a = object.attach(config.get("kernel.btf"), settings, ring.fd(), pid, file.attachPath().toString(),
-                        lib.functions(), offsets, true, cookies, attachMode, multiUsable, log::debug);
+                        lib.functions(), offsets, true, cookies, lib.freeProbe(), attachMode, multiUsable, log::debug);
             } catch (BpfException | RuntimeException e) {
                 router.remove(id);
                 throw e;
@@ -265,8 +275,19 @@ final class Capture {
         log.info("hooked {} (netty-tcnative) at {}{} (build-id {}, no BTF needed: memory BIO only): {} on {} in {} ms, "
                 + "{} ms after JVM start{}", lib.family(), file.path(),
                 file.deleted() ? " (deleted; attached through " + file.attachPath() + ")" : "", lib.buildId(),
-                h.multi() ? "2 uprobe_multi links" : lib.functions().size() * 2 + " uprobes",
-                String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs(), sinceLinker());
+                probes(h), probed(lib), (t1 - t0) / 1_000_000, sinceJvmStartMs(), sinceLinker());
+    }
+
+    /** How a hooked library's probes are attached, for its log line. */
+    private static String probes(Hooked h) {
+        boolean free = h.library().freeProbe() != null;
+        return h.multi() ? (free ? 3 : 2) + " uprobe_multi links"
+                : h.library().functions().size() * 2 + (free ? 1 : 0) + " uprobes";
+    }
+
+    /** The functions probed, for the log line. */
+    private static String probed(TlsLibrary lib) {
+        return String.join("/", lib.functions()) + (lib.freeProbe() != null ? "/" + lib.free() : "");
     }
 
     /** Sets what runs (on the ring thread) when the dynamic linker reports a change of the mapped libraries. */
@@ -356,6 +377,11 @@ final class Capture {
     static long sinceJvmStartMs() {
         return ProcessHandle.current().info().startInstant()
                 .map(s -> java.time.Duration.between(s, java.time.Instant.now()).toMillis()).orElse(-1L);
+    }
+
+    /** Where the JVM side writes what it knows of each TLS object, for the probes to stamp on records. */
+    PeerMap peers() {
+        return new PeerMap(peers, object.peerLayout());
     }
 
     int hookedCount() {

@@ -19,8 +19,15 @@ import java.util.regex.Pattern;
  * @param offsets where each of {@code functions} starts in the file, for functions the
  *     library does not export (BoringSSL's local symbols); empty when the probes attach by
  *     exported name
+ * @param freeOffset where {@link #free()} starts in the file when it is not exported (BoringSSL),
+ *     0 when the probe attaches by name, -1 when the library has none to probe
  */
-public record TlsLibrary(Path path, String family, String buildId, List<String> functions, List<Long> offsets) {
+public record TlsLibrary(Path path, String family, String buildId, List<String> functions, List<Long> offsets,
+        long freeOffset) {
+
+    public TlsLibrary(Path path, String family, String buildId, List<String> functions, List<Long> offsets) {
+        this(path, family, buildId, functions, offsets, 0);
+    }
 
     public TlsLibrary(Path path, String family, String buildId, List<String> functions) {
         this(path, family, buildId, functions, List.of());
@@ -88,6 +95,7 @@ public record TlsLibrary(Path path, String family, String buildId, List<String> 
         }
         Set<String> wanted = new java.util.HashSet<>(OPENSSL_FUNCTIONS);
         wanted.add(BORINGSSL_MARKER);
+        wanted.add("SSL_free");
         java.util.Map<String, List<Long>> found = elf.functionFileOffsets(wanted);
         if (!found.containsKey(BORINGSSL_MARKER)) {
             throw new IOException(file + " (netty-tcnative, build-id " + buildId + ") is not linked with BoringSSL "
@@ -111,7 +119,11 @@ public record TlsLibrary(Path path, String family, String buildId, List<String> 
             throw new IOException(file + " (netty-tcnative, build-id " + buildId + ") has no SSL_read/SSL_write in "
                     + "its symbol table");
         }
-        return new TlsLibrary(file, "boringssl", buildId, List.copyOf(functions), List.copyOf(offsets));
+        // SSL_free ends a conn; without it (never seen) conns are still numbered, but a reused
+        // pointer would continue the old one
+        List<Long> free = found.get("SSL_free");
+        long freeOffset = free != null && free.size() == 1 ? free.get(0) : -1;
+        return new TlsLibrary(file, "boringssl", buildId, List.copyOf(functions), List.copyOf(offsets), freeOffset);
     }
 
     /** Reads a GnuTLS libgnutls file; fails if it has no build-id or lacks the record functions. */
@@ -182,6 +194,19 @@ public record TlsLibrary(Path path, String family, String buildId, List<String> 
             }
         }
         return opensslVersion(path);
+    }
+
+    /**
+     * The function that frees one of the family's TLS objects (probed so that a pointer reused
+     * after it starts a new conn).
+     */
+    public String free() {
+        return family.equals("gnutls") ? "gnutls_deinit" : "SSL_free";
+    }
+
+    /** The probe on {@link #free()}, or null when the library has none to probe. */
+    public io.btfagent.bpf.CaptureObject.FreeProbe freeProbe() {
+        return freeOffset < 0 ? null : new io.btfagent.bpf.CaptureObject.FreeProbe(free(), freeOffset);
     }
 
     /** Cookie value of a function (its FUNC_ value in enum capture_func), -1 if it is not hooked. */

@@ -46,6 +46,16 @@ final class ChildJvm {
                     .replaceAll("(?m)^[A-Z][a-z]{2} \\d{1,2}, \\d{4} \\d{1,2}:\\d{2}:\\d{2} [AP]M ", "<time> ");
         }
 
+        /**
+         * stdout without the lines that differ from run to run by nature (a client's
+         * {@code local-port}), so two runs can be compared.
+         */
+        String comparableStdout() {
+            StringBuilder b = new StringBuilder();
+            stdout.lines().filter(l -> !l.startsWith("local-port ")).forEach(l -> b.append(l).append('\n'));
+            return b.toString();
+        }
+
         /** The demo clients' "key value" stdout lines. */
         Map<String, String> printed() {
             return printedValues(stdout);

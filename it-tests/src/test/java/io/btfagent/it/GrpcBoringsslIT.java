@@ -37,7 +37,7 @@ class GrpcBoringsslIT {
         ChildJvm.Result r;
         try (ChildJvm.Running app = new ChildJvm().classpath(NettyStack.grpcClasspath())
                 .jvmArg("-Djava.io.tmpdir=" + tmp).jvmArg("-Ddemo.await-go=traffic")
-                .agent("sinks=jsonl,sink.jsonl.path=" + jsonl + ",watch.paths=")
+                .agent("sinks=jsonl,log,sink.jsonl.path=" + jsonl + ",watch.paths=")
                 .start(APP, List.of(cert[0].toString(), cert[1].toString(), text))) {
             app.awaitPrinted("ready", 60);
             app.awaitStderr(NettyStack.HOOKED, 60);
@@ -74,6 +74,24 @@ class GrpcBoringsslIT {
         assertTrue(clientIn.length >= respEnd, "the client read the response");
         assertArrayEquals(Arrays.copyOf(serverOut, respEnd), Arrays.copyOf(clientIn, respEnd),
                 "server egress and client ingress are the same bytes");
+        // identity from the shaded SslHandlers: the client's channel is the server's, mirrored
+        String clientLocal = client.get(0).str("local");
+        String clientRemote = client.get(0).str("remote");
+        assertTrue(clientLocal != null && clientLocal.startsWith("127.0.0.1:") && clientRemote != null
+                && clientRemote.startsWith("127.0.0.1:"), client.get(0).fields().toString());
+        for (Event e : client) {
+            assertEquals("client", e.str("role"), e.fields().toString());
+            assertEquals(clientLocal, e.str("local"));
+            assertEquals(clientRemote, e.str("remote"));
+            assertEquals(client.get(0).num("conn"), e.num("conn"));
+        }
+        for (Event e : server) {
+            assertEquals("server", e.str("role"), e.fields().toString());
+            assertEquals(clientRemote, e.str("local"), "the server's end is the client's remote");
+            assertEquals(clientLocal, e.str("remote"), "the server's peer is the client's end");
+            assertEquals(server.get(0).num("conn"), e.num("conn"));
+        }
+        assertTrue(client.get(0).num("conn") != server.get(0).num("conn"), "two TLS objects, two conns");
         for (Event e : events) {
             assertEquals("boringssl", e.str("lib"));
             assertEquals(-1, e.num("fd"));

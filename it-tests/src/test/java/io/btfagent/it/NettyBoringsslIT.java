@@ -59,7 +59,19 @@ class NettyBoringsslIT {
                             + c.localPort() + ": " + new String(conn.received(), StandardCharsets.ISO_8859_1)
                             + "\ncaptured: " + run.events));
             assertArrayEquals(conn.sent(), CapturedEvents.stream(mine, true), "response captured as egress");
+            // identity from the JVM side: the SslHandler's channel, joined to its SSL* in the kernel
+            long connId = mine.get(0).num("conn");
+            assertTrue(connId > 0, mine.get(0).fields().toString());
+            for (Event e : mine) {
+                assertEquals(connId, e.num("conn"), e.fields().toString());
+                assertEquals("server", e.str("role"), e.fields().toString());
+                assertEquals("127.0.0.1:" + run.port, e.str("local"), e.fields().toString());
+                assertEquals("127.0.0.1:" + c.localPort(), e.str("remote"), "curl's own connection: " + e.fields());
+                assertTrue(e.str("thread").startsWith("multiThreadIoEventLoopGroup-"),
+                        "the event loop's Java name: " + e.fields());
+            }
         }
+        assertEquals(2, run.events.stream().map(e -> e.num("conn")).distinct().count(), "two conns");
         for (Event e : run.events) {
             assertEquals("boringssl", e.str("lib"));
             assertEquals(-1, e.num("fd"), "netty drives BoringSSL over its ByteBuffer BIO only");
@@ -99,7 +111,7 @@ class NettyBoringsslIT {
         }
     }
 
-    private record Run(long pid, List<NettyStack.CurlResult> curls, Map<Integer, Conn> conns, List<Event> events,
+    private record Run(long pid, int port, List<NettyStack.CurlResult> curls, Map<Integer, Conn> conns, List<Event> events,
             String hookedLine) {
     }
 
@@ -112,11 +124,12 @@ class NettyBoringsslIT {
         Path jsonl = tmp.resolve("events.jsonl");
         List<NettyStack.CurlResult> curls = new ArrayList<>();
         ChildJvm.Result r;
+        int port;
         try (ChildJvm.Running server = new ChildJvm().classpath(NettyStack.nettyClasspath(nettyLib, version))
                 .jvmArg("-Djava.io.tmpdir=" + tmp)
-                .agent("sinks=jsonl,sink.jsonl.path=" + jsonl + ",watch.paths=" + agentOptions)
+                .agent("sinks=jsonl,log,sink.jsonl.path=" + jsonl + ",watch.paths=" + agentOptions)
                 .start(SERVER, List.of(cert[0].toString(), cert[1].toString()))) {
-            int port = Integer.parseInt(server.awaitPrinted("port", 60));
+            port = Integer.parseInt(server.awaitPrinted("port", 60));
             server.awaitStderr(NettyStack.HOOKED, 60);
             List<Process> running = new ArrayList<>();
             for (int i = 0; i < bodies.size(); i++) {
@@ -134,17 +147,17 @@ class NettyBoringsslIT {
         for (String line : r.stdout().lines().toList()) {
             String[] f = line.split(" ");
             if (f.length == 4 && f[0].equals("conn")) {
-                int port = Integer.parseInt(f[1].substring(f[1].lastIndexOf(':') + 1));
+                int clientPort = Integer.parseInt(f[1].substring(f[1].lastIndexOf(':') + 1));
                 byte[] bytes = Base64.getDecoder().decode(f[3]);
                 if (f[2].equals("received")) {
-                    received.put(port, bytes);
+                    received.put(clientPort, bytes);
                 } else {
-                    conns.put(port, new Conn(received.get(port), bytes));
+                    conns.put(clientPort, new Conn(received.get(clientPort), bytes));
                 }
             }
         }
         String hooked = r.agentLines().stream().filter(l -> l.contains(NettyStack.HOOKED)).findFirst().orElseThrow();
-        return new Run(r.pid(), curls, conns, CapturedEvents.read(jsonl), hooked);
+        return new Run(r.pid(), port, curls, conns, CapturedEvents.read(jsonl), hooked);
     }
 
     static Map<String, List<Event>> bySsl(List<Event> events) {

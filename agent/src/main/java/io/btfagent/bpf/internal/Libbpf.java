@@ -71,6 +71,12 @@ public final class Libbpf {
     /** int bpf_map_lookup_elem(int fd, const void *key, void *value) */
     public static native int bpf_map_lookup_elem(int fd, Pointer key, Pointer value);
 
+    /** int bpf_map_update_elem(int fd, const void *key, const void *value, __u64 flags) */
+    public static native int bpf_map_update_elem(int fd, Pointer key, Pointer value, long flags);
+
+    /** int bpf_map_delete_elem(int fd, const void *key) */
+    public static native int bpf_map_delete_elem(int fd, Pointer key);
+
     /** struct bpf_link *bpf_program__attach_uprobe_opts(const struct bpf_program *prog, pid_t pid, const char *binary_path, size_t func_offset, const struct bpf_uprobe_opts *opts) */
     public static native Pointer bpf_program__attach_uprobe_opts(Pointer prog, int pid, String binaryPath,
             long funcOffset, Pointer opts);
