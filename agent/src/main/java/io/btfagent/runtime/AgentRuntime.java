@@ -30,7 +30,7 @@ import java.util.function.BiConsumer;
  * later. Nothing here may throw into the host.
  */
 public final class AgentRuntime {
-    private static final long STOP_DEADLINE_MS = 300;
+    static final long STOP_DEADLINE_MS = 300;
     private static final long FLUSH_DEADLINE_MS = 500;
     private static final long REPORT_EVERY_MS = 10_000;
     private static final String JNA_DISPATCH = "com/sun/jna/linux-x86-64/libjnidispatch.so";
@@ -86,7 +86,10 @@ public final class AgentRuntime {
                 (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn);
         Capture capture = new Capture(config, log, dispatcher);
         log.debug("libbpf bound, sinks and reader started {} ms after JVM start", Capture.sinceJvmStartMs());
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(capture, dispatcher, log), "btf-agent-exit"));
+        Thread hook = new Thread(() -> shutdown(capture, dispatcher, log), "btf-agent-exit");
+        Runtime.getRuntime().addShutdownHook(hook);
+        AgentControl.Session session = new AgentControl.Session(config, capture, dispatcher, hook, log);
+        AgentControl.register(session);
 
         List<Path> watched = watchedPaths(config);
         long interval = config.longValue("scan.interval-ms");
@@ -94,10 +97,11 @@ public final class AgentRuntime {
         if (capture.hookedCount() == 0) {
             log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);
         }
+        session.ready();
         long lastLost = 0;
         long nextReport = System.currentTimeMillis() + REPORT_EVERY_MS;
-        while (true) {
-            Thread.sleep(interval);
+        // until detached (the detach command takes the capture down once this thread has left)
+        while (!session.awaitStop(interval)) {
             capture.scan(List.of());
             if (System.currentTimeMillis() >= nextReport) {
                 nextReport = System.currentTimeMillis() + REPORT_EVERY_MS;
@@ -224,7 +228,8 @@ public final class AgentRuntime {
         return sinks;
     }
 
-    private static void shutdown(Capture capture, Dispatcher dispatcher, Logger log) {
+    /** Detaches, drains, flushes the sinks, logs the capture summary and returns it. */
+    static String shutdown(Capture capture, Dispatcher dispatcher, Logger log) {
         try {
             capture.stop(STOP_DEADLINE_MS);
             dispatcher.close(FLUSH_DEADLINE_MS);
@@ -236,8 +241,10 @@ public final class AgentRuntime {
             }
             b.setLength(b.length() - 1);
             log.info(b.toString());
+            return b.toString();
         } catch (Throwable t) {
             AgentLog.early("shutdown: " + t);
+            return "shutdown: " + t;
         }
     }
 }

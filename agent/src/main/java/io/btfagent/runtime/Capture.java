@@ -117,27 +117,13 @@ final class Capture {
         this.fallback = !"none".equals(config.get("btf.fallback"));
         this.families = config.list("libraries");
         this.multiAvailable = LibbpfMulti.bind(Libbpf.boundPath())
-                && kernelAtLeast(System.getProperty("os.version", ""), 6, 10);
+                && Preflight.uprobeMultiUsable(System.getProperty("os.version", ""));
         this.ring = RingBuffer.create("btf_agent_events", ringBytes);
         this.poller = new RingBufferPoller();
         this.poller.add(ring, this::onRecord);
         this.pollerThread = new Thread(poller::run, "btf-agent-ring");
         this.pollerThread.setDaemon(true);
         this.pollerThread.start();
-    }
-
-    /**
-     * uprobe_multi links exist since 6.6, but filter by process correctly only since 6.10
-     * (commit 46ba0e49b642, "bpf: fix multi-uprobe PID filtering logic"); before that they
-     * would miss every thread but one.
-     */
-    static boolean kernelAtLeast(String osVersion, int major, int minor) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(\\d+)\\.(\\d+)").matcher(osVersion);
-        if (!m.find()) {
-            return false;
-        }
-        int maj = Integer.parseInt(m.group(1));
-        return maj > major || (maj == major && Integer.parseInt(m.group(2)) >= minor);
     }
 
     /** Largest ring: its data area is mapped twice in a row, which must stay within 2 GiB. */
@@ -484,6 +470,41 @@ final class Capture {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * {@link #stop} (if not done yet), then frees every object, the ring and the reader's
+     * descriptors: after it the process holds nothing of the capture in the kernel.
+     */
+    void close(long deadlineMs) {
+        stop(deadlineMs);
+        for (Hooked h : hooked.values()) {
+            h.object().close();
+        }
+        hooked.clear();
+        try {
+            pollerThread.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (pollerThread.isAlive()) {
+            log.warn("the ring reader did not stop; its ring stays mapped");
+            return;
+        }
+        routes.clear();
+        ring.close();
+        poller.close();
+    }
+
+    /** One line per hooked library: family, version, path, build-id. */
+    List<String> hookedLibraries() {
+        List<String> out = new ArrayList<>();
+        for (Hooked h : hooked.values()) {
+            out.add(h.library().family() + " " + h.version() + " at " + h.library().path() + " (build-id "
+                    + h.library().buildId() + ", " + h.object().links().size() + " links)");
+        }
+        out.sort(null);
+        return out;
     }
 
     private static byte[] resource(String name) throws IOException {
