@@ -23,7 +23,7 @@ import java.util.Optional;
 
 /**
  * Talks to the agent inside a running JVM through the JDK's Attach API: each command loads the
- * agent jar again with {@code @<command> <reply file> [options]} as its argument (see
+ * agent jar again with {@code @<command> <reply file> <pid> [options]} as its argument (see
  * {@code io.btfagent.runtime.AgentControl}), and reads the answer from a file in a directory
  * made for this one command, owner-only and owned by the JVM's user, below the JVM's own
  * {@code /tmp} (through {@code /proc/<pid>/root} when it runs in another mount namespace).
@@ -79,7 +79,8 @@ final class AgentChannel {
                     : jar.toAbsolutePath().toString();
             VirtualMachine vm = VirtualMachine.attach(String.valueOf(t.pid));
             try {
-                vm.loadAgent(jarThere, "@" + command + " " + reply + (options.isEmpty() ? "" : " " + options));
+                vm.loadAgent(jarThere, "@" + command + " " + reply + " " + t.pid
+                        + (options.isEmpty() ? "" : " " + options));
             } finally {
                 vm.detach();
             }

@@ -135,6 +135,10 @@ public final class Cli {
         }
         AgentChannel.Reply reply = AgentChannel.send(target.get(), jarPath(), command, options);
         (reply.status() == 0 ? out : err).println(String.join("\n", reply.lines()));
+        if (reply.status() == 0 && command.equals("attach") && target.get().otherMountNamespace()) {
+            out.println("pid " + pid + " runs in another mount namespace (a container): the paths above are its own; "
+                    + "from here they are below /proc/" + pid + "/root");
+        }
         return reply.status();
     }
 

@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * The agent's side of the {@code attach}, {@code status} and {@code detach} commands. The
  * command line loads the agent jar into the JVM again with the argument
- * {@code @<command> <reply file> [options]}; the answer is written to the reply file, in a
+ * {@code @<command> <reply file> <pid as the command sees it> [options]}; the answer is written to the reply file, in a
  * directory the command made for it (owner-only, owned by this JVM's user, checked before
  * anything is written). Its first line is {@code exit <status>}, the rest is what the command
  * prints.
@@ -35,6 +35,10 @@ public final class AgentControl {
     private static final long STOP_WAIT_MS = 10_000;
 
     private static volatile Session running;
+    /** This JVM's pid as the attaching command saw it, when that differs from its own (a pid namespace). */
+    private static volatile int initialNamespacePid;
+    /** The pid the last command named this JVM by, for its answer. */
+    private static volatile long shownPid = ProcessHandle.current().pid();
 
     private AgentControl() {
     }
@@ -99,17 +103,28 @@ public final class AgentControl {
     }
 
     /**
+     * This JVM's pid in the initial pid namespace, which the BPF program compares with, when the
+     * attach command found it to differ from the pid this JVM sees (it runs in a container).
+     */
+    static java.util.OptionalInt initialNamespacePid() {
+        int p = initialNamespacePid;
+        return p > 0 ? java.util.OptionalInt.of(p) : java.util.OptionalInt.empty();
+    }
+
+    /**
      * Runs a command line's request; called by the entry class's {@code agentmain} on the JVM's
      * attach thread. Never throws.
      */
     public static void command(String args, Instrumentation inst) {
-        String[] parts = args.substring(1).split(" ", 3);
-        if (parts.length < 2) {
+        String[] parts = args.substring(1).split(" ", 4);
+        if (parts.length < 3 || !parts[2].matches("\\d{1,10}")) {
             AgentLog.early("command refused: malformed control argument");
             return;
         }
         Path reply = Path.of(parts[1]);
-        String options = parts.length > 2 ? parts[2] : "";
+        long seenAs = Long.parseLong(parts[2]);
+        String options = parts.length > 3 ? parts[3] : "";
+        shownPid = seenAs;
         try {
             String problem = replyDirProblem(reply);
             if (problem != null) {
@@ -117,7 +132,13 @@ public final class AgentControl {
                 return;
             }
             switch (parts[0]) {
-                case "attach" -> attach(options, inst, reply);
+                case "attach" -> {
+                    // the command runs outside this JVM's pid namespace when the numbers differ
+                    if (seenAs != ProcessHandle.current().pid() && seenAs <= Integer.MAX_VALUE) {
+                        initialNamespacePid = (int) seenAs;
+                    }
+                    attach(options, inst, reply);
+                }
                 case "status" -> status(reply);
                 case "detach" -> detach(reply);
                 default -> write(reply, 2, List.of("unknown command " + parts[0]));
@@ -150,7 +171,7 @@ public final class AgentControl {
     private static void attach(String options, Instrumentation inst, Path reply) throws IOException {
         synchronized (System.class) {
             if (System.getProperty(STARTED) != null) {
-                write(reply, 1, List.of("btf-agent is already running in pid " + ProcessHandle.current().pid()
+                write(reply, 1, List.of("btf-agent is already running in pid " + shownPid
                         + " (by -javaagent or an earlier attach): 'status' shows it, 'detach' removes it"));
                 return;
             }
@@ -186,7 +207,7 @@ public final class AgentControl {
         int status;
         synchronized (lines) {
             if (s != null && s.ready) {
-                out.add("btf-agent attached to pid " + ProcessHandle.current().pid() + " (Java "
+                out.add("btf-agent attached to pid " + shownPid + " (Java "
                         + System.getProperty("java.version") + ")");
                 out.add("events go to: " + String.join("; ", sinks(s)));
                 out.addAll(lines);
@@ -215,7 +236,7 @@ public final class AgentControl {
             return;
         }
         List<String> out = new ArrayList<>();
-        out.add("btf-agent running in pid " + ProcessHandle.current().pid());
+        out.add("btf-agent running in pid " + shownPid);
         List<String> libs = s.capture.hookedLibraries();
         out.add("libraries hooked: " + libs.size());
         libs.forEach(l -> out.add("  " + l));
@@ -239,12 +260,12 @@ public final class AgentControl {
         String summary = s.stop();
         System.clearProperty(STARTED);
         s.log.info("detached: every probe removed, sinks flushed and closed; the application continues without capture");
-        write(reply, 0, List.of("btf-agent detached from pid " + ProcessHandle.current().pid() + ": probes of "
+        write(reply, 0, List.of("btf-agent detached from pid " + shownPid + ": probes of "
                 + libraries + " libraries removed, sinks flushed and closed", summary, "stats " + stats));
     }
 
     private static String notRunning() {
-        return "btf-agent is not running in pid " + ProcessHandle.current().pid() + " (not attached, detached, or "
+        return "btf-agent is not running in pid " + shownPid + " (not attached, detached, or "
                 + "it did not start: see the JVM's stderr)";
     }
 
@@ -254,7 +275,7 @@ public final class AgentControl {
         for (Dispatcher.SinkStats st : s.dispatcher.stats()) {
             switch (st.name()) {
                 case "jsonl" -> out.add("jsonl " + Path.of(s.config.get("sink.jsonl.path")).toAbsolutePath());
-                case "log" -> out.add("log (stderr of pid " + ProcessHandle.current().pid() + ": " + stderrTarget() + ")");
+                case "log" -> out.add("log (stderr of pid " + shownPid + ": " + stderrTarget() + ")");
                 default -> out.add(st.name());
             }
         }

@@ -58,6 +58,8 @@ final class Capture {
     private final String attachMode;
     private final boolean multiAvailable;
     private final int pid = (int) ProcessHandle.current().pid();
+    /** This process as the kernel's BPF helpers see it (another number inside a pid namespace). */
+    private final int tgid = AgentControl.initialNamespacePid().orElse(pid);
     private final long monotonicToEpoch = RecordDecoder.monotonicToEpochOffset();
     private final RingBufferPoller poller;
     private final Dispatcher dispatcher;
@@ -290,7 +292,7 @@ final class Capture {
         BpfObject obj = BpfObject.open("ssl_capture", objectElf, btfPath);
         try {
             obj.setRodataInt(maxCaptureOffset, maxCapture);
-            obj.setRodataInt(targetTgidOffset, pid);
+            obj.setRodataInt(targetTgidOffset, tgid);
             obj.setRodataLong(wakeupBytesOffset, ringBytes / 32);
             obj.reuseMap("events", ring.fd());
             if (multi) {
