@@ -7,6 +7,12 @@ import com.sun.tools.attach.VirtualMachine;
 import io.btfagent.natives.NativeFiles;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.file.LinkOption;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -96,6 +102,38 @@ final class AgentChannel {
         }
     }
 
+    /**
+     * Sends {@code command} over the running agent's control socket (see
+     * {@code io.btfagent.runtime.ControlSocket}); empty when there is none to use, e.g. no agent
+     * runs there, and then the command loads the agent jar instead.
+     */
+    static Optional<Reply> viaSocket(TargetProcess t, String command) {
+        try {
+            Path dir = t.seen("/tmp/.btf-agent-" + t.namespacePid());
+            if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)
+                    || !String.valueOf(Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS)).equals(t.uid())
+                    || ((Integer) Files.getAttribute(dir, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 0077) != 0) {
+                return Optional.empty();
+            }
+            try (SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                c.connect(UnixDomainSocketAddress.of(dir.resolve("control.sock")));
+                c.write(ByteBuffer.wrap((command + " " + t.pid + "\n").getBytes(StandardCharsets.UTF_8)));
+                String answer = new String(Channels.newInputStream(c).readAllBytes(), StandardCharsets.UTF_8);
+                return Optional.of(parse(t, new ArrayList<>(answer.lines().toList())));
+            }
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static Reply parse(TargetProcess t, List<String> lines) {
+        if (lines.isEmpty() || !lines.get(0).matches("exit \\d+")) {
+            return new Reply(1, List.of("malformed answer from the agent in pid " + t.pid));
+        }
+        int status = Integer.parseInt(lines.remove(0).substring(5).trim());
+        return new Reply(status, lines);
+    }
+
     private static Reply await(TargetProcess t, Path reply) throws IOException {
         long end = System.currentTimeMillis() + ANSWER_WAIT_MS;
         while (!Files.exists(reply)) {
@@ -113,12 +151,7 @@ final class AgentChannel {
                 return new Reply(1, List.of("interrupted"));
             }
         }
-        List<String> lines = new ArrayList<>(Files.readAllLines(reply, StandardCharsets.UTF_8));
-        if (lines.isEmpty() || !lines.get(0).startsWith("exit ")) {
-            return new Reply(1, List.of("malformed answer from the agent in pid " + t.pid));
-        }
-        int status = Integer.parseInt(lines.remove(0).substring(5).trim());
-        return new Reply(status, lines);
+        return parse(t, new ArrayList<>(Files.readAllLines(reply, StandardCharsets.UTF_8)));
     }
 
     /**

@@ -133,13 +133,23 @@ public final class Cli {
             err.println(problem.get());
             return 1;
         }
-        AgentChannel.Reply reply = AgentChannel.send(target.get(), jarPath(), command, options);
+        AgentChannel.Reply reply = (command.equals("attach") ? Optional.<AgentChannel.Reply>empty()
+                : AgentChannel.viaSocket(target.get(), command))
+                .orElseGet(() -> AgentChannel.send(target.get(), jarPathOrNull(), command, options));
         (reply.status() == 0 ? out : err).println(String.join("\n", reply.lines()));
         if (reply.status() == 0 && command.equals("attach") && target.get().otherMountNamespace()) {
             out.println("pid " + pid + " runs in another mount namespace (a container): the paths above are its own; "
                     + "from here they are below /proc/" + pid + "/root");
         }
         return reply.status();
+    }
+
+    private static Path jarPathOrNull() {
+        try {
+            return jarPath();
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static Path jarPath() throws URISyntaxException {

@@ -40,6 +40,17 @@ final class TargetProcess {
         return idField(status(), "Uid:");
     }
 
+    /** Its pid in its own pid namespace (the last number of the {@code NSpid:} line). */
+    long namespacePid() throws IOException {
+        for (String line : status().split("\n")) {
+            if (line.startsWith("NSpid:")) {
+                String[] f = line.substring(6).trim().split("\\s+");
+                return Long.parseLong(f[f.length - 1]);
+            }
+        }
+        return pid;
+    }
+
     String gid() throws IOException {
         return idField(status(), "Gid:");
     }

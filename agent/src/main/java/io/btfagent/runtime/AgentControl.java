@@ -56,6 +56,7 @@ public final class AgentControl {
         private final Logger log;
         private final CountDownLatch stop = new CountDownLatch(1);
         private volatile boolean ready;
+        private volatile ControlSocket control;
 
         Session(AgentConfig config, Capture capture, Dispatcher dispatcher, Thread shutdownHook, Logger log) {
             this.config = config;
@@ -94,12 +95,38 @@ public final class AgentControl {
             }
             String summary = AgentRuntime.shutdown(capture, dispatcher, log);
             capture.close(AgentRuntime.STOP_DEADLINE_MS);
+            if (control != null) {
+                control.close();
+            }
             return summary;
         }
     }
 
     static void register(Session session) {
         running = session;
+        session.control = ControlSocket.open(line -> {
+            // "<command> <pid as the command line named this JVM>"
+            String[] request = line.split(" ");
+            if (request.length == 2 && request[1].matches("\\d{1,19}")) {
+                shownPid = Long.parseLong(request[1]);
+            }
+            Answer a = switch (request[0]) {
+                case "status" -> status();
+                case "detach" -> detach();
+                default -> new Answer(2, List.of("unknown command " + request));
+            };
+            return a.text();
+        }, problem -> session.log.debug("no control socket: {}; status and detach load the agent jar instead",
+                problem)).orElse(null);
+    }
+
+    /** What a command prints and its exit status. */
+    record Answer(int status, List<String> lines) {
+        String text() {
+            StringBuilder b = new StringBuilder("exit ").append(status).append('\n');
+            lines.forEach(l -> b.append(l).append('\n'));
+            return b.toString();
+        }
     }
 
     /**
@@ -139,8 +166,8 @@ public final class AgentControl {
                     }
                     attach(options, inst, reply);
                 }
-                case "status" -> status(reply);
-                case "detach" -> detach(reply);
+                case "status" -> write(reply, status());
+                case "detach" -> write(reply, detach());
                 default -> write(reply, 2, List.of("unknown command " + parts[0]));
             }
         } catch (Throwable t) {
@@ -229,11 +256,10 @@ public final class AgentControl {
         }
     }
 
-    private static void status(Path reply) throws IOException {
+    private static Answer status() {
         Session s = running;
         if (s == null) {
-            write(reply, 1, List.of(notRunning()));
-            return;
+            return new Answer(1, List.of(notRunning()));
         }
         List<String> out = new ArrayList<>();
         out.add("btf-agent running in pid " + shownPid);
@@ -242,25 +268,27 @@ public final class AgentControl {
         libs.forEach(l -> out.add("  " + l));
         out.add("sinks: " + String.join("; ", sinks(s)));
         out.add("stats " + statsJson(s));
-        write(reply, 0, out);
+        if (s.control != null) {
+            out.add("control socket: " + s.control.path());
+        }
+        return new Answer(0, out);
     }
 
-    private static void detach(Path reply) throws IOException {
+    private static Answer detach() {
         Session s;
         synchronized (AgentControl.class) {
             s = running;
             running = null;
         }
         if (s == null) {
-            write(reply, 1, List.of(notRunning()));
-            return;
+            return new Answer(1, List.of(notRunning()));
         }
         int libraries = s.capture.hookedLibraries().size();
         String stats = statsJson(s);
         String summary = s.stop();
         System.clearProperty(STARTED);
         s.log.info("detached: every probe removed, sinks flushed and closed; the application continues without capture");
-        write(reply, 0, List.of("btf-agent detached from pid " + shownPid + ": probes of "
+        return new Answer(0, List.of("btf-agent detached from pid " + shownPid + ": probes of "
                 + libraries + " libraries removed, sinks flushed and closed", summary, "stats " + stats));
     }
 
@@ -314,8 +342,11 @@ public final class AgentControl {
 
     /** Writes the answer owner-only, whole or not at all (the command line waits for the final name). */
     static void write(Path reply, int status, List<String> lines) throws IOException {
-        StringBuilder b = new StringBuilder("exit ").append(status).append('\n');
-        lines.forEach(l -> b.append(l).append('\n'));
+        write(reply, new Answer(status, lines));
+    }
+
+    static void write(Path reply, Answer answer) throws IOException {
+        String b = answer.text();
         Path tmp = reply.resolveSibling(reply.getFileName() + ".part");
         Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         Files.write(tmp, b.toString().getBytes(StandardCharsets.UTF_8), StandardOpenOption.WRITE);

@@ -52,4 +52,41 @@ class AgentControlTest {
         Files.writeString(reply.resolveSibling("reply.part"), "planted");
         assertThrows(FileAlreadyExistsException.class, () -> AgentControl.write(reply, 0, List.of("x")));
     }
+
+    @Test
+    void theControlSocketAnswersEachRequestLineInAnOwnerOnlyDirectoryAndLeavesNothing() throws Exception {
+        List<String> problems = new java.util.ArrayList<>();
+        ControlSocket socket = ControlSocket.open(request -> "exit 0\nasked " + request + "\n", problems::add)
+                .orElseThrow(() -> new AssertionError(problems.toString()));
+        Path dir = socket.path().getParent();
+        try {
+            assertEquals(ControlSocket.dirOf(ProcessHandle.current().pid()), dir);
+            assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)));
+            for (String request : List.of("status 42", "detach 42")) {
+                try (var c = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+                    c.connect(java.net.UnixDomainSocketAddress.of(socket.path()));
+                    c.write(java.nio.ByteBuffer.wrap((request + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                    assertEquals("exit 0\nasked " + request + "\n", new String(
+                            java.nio.channels.Channels.newInputStream(c).readAllBytes(),
+                            java.nio.charset.StandardCharsets.UTF_8));
+                }
+            }
+        } finally {
+            socket.close();
+        }
+        assertTrue(Files.notExists(dir), "socket and directory removed");
+    }
+
+    @Test
+    void aControlDirectoryOthersCanEnterIsNotUsed() throws Exception {
+        Path dir = ControlSocket.dirOf(ProcessHandle.current().pid());
+        Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        try {
+            List<String> problems = new java.util.ArrayList<>();
+            assertTrue(ControlSocket.open(r -> "", problems::add).isEmpty());
+            assertEquals(List.of(dir + " exists and is not an owner-only directory of this user"), problems);
+        } finally {
+            Files.deleteIfExists(dir);
+        }
+    }
 }

@@ -69,6 +69,9 @@ class AttachIT extends AgainstEchoServer {
             assertTrue(status.stdout().lines().anyMatch(l -> l.startsWith("  openssl ")
                     && l.contains(" at " + ChildJvm.LIBSSL_DIR + "/libssl.so.3 ")), status.stdout());
             assertTrue(status.stdout().contains("\nsinks: jsonl " + first + "\n"), status.stdout());
+            Path control = Path.of("/tmp/.btf-agent-" + pid);
+            assertTrue(status.stdout().endsWith("\ncontrol socket: " + control.resolve("control.sock") + "\n"),
+                    status.stdout());
             String stats = status.stdout().lines().filter(l -> l.startsWith("stats {")).findFirst().orElseThrow();
             assertTrue(stats.contains("\"records\":2,") && stats.contains("\"records lost (ring full)\":0")
                     && stats.contains("\"jsonl\":{\"delivered\":2,\"dropped\":0,\"failed\":0}"), stats);
@@ -82,6 +85,7 @@ class AttachIT extends AgainstEchoServer {
             stillListed.retainAll(linksWhileAttached);
             assertEquals(Set.of(), stillListed, "the kernel no longer lists the service's links");
             assertEquals(List.of(), agentThreads(service.pid()), "the agent's threads have ended");
+            assertFalse(Files.exists(control), "the control socket is gone");
 
             service.request();
             Thread.sleep(500);
@@ -107,6 +111,13 @@ class AttachIT extends AgainstEchoServer {
             assertEquals(Set.of(), agentObjects(service.pid()));
             assertEquals(0, service.finish(), service.stderr());
             assertEquals(3, service.stdout().lines().filter(l -> l.startsWith("done ")).count());
+            // status and detach of a running agent go through its socket: the jar is loaded again only
+            // by the three attach commands and the status of the detached JVM (Java 21+ warns each time)
+            Matcher java = Pattern.compile("\\(Java (\\d+)").matcher(attach.stdout());
+            assertTrue(java.find(), attach.stdout());
+            long loads = service.stderr().lines().filter(l -> l.startsWith("WARNING: A Java agent has been loaded "
+                    + "dynamically")).count();
+            assertEquals(Integer.parseInt(java.group(1)) >= 21 ? 4 : 0, loads, service.stderr());
         }
     }
 
@@ -165,6 +176,35 @@ class AttachIT extends AgainstEchoServer {
             RunningJvm.Command status = RunningJvm.command(jar, "status", pid);
             assertEquals(1, status.exitCode());
             assertTrue(status.stderr().startsWith("btf-agent is not running in pid " + pid), status.stderr());
+            assertEquals(0, service.finish(), service.stderr());
+        }
+    }
+
+    @Test
+    void aJvmInAContainerIsAttachedThroughItsOwnTmpAndPidNamespace() throws Exception {
+        // its own pid namespace (it is pid 1 there) and mount namespace with a /tmp of its own
+        List<String> container = List.of("unshare", "--mount", "--pid", "--fork", "--mount-proc", "sh", "-c",
+                "mount -t tmpfs tmpfs /tmp && exec \"$0\" \"$@\"");
+        try (RunningJvm service = new RunningJvm(container, ChildJvm.CLASSPATH, List.of(), server.port())) {
+            long pid = service.pid();
+            assertTrue(Files.readString(Path.of("/proc", String.valueOf(pid), "status")).contains("\nNSpid:\t" + pid
+                    + "\t1\n"), "pid 1 in its own namespace");
+            RunningJvm.Command attach = RunningJvm.command(JAR, "attach", String.valueOf(pid),
+                    "sinks=jsonl,sink.jsonl.path=/tmp/events.jsonl");
+            assertEquals(0, attach.exitCode(), attach.stderr());
+            assertTrue(attach.stdout().startsWith("btf-agent attached to pid " + pid + " "), attach.stdout());
+            assertTrue(attach.stdout().contains("\nevents go to: jsonl /tmp/events.jsonl\n"), attach.stdout());
+            assertTrue(attach.stdout().endsWith("from here they are below /proc/" + pid + "/root\n"), attach.stdout());
+            assertFalse(Files.exists(Path.of("/tmp/events.jsonl")), "written in the container's /tmp, not ours");
+
+            service.request();
+            List<Event> events = awaitEvents(Path.of("/proc/" + pid + "/root/tmp/events.jsonl"), 2);
+            assertArrayEquals(WildflyHttpsClient.request(HOST, server.port(), "/"), events.get(0).data());
+            assertArrayEquals(TlsEchoServer.responseFor("/"), events.get(1).data());
+            assertEquals(pid, events.get(0).num("pid"), "the pid the host sees");
+
+            assertEquals(0, RunningJvm.command(JAR, "detach", String.valueOf(pid)).exitCode());
+            assertEquals(Set.of(), agentObjects(pid));
             assertEquals(0, service.finish(), service.stderr());
         }
     }

@@ -50,8 +50,14 @@ final class RunningJvm implements AutoCloseable {
         }
     }
 
+    /** The JVM's pid (a descendant when it was started through unshare or a shell). */
     long pid() {
-        return process.pid();
+        if (process.info().command().map(c -> c.endsWith("/java")).orElse(false)) {
+            return process.pid();
+        }
+        return process.descendants().filter(p -> p.info().command().map(c -> c.endsWith("/java")).orElse(false))
+                .findFirst().map(ProcessHandle::pid).orElseThrow(() -> new AssertionError("no java under "
+                        + process.pid()));
     }
 
     boolean isAlive() {
@@ -99,6 +105,7 @@ final class RunningJvm implements AutoCloseable {
     @Override
     public void close() throws IOException {
         try {
+            process.descendants().forEach(ProcessHandle::destroyForcibly);
             if (process.isAlive()) {
                 process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             }
