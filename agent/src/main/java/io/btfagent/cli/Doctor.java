@@ -96,6 +96,9 @@ final class Doctor {
                     + " that this user can attach to" + (t.otherMountNamespace()
                     ? " (in another mount namespace: the jar is copied to its /tmp)" : ""));
         }
+        if (Files.exists(t.seen("/tmp/.btf-agent-" + t.namespacePid() + "/control.sock"))) {
+            info("btf-agent already runs in pid " + t.pid + ": 'status " + t.pid + "' shows it");
+        }
         capabilities("pid " + t.pid + " (" + TargetProcess.userName(t.uid()) + ")", t.status(), true);
         String tmpdir = t.systemProperties().getProperty("java.io.tmpdir", "/tmp");
         nativeDir(config, Path.of(tmpdir), t.uid(), Files.readString(t.procFile("mountinfo")), t);

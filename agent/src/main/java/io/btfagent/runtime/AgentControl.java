@@ -198,8 +198,11 @@ public final class AgentControl {
     private static void attach(String options, Instrumentation inst, Path reply) throws IOException {
         synchronized (System.class) {
             if (System.getProperty(STARTED) != null) {
-                write(reply, 1, List.of("btf-agent is already running in pid " + shownPid
-                        + " (by -javaagent or an earlier attach): 'status' shows it, 'detach' removes it"));
+                write(reply, 1, List.of(running != null
+                        ? "btf-agent is already running in pid " + shownPid
+                                + " (by -javaagent or an earlier attach): 'status' shows it, 'detach' removes it"
+                        : "btf-agent was started in pid " + shownPid + " (by -javaagent) and is starting or did not "
+                                + "start: its lines on the JVM's stderr say which; 'status' shows it once it runs"));
                 return;
             }
             System.setProperty(STARTED, "true");

@@ -53,6 +53,10 @@ class AttachIT extends AgainstEchoServer {
             assertFalse(linksWhileAttached.isEmpty(), "the service holds BPF links: " + agentObjects(service.pid()));
             assertTrue(kernelLinkIds().containsAll(linksWhileAttached), "the kernel lists them");
 
+            RunningJvm.Command doctor = RunningJvm.command(JAR, "doctor", pid);
+            assertTrue(doctor.stdout().contains("\n· btf-agent already runs in pid " + pid + ": 'status " + pid
+                    + "' shows it\n"), doctor.stdout());
+
             String done = service.request();
             List<Event> events = awaitEvents(first, 2);
             assertArrayEquals(request, events.get(0).data());

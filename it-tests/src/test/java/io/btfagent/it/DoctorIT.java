@@ -113,4 +113,25 @@ class DoctorIT extends AgainstEchoServer {
                     + ", build-id " + unknownId + ": BTF " + btfDir.resolve(unknownId + ".btf")), fixed.stdout());
         }
     }
+
+    @Test
+    void aDeletedLibraryIsReadThroughItsMappingAndSaysDeleted() throws Exception {
+        // the system's libssl, copied, loaded by the JVM and then deleted (as netty does with its own)
+        Path libs = Files.createDirectories(tmp.resolve("deleted"));
+        Path libssl = Files.copy(Path.of(ChildJvm.LIBSSL_DIR, "libssl.so.3"), libs.resolve("libssl.so.3"));
+        Files.copy(Path.of(ChildJvm.LIBSSL_DIR, "libcrypto.so.3"), libs.resolve("libcrypto.so.3"));
+        try (RunningJvm service = new RunningJvm(List.of(), ChildJvm.CLASSPATH,
+                List.of("-Dorg.wildfly.openssl.path=" + libs), server.port())) {
+            Files.delete(libssl);
+            Files.delete(libs.resolve("libcrypto.so.3"));
+            String pid = String.valueOf(service.pid());
+            RunningJvm.Command doctor = RunningJvm.command(JAR, "doctor", pid);
+            assertEquals(0, doctor.exitCode(), doctor.stdout() + doctor.stderr());
+            String id = Libraries.buildId(Path.of(ChildJvm.LIBSSL_DIR, "libssl.so.3"));
+            String version = WildflyCaptureIT.systemOpensslVersion();
+            assertTrue(doctor.stdout().contains("\n✓ openssl " + version + " at " + libssl + " (deleted), build-id " + id
+                    + ": BTF catalog:openssl/" + version + "-" + id.substring(0, 12) + ".btf\n"), doctor.stdout());
+            assertTrue(service.request().contains("HTTP/1.1 200 OK"));
+        }
+    }
 }
