@@ -54,8 +54,8 @@ final class AgentChannel {
         if (!ours.equals("0") && !ours.equals(theirs)) {
             return Optional.of("pid " + t.pid + " runs as user " + TargetProcess.userName(theirs) + " (uid " + theirs
                     + "), this command as " + TargetProcess.userName(ours) + " (uid " + ours + "): run it as "
-                    + TargetProcess.userName(theirs) + " (e.g. sudo -u " + TargetProcess.userName(theirs)
-                    + " java -jar btf-agent.jar ...) or as root");
+                    + (theirs.equals("0") ? "root" : TargetProcess.userName(theirs) + " (e.g. sudo -u "
+                    + TargetProcess.userName(theirs) + " java -jar btf-agent.jar ...) or as root"));
         }
         if (!t.isHotSpot()) {
             return Optional.of("pid " + t.pid + " is not a HotSpot JVM (no libjvm.so in /proc/" + t.pid

@@ -48,8 +48,9 @@ final class Doctor {
         lines.add(INFO + " " + text);
     }
 
+    /** A failed check; {@code fix} null when the text already says what to do. */
     private void bad(String text, String fix) {
-        lines.add(BAD + " " + text + "; fix: " + fix);
+        lines.add(BAD + " " + text + (fix == null ? "" : "; fix: " + fix));
         failed = true;
     }
 
@@ -90,7 +91,7 @@ final class Doctor {
         TargetProcess t = target.get();
         Optional<String> attach = AgentChannel.attachProblem(t);
         if (attach.isPresent()) {
-            bad(attach.get(), "see the line itself");
+            bad(attach.get(), null);
         } else {
             ok("pid " + t.pid + " is a HotSpot JVM of user " + TargetProcess.userName(t.uid())
                     + " that this user can attach to" + (t.otherMountNamespace()
@@ -102,8 +103,12 @@ final class Doctor {
         capabilities("pid " + t.pid + " (" + TargetProcess.userName(t.uid()) + ")", t.status(), true);
         String tmpdir = t.systemProperties().getProperty("java.io.tmpdir", "/tmp");
         nativeDir(config, Path.of(tmpdir), t.uid(), Files.readString(t.procFile("mountinfo")), t);
-        libraries(t, config);
-        stacks(t);
+        try {
+            libraries(t, config);
+            stacks(t);
+        } catch (java.nio.file.AccessDeniedException e) {
+            bad("cannot read " + e.getFile() + " of pid " + t.pid, "run doctor as the JVM's user or as root");
+        }
     }
 
     private void kernel(AgentConfig config) {
