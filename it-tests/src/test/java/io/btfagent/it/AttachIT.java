@@ -126,6 +126,44 @@ class AttachIT extends AgainstEchoServer {
     }
 
     @Test
+    void anAgentStartedWithJavaagentIsDetachedAndThenAttachedAgain() throws Exception {
+        Path first = tmp.resolve("javaagent.jsonl");
+        Path second = tmp.resolve("attached.jsonl");
+        try (RunningJvm service = new RunningJvm(List.of(), ChildJvm.CLASSPATH, List.of("-javaagent:"
+                + JAR.toAbsolutePath() + "=sinks=jsonl,sink.jsonl.path=" + first), server.port())) {
+            String pid = String.valueOf(service.pid());
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (!service.stderr().contains("INFO  hooked openssl ") && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            service.request();
+            assertEquals(2, awaitEvents(first, 2).size());
+
+            RunningJvm.Command attach = RunningJvm.command(JAR, "attach", pid);
+            assertEquals(1, attach.exitCode());
+            assertTrue(attach.stderr().startsWith("btf-agent is already running in pid " + pid + " (by -javaagent"),
+                    attach.stderr());
+            RunningJvm.Command status = RunningJvm.command(JAR, "status", pid);
+            assertEquals(0, status.exitCode(), status.stderr());
+            assertTrue(status.stdout().contains("\nsinks: jsonl " + first + "\n"), status.stdout());
+            RunningJvm.Command detach = RunningJvm.command(JAR, "detach", pid);
+            assertEquals(0, detach.exitCode(), detach.stderr());
+            assertEquals(Set.of(), agentObjects(service.pid()));
+            assertEquals(List.of(), agentThreads(service.pid()));
+
+            service.request();
+            RunningJvm.Command again = RunningJvm.command(JAR, "attach", pid, "sinks=jsonl,sink.jsonl.path=" + second);
+            assertEquals(0, again.exitCode(), again.stderr());
+            service.request();
+            List<Event> events = awaitEvents(second, 2);
+            assertArrayEquals(WildflyHttpsClient.request(HOST, server.port(), "/"), events.get(0).data());
+            assertEquals(2, CapturedEvents.read(first).size(), "the detached agent's sink got nothing more");
+            assertEquals(0, RunningJvm.command(JAR, "detach", pid).exitCode());
+            assertEquals(0, service.finish(), service.stderr());
+        }
+    }
+
+    @Test
     void aJvmWithAttachDisabledIsOneLineAndUnaffected() throws Exception {
         try (RunningJvm service = new RunningJvm(List.of(), ChildJvm.CLASSPATH,
                 List.of("-XX:+DisableAttachMechanism"), server.port())) {
