@@ -1,6 +1,8 @@
 package io.btfagent.cli;
 
+import io.btfagent.bpf.CaptureObject;
 import io.btfagent.btf.BtfCatalog;
+import io.btfagent.btf.BtfSelection;
 import io.btfagent.config.AgentConfig;
 import io.btfagent.natives.NativeFiles;
 import io.btfagent.runtime.Preflight;
@@ -114,7 +116,7 @@ final class Doctor {
     private void kernel(AgentConfig config) {
         String release = read("/proc/sys/kernel/osrelease").strip();
         Set<String> symbols = kernelSymbols();
-        if (Preflight.kernelAtLeast(release, 5, 17)) {
+        if (CaptureObject.kernelAtLeast(release, 5, 17)) {
             ok("kernel " + release + " (5.17 or newer needed)");
         } else {
             bad("kernel " + release + " is older than 5.17", "run a kernel 5.17 or newer");
@@ -122,7 +124,7 @@ final class Doctor {
         feature("BPF ring buffer", RINGBUF, symbols, release, 5, 8);
         feature("uprobe attach cookies", COOKIE, symbols, release, 5, 15);
         feature("bpf_loop", LOOP, symbols, release, 5, 17);
-        boolean multi = Preflight.uprobeMultiUsable(release) && (symbols.isEmpty() || symbols.contains(UPROBE_MULTI));
+        boolean multi = CaptureObject.uprobeMultiKernel(release) && (symbols.isEmpty() || symbols.contains(UPROBE_MULTI));
         String mode = config.get("attach.mode") == null ? "auto" : config.get("attach.mode");
         if (multi) {
             ok("uprobe_multi links (kernel 6.10 or newer): one link per program and library"
@@ -147,7 +149,7 @@ final class Doctor {
     }
 
     private void feature(String name, String symbol, Set<String> symbols, String release, int major, int minor) {
-        boolean byVersion = Preflight.kernelAtLeast(release, major, minor);
+        boolean byVersion = CaptureObject.kernelAtLeast(release, major, minor);
         boolean bySymbol = symbols.isEmpty() || symbols.contains(symbol);
         String how = symbols.isEmpty() ? "kernel " + major + "." + minor + " or newer"
                 : "kernel " + major + "." + minor + " or newer, " + symbol + " in /proc/kallsyms";
@@ -234,7 +236,7 @@ final class Doctor {
         }
         String btfPath = config.get("btf.path");
         BtfCatalog catalog = BtfCatalog.bundled(btfPath == null ? null : t.seen(btfPath));
-        boolean fallback = !"none".equals(config.get("btf.fallback"));
+        boolean fallback = "version-line".equals(config.word("btf.fallback"));
         List<String> families = config.list("libraries");
         for (Mapped m : files.values()) {
             String name = Path.of(m.path()).getFileName().toString();
@@ -254,33 +256,24 @@ final class Doctor {
                 bad(family.get() + " at " + where + ": " + e.getMessage(), "this file cannot be hooked");
                 continue;
             }
-            Optional<BtfCatalog.Entry> known = catalog.entry(lib.family(), lib.buildId());
-            Optional<String> version = known.isPresent() ? Optional.of(known.get().version()) : lib.reportedVersion();
-            String id = lib.family() + " " + version.orElse("(version unknown)") + " at " + where + ", build-id "
-                    + lib.buildId();
             if (!families.isEmpty() && !families.contains(lib.family())) {
-                info(id + ": not hooked, libraries=" + String.join(",", families) + " leaves it out");
+                info(lib.family() + " at " + where + ", build-id " + lib.buildId() + ": not hooked, libraries="
+                        + String.join(",", families) + " leaves it out");
                 continue;
             }
-            Optional<BtfCatalog.Selection> btf = catalog.select(lib.family(), lib.buildId(),
-                    version.orElse("unknown"));
-            if (btf.isPresent()) {
-                ok(id + ": BTF " + btf.get().origin()
-                        + (btf.get().checked() ? " (from btf.path, trusted as this build's)" : ""));
-                continue;
+            // the agent's own rules, so that the line says what the agent would do
+            BtfSelection.Outcome outcome = BtfSelection.select(catalog, lib.family(), lib.buildId(),
+                    lib::reportedVersion, fallback, debug -> { });
+            if (outcome instanceof BtfSelection.Chosen chosen) {
+                ok(lib.family() + " " + chosen.selection().version() + " at " + where + ", build-id " + lib.buildId()
+                        + ": BTF " + chosen.selection().origin() + (chosen.guarded()
+                        ? " (not known to be made for this build: every record is checked before it is reported)"
+                        : chosen.selection().checked() ? " (from btf.path, trusted as this build's)" : ""));
+            } else {
+                BtfSelection.Refused refused = (BtfSelection.Refused) outcome;
+                bad(lib.family() + " " + refused.version().orElse("(version unknown)") + " at " + where
+                        + ", build-id " + lib.buildId() + ": " + refused.reason(), null);
             }
-            if (fallback && lib.family().equals("openssl") && version.isPresent()) {
-                btf = catalog.sameVersionLine(lib.family(), version.get());
-                if (btf.isPresent()) {
-                    ok(id + ": not in the catalog; BTF " + btf.get().origin()
-                            + " of its version line, used under a check of every record");
-                    continue;
-                }
-            }
-            bad(id + ": not in the BTF catalog" + (btfPath != null ? " nor in btf.path " + btfPath : "")
-                    + (fallback && lib.family().equals("openssl") ? ", and no catalog build shares its version line" : ""),
-                    "generate its BTF (native-targets/bin/gen-" + lib.family() + "-btf.sh, see native-targets/README.md) "
-                    + "and put it in a directory given as btf.path, named " + lib.buildId() + ".btf");
         }
     }
 

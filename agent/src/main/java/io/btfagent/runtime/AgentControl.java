@@ -79,9 +79,9 @@ public final class AgentControl {
 
         /**
          * Detaches every probe, frees every kernel object, stops the agent's threads, flushes
-         * and closes the sinks, and returns the capture summary line.
+         * and closes the sinks, and returns the final counters (null if they could not be read).
          */
-        String stop() {
+        CaptureStats stop() {
             stop.countDown();
             try {
                 owner.join(STOP_WAIT_MS);
@@ -93,12 +93,12 @@ public final class AgentControl {
             } catch (IllegalStateException exiting) {
                 // the JVM is exiting: its hook does the same
             }
-            String summary = AgentRuntime.shutdown(capture, dispatcher, log);
+            CaptureStats stats = AgentRuntime.shutdown(capture, dispatcher, log);
             capture.close(AgentRuntime.STOP_DEADLINE_MS);
             if (control != null) {
                 control.close();
             }
-            return summary;
+            return stats;
         }
     }
 
@@ -270,7 +270,7 @@ public final class AgentControl {
         out.add("libraries hooked: " + libs.size());
         libs.forEach(l -> out.add("  " + l));
         out.add("sinks: " + String.join("; ", sinks(s)));
-        out.add("stats " + statsJson(s));
+        out.add(AgentRuntime.STATS_PREFIX + statsJson(s));
         if (s.control != null) {
             out.add("control socket: " + s.control.path());
         }
@@ -287,12 +287,17 @@ public final class AgentControl {
             return new Answer(1, List.of(notRunning()));
         }
         int libraries = s.capture.hookedLibraries().size();
-        String stats = statsJson(s);
-        String summary = s.stop();
+        CaptureStats stats = s.stop();
         System.clearProperty(STARTED);
         s.log.info("detached: every probe removed, sinks flushed and closed; the application continues without capture");
-        return new Answer(0, List.of("btf-agent detached from pid " + shownPid + ": probes of "
-                + libraries + " libraries removed, sinks flushed and closed", summary, "stats " + stats));
+        List<String> out = new ArrayList<>();
+        out.add("btf-agent detached from pid " + shownPid + ": probes of " + libraries
+                + " libraries removed, sinks flushed and closed");
+        if (stats != null) {
+            out.add(stats.summaryLine());
+            out.add(AgentRuntime.STATS_PREFIX + stats.json());
+        }
+        return new Answer(0, out);
     }
 
     private static String notRunning() {
@@ -324,23 +329,9 @@ public final class AgentControl {
         }
     }
 
-    /** The counters of the capture and of each sink, as one JSON object. */
+    /** The counters of the capture and of each sink, as one JSON object (the agent's stats line). */
     static String statsJson(Session s) {
-        StringBuilder b = new StringBuilder("{\"counters\":{");
-        s.capture.counters().forEach((k, v) -> b.append('"').append(k).append("\":").append(v).append(','));
-        if (b.charAt(b.length() - 1) == ',') {
-            b.setLength(b.length() - 1);
-        }
-        b.append("},\"sinks\":{");
-        for (Dispatcher.SinkStats st : s.dispatcher.stats()) {
-            b.append('"').append(st.name()).append("\":{\"delivered\":").append(st.delivered())
-                    .append(",\"dropped\":").append(st.dropped()).append(",\"failed\":").append(st.failed())
-                    .append("},");
-        }
-        if (b.charAt(b.length() - 1) == ',') {
-            b.setLength(b.length() - 1);
-        }
-        return b.append("}}").toString();
+        return s.capture.stats(s.dispatcher.stats()).json();
     }
 
     /** Writes the answer owner-only, whole or not at all (the command line waits for the final name). */

@@ -88,25 +88,6 @@ public final class Preflight {
         }
     }
 
-    /**
-     * uprobe_multi links exist since 6.6, but filter by process correctly only since 6.10
-     * (commit 46ba0e49b642, "bpf: fix multi-uprobe PID filtering logic"); before that they
-     * would miss every thread but one.
-     */
-    public static boolean uprobeMultiUsable(String osVersion) {
-        return kernelAtLeast(osVersion, 6, 10);
-    }
-
-    /** Whether {@code osVersion} (e.g. {@code 6.18.0-1-amd64}) is at least {@code major.minor}. */
-    public static boolean kernelAtLeast(String osVersion, int major, int minor) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(\\d+)\\.(\\d+)").matcher(osVersion);
-        if (!m.find()) {
-            return false;
-        }
-        int maj = Integer.parseInt(m.group(1));
-        return maj > major || (maj == major && Integer.parseInt(m.group(2)) >= minor);
-    }
-
     /** The host's libbpf, for builds of the agent that do not carry their own. */
     static Optional<String> systemLibbpf() {
         return LIBBPF_CANDIDATES.stream().filter(p -> Files.isReadable(Path.of(p))).findFirst();

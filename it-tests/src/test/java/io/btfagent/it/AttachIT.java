@@ -76,9 +76,10 @@ class AttachIT extends AgainstEchoServer {
             Path control = Path.of("/tmp/.btf-agent-" + pid);
             assertTrue(status.stdout().endsWith("\ncontrol socket: " + control.resolve("control.sock") + "\n"),
                     status.stdout());
-            String stats = status.stdout().lines().filter(l -> l.startsWith("stats {")).findFirst().orElseThrow();
-            assertTrue(stats.contains("\"records\":2,") && stats.contains("\"records lost (ring full)\":0")
-                    && stats.contains("\"jsonl\":{\"delivered\":2,\"dropped\":0,\"failed\":0}"), stats);
+            String stats = status.stdout().lines().filter(l -> l.startsWith("capture stats {")).findFirst()
+                    .orElseThrow();
+            assertTrue(stats.contains("\"records\":2,") && stats.contains("\"records_lost\":0,")
+                    && stats.contains("\"sinks\":{\"jsonl\":{\"delivered\":2,\"dropped\":0,\"failed\":0}}"), stats);
 
             RunningJvm.Command detach = RunningJvm.command(JAR, "detach", pid);
             assertEquals(0, detach.exitCode(), detach.stderr());
