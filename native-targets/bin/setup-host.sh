@@ -9,7 +9,7 @@ set -euo pipefail
 
 packages=(clang llvm libbpf-dev dwarves dpkg-dev gcc make perl patch bzip2 xz-utils zlib1g-dev
           openssl libssl3 openjdk-17-jdk-headless maven ca-certificates util-linux binutils debootstrap
-          tshark curl)
+          tshark curl bpftool)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
