@@ -6,6 +6,9 @@
 # README's first command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=../native-targets/bin/tools.sh
+. native-targets/bin/tools.sh
+need_tools java
 jar=agent/target/btf-agent.jar
 lib=it-tests/target/lib/wildfly-openssl-2.2.5.Final.jar
 if [ ! -f "$jar" ] || [ ! -f "$lib" ]; then
