@@ -172,7 +172,7 @@ chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/us
     HOME=/root LANG="${LANG:-C.UTF-8}" BTF_AGENT_REQUIRE_PRIVILEGED=1 \
     bash -c "cd /root/btf-agent && $readme_command" </dev/null 2>&1 | tee -a "$log" |
     grep --line-buffered -E '^setup-host:|^check-catalog:|Tests run:|^\[ERROR\]|BUILD (SUCCESS|FAILURE)|Total time:|Reactor Summary|^\[INFO\] btf-agent.*(SUCCESS|FAILURE|SKIPPED)' |
-    grep --line-buffered -v 'Time elapsed:.* - in '
+    grep --line-buffered -vE 'Time elapsed:.* -+ in '
 status=("${PIPESTATUS[@]}")
 set -e
 rc=${status[0]}
