@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command on a bare Debian 12 machine, from a fresh clone:
 #
-#   bash it-tests/bin/fresh-check.sh          (as root; about half an hour, mostly downloads
-#                                              and builds of a cold machine)
+#   bash it-tests/bin/fresh-check.sh          (as root; up to an hour on a busy 2-core machine:
+#                                              a cold machine's downloads and builds)
 #
 # Makes a Debian 12 (bookworm) minbase root with debootstrap, gives it only what this kind
 # of machine's image brings and Debian cannot (its apt sources and DNS, the locally added CA
@@ -171,7 +171,7 @@ set +e
 chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG="${LANG:-C.UTF-8}" BTF_AGENT_REQUIRE_PRIVILEGED=1 \
     bash -c "cd /root/btf-agent && $readme_command" </dev/null 2>&1 | tee -a "$log" |
-    grep --line-buffered -E '^setup-host:|^check-catalog:|Tests run:|^\[ERROR\]|BUILD (SUCCESS|FAILURE)|Total time:|Reactor Summary|^\[INFO\] btf-agent.*(SUCCESS|FAILURE|SKIPPED)' |
+    grep --line-buffered -E '^setup-host:|^check-tools:|^check-catalog:|Tests run:|^\[ERROR\]|BUILD (SUCCESS|FAILURE)|Total time:|Reactor Summary|^\[INFO\] btf-agent.*(SUCCESS|FAILURE|SKIPPED)' |
     grep --line-buffered -vE 'Time elapsed:.* -+ in '
 status=("${PIPESTATUS[@]}")
 set -e
