@@ -5,7 +5,7 @@
 #   check-tools.sh [checkout]        default: this script's checkout
 #
 # Looked at, in every file outside .git and target/:
-#   *.sh and .ci/*   the arguments of need_tools (words with a $ are skipped); and any
+#   *.sh and .ci/*   the arguments of need_tools and have_tool (words with a $ are skipped); and any
 #                    `command -v`, which only tools.sh and setup-host.sh may use: a script
 #                    checks its tools with need_tools, so the list knows them
 #   pom.xml          <executable>x</executable> (not ${...})
@@ -43,7 +43,8 @@ uses=0
 need() { # file:line command
     uses=$((uses + 1))
     [ -z "${CHECK_TOOLS_VERBOSE:-}" ] || echo "check-tools: $1 uses $2"
-    [ -n "${listed[$2]:-}" ] || problem "$1: $2 is not in native-targets/bin/required-tools.tsv; add it with its Debian package"
+    # a Java test may name a listed command by its path (/usr/bin/setpriv)
+    [ -n "${listed[$2]:-}" ] || { [[ $2 == /* ]] && [ -n "${listed[${2##*/}]:-}" ]; } || problem "$1: $2 is not in native-targets/bin/required-tools.tsv; add it with its Debian package"
 }
 
 # A command line written as Java literals: ProcessBuilder("x"... or ("x", "-option"...
@@ -81,6 +82,9 @@ for f in "${files[@]}"; do
                 done
             done < <(awk '
                 cont { args = args " " $0; if ($0 !~ /\\$/) { print start "\t" args; cont = 0 }; next }
+                $0 !~ /^[[:space:]]*#/ && match($0, /have_tool[[:space:]]+[^[:space:];)]+/) {
+                    w = substr($0, RSTART, RLENGTH); sub(/^have_tool[[:space:]]+/, "", w); print NR "\t" w
+                }
                 /^[[:space:]]*need_tools[[:space:]]/ {
                     start = NR; args = $0; sub(/^[[:space:]]*need_tools[[:space:]]+/, "", args)
                     sub(/[[:space:]]*#.*/, "", args)

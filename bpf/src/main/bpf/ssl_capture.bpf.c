@@ -5,9 +5,10 @@
  *
  * The entry probe remembers the call's arguments per thread; the return probe
  * knows how many bytes the call transferred and copies them, in chunks of
- * CAPTURE_CHUNK, into the ring buffer. One object serves every OpenSSL build:
- * struct offsets are CO-RE relocations resolved against the BTF of the build
- * the object is loaded for.
+ * CAPTURE_CHUNK, into the ring buffer. One object serves every OpenSSL and
+ * GnuTLS build: struct offsets are CO-RE relocations resolved against the BTF
+ * of the build the object is loaded for (the agent loads one instance per
+ * build; every instance writes to the same ring).
  */
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -34,9 +35,17 @@ const volatile __u32 target_tgid = 0;
 /*
  * Records are submitted without waking the reader, which polls the ring on a short timer,
  * until this much data waits: a wakeup per record would cost every TLS call a context switch.
- * 0 wakes the reader for every record. Set before load (a quarter of the ring by default).
+ * 0 wakes the reader for every record. Set before load (the agent sets 1/32 of the ring).
  */
 const volatile __u64 wakeup_bytes = 0;
+/*
+ * 1: this object's library does all its I/O through memory BIOs (netty-tcnative's BoringSSL,
+ * whose JNI code gives SSL_set_bio nothing but its ByteBuffer BIO): every record gets fd -1
+ * and the program reads no library struct at all. Such an object is loaded with the kernel's
+ * BTF alone: the verifier sees this constant and drops the struct reads, which have no BTF
+ * to relocate against. Set before load.
+ */
+const volatile __u32 memory_bio_only = 0;
 
 struct call_args {
 	__u64 ssl;
@@ -47,7 +56,8 @@ struct call_args {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20); /* resized from capture config before load */
+	/* replaced before load by the one ring the agent creates (ring.bytes) for every instance */
+	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
 /* LRU so a thread that dies inside a call cannot leak an entry forever. */
@@ -322,7 +332,9 @@ int ssl_call_exit(struct pt_regs *ctx)
 	ec.args = args;
 	ec.ts_ns = bpf_ktime_get_ns();
 	ec.pid_tgid = id;
-	if (is_gnutls(func)) {
+	if (memory_bio_only) {
+		ec.fd = -1;
+	} else if (is_gnutls(func)) {
 		ec.fd = gnutls_fd(args->ssl, is_write(func));
 		socket_addrs(ec.fd, &ec.addrs);
 		/* report a transport value as fd only when it is a socket: never guessed */
@@ -343,5 +355,33 @@ int ssl_call_exit(struct pt_regs *ctx)
 	bpf_loop((ec.keep + CAPTURE_CHUNK - 1) / CAPTURE_CHUNK, emit_chunk, &ec, 0);
 out:
 	bpf_map_delete_elem(&calls, &id);
+	return 0;
+}
+
+/*
+ * On the dynamic linker's _dl_debug_state, which it calls before and after it maps or unmaps
+ * libraries (the debugger interface: r_brk), whoever asked (dlopen from C, the JVM, JNA): a
+ * record with library id 0 tells user space to look at the maps now. Loaded in one instance
+ * of this object only (the others leave it out), attached to ld.so with the JVM's pid.
+ */
+SEC("uprobe")
+int linker_mapped(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct capture_header *h;
+
+	if (target_tgid && (id >> 32) != target_tgid)
+		return 0;
+	h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
+	if (!h) {
+		count(COUNTER_RECORDS_LOST, 1);
+		return 0;
+	}
+	__builtin_memset(h, 0, sizeof(*h));
+	h->ts_ns = bpf_ktime_get_ns();
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->cookie = COOKIE_LINKER_MAPPED;
+	bpf_ringbuf_submit(h, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }

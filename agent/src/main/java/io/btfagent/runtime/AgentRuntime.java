@@ -4,11 +4,15 @@ import ch.qos.logback.classic.Logger;
 import io.btfagent.bpf.LibbpfLog;
 import io.btfagent.bpf.internal.Libbpf;
 import io.btfagent.config.AgentConfig;
+import io.btfagent.event.CaptureCounter;
 import io.btfagent.log.AgentLog;
 import io.btfagent.natives.NativeFiles;
+import io.btfagent.redact.Redactor;
 import io.btfagent.sink.Dispatcher;
+import io.btfagent.sink.Extensions;
 import io.btfagent.sink.Sink;
 import io.btfagent.sink.SinkProvider;
+import io.btfagent.sink.SinkSetup;
 import java.io.IOException;
 import java.lang.instrument.Instrumentation;
 import java.net.URL;
@@ -20,9 +24,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.function.BiConsumer;
+import java.util.function.UnaryOperator;
 
 /**
  * The agent proper, loaded by the isolated class loader and run on the daemon thread
@@ -33,6 +37,8 @@ public final class AgentRuntime {
     private static final long STOP_DEADLINE_MS = 300;
     private static final long FLUSH_DEADLINE_MS = 500;
     private static final long REPORT_EVERY_MS = 10_000;
+    /** Starts the JSON stats line (at exit and every stats.interval); what follows is one JSON object. */
+    public static final String STATS_PREFIX = "capture stats ";
     private static final String JNA_DISPATCH = "com/sun/jna/linux-x86-64/libjnidispatch.so";
     private static final String BUNDLED_LIBBPF = "io/btfagent/natives/libbpf.so";
     private static final List<String> JNA_GLOBALS = List.of("jna.loaded", "jnidispatch.path", "jna.platform.library.path");
@@ -48,25 +54,26 @@ public final class AgentRuntime {
     public static void run(String agentArgs, Instrumentation inst) {
         AgentConfig config = AgentConfig.fromAgentArgs(agentArgs);
         if (!config.enabled()) {
-            AgentLog.early("disabled (enabled=false); the application runs without capture");
+            AgentLog.early(config.enabledProblem().map(p -> "disabled: " + p)
+                    .orElse("disabled (enabled=false); the application runs without capture"));
             return;
         }
         Logger log;
         try {
-            log = AgentLog.start(config.get("log.level"));
+            log = AgentLog.start(config.word("log.level"));
         } catch (Throwable t) {
             AgentLog.early("capture disabled: logging could not start (" + t + ")");
             return;
         }
         try {
-            runLogged(config, log);
+            runLogged(config, log, inst);
         } catch (Throwable t) {
             log.warn("capture stopped: {}; the application continues without capture", String.valueOf(t));
             log.debug("cause", t);
         }
     }
 
-    private static void runLogged(AgentConfig config, Logger log) throws Exception {
+    private static void runLogged(AgentConfig config, Logger log, Instrumentation inst) throws Exception {
         log.debug("logging up {} ms after JVM start", Capture.sinceJvmStartMs());
         config.validate();
         config.problems().forEach(log::warn);
@@ -82,31 +89,60 @@ public final class AgentRuntime {
         }
         LibbpfLog.install(line -> log.debug("libbpf: {}", line));
 
+        Redactor redactor = Redactor.fromSettings(config.word("redact"), config.get("redact.headers"),
+                redactPatterns(config.get("redact.patterns")), log::warn);
         Dispatcher dispatcher = new Dispatcher(createSinks(config, log),
-                (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn);
+                (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn,
+                redactor == null ? UnaryOperator.identity() : redactor);
         Capture capture = new Capture(config, log, dispatcher);
         log.debug("libbpf bound, sinks and reader started {} ms after JVM start", Capture.sinceJvmStartMs());
         Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(capture, dispatcher, log), "btf-agent-exit"));
 
         List<Path> watched = watchedPaths(config);
         long interval = config.longValue("scan.interval-ms");
-        capture.scan(watched);
+        // Late loads first: a library the application loads while the watched ones are being
+        // hooked is then looked at as soon as that is done.
+        LateLoads late = new LateLoads(capture, log);
+        List<String> lateLoads = config.list("late-loads");
+        if (lateLoads.contains("linker")) {
+            capture.onLibraryMapped(late::wake);
+            capture.watchLinker().ifPresent(p -> log.warn("{}; libraries that native code loads later are found by "
+                    + "the periodic maps scan only", p));
+        }
+        if (lateLoads.contains("java")) {
+            late.instrument(inst);
+        }
+        late.rescan(watched).get();
         if (capture.hookedCount() == 0) {
             log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);
         }
         long lastLost = 0;
         long nextReport = System.currentTimeMillis() + REPORT_EVERY_MS;
+        long statsEveryMs = config.longValue("stats.interval") * 1000;
+        long nextStats = System.currentTimeMillis() + statsEveryMs;
         while (true) {
             Thread.sleep(interval);
-            capture.scan(List.of());
-            if (System.currentTimeMillis() >= nextReport) {
-                nextReport = System.currentTimeMillis() + REPORT_EVERY_MS;
-                long lost = capture.counters().get("records lost (ring full)");
+            late.rescan(List.of()).get();
+            long now = System.currentTimeMillis();
+            boolean report = now >= nextReport;
+            boolean stats = statsEveryMs > 0 && now >= nextStats;
+            if (!report && !stats) {
+                continue;
+            }
+            CaptureStats s = capture.stats(dispatcher.stats());
+            if (stats) {
+                nextStats = now + statsEveryMs;
+                log.info(STATS_PREFIX + s.json());
+            }
+            if (report) {
+                nextReport = now + REPORT_EVERY_MS;
+                long lost = s.get(CaptureCounter.RECORDS_LOST);
                 if (lost > lastLost) {
                     log.warn("{} records lost because the ring buffer was full (total {}); raise ring.bytes",
                             lost - lastLost, lost);
                     lastLost = lost;
                 }
+                dispatcher.dropReport().forEach(log::warn);
             }
         }
     }
@@ -141,9 +177,13 @@ public final class AgentRuntime {
      * Returns the reason it could not, as one line.
      */
     @SuppressWarnings("unchecked")
-    private static Optional<String> loadNatives(AgentConfig config, Logger log) {
+    private static Path nativeDir(AgentConfig config) {
         String configured = config.get("native.dir");
-        Path dir = configured == null ? NativeFiles.defaultDir() : Path.of(configured);
+        return configured == null ? NativeFiles.defaultDir() : Path.of(configured);
+    }
+
+    private static Optional<String> loadNatives(AgentConfig config, Logger log) {
+        Path dir = nativeDir(config);
         ClassLoader loader = AgentRuntime.class.getClassLoader();
         try {
             NativeFiles.prepareDir(dir);
@@ -200,24 +240,24 @@ public final class AgentRuntime {
         }
     }
 
+    /** {@code redact.patterns}: regular expressions separated by {@code ;;}. */
+    static List<String> redactPatterns(String value) {
+        List<String> out = new ArrayList<>();
+        if (value != null) {
+            for (String p : value.split(";;")) {
+                if (!p.isBlank()) {
+                    out.add(p.trim());
+                }
+            }
+        }
+        return out;
+    }
+
     private static Map<String, Sink> createSinks(AgentConfig config, Logger log) {
-        Map<String, SinkProvider> providers = new LinkedHashMap<>();
-        for (SinkProvider p : ServiceLoader.load(SinkProvider.class, AgentRuntime.class.getClassLoader())) {
-            providers.put(p.name(), p);
-        }
-        Map<String, Sink> sinks = new LinkedHashMap<>();
-        for (String name : config.list("sinks")) {
-            SinkProvider p = providers.get(name);
-            if (p == null) {
-                log.warn("unknown sink '{}' in sinks=; known sinks: {}", name, String.join(", ", providers.keySet()));
-                continue;
-            }
-            try {
-                sinks.put(name, p.create(config));
-            } catch (Exception e) {
-                log.warn("sink {} not started: {}; fix its settings (sink.{}.*)", name, e.toString(), name);
-            }
-        }
+        ClassLoader loader = Extensions.loader(config.get("extensions"), AgentRuntime.class.getClassLoader(), log::warn);
+        Map<String, SinkProvider> providers = SinkSetup.providers(loader, log::warn);
+        config.unknownSinkKeys(providers.keySet()).forEach(log::warn);
+        Map<String, Sink> sinks = SinkSetup.start(config, providers, log::warn);
         if (sinks.isEmpty()) {
             log.warn("no sink could start; captured events are counted but not written anywhere");
         }
@@ -228,14 +268,9 @@ public final class AgentRuntime {
         try {
             capture.stop(STOP_DEADLINE_MS);
             dispatcher.close(FLUSH_DEADLINE_MS);
-            StringBuilder b = new StringBuilder("capture summary:");
-            capture.counters().forEach((k, v) -> b.append(' ').append(k).append('=').append(v).append(','));
-            for (Dispatcher.SinkStats s : dispatcher.stats()) {
-                b.append(" sink ").append(s.name()).append(": delivered=").append(s.delivered())
-                        .append(" dropped=").append(s.dropped()).append(" failed=").append(s.failed()).append(',');
-            }
-            b.setLength(b.length() - 1);
-            log.info(b.toString());
+            CaptureStats s = capture.stats(dispatcher.stats());
+            log.info(s.summaryLine());
+            log.info(STATS_PREFIX + s.json());
         } catch (Throwable t) {
             AgentLog.early("shutdown: " + t);
         }

@@ -13,8 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -128,18 +127,24 @@ class FaultMatrixIT extends AgainstEchoServer {
 
     @Test
     void sinkFailingOnEveryEventIsCountedAndOtherSinksContinue() throws Exception {
-        // /dev/full fails every write: the jsonl sink fails, the log sink goes on.
-        ChildJvm.Result r = compare("sink failing on every event", "sinks=jsonl,log,sink.jsonl.path=/dev/full",
-                List.of(WildflyCaptureIT.HOOKED), args("/", 2));
+        // A file system with no space left fails every write: the jsonl sink fails, the log sink goes on.
+        Path full = Files.createDirectory(tmp.resolve("full"));
+        sh("mount -t tmpfs -o size=4k,mode=0700 btf-agent-full " + full);
+        ChildJvm.Result r;
+        try {
+            sh("head -c 4096 /dev/zero > " + full + "/filler");
+            r = compare("sink failing on every event", "sinks=jsonl,log,sink.jsonl.path=" + full + "/events.jsonl",
+                    List.of(WildflyCaptureIT.HOOKED), args("/", 2));
+        } finally {
+            sh("umount " + full);
+        }
         assertTrue(r.agentLines().stream().anyMatch(l -> l.contains("sink jsonl failed (1 failures so far)")
                 && l.contains("No space left on device")), r.stderr());
-        Matcher log = Pattern.compile("sink log: delivered=(\\d+) dropped=(\\d+) failed=(\\d+)").matcher(summary(r));
-        assertTrue(log.find(), summary(r));
-        assertEquals("4", log.group(1), "two requests and two responses reach the log sink");
-        assertEquals("0", log.group(2));
-        assertEquals("0", log.group(3));
-        Matcher jsonl = Pattern.compile("sink jsonl: delivered=\\d+ dropped=0 failed=(\\d+)").matcher(summary(r));
-        assertTrue(jsonl.find() && Long.parseLong(jsonl.group(1)) > 0, summary(r));
+        AgentStats stats = AgentStats.of(r);
+        assertEquals(4, stats.sink("log", "delivered"), "two requests and two responses reach the log sink");
+        assertEquals(0, stats.sink("log", "dropped"));
+        assertEquals(0, stats.sink("log", "failed"));
+        assertTrue(stats.sink("jsonl", "dropped") == 0 && stats.sink("jsonl", "failed") > 0, stats.toString());
         assertEquals(4, r.agentLines().stream().filter(l -> l.contains(" egress ") || l.contains(" ingress ")).count(),
                 "log sink lines");
     }
@@ -155,12 +160,18 @@ class FaultMatrixIT extends AgainstEchoServer {
         long capturedBytes = events.stream().mapToLong(e -> e.num("captured")).sum();
         long transferred = WildflyHttpsClient.request(HOST, server.port(), path).length
                 + TlsEchoServer.responseFor(path).length;
-        String summary = summary(r);
-        long lostRecords = counter(summary, "records lost (ring full)");
-        long lostBytes = counter(summary, "bytes lost (ring full)");
-        assertTrue(lostRecords > 0, summary);
+        AgentStats stats = AgentStats.of(r);
+        long lostRecords = stats.counter("records_lost");
+        long lostBytes = stats.counter("bytes_lost");
+        assertTrue(lostRecords > 0, stats.toString());
         assertEquals(transferred, capturedBytes + lostBytes, "every byte is either captured or counted as lost");
-        assertEquals(counter(summary, "records"), events.size(), "records written = records delivered");
+        assertEquals(stats.counter("records"), events.size(), "records written = records delivered");
+        // the same from the counters alone: what the sink delivered, dropped or failed on, plus what never reached it
+        long sinkBytes = stats.sink("jsonl", "delivered_bytes") + stats.sink("jsonl", "queue_full_bytes")
+                + stats.sink("jsonl", "failed_bytes") + stats.sink("jsonl", "exit_bytes");
+        assertEquals(capturedBytes, stats.sink("jsonl", "delivered_bytes"), "delivered bytes = bytes in the file");
+        assertEquals(transferred, sinkBytes + lostBytes + stats.counter("bytes_truncated")
+                + stats.counter("read_faults"), "captured + dropped + lost + truncated + unreadable = transferred");
     }
 
     @Test
@@ -181,14 +192,29 @@ class FaultMatrixIT extends AgainstEchoServer {
         assertTrue(summary(r).contains("capture summary"), r.stderr());
     }
 
+    @Test
+    void aDeviceAsJsonlPathIsRefusedInOneLineAndTheLogSinkRuns() throws Exception {
+        ChildJvm.Result r = compare("device as jsonl path", "sinks=jsonl,log,sink.jsonl.path=/dev/full",
+                List.of(WildflyCaptureIT.HOOKED), args("/", 1));
+        assertEquals(1, r.agentLines().stream().filter(l -> l.endsWith(
+                "WARN  sink jsonl not started: /dev/full is not a regular file; name a regular file")).count(),
+                r.stderr());
+        AgentStats stats = AgentStats.of(r);
+        assertEquals(2, stats.sink("log", "delivered"), stats.toString());
+        assertEquals(List.of("log"), List.copyOf(((java.util.Map<?, ?>) stats.fields().get("sinks")).keySet()),
+                "only the log sink runs");
+    }
+
+    /** Runs a shell command as this (root) test; fails the test if it fails. */
+    private static void sh(String command) throws Exception {
+        Process p = new ProcessBuilder("sh", "-c", command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), command);
+        assertEquals(0, p.exitValue(), command + ": " + out);
+    }
+
     private static String summary(ChildJvm.Result r) {
         return r.agentLines().stream().filter(l -> l.contains("capture summary")).findFirst()
                 .orElseThrow(() -> new AssertionError("no capture summary:\n" + r.stderr()));
-    }
-
-    private static long counter(String summary, String name) {
-        Matcher m = Pattern.compile("[ ,]" + Pattern.quote(name) + "=(\\d+)").matcher(summary);
-        assertTrue(m.find(), name + " in " + summary);
-        return Long.parseLong(m.group(1));
     }
 }

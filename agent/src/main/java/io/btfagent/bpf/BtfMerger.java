@@ -1,4 +1,4 @@
-package io.btfagent.btf;
+package io.btfagent.bpf;
 
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;

@@ -1,0 +1,233 @@
+package io.btfagent.bpf;
+
+import io.btfagent.btf.BtfFile;
+import io.btfagent.btf.BtfFormatException;
+import io.btfagent.elf.ElfFile;
+import io.btfagent.event.RecordLayout;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * What the agent knows of its capture object ({@code ssl_capture.bpf.o}, built from
+ * bpf/src/main/bpf): the ELF bytes bundled as a resource, the record layout from its BTF, where
+ * its rodata settings live, its programs and maps. {@link #attach} makes one loaded, attached
+ * instance of it for one library build: each build gets its own instance because CO-RE
+ * resolves against one BTF.
+ */
+public final class CaptureObject {
+    public static final String RESOURCE = "io/btfagent/bpf/ssl_capture.bpf.o";
+    /** Name of the one ring the agent creates; every instance's {@code events} map is made to reuse it. */
+    public static final String RING_MAP = "btf_agent_events";
+    private static final String OBJECT_NAME = "ssl_capture";
+    private static final String ENTRY_PROGRAM = "ssl_call_enter";
+    private static final String EXIT_PROGRAM = "ssl_call_exit";
+    private static final String LINKER_PROGRAM = "linker_mapped";
+    /** The dynamic linker's hook for debuggers, called around every change of the loaded libraries. */
+    private static final String LINKER_FUNCTION = "_dl_debug_state";
+    /** COOKIE_LINKER_MAPPED of capture_event.h: the cookie of the linker probe's records (no library has id 0). */
+    public static final int LINKER_COOKIE = 0;
+    private static final String EVENTS_MAP = "events";
+    private static final String COUNTERS_MAP = "counters";
+
+    /** Largest ring: its data area is mapped twice in a row, which must stay within 2 GiB. */
+    public static final int MAX_RING = 1 << 28;
+
+    /** How probes attach: {@code auto} tries uprobe_multi and falls back to single uprobes. */
+    public enum AttachMode {
+        AUTO, SINGLE, MULTI
+    }
+
+    /** The rodata settings of every instance, set between open and load. */
+    public record Settings(int maxCapture, int targetTgid, long wakeupBytes) {
+    }
+
+    /** One loaded instance with its probes attached; {@code multi}: two uprobe_multi links. */
+    public record Attached(BpfObject object, boolean multi) {
+    }
+
+    private final byte[] elf;
+    private final RecordLayout layout;
+    private final long maxCaptureOffset;
+    private final long targetTgidOffset;
+    private final long wakeupBytesOffset;
+    private final long memoryBioOnlyOffset;
+
+    private CaptureObject(byte[] elf) throws IOException {
+        this.elf = elf;
+        ElfFile file = ElfFile.of(elf, RESOURCE);
+        BtfFile btf;
+        try {
+            btf = BtfFile.parse(file.section(".BTF")
+                    .orElseThrow(() -> new IOException(RESOURCE + " has no .BTF section")));
+        } catch (BtfFormatException e) {
+            throw new IOException("BTF of " + RESOURCE + ": " + e.getMessage(), e);
+        }
+        this.layout = RecordLayout.from(btf);
+        // The compiler leaves the offsets in the BTF's .rodata section as 0 (libbpf fills them in
+        // at open from the symbol table), so they are read from the symbol table here too.
+        this.maxCaptureOffset = setting(file, "max_capture");
+        this.targetTgidOffset = setting(file, "target_tgid");
+        this.wakeupBytesOffset = setting(file, "wakeup_bytes");
+        this.memoryBioOnlyOffset = setting(file, "memory_bio_only");
+    }
+
+    private static long setting(ElfFile file, String name) throws IOException {
+        return file.symbolValue(name).orElseThrow(() -> new IOException(RESOURCE + " lacks the " + name + " setting"));
+    }
+
+    /** The object bundled in the agent jar. */
+    public static CaptureObject bundled() throws IOException {
+        try (InputStream in = CaptureObject.class.getClassLoader().getResourceAsStream(RESOURCE)) {
+            if (in == null) {
+                throw new IOException("the agent jar lacks " + RESOURCE);
+            }
+            return of(in.readAllBytes());
+        }
+    }
+
+    /** The object from its ELF bytes. */
+    public static CaptureObject of(byte[] elf) throws IOException {
+        return new CaptureObject(elf);
+    }
+
+    /** Where each field of a ring record is, from the object's own BTF. */
+    public RecordLayout layout() {
+        return layout;
+    }
+
+    /** The kernel wants a power of two that is a multiple of the page size. */
+    public static int ringSize(long requested) {
+        if (requested >= MAX_RING) {
+            return MAX_RING;
+        }
+        int size = 4096;
+        while (size < requested) {
+            size <<= 1;
+        }
+        return size;
+    }
+
+    /**
+     * uprobe_multi links exist since 6.6, but filter by process correctly only since 6.10
+     * (commit 46ba0e49b642, "bpf: fix multi-uprobe PID filtering logic"); before that they
+     * would miss every thread but one.
+     */
+    public static boolean kernelAtLeast(String osVersion, int major, int minor) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(\\d+)\\.(\\d+)").matcher(osVersion);
+        if (!m.find()) {
+            return false;
+        }
+        int maj = Integer.parseInt(m.group(1));
+        return maj > major || (maj == major && Integer.parseInt(m.group(2)) >= minor);
+    }
+
+    /** Whether the bound libbpf and this kernel can attach uprobe_multi links that filter by pid. */
+    public static boolean uprobeMultiUsable() {
+        return io.btfagent.bpf.internal.LibbpfMulti.bind(io.btfagent.bpf.internal.Libbpf.boundPath())
+                && kernelAtLeast(System.getProperty("os.version", ""), 6, 10);
+    }
+
+    /**
+     * Opens, loads and attaches one instance for the library at {@code libraryPath}, probes on
+     * {@code functions} with their {@code cookies}, records into {@code ringFd}. With
+     * {@link AttachMode#AUTO} and {@code multiUsable}, uprobe_multi is tried first and a failure
+     * falls back to one link per probe (said to {@code debug}). Closes the instance on failure.
+     */
+    public Attached attach(String btfPath, Settings settings, int ringFd, int pid, String libraryPath,
+            List<String> functions, long[] cookies, AttachMode mode, boolean multiUsable, Consumer<String> debug)
+            throws BpfException {
+        return attach(btfPath, settings, ringFd, pid, libraryPath, functions, null, false, cookies, mode, multiUsable,
+                debug);
+    }
+
+    /**
+     * As {@link #attach(String, Settings, int, int, String, List, long[], AttachMode, boolean, Consumer)},
+     * with the probes at {@code fileOffsets} (functions the library does not export, such as
+     * BoringSSL's local ones; null: by name) and, with {@code memoryBioOnly}, the program told
+     * that the library does all its I/O through memory BIOs: it then reads no library struct
+     * and reports fd -1, and {@code btfPath} need only be the kernel's BTF. The library is
+     * reached through {@code libraryPath}, which the kernel resolves to an inode at the attach:
+     * a {@code /proc/self/map_files} link reaches a deleted library.
+     */
+    public Attached attach(String btfPath, Settings settings, int ringFd, int pid, String libraryPath,
+            List<String> functions, long[] fileOffsets, boolean memoryBioOnly, long[] cookies, AttachMode mode,
+            boolean multiUsable, Consumer<String> debug) throws BpfException {
+        boolean multi = mode != AttachMode.SINGLE && multiUsable;
+        try {
+            return new Attached(load(btfPath, settings, ringFd, pid, libraryPath, functions, fileOffsets, memoryBioOnly,
+                    cookies, multi), multi);
+        } catch (BpfException e) {
+            if (!multi || mode == AttachMode.MULTI) {
+                throw e;
+            }
+            // uprobe_multi needs kernel 6.6+: fall back to one link per probe
+            debug.accept("uprobe_multi unavailable (" + e.getMessage() + "); attaching single uprobes");
+            return new Attached(load(btfPath, settings, ringFd, pid, libraryPath, functions, fileOffsets, memoryBioOnly,
+                    cookies, false), false);
+        }
+    }
+
+    private BpfObject load(String btfPath, Settings settings, int ringFd, int pid, String path, List<String> functions,
+            long[] fileOffsets, boolean memoryBioOnly, long[] cookies, boolean multi) throws BpfException {
+        BpfObject obj = BpfObject.open(OBJECT_NAME, elf, btfPath);
+        try {
+            obj.setRodataInt(maxCaptureOffset, settings.maxCapture());
+            obj.setRodataInt(targetTgidOffset, settings.targetTgid());
+            obj.setRodataLong(wakeupBytesOffset, settings.wakeupBytes());
+            obj.setRodataInt(memoryBioOnlyOffset, memoryBioOnly ? 1 : 0);
+            obj.reuseMap(EVENTS_MAP, ringFd);
+            obj.skipProgram(LINKER_PROGRAM);
+            if (multi) {
+                obj.useUprobeMulti(ENTRY_PROGRAM);
+                obj.useUprobeMulti(EXIT_PROGRAM);
+            }
+            obj.load();
+            if (multi) {
+                obj.attachUprobeMulti(ENTRY_PROGRAM, pid, path, functions, fileOffsets, cookies, false);
+                obj.attachUprobeMulti(EXIT_PROGRAM, pid, path, functions, fileOffsets, cookies, true);
+            } else {
+                for (int i = 0; i < cookies.length; i++) {
+                    String fn = fileOffsets == null ? functions.get(i) : null;
+                    long at = fileOffsets == null ? 0 : fileOffsets[i];
+                    obj.attachUprobe(ENTRY_PROGRAM, pid, path, fn, at, false, cookies[i]);
+                    obj.attachUprobe(EXIT_PROGRAM, pid, path, fn, at, true, cookies[i]);
+                }
+            }
+            return obj;
+        } catch (BpfException | RuntimeException e) {
+            obj.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Loads the one instance that probes the dynamic linker at {@code linkerPath} (its
+     * {@code _dl_debug_state}) in process {@code pid}: each call writes a record with cookie
+     * {@link #LINKER_COOKIE} into {@code ringFd}. It reads no library struct: the kernel's BTF
+     * ({@code kernelBtfPath}) suffices. Closes the instance on failure.
+     */
+    public BpfObject attachLinker(String kernelBtfPath, Settings settings, int ringFd, int pid, String linkerPath)
+            throws BpfException {
+        BpfObject obj = BpfObject.open(OBJECT_NAME, elf, kernelBtfPath);
+        try {
+            obj.setRodataInt(targetTgidOffset, settings.targetTgid());
+            obj.setRodataInt(memoryBioOnlyOffset, 1);
+            obj.reuseMap(EVENTS_MAP, ringFd);
+            obj.skipProgram(ENTRY_PROGRAM);
+            obj.skipProgram(EXIT_PROGRAM);
+            obj.load();
+            obj.attachUprobe(LINKER_PROGRAM, pid, linkerPath, LINKER_FUNCTION, false, LINKER_COOKIE);
+            return obj;
+        } catch (BpfException | RuntimeException e) {
+            obj.close();
+            throw e;
+        }
+    }
+
+    /** The instance's per-CPU counters (enum capture_counter), each summed over CPUs. */
+    public static long[] counters(BpfObject instance, int count) throws BpfException {
+        return instance.readPerCpuCounters(COUNTERS_MAP, count);
+    }
+}
