@@ -19,6 +19,7 @@ import io.btfagent.event.RecordDecoder;
 import io.btfagent.event.RecordLayout;
 import io.btfagent.sink.Dispatcher;
 import io.btfagent.tls.LibraryScanner;
+import io.btfagent.tls.ProbeSites;
 import io.btfagent.tls.TlsLibrary;
 import java.io.IOException;
 import java.io.InputStream;
@@ -73,6 +74,8 @@ final class Capture {
     private final AtomicLong decodeFailures = new AtomicLong();
     private final AtomicLong refusedRecords = new AtomicLong();
     private final boolean fallback;
+    /** probe.placement: {@code emulated} puts probes on emulated instructions where provable; {@code entry} never moves them. */
+    private final boolean placeProbes;
     private final List<String> families;
 
     /**
@@ -80,7 +83,7 @@ final class Capture {
      * bits; {@code check} is set when its BTF was not made for this exact build.
      */
     private record Hooked(int id, TlsLibrary library, String version, BpfObject object, boolean multi,
-            BtfCheck check) {
+            BtfCheck check, ProbeSites sites) {
     }
 
     /** How a library's records are decoded, and checked if its BTF was not made for the build. */
@@ -115,6 +118,11 @@ final class Capture {
         this.ringBytes = ringSize(config.longValue("ring.bytes"));
         this.attachMode = config.get("attach.mode") == null ? "auto" : config.get("attach.mode");
         this.fallback = !"none".equals(config.get("btf.fallback"));
+        String placement = config.get("probe.placement") == null ? "emulated" : config.get("probe.placement");
+        if (!placement.equals("emulated") && !placement.equals("entry")) {
+            log.warn("probe.placement={} is not emulated or entry; using emulated", placement);
+        }
+        this.placeProbes = !placement.equals("entry");
         this.families = config.list("libraries");
         this.multiAvailable = LibbpfMulti.bind(Libbpf.boundPath())
                 && kernelAtLeast(System.getProperty("os.version", ""), 6, 10);
@@ -246,9 +254,10 @@ final class Capture {
                     new RecordDecoder.Source(lib.family(), version, file.path().toString()), monotonicToEpoch);
             BtfCheck check = btf.get().checked() && lib.family().equals("openssl")
                     ? new BtfCheck(lib, file, btf.get().origin(), version) : null;
+            ProbeSites sites = ProbeSites.plan(file.path(), lib.functions(), placeProbes);
             routes.put(id, new Route(decoder, check));
             try {
-                h = load(id, lib, version, file, merged.path(), multi, check);
+                h = load(id, lib, version, file, merged.path(), multi, check, sites);
             } catch (BpfException e) {
                 if (!multi || "multi".equals(attachMode)) {
                     routes.remove(id);
@@ -257,7 +266,7 @@ final class Capture {
                 // uprobe_multi needs kernel 6.6+: fall back to one link per probe
                 log.debug("uprobe_multi unavailable ({}); attaching single uprobes", e.getMessage());
                 try {
-                    h = load(id, lib, version, file, merged.path(), false, check);
+                    h = load(id, lib, version, file, merged.path(), false, check, sites);
                 } catch (BpfException | RuntimeException e2) {
                     routes.remove(id);
                     throw e2;
@@ -279,8 +288,9 @@ final class Capture {
                 !btf.get().checked() ? "" : h.check() != null
                         ? ", not made for this build: every record is checked before it is reported"
                         : ", from btf.path, trusted as this build's",
-                h.multi() ? "2 uprobe_multi links" : lib.functions().size() * 2 + " uprobes",
+                h.multi() ? h.object().links().size() + " uprobe_multi links" : h.object().links().size() + " uprobes",
                 String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs());
+        log.debug("probe placement of {}: {}", file.path(), h.sites().describe());
     }
 
     /**
@@ -300,7 +310,7 @@ final class Capture {
 
     /** Opens, loads and attaches one instance of the object for {@code lib}; closes it on failure. */
     private Hooked load(int id, TlsLibrary lib, String version, LibraryScanner.LibraryFile file, String btfPath,
-            boolean multi, BtfCheck check) throws BpfException {
+            boolean multi, BtfCheck check, ProbeSites sites) throws BpfException {
         BpfObject obj = BpfObject.open("ssl_capture", objectElf, btfPath);
         try {
             obj.setRodataInt(maxCaptureOffset, maxCapture);
@@ -313,20 +323,33 @@ final class Capture {
             }
             obj.load();
             String path = file.path().toString();
-            long[] cookies = lib.functions().stream().mapToLong(f -> cookie(id, f)).toArray();
-            if (multi) {
-                obj.attachUprobeMulti(ENTRY_PROGRAM, pid, path, lib.functions(), cookies, false);
-                obj.attachUprobeMulti(EXIT_PROGRAM, pid, path, lib.functions(), cookies, true);
-            } else {
-                for (int i = 0; i < cookies.length; i++) {
-                    obj.attachUprobe(ENTRY_PROGRAM, pid, path, lib.functions().get(i), false, cookies[i]);
-                    obj.attachUprobe(EXIT_PROGRAM, pid, path, lib.functions().get(i), true, cookies[i]);
-                }
-            }
-            return new Hooked(id, lib, version, obj, multi, check);
+            attach(obj, id, path, ENTRY_PROGRAM, sites.entries(), false, multi);
+            attach(obj, id, path, EXIT_PROGRAM, sites.returnProbes(), true, multi);
+            attach(obj, id, path, EXIT_PROGRAM, sites.exits(), false, multi);
+            return new Hooked(id, lib, version, obj, multi, check, sites);
         } catch (BpfException | RuntimeException e) {
             obj.close();
             throw e;
+        }
+    }
+
+    /** Attaches {@code program} at {@code sites}: one uprobe_multi link, or one link per site. */
+    private void attach(BpfObject obj, int id, String path, String program, List<ProbeSites.Site> sites,
+            boolean retprobe, boolean multi) throws BpfException {
+        if (sites.isEmpty()) {
+            return;
+        }
+        long[] offsets = sites.stream().mapToLong(ProbeSites.Site::fileOffset).toArray();
+        long[] cookies = sites.stream().mapToLong(s -> cookie(id, s.function())).toArray();
+        if (multi) {
+            String what = String.join(",", sites.stream().map(s -> s.function() + "@0x"
+                    + Long.toHexString(s.fileOffset())).toList());
+            obj.attachUprobeMultiAt(program, pid, path, offsets, cookies, retprobe, what);
+        } else {
+            for (int i = 0; i < offsets.length; i++) {
+                obj.attachUprobeAt(program, pid, path, offsets[i], retprobe, cookies[i],
+                        sites.get(i).function() + "@0x" + Long.toHexString(offsets[i]));
+            }
         }
     }
 
@@ -450,6 +473,15 @@ final class Capture {
         for (int i = 0; i < sum.length; i++) {
             out.put(COUNTER_NAMES[i], sum[i]);
         }
+        int moved = 0;
+        int functions = 0;
+        for (Hooked h : hooked.values()) {
+            moved += h.sites().moved();
+            functions += h.sites().placements().size();
+        }
+        // which placement each hooked function got (probe.placement)
+        out.put("functions probed on emulated instructions", (long) moved);
+        out.put("functions probed at entry", (long) (functions - moved));
         out.put("records undecodable", decodeFailures.get());
         out.put("records refused (BTF check)", refusedRecords.get());
         return out;
