@@ -197,6 +197,26 @@ public final class BpfObject implements AutoCloseable {
         return l;
     }
 
+    /**
+     * Runs a loaded {@code SEC("syscall")} program once through BPF_PROG_TEST_RUN with {@code
+     * ctx} as its context (read back into {@code ctx} afterwards); returns the program's return
+     * value. Used by benchmarks to produce records from the kernel side.
+     */
+    public int testRun(String program, Memory ctx) throws BpfException {
+        Pointer prog = BpfException.check("find program " + program,
+                Libbpf.bpf_object__find_program_by_name(obj, program));
+        int fd = BpfException.check("bpf_program__fd(" + program + ")", Libbpf.bpf_program__fd(prog));
+        Memory opts = new Memory(80); // struct bpf_test_run_opts (libbpf 1.x)
+        opts.clear();
+        opts.setLong(0, 80);
+        opts.setPointer(32, ctx);
+        opts.setPointer(40, ctx);
+        opts.setInt(48, (int) ctx.size());
+        opts.setInt(52, (int) ctx.size());
+        BpfException.check("bpf_prog_test_run_opts(" + program + ")", Libbpf.bpf_prog_test_run_opts(fd, opts));
+        return opts.getInt(56);
+    }
+
     /** Verifies the programs, applying CO-RE relocations, and creates the maps. */
     public void load() throws BpfException {
         LibbpfLog.clear();

@@ -66,8 +66,23 @@ public final class AgentRuntime {
         }
     }
 
+    /** How far start-up got: read by the exit summary of a JVM that ends before capture starts. */
+    private static final class Progress {
+        volatile String phase = "checking the host";
+        volatile long phaseSinceMs;
+        volatile Capture capture;
+        volatile Dispatcher dispatcher;
+
+        void phase(String what) {
+            phaseSinceMs = Capture.sinceJvmStartMs();
+            phase = what;
+        }
+    }
+
     private static void runLogged(AgentConfig config, Logger log) throws Exception {
         log.debug("logging up {} ms after JVM start", Capture.sinceJvmStartMs());
+        Progress progress = new Progress();
+        progress.phase("checking the host");
         config.validate();
         config.problems().forEach(log::warn);
         Optional<String> problem = Preflight.problem(config);
@@ -75,6 +90,9 @@ public final class AgentRuntime {
             log.warn(problem.get());
             return;
         }
+        // from here on an exit says how far start-up got, or what was captured
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(progress, log), "btf-agent-exit"));
+        progress.phase("loading libbpf");
         Optional<String> natives = loadNatives(config, log);
         if (natives.isPresent()) {
             log.warn(natives.get());
@@ -82,15 +100,19 @@ public final class AgentRuntime {
         }
         LibbpfLog.install(line -> log.debug("libbpf: {}", line));
 
+        progress.phase("starting sinks and the ring reader");
         Dispatcher dispatcher = new Dispatcher(createSinks(config, log),
                 (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn);
+        progress.dispatcher = dispatcher;
         Capture capture = new Capture(config, log, dispatcher);
+        progress.capture = capture;
+        progress.phase("looking for TLS libraries");
         log.debug("libbpf bound, sinks and reader started {} ms after JVM start", Capture.sinceJvmStartMs());
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(capture, dispatcher, log), "btf-agent-exit"));
 
         List<Path> watched = watchedPaths(config);
         long interval = config.longValue("scan.interval-ms");
         capture.scan(watched);
+        progress.phase("watching for TLS libraries");
         if (capture.hookedCount() == 0) {
             log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);
         }
@@ -224,11 +246,40 @@ public final class AgentRuntime {
         return sinks;
     }
 
-    private static void shutdown(Capture capture, Dispatcher dispatcher, Logger log) {
+    private static void shutdown(Progress progress, Logger log) {
         try {
+            long exitMs = Capture.sinceJvmStartMs();
+            Capture capture = progress.capture;
+            Dispatcher dispatcher = progress.dispatcher;
+            if (capture == null || dispatcher == null) {
+                log.info("capture summary: capture had not started yet: the JVM exited {} ms after its start while "
+                        + "the agent was {} (since {} ms); no TLS call was seen", exitMs, progress.phase,
+                        progress.phaseSinceMs);
+                return;
+            }
+            String notStarted = null;
+            if (capture.firstHookedMs() < 0) {
+                String hooking = capture.hooking();
+                // a hook under way is let finish briefly, so the summary can say when capture would have started
+                long until = System.nanoTime() + STOP_DEADLINE_MS * 1_000_000;
+                while (hooking != null && capture.firstHookedMs() < 0 && System.nanoTime() < until) {
+                    Thread.sleep(5);
+                }
+                long at = capture.firstHookedMs();
+                notStarted = at >= 0
+                        ? "capture had not started yet: the JVM exited " + exitMs + " ms after its start; probes "
+                                + "would have been attached at " + at + " ms, so no TLS call was seen;"
+                        : hooking != null
+                                ? "capture had not started yet: the JVM exited " + exitMs + " ms after its start "
+                                        + "while the agent was hooking " + hooking + "; no TLS call was seen;"
+                                : "capture had not started: no TLS library was hooked (" + progress.phase + ");";
+            }
             capture.stop(STOP_DEADLINE_MS);
             dispatcher.close(FLUSH_DEADLINE_MS);
             StringBuilder b = new StringBuilder("capture summary:");
+            if (notStarted != null) {
+                b.append(' ').append(notStarted);
+            }
             capture.counters().forEach((k, v) -> b.append(' ').append(k).append('=').append(v).append(','));
             for (Dispatcher.SinkStats s : dispatcher.stats()) {
                 b.append(" sink ").append(s.name()).append(": delivered=").append(s.delivered())

@@ -74,6 +74,11 @@ final class Capture {
     private final AtomicLong decodeFailures = new AtomicLong();
     private final AtomicLong refusedRecords = new AtomicLong();
     private final boolean fallback;
+    /** When the first library's probes were attached (ms after JVM start), -1 before. */
+    private volatile long firstHookedMs = -1;
+    /** The library being hooked now, null between hooks: what an early exit interrupted. */
+    private volatile String hooking;
+    private volatile long hookingSinceMs;
     /** probe.placement: {@code emulated} puts probes on emulated instructions where provable; {@code entry} never moves them. */
     private final boolean placeProbes;
     private final List<String> families;
@@ -194,10 +199,14 @@ final class Capture {
                 || (!mapped && refusedQuietly.contains(f.fileKey()))) {
             return;
         }
+        hookingSinceMs = sinceJvmStartMs();
+        hooking = f.path().toString();
         try {
             hook(f, mapped);
         } catch (RuntimeException e) {
             refuse(f, mapped, "not hooking {}: unexpected {}", f.path(), e.toString());
+        } finally {
+            hooking = null;
         }
     }
 
@@ -280,6 +289,9 @@ final class Capture {
             return;
         }
         hooked.put(file.fileKey(), h);
+        if (firstHookedMs < 0) {
+            firstHookedMs = sinceJvmStartMs();
+        }
         long t1 = System.nanoTime();
         log.debug("hook phases: resolve {} ms, BTF merge {} ms, load and attach {} ms",
                 (tResolved - t0) / 1_000_000, (tMerged - tResolved) / 1_000_000, (t1 - tMerged) / 1_000_000);
@@ -450,6 +462,17 @@ final class Capture {
     static long sinceJvmStartMs() {
         return ProcessHandle.current().info().startInstant()
                 .map(s -> java.time.Duration.between(s, java.time.Instant.now()).toMillis()).orElse(-1L);
+    }
+
+    /** Ms after JVM start when the first probes were attached; -1 if none yet. */
+    long firstHookedMs() {
+        return firstHookedMs;
+    }
+
+    /** What is being hooked now and since when (ms after JVM start), or null. */
+    String hooking() {
+        String h = hooking;
+        return h == null ? null : h + " (since " + hookingSinceMs + " ms after JVM start)";
     }
 
     int hookedCount() {

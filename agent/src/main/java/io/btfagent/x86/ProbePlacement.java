@@ -95,6 +95,7 @@ public record ProbePlacement(String function, long entry, long returnProbe, List
         // entry: walk the straight-line start
         int e = -1;
         boolean stackMoved = false;
+        boolean memoryWritten = false;
         for (int k = 0; k < ins.size(); k++) {
             Instruction i = ins.get(k);
             if (k > 0 && targets.contains(i.offset())) {
@@ -108,12 +109,13 @@ public record ProbePlacement(String function, long entry, long returnProbe, List
                 break;
             }
             stackMoved |= i.writes(Instruction.RSP);
+            memoryWritten |= i.writesMemory();
         }
         if (e < 0) {
             return atEntry(function, "no emulated instruction before the arguments may change");
         }
         long entry = ins.get(e).offset();
-        if (!stackMoved) {
+        if (!stackMoved && !memoryWritten) { // (%rsp) still holds the return address
             return new ProbePlacement(function, entry, entry, List.of(),
                     entry == 0 ? "first instruction emulated" : "entry +" + entry + ", stack not yet moved");
         }
