@@ -209,10 +209,8 @@ public final class BpfObject implements AutoCloseable {
         Memory opts = new Memory(80); // struct bpf_test_run_opts (libbpf 1.x)
         opts.clear();
         opts.setLong(0, 80);
-        opts.setPointer(32, ctx);
-        opts.setPointer(40, ctx);
+        opts.setPointer(32, ctx); // a syscall program's ctx is copied back into ctx_in; ctx_out is refused
         opts.setInt(48, (int) ctx.size());
-        opts.setInt(52, (int) ctx.size());
         BpfException.check("bpf_prog_test_run_opts(" + program + ")", Libbpf.bpf_prog_test_run_opts(fd, opts));
         return opts.getInt(56);
     }
