@@ -72,6 +72,8 @@ public final class AgentRuntime {
         volatile long phaseSinceMs;
         volatile Capture capture;
         volatile Dispatcher dispatcher;
+        /** Start-up gave up and said why: there is no capture to summarise. */
+        volatile boolean disabled;
 
         void phase(String what) {
             phaseSinceMs = Capture.sinceJvmStartMs();
@@ -95,16 +97,24 @@ public final class AgentRuntime {
         progress.phase("loading libbpf");
         Optional<String> natives = loadNatives(config, log);
         if (natives.isPresent()) {
+            progress.disabled = true;
             log.warn(natives.get());
             return;
         }
         LibbpfLog.install(line -> log.debug("libbpf: {}", line));
 
         progress.phase("starting sinks and the ring reader");
-        Dispatcher dispatcher = new Dispatcher(createSinks(config, log),
-                (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn);
+        Dispatcher dispatcher;
+        Capture capture;
+        try {
+            dispatcher = new Dispatcher(createSinks(config, log),
+                    (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn);
+            capture = new Capture(config, log, dispatcher);
+        } catch (Exception | Error e) {
+            progress.disabled = true; // run() logs why, once
+            throw e;
+        }
         progress.dispatcher = dispatcher;
-        Capture capture = new Capture(config, log, dispatcher);
         progress.capture = capture;
         progress.phase("looking for TLS libraries");
         log.debug("libbpf bound, sinks and reader started {} ms after JVM start", Capture.sinceJvmStartMs());
@@ -251,6 +261,9 @@ public final class AgentRuntime {
             long exitMs = Capture.sinceJvmStartMs();
             Capture capture = progress.capture;
             Dispatcher dispatcher = progress.dispatcher;
+            if (progress.disabled) {
+                return; // the one warning already said that there is no capture
+            }
             if (capture == null || dispatcher == null) {
                 log.info("capture summary: capture had not started yet: the JVM exited {} ms after its start while "
                         + "the agent was {} (since {} ms); no TLS call was seen", exitMs, progress.phase,
