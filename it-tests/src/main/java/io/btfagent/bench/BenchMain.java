@@ -4,6 +4,7 @@ import io.btfagent.bpf.BpfObject;
 import io.btfagent.bpf.UprobeLink;
 import io.btfagent.bpf.internal.Libbpf;
 import io.btfagent.bpf.internal.LibbpfMulti;
+import io.btfagent.tls.ProbeSites;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -47,6 +48,8 @@ public final class BenchMain {
     private static final long TIMEOUT_S = 120;
     private static final String BPFTRACE = "/usr/bin/bpftrace";
     private static final int BPFTRACE_STRLEN = 200;
+    /** agentArgs of a floor configuration whose probes go where ProbePlacement puts the agent's. */
+    private static final String PLACED = "placed";
 
     private enum Kind { NONE, FLOOR, AGENT, BPFTRACE }
 
@@ -95,6 +98,8 @@ public final class BenchMain {
                 new Config("none", Kind.NONE, false, null, null, "no agent, no probes"),
                 new Config("floor-single", Kind.FLOOR, false, null, null, "counting uprobe+uretprobe, 8 single links"),
                 new Config("floor-multi", Kind.FLOOR, true, null, null, "counting uprobe+uretprobe, 2 uprobe_multi links"),
+                new Config("floor-placed", Kind.FLOOR, true, PLACED, null, "the same counting programs where the agent"
+                        + " puts its probes (probe.placement=emulated): the kernel's cost of the placement alone"),
                 new Config("agent-single", Kind.AGENT, false, common + ",attach.mode=single,sinks=", "floor-single",
                         "agent, attach.mode=single, no sink (events decoded and counted)"),
                 new Config("agent-multi", Kind.AGENT, true, common + ",attach.mode=multi,sinks=", "floor-multi",
@@ -109,7 +114,7 @@ public final class BenchMain {
                         "bpftrace -p: uprobe+uretprobe on SSL_write/SSL_read printing each call's bytes (%r, at most "
                                 + BPFTRACE_STRLEN + " B: bpftrace's string limit) to a file"));
         List<String> wanted = List.of(System.getProperty("bench.configs",
-                "none,floor-multi,agent-multi,agent-entry,agent-jsonl,bpftrace").split(","));
+                "none,floor-multi,floor-placed,agent-multi,agent-entry,agent-jsonl,bpftrace").split(","));
         List<Config> configs = all.stream().filter(c -> wanted.contains(c.name()))
                 .filter(c -> multiAvailable || !c.multi())
                 .filter(c -> c.kind() != Kind.BPFTRACE || Files.isExecutable(Path.of(BPFTRACE))).toList();
@@ -239,7 +244,8 @@ public final class BenchMain {
                 throw new IllegalStateException(c.name() + ": child not ready (" + first + "): " + tail(errFile));
             }
             if (c.kind() == Kind.FLOOR) {
-                floor = attachFloor(c.multi(), floorObject, (int) p.pid(), libssl);
+                floor = PLACED.equals(c.agentArgs()) ? attachFloorPlaced(floorObject, (int) p.pid(), libssl)
+                        : attachFloor(c.multi(), floorObject, (int) p.pid(), libssl);
             } else if (c.kind() == Kind.BPFTRACE) {
                 tracer = startBpftrace((int) p.pid(), libssl, errFile);
             } else if (c.kind() == Kind.AGENT) {
@@ -406,6 +412,35 @@ public final class BenchMain {
         }
     }
 
+    /**
+     * The counting programs at the sites {@link ProbeSites} chooses for the agent: entry
+     * uprobes, uretprobes where the return side stays one, uprobes before returns otherwise.
+     */
+    private static BpfObject attachFloorPlaced(byte[] object, int pid, String libssl) throws Exception {
+        ProbeSites sites = ProbeSites.plan(Path.of(libssl), FUNCTIONS, true);
+        BpfObject obj = BpfObject.open("bench_floor", object, KERNEL_BTF);
+        try {
+            obj.useUprobeMulti("floor_enter");
+            obj.useUprobeMulti("floor_exit");
+            obj.load();
+            attachSites(obj, "floor_enter", pid, libssl, sites.entries(), false);
+            attachSites(obj, "floor_exit", pid, libssl, sites.returnProbes(), true);
+            attachSites(obj, "floor_exit", pid, libssl, sites.exits(), false);
+            return obj;
+        } catch (Exception e) {
+            obj.close();
+            throw e;
+        }
+    }
+
+    private static void attachSites(BpfObject obj, String program, int pid, String libssl, List<ProbeSites.Site> sites,
+            boolean retprobe) throws Exception {
+        if (!sites.isEmpty()) {
+            obj.attachUprobeMultiAt(program, pid, libssl, sites.stream().mapToLong(ProbeSites.Site::fileOffset).toArray(),
+                    new long[sites.size()], retprobe, sites.toString());
+        }
+    }
+
     /** Detaches in parallel (each single uprobe detach waits for a grace period), then frees. */
     private static void detach(BpfObject obj) throws InterruptedException {
         List<Thread> threads = new ArrayList<>();
@@ -485,20 +520,22 @@ public final class BenchMain {
                 + " \"× floor\" = (config − none) ÷ (floor − none); \"bpftrace ÷ agent\" = (bpftrace − none) ÷"
                 + " (agent − none).%n%n", System.getProperty("os.version"), Runtime.getRuntime().availableProcessors(),
                 cpuModel(), libssl, reps, blocks));
-        b.append("| call | none | naive floor | agent, no sink | × floor | agent, probes at entry | × floor |"
-                + " agent, jsonl | × floor | bpftrace | bpftrace ÷ agent |\n");
-        b.append("|---|---|---|---|---|---|---|---|---|---|---|\n");
+        b.append("| call | none | naive floor | floor, placed | × floor | agent, no sink | × floor |"
+                + " agent, probes at entry | × floor | agent, jsonl | × floor | bpftrace | bpftrace ÷ agent |\n");
+        b.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (String s : sizes) {
             int size = Integer.parseInt(s.split(":")[0]);
             for (int k = 0; k < 2; k++) {
                 double none = at(results, "none", size, k);
                 double floor = at(results, "floor-multi", size, k);
+                double placed = at(results, "floor-placed", size, k);
                 double agent = at(results, "agent-multi", size, k);
                 double entry = at(results, "agent-entry", size, k);
                 double jsonl = at(results, "agent-jsonl", size, k);
                 double bt = at(results, "bpftrace", size, k);
                 b.append("| ").append(label(size)).append(k == 0 ? " `SSL_write`" : " `SSL_read`").append(" | ")
-                        .append(f2(none)).append(" | ").append(f2(floor)).append(" | ").append(f2(agent)).append(" | ")
+                        .append(f2(none)).append(" | ").append(f2(floor)).append(" | ").append(f2(placed)).append(" | ")
+                        .append(ratio(placed - none, floor - none)).append(" | ").append(f2(agent)).append(" | ")
                         .append(ratio(agent - none, floor - none)).append(" | ").append(f2(entry)).append(" | ")
                         .append(ratio(entry - none, floor - none)).append(" | ").append(f2(jsonl)).append(" | ")
                         .append(ratio(jsonl - none, floor - none)).append(" | ").append(f2(bt)).append(" | ")
