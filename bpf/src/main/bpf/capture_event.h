@@ -3,7 +3,10 @@
  * The record the kernel side writes into the ring buffer, one per chunk of a
  * TLS call's plaintext. The Java decoder (io.btfagent.event.RecordLayout)
  * reads the offsets of this struct from the object's own BTF at load time,
- * so this file is the single source of truth for the layout.
+ * so this file is the single source of truth for the layout. Its enums are
+ * the one definition of function ids, record flags and counters; their Java
+ * twins (io.btfagent.event.CaptureFunction, RecordFlag, CaptureCounter) are
+ * compared value by value with this file by CaptureHeaderTest.
  */
 #ifndef BTF_AGENT_CAPTURE_EVENT_H
 #define BTF_AGENT_CAPTURE_EVENT_H

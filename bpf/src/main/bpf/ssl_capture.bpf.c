@@ -5,9 +5,10 @@
  *
  * The entry probe remembers the call's arguments per thread; the return probe
  * knows how many bytes the call transferred and copies them, in chunks of
- * CAPTURE_CHUNK, into the ring buffer. One object serves every OpenSSL build:
- * struct offsets are CO-RE relocations resolved against the BTF of the build
- * the object is loaded for.
+ * CAPTURE_CHUNK, into the ring buffer. One object serves every OpenSSL and
+ * GnuTLS build: struct offsets are CO-RE relocations resolved against the BTF
+ * of the build the object is loaded for (the agent loads one instance per
+ * build; every instance writes to the same ring).
  */
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -32,7 +33,7 @@ const volatile __u32 target_tgid = 0;
 /*
  * Records are submitted without waking the reader, which polls the ring on a short timer,
  * until this much data waits: a wakeup per record would cost every TLS call a context switch.
- * 0 wakes the reader for every record. Set before load (a quarter of the ring by default).
+ * 0 wakes the reader for every record. Set before load (the agent sets 1/32 of the ring).
  */
 const volatile __u64 wakeup_bytes = 0;
 
@@ -45,7 +46,8 @@ struct call_args {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20); /* resized from capture config before load */
+	/* replaced before load by the one ring the agent creates (ring.bytes) for every instance */
+	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
 /* LRU so a thread that dies inside a call cannot leak an entry forever. */

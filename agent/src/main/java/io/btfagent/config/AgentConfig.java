@@ -2,6 +2,7 @@ package io.btfagent.config;
 
 import java.io.IOException;
 import java.io.Reader;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 
 /**
@@ -26,17 +28,21 @@ public final class AgentConfig {
     public static final String PREFIX = "btf.agent.";
     public static final String ENV_PREFIX = "BTF_AGENT_";
 
-    private static final Map<String, String> DEFAULTS = Map.ofEntries(
-            Map.entry("enabled", "true"),
-            Map.entry("sinks", "log"),
-            Map.entry("sink.jsonl.path", "btf-agent-events.jsonl"),
-            Map.entry("capture.max-bytes", "65536"),
-            Map.entry("ring.bytes", "8388608"),
-            Map.entry("sink.queue.capacity", "8192"),
-            Map.entry("sink.queue.bytes", "16777216"),
-            Map.entry("scan.interval-ms", "1000"),
-            Map.entry("kernel.btf", "/sys/kernel/btf/vmlinux"),
-            Map.entry("log.level", "info"));
+    /** The defaults {@link #values()} shows: those of the declared keys that are listed. */
+    private static final Map<String, String> DEFAULTS = listedDefaults();
+
+    /** Most unknown keys reported one by one; the rest are counted in one more line. */
+    static final int MAX_UNKNOWN_REPORTED = 20;
+
+    private static Map<String, String> listedDefaults() {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (ConfigKey k : ConfigKeys.all().values()) {
+            if (k.listed() && k.defaultValue() != null) {
+                m.put(k.name(), k.defaultValue());
+            }
+        }
+        return Collections.unmodifiableMap(m);
+    }
 
     private final Map<String, String> values;
     private final List<String> problems;
@@ -84,7 +90,7 @@ public final class AgentConfig {
      */
     private static String envKeyToName(String envSuffix) {
         String dotted = envSuffix.toLowerCase(Locale.ROOT).replace('_', '.');
-        for (String known : DEFAULTS.keySet()) {
+        for (String known : ConfigKeys.all().keySet()) {
             if (known.replace('-', '.').equals(dotted)) {
                 return known;
             }
@@ -127,6 +133,10 @@ public final class AgentConfig {
         Properties props = new Properties();
         try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             props.load(r);
+        } catch (CharacterCodingException e) {
+            problems.add("cannot read config file " + file + " (" + describe(e) + "): it is not UTF-8 text; using "
+                    + "defaults and inline options; save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)");
+            return Map.of();
         } catch (IOException | IllegalArgumentException e) {
             problems.add("cannot read config file " + file + " (" + describe(e)
                     + "); using defaults and inline options; fix the path or its permissions");
@@ -159,8 +169,61 @@ public final class AgentConfig {
         return values.get(key);
     }
 
+    /**
+     * Whether to capture: {@code enabled=true} or unset. Any value but {@code true} or
+     * {@code false} turns capture off too (a kill switch must not fail open); see
+     * {@link #enabledProblem()}.
+     */
     public boolean enabled() {
-        return !"false".equalsIgnoreCase(values.get("enabled"));
+        String v = values.get("enabled");
+        return v == null || v.equalsIgnoreCase("true");
+    }
+
+    /** Why {@code enabled} was not understood (capture is then off), in one line. */
+    public Optional<String> enabledProblem() {
+        String v = values.get("enabled");
+        if (v == null || v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {
+            return Optional.empty();
+        }
+        return Optional.of("enabled=" + v + " is not one of true, false; capture is off (fail safe); write "
+                + "enabled=true to capture or enabled=false to say so");
+    }
+
+    /**
+     * A WORD setting: its value if it is one of the declared words (compared without case),
+     * else the key's fallback, with a problem naming the value and the valid ones.
+     */
+    public String word(String key) {
+        ConfigKey k = declared(key, ConfigKey.Type.WORD);
+        String v = values.get(key);
+        if (v == null) {
+            return k.defaultValue();
+        }
+        String w = v.trim().toLowerCase(Locale.ROOT);
+        if (k.allowed().contains(w)) {
+            return w;
+        }
+        String fallback = k.invalidFallback() != null ? k.invalidFallback() : k.defaultValue();
+        report(key + "=" + v + " is not one of " + String.join(", ", k.allowed()) + "; using " + fallback
+                + (k.invalidFallback() != null ? " (the safe choice)" : ""));
+        return fallback;
+    }
+
+    private static ConfigKey declared(String key, ConfigKey.Type type) {
+        ConfigKey k = ConfigKeys.find(key).orElseThrow(() -> new IllegalArgumentException("undeclared setting: " + key));
+        if (k.type() != type) {
+            throw new IllegalArgumentException(key + " is a " + k.type() + " setting, not " + type);
+        }
+        return k;
+    }
+
+    /** Adds one problem line (once), e.g. from a sink checking its own {@code sink.<name>.*} keys. */
+    public void report(String problem) {
+        synchronized (problems) {
+            if (!problems.contains(problem)) {
+                problems.add(problem);
+            }
+        }
     }
 
     /** Comma-separated list value, trimmed, empty entries dropped. */
@@ -183,7 +246,7 @@ public final class AgentConfig {
      */
     public long longValue(String key, long min, long max) {
         String v = values.get(key);
-        long fallback = Long.parseLong(DEFAULTS.get(key));
+        long fallback = Long.parseLong(ConfigKeys.find(key).map(ConfigKey::defaultValue).orElse(DEFAULTS.get(key)));
         if (v == null) {
             return fallback;
         }
@@ -195,38 +258,148 @@ public final class AgentConfig {
         } catch (NumberFormatException ignored) {
             // reported below
         }
-        String problem = key + "=" + v + " is not a number in [" + min + ", " + max + "]; using " + fallback;
-        synchronized (problems) {
-            if (!problems.contains(problem)) {
-                problems.add(problem);
-            }
-        }
+        report(key + "=" + v + " is not a number in [" + min + ", " + max + "]; using " + fallback);
         return fallback;
     }
 
-    /** The numeric settings and their ranges, checked by {@link #validate()}. */
-    private static final Map<String, long[]> RANGES = Map.of(
-            "capture.max-bytes", new long[] {1, 1L << 30},
-            "ring.bytes", new long[] {4096, 1L << 28},
-            "sink.queue.bytes", new long[] {65536, 1L << 31},
-            "sink.queue.capacity", new long[] {16, 1 << 24},
-            "scan.interval-ms", new long[] {50, 3_600_000});
-
     /**
-     * Reads every numeric setting once, so that malformed ones are among {@link #problems()}
-     * before those are logged.
+     * Checks every setting against its declaration, so that each problem is among
+     * {@link #problems()} before those are logged: bad numbers and words, unknown keys (with the
+     * nearest known one), list entries that are not valid. Keys of one sink
+     * ({@code sink.<name>.*}) are left to that sink and to {@link #unknownSinkKeys}.
      */
     public void validate() {
-        RANGES.forEach((key, range) -> longValue(key));
+        List<String> unknown = new ArrayList<>();
+        for (Map.Entry<String, String> e : values.entrySet()) {
+            String key = e.getKey();
+            Optional<ConfigKey> k = ConfigKeys.find(key);
+            if (k.isEmpty()) {
+                if (ConfigKeys.sinkOf(key).isEmpty() && !ConfigKeys.INTERNAL.contains(key)) {
+                    unknown.add(key);
+                }
+                continue;
+            }
+            switch (k.get().type()) {
+                case NUMBER -> longValue(key);
+                case WORD -> word(key);
+                case WORDS -> checkWords(k.get(), e.getValue());
+                case BOOLEAN, TEXT -> {
+                    // enabled is checked before anything starts (enabledProblem); text is free
+                }
+            }
+        }
+        for (int i = 0; i < unknown.size() && i < MAX_UNKNOWN_REPORTED; i++) {
+            String key = unknown.get(i);
+            report("unknown setting " + key + "=" + values.get(key) + " is ignored"
+                    + nearest(key).map(n -> "; did you mean " + n + "?").orElse("")
+                    + " (valid keys: " + String.join(", ", ConfigKeys.all().keySet()) + ")");
+        }
+        if (unknown.size() > MAX_UNKNOWN_REPORTED) {
+            report((unknown.size() - MAX_UNKNOWN_REPORTED) + " more unknown settings are ignored (not listed)");
+        }
     }
 
-    /** A numeric setting within its documented range (see {@link #validate()}). */
-    public long longValue(String key) {
-        long[] range = RANGES.get(key);
-        if (range == null) {
-            throw new IllegalArgumentException("not a numeric setting: " + key);
+    private void checkWords(ConfigKey k, String value) {
+        List<String> bad = new ArrayList<>();
+        for (String w : list(k.name())) {
+            if (k.unsupported().containsKey(w)) {
+                report(k.name() + "=" + value + ": " + w + " is not supported by this version ("
+                        + k.unsupported().get(w) + "); valid: " + String.join(", ", k.allowed())
+                        + "; nothing is hooked for " + w);
+            } else if (!k.allowed().contains(w)) {
+                bad.add(w);
+            }
         }
-        return longValue(key, range[0], range[1]);
+        if (!bad.isEmpty()) {
+            report(k.name() + "=" + value + ": " + String.join(", ", bad) + (bad.size() == 1 ? " is" : " are")
+                    + " not one of " + String.join(", ", k.allowed()) + "; nothing is hooked for "
+                    + (bad.size() == 1 ? "it" : "them"));
+        }
+    }
+
+    /** The declared key a typo most likely meant: at most two edits away, or one a prefix of the other. */
+    static Optional<String> nearest(String key) {
+        String best = null;
+        int bestDistance = Integer.MAX_VALUE;
+        for (String known : ConfigKeys.all().keySet()) {
+            int d = editDistance(key, known);
+            if (known.startsWith(key) || key.startsWith(known)) {
+                d = Math.min(d, 2);
+            }
+            if (d < bestDistance) {
+                best = known;
+                bestDistance = d;
+            }
+        }
+        return bestDistance <= 2 ? Optional.of(best) : Optional.empty();
+    }
+
+    private static int editDistance(String a, String b) {
+        if (Math.abs(a.length() - b.length()) > 3) {
+            return Integer.MAX_VALUE;
+        }
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + cost);
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+
+    /** The {@code sink.<sink>.*} settings given, by their key without that prefix: for the sink to check. */
+    public Map<String, String> sinkKeys(String sink) {
+        Map<String, String> out = new LinkedHashMap<>();
+        String prefix = "sink." + sink + ".";
+        values.forEach((k, v) -> {
+            if (k.startsWith(prefix)) {
+                out.put(k.substring(prefix.length()), v);
+            }
+        });
+        return out;
+    }
+
+    /**
+     * One line for each {@code sink.<name>.*} setting whose sink does not exist among
+     * {@code knownSinks}: a typo in a sink's name would otherwise go unnoticed.
+     */
+    public List<String> unknownSinkKeys(java.util.Collection<String> knownSinks) {
+        List<String> out = new ArrayList<>();
+        for (String key : values.keySet()) {
+            ConfigKeys.sinkOf(key).filter(s -> !knownSinks.contains(s)).ifPresent(s -> out.add("setting " + key
+                    + " is ignored: there is no sink named " + s + " (known sinks: " + String.join(", ", knownSinks)
+                    + ")"));
+        }
+        return out;
+    }
+
+    /**
+     * A NUMBER setting within its declared range. Above the range, a capped key takes its cap
+     * (the most it can be); otherwise a bad value takes the default. Either is one problem line.
+     */
+    public long longValue(String key) {
+        ConfigKey k = declared(key, ConfigKey.Type.NUMBER);
+        if (k.aboveMax()) {
+            String v = values.get(key);
+            try {
+                if (v != null && Long.parseLong(v.replace("_", "")) > k.max()) {
+                    report(key + "=" + v + " is above its cap " + k.max() + "; using " + k.max());
+                    return k.max();
+                }
+            } catch (NumberFormatException ignored) {
+                // reported below
+            }
+        }
+        return longValue(key, k.min(), k.max());
     }
 
     /** Problems met while reading the config, one line each, to be logged once. */

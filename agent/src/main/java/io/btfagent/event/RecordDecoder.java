@@ -9,11 +9,6 @@ import java.nio.charset.StandardCharsets;
  * offset taken at start converts them to wall-clock time.
  */
 public final class RecordDecoder {
-    // enum capture_func
-    private static final String[] FUNCS = {"SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex",
-        "gnutls_record_recv", "gnutls_record_send"};
-    private static final boolean[] EGRESS = {false, false, true, true, false, true};
-
     /** What every record of this library shares. */
     public record Source(String lib, String version, String path) {
     }
@@ -42,8 +37,7 @@ public final class RecordDecoder {
         if (captured < 0 || captured > p.limit() - l.headerSize()) {
             throw new IllegalArgumentException("record of " + p.limit() + " bytes claims " + captured + " data bytes");
         }
-        int funcId = p.getInt(l.cookie()) & 0xff;
-        String func = funcId < FUNCS.length ? FUNCS[funcId] : "unknown";
+        CaptureFunction function = CaptureFunction.byId(p.getInt(l.cookie()) & 0xff).orElse(null);
         int fd = p.getInt(l.fd());
         byte[] data = new byte[captured];
         p.get(l.headerSize(), data);
@@ -53,8 +47,8 @@ public final class RecordDecoder {
                 p.getInt(l.tid()),
                 comm(p, l.comm()),
                 source.lib(), source.version(), source.path(),
-                func,
-                funcId < FUNCS.length ? (EGRESS[funcId] ? "egress" : "ingress") : "unknown",
+                function == null ? "unknown" : function.symbol(),
+                function == null ? "unknown" : function.egress() ? "egress" : "ingress",
                 p.getLong(l.ssl()),
                 fd >= -1 ? Integer.valueOf(fd) : null,
                 address(p, l.family(), l.laddr(), l.lport()),
@@ -62,7 +56,7 @@ public final class RecordDecoder {
                 p.getLong(l.callLen()),
                 p.getLong(l.offset()),
                 captured,
-                (p.getInt(l.flags()) & RecordLayout.FLAG_TRUNCATED) != 0,
+                RecordFlag.TRUNCATED.in(p.getInt(l.flags())),
                 data);
     }
 

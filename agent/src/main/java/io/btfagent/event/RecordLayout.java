@@ -10,7 +10,8 @@ public record RecordLayout(int headerSize, int tsNs, int ssl, int callLen, int o
         int captured, int cookie, int flags, int comm, int family, int lport, int rport, int laddr, int raddr,
         int bioType) {
 
-    public static final int FLAG_TRUNCATED = 1;
+    /** {@link RecordFlag#TRUNCATED}, kept for callers that test the bit. */
+    public static final int FLAG_TRUNCATED = RecordFlag.TRUNCATED.bit();
 
     /** Reads the layout from the object's BTF; fails if the struct or a field is missing. */
     public static RecordLayout from(BtfFile objectBtf) {

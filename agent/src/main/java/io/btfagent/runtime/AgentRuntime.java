@@ -4,6 +4,7 @@ import ch.qos.logback.classic.Logger;
 import io.btfagent.bpf.LibbpfLog;
 import io.btfagent.bpf.internal.Libbpf;
 import io.btfagent.config.AgentConfig;
+import io.btfagent.event.CaptureCounter;
 import io.btfagent.log.AgentLog;
 import io.btfagent.natives.NativeFiles;
 import io.btfagent.sink.Dispatcher;
@@ -33,6 +34,8 @@ public final class AgentRuntime {
     private static final long STOP_DEADLINE_MS = 300;
     private static final long FLUSH_DEADLINE_MS = 500;
     private static final long REPORT_EVERY_MS = 10_000;
+    /** Starts the JSON stats line (at exit and every stats.interval); what follows is one JSON object. */
+    public static final String STATS_PREFIX = "capture stats ";
     private static final String JNA_DISPATCH = "com/sun/jna/linux-x86-64/libjnidispatch.so";
     private static final String BUNDLED_LIBBPF = "io/btfagent/natives/libbpf.so";
     private static final List<String> JNA_GLOBALS = List.of("jna.loaded", "jnidispatch.path", "jna.platform.library.path");
@@ -48,12 +51,13 @@ public final class AgentRuntime {
     public static void run(String agentArgs, Instrumentation inst) {
         AgentConfig config = AgentConfig.fromAgentArgs(agentArgs);
         if (!config.enabled()) {
-            AgentLog.early("disabled (enabled=false); the application runs without capture");
+            AgentLog.early(config.enabledProblem().map(p -> "disabled: " + p)
+                    .orElse("disabled (enabled=false); the application runs without capture"));
             return;
         }
         Logger log;
         try {
-            log = AgentLog.start(config.get("log.level"));
+            log = AgentLog.start(config.word("log.level"));
         } catch (Throwable t) {
             AgentLog.early("capture disabled: logging could not start (" + t + ")");
             return;
@@ -128,12 +132,25 @@ public final class AgentRuntime {
         }
         long lastLost = 0;
         long nextReport = System.currentTimeMillis() + REPORT_EVERY_MS;
+        long statsEveryMs = config.longValue("stats.interval") * 1000;
+        long nextStats = System.currentTimeMillis() + statsEveryMs;
         while (true) {
             Thread.sleep(interval);
             capture.scan(List.of());
-            if (System.currentTimeMillis() >= nextReport) {
-                nextReport = System.currentTimeMillis() + REPORT_EVERY_MS;
-                long lost = capture.counters().get("records lost (ring full)");
+            long now = System.currentTimeMillis();
+            boolean report = now >= nextReport;
+            boolean stats = statsEveryMs > 0 && now >= nextStats;
+            if (!report && !stats) {
+                continue;
+            }
+            CaptureStats s = capture.stats(dispatcher.stats());
+            if (stats) {
+                nextStats = now + statsEveryMs;
+                log.info(STATS_PREFIX + s.json());
+            }
+            if (report) {
+                nextReport = now + REPORT_EVERY_MS;
+                long lost = s.get(CaptureCounter.RECORDS_LOST);
                 if (lost > lastLost) {
                     log.warn("{} records lost because the ring buffer was full (total {}); raise ring.bytes",
                             lost - lastLost, lost);
@@ -237,6 +254,7 @@ public final class AgentRuntime {
         for (SinkProvider p : ServiceLoader.load(SinkProvider.class, AgentRuntime.class.getClassLoader())) {
             providers.put(p.name(), p);
         }
+        config.unknownSinkKeys(providers.keySet()).forEach(log::warn);
         Map<String, Sink> sinks = new LinkedHashMap<>();
         for (String name : config.list("sinks")) {
             SinkProvider p = providers.get(name);
@@ -289,17 +307,13 @@ public final class AgentRuntime {
             }
             capture.stop(STOP_DEADLINE_MS);
             dispatcher.close(FLUSH_DEADLINE_MS);
-            StringBuilder b = new StringBuilder("capture summary:");
+            CaptureStats s = capture.stats(dispatcher.stats());
+            String summary = s.summaryLine();
             if (notStarted != null) {
-                b.append(' ').append(notStarted);
+                summary = summary.replaceFirst("^capture summary:", "capture summary: " + notStarted);
             }
-            capture.counters().forEach((k, v) -> b.append(' ').append(k).append('=').append(v).append(','));
-            for (Dispatcher.SinkStats s : dispatcher.stats()) {
-                b.append(" sink ").append(s.name()).append(": delivered=").append(s.delivered())
-                        .append(" dropped=").append(s.dropped()).append(" failed=").append(s.failed()).append(',');
-            }
-            b.setLength(b.length() - 1);
-            log.info(b.toString());
+            log.info(summary);
+            log.info(STATS_PREFIX + s.json());
         } catch (Throwable t) {
             AgentLog.early("shutdown: " + t);
         }

@@ -1,6 +1,7 @@
 package io.btfagent.tls;
 
 import io.btfagent.elf.ElfFile;
+import io.btfagent.event.CaptureFunction;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,8 +20,7 @@ import java.util.regex.Pattern;
 public record TlsLibrary(Path path, String family, String buildId, List<String> functions) {
 
     /** Every hooked function in the order of enum capture_func: the index is the probe's cookie. */
-    public static final List<String> FUNCTIONS = List.of("SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex",
-            "gnutls_record_recv", "gnutls_record_send");
+    public static final List<String> FUNCTIONS = CaptureFunction.symbols();
     public static final List<String> OPENSSL_FUNCTIONS = FUNCTIONS.subList(0, 4);
     public static final List<String> GNUTLS_FUNCTIONS = FUNCTIONS.subList(4, 6);
 
@@ -102,8 +102,8 @@ public record TlsLibrary(Path path, String family, String buildId, List<String> 
         return opensslVersion(path);
     }
 
-    /** Cookie value of a function: its index in {@link #FUNCTIONS}. */
+    /** Cookie value of a function (its FUNC_ value in enum capture_func), -1 if it is not hooked. */
     public static int functionId(String function) {
-        return FUNCTIONS.indexOf(function);
+        return CaptureFunction.bySymbol(function).map(CaptureFunction::id).orElse(-1);
     }
 }

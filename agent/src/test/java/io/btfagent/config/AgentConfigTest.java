@@ -217,8 +217,9 @@ class AgentConfigTest {
         assertFalse(AgentConfig.resolve(null, new Properties(), Map.of("BTF_AGENT_ENABLED", "false")).enabled());
         assertTrue(AgentConfig.resolve("enabled=true", props("btf.agent.enabled", "false"), Map.of()).enabled(),
                 "inline beats the system property");
-        assertTrue(AgentConfig.resolve("enabled=no", new Properties(), Map.of()).enabled(),
-                "only the word false disables");
+        // The kill switch fails safe: a value that is neither true nor false turns capture off, and says so.
+        assertFalse(AgentConfig.resolve("enabled=no", new Properties(), Map.of()).enabled(),
+                "only the word true (or nothing) enables");
     }
 
     @Test

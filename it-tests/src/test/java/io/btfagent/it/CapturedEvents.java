@@ -11,8 +11,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The events of a JSONL sink file, parsed with a small reader of flat JSON objects (strings,
- * numbers, booleans), which is all the event schema uses.
+ * The events of a JSONL sink file, parsed with a small reader of JSON objects (strings, numbers,
+ * booleans, nested objects), which is all the event schema and the agent's stats line use.
  */
 final class CapturedEvents {
     /** One event line; accessors for the fields the tests check. */
@@ -70,10 +70,14 @@ final class CapturedEvents {
     }
 
     static Map<String, Object> parseObject(String s) {
+        return parseObject(s, new int[] {skip(s, 0)});
+    }
+
+    private static Map<String, Object> parseObject(String s, int[] pos) {
         Map<String, Object> m = new LinkedHashMap<>();
-        int[] pos = {skip(s, 0)};
         expect(s, pos, '{');
         if (s.charAt(skip(s, pos[0])) == '}') {
+            pos[0] = skip(s, pos[0]) + 1;
             return m;
         }
         while (true) {
@@ -98,6 +102,9 @@ final class CapturedEvents {
         char c = s.charAt(pos[0]);
         if (c == '"') {
             return string(s, pos);
+        }
+        if (c == '{') {
+            return parseObject(s, pos);
         }
         if (s.startsWith("true", pos[0])) {
             pos[0] += 4;

@@ -1,15 +1,12 @@
 package io.btfagent.it;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Starts a JVM (optionally with the agent) running one of the demo mains, waits for it with a
@@ -136,42 +133,17 @@ final class ChildJvm {
         cmd.add(classpath);
         cmd.add(mainClass);
         cmd.addAll(args);
-        Path out = Files.createTempFile("child-out", ".txt");
-        Path err = Files.createTempFile("child-err", ".txt");
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
-        pb.environment().keySet().removeIf(k -> k.startsWith("BTF_AGENT_") || k.equals("JAVA_TOOL_OPTIONS"));
-        if (readyMarkers.isEmpty()) {
-            pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-        }
-        Process p = pb.start();
-        try {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+        try (ChildProcess p = ChildProcess.start(cmd, Map.of(), !readyMarkers.isEmpty())) {
+            long deadline = ChildProcess.deadline(timeoutSeconds);
             for (String marker : readyMarkers) {
-                while (!Files.readString(err).contains(marker)) {
-                    if (!p.isAlive() || System.nanoTime() > deadline) {
-                        throw new AssertionError("child never printed '" + marker + "'; stderr:\n"
-                                + Files.readString(err));
-                    }
-                    Thread.sleep(20);
-                }
-                p.getOutputStream().write('\n');
-                p.getOutputStream().flush();
+                p.awaitStderr(text -> text.contains(marker), null, deadline, "'" + marker + "'", 20);
+                p.sendLine();
             }
             if (!readyMarkers.isEmpty()) {
-                p.getOutputStream().close();
+                p.closeStdin();
             }
-            if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-                throw new AssertionError("child JVM " + p.pid() + " did not finish in " + timeoutSeconds + " s: "
-                        + String.join(" ", cmd) + "\nstderr:\n" + Files.readString(err));
-            }
-            return new Result(p.pid(), p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
-                    Files.readString(err, StandardCharsets.UTF_8));
-        } finally {
-            if (p.isAlive()) {
-                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-            Files.deleteIfExists(out);
-            Files.deleteIfExists(err);
+            int exit = p.awaitExit(ChildProcess.deadline(timeoutSeconds));
+            return new Result(p.pid(), exit, p.stdout(), p.stderr());
         }
     }
 }

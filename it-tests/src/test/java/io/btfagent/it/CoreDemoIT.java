@@ -7,15 +7,15 @@ import io.btfagent.bpf.BpfObject;
 import io.btfagent.bpf.LibbpfLog;
 import io.btfagent.bpf.RingBuffer;
 import io.btfagent.bpf.internal.Libbpf;
-import io.btfagent.btf.BtfMerger;
+import io.btfagent.bpf.BtfMerger;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -43,8 +43,6 @@ class CoreDemoIT {
 
     @TempDir
     static Path natives;
-    @TempDir
-    Path tmp;
     private static byte[] object;
 
     /** What the probe saw in one add_test call, and what the call returned. */
@@ -121,33 +119,24 @@ class CoreDemoIT {
             for (int f : fields) {
                 cmd.add(Integer.toString(f));
             }
-            Path out = tmp.resolve("out.txt");
-            Path err = tmp.resolve("err.txt");
-            Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-            try {
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-                while (!Files.readString(err).contains("loaded")) {
-                    assertTrue(p.isAlive() && System.nanoTime() < deadline,
-                            "caller never loaded " + library + ":\n" + Files.readString(err));
-                    Thread.sleep(10);
-                }
+            String stdout;
+            long pid;
+            try (ChildProcess p = ChildProcess.start(cmd, Map.of(), true)) {
+                p.awaitStderr(text -> text.contains("loaded"), null, ChildProcess.deadline(60),
+                        "that it loaded " + library, 10);
                 obj.attachUprobe(PROGRAM, (int) p.pid(), library.toString(), "add_test", false, 0);
-                p.getOutputStream().write('\n');
-                p.getOutputStream().close();
-                assertTrue(p.waitFor(60, TimeUnit.SECONDS), "caller did not finish");
-                assertEquals(0, p.exitValue(), Files.readString(err));
-            } finally {
-                if (p.isAlive()) {
-                    p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-                }
+                p.sendLine();
+                p.closeStdin();
+                assertEquals(0, p.awaitExit(ChildProcess.deadline(60)), p.stderr());
+                stdout = p.stdout().strip();
+                pid = p.pid();
             }
-            String stdout = Files.readString(out).strip();
             assertTrue(stdout.startsWith("add_test returned "), stdout);
             int returned = Integer.parseInt(stdout.substring("add_test returned ".length()));
             // struct core_demo_read: a@0, c@4, pid@8
             ring.consume(rec -> reads.add(new Read(rec.getInt(0), rec.getInt(4), rec.getInt(8), returned)));
             assertEquals(1, reads.size(), "one record per add_test call: " + reads);
-            assertEquals(p.pid(), reads.get(0).pid(), "the record comes from the caller JVM");
+            assertEquals(pid, reads.get(0).pid(), "the record comes from the caller JVM");
         }
         System.out.println("  read " + reads.get(0));
         return reads.get(0);

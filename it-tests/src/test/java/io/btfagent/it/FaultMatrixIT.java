@@ -13,8 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -133,13 +131,11 @@ class FaultMatrixIT extends AgainstEchoServer {
                 List.of(WildflyCaptureIT.HOOKED), args("/", 2));
         assertTrue(r.agentLines().stream().anyMatch(l -> l.contains("sink jsonl failed (1 failures so far)")
                 && l.contains("No space left on device")), r.stderr());
-        Matcher log = Pattern.compile("sink log: delivered=(\\d+) dropped=(\\d+) failed=(\\d+)").matcher(summary(r));
-        assertTrue(log.find(), summary(r));
-        assertEquals("4", log.group(1), "two requests and two responses reach the log sink");
-        assertEquals("0", log.group(2));
-        assertEquals("0", log.group(3));
-        Matcher jsonl = Pattern.compile("sink jsonl: delivered=\\d+ dropped=0 failed=(\\d+)").matcher(summary(r));
-        assertTrue(jsonl.find() && Long.parseLong(jsonl.group(1)) > 0, summary(r));
+        AgentStats stats = AgentStats.of(r);
+        assertEquals(4, stats.sink("log", "delivered"), "two requests and two responses reach the log sink");
+        assertEquals(0, stats.sink("log", "dropped"));
+        assertEquals(0, stats.sink("log", "failed"));
+        assertTrue(stats.sink("jsonl", "dropped") == 0 && stats.sink("jsonl", "failed") > 0, stats.toString());
         assertEquals(4, r.agentLines().stream().filter(l -> l.contains(" egress ") || l.contains(" ingress ")).count(),
                 "log sink lines");
     }
@@ -155,12 +151,12 @@ class FaultMatrixIT extends AgainstEchoServer {
         long capturedBytes = events.stream().mapToLong(e -> e.num("captured")).sum();
         long transferred = WildflyHttpsClient.request(HOST, server.port(), path).length
                 + TlsEchoServer.responseFor(path).length;
-        String summary = summary(r);
-        long lostRecords = counter(summary, "records lost (ring full)");
-        long lostBytes = counter(summary, "bytes lost (ring full)");
-        assertTrue(lostRecords > 0, summary);
+        AgentStats stats = AgentStats.of(r);
+        long lostRecords = stats.counter("records_lost");
+        long lostBytes = stats.counter("bytes_lost");
+        assertTrue(lostRecords > 0, stats.toString());
         assertEquals(transferred, capturedBytes + lostBytes, "every byte is either captured or counted as lost");
-        assertEquals(counter(summary, "records"), events.size(), "records written = records delivered");
+        assertEquals(stats.counter("records"), events.size(), "records written = records delivered");
     }
 
     @Test
@@ -184,11 +180,5 @@ class FaultMatrixIT extends AgainstEchoServer {
     private static String summary(ChildJvm.Result r) {
         return r.agentLines().stream().filter(l -> l.contains("capture summary")).findFirst()
                 .orElseThrow(() -> new AssertionError("no capture summary:\n" + r.stderr()));
-    }
-
-    private static long counter(String summary, String name) {
-        Matcher m = Pattern.compile("[ ,]" + Pattern.quote(name) + "=(\\d+)").matcher(summary);
-        assertTrue(m.find(), name + " in " + summary);
-        return Long.parseLong(m.group(1));
     }
 }

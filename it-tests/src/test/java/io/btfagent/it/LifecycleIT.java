@@ -4,11 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,31 +30,20 @@ class LifecycleIT {
             cmd.add("-javaagent:" + ChildJvm.AGENT_JAR.toAbsolutePath() + "=" + agentOptions);
         }
         cmd.addAll(List.of("-cp", ChildJvm.CLASSPATH, IDLE));
-        Path out = tmp.resolve("out.txt");
-        Path err = tmp.resolve("err.txt");
-        Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-        try {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (agentOptions != null && !Files.readString(err).contains(WildflyCaptureIT.HOOKED)) {
-                assertTrue(p.isAlive() && System.nanoTime() < deadline, "agent never hooked:\n" + Files.readString(err));
-                Thread.sleep(10);
+        try (ChildProcess p = ChildProcess.start(cmd, Map.of(), true)) {
+            long deadline = ChildProcess.deadline(60);
+            if (agentOptions != null) {
+                p.awaitStderr(text -> text.contains(WildflyCaptureIT.HOOKED), null, deadline, "the hooked line", 10);
             }
-            p.getOutputStream().write('\n');
-            p.getOutputStream().close();
-            while (!Files.readString(out).contains("main returns")) {
-                assertTrue(System.nanoTime() < deadline, "main never returned:\n" + Files.readString(err));
-                Thread.sleep(1);
-            }
+            p.sendLine();
+            p.closeStdin();
+            p.awaitStdout(text -> text.contains("main returns"), deadline, "main returns", 1);
             long returned = System.nanoTime();
-            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "JVM did not exit");
+            int exit = p.awaitExit(ChildProcess.deadline(30));
             long exited = System.nanoTime();
-            assertEquals(0, p.exitValue(), Files.readString(err));
-            stdout.addAll(Files.readAllLines(out));
+            assertEquals(0, exit, p.stderr());
+            stdout.addAll(p.stdout().lines().toList());
             return TimeUnit.NANOSECONDS.toMillis(exited - returned);
-        } finally {
-            if (p.isAlive()) {
-                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
         }
     }
 

@@ -1,7 +1,6 @@
 package io.btfagent.it;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -318,51 +317,18 @@ final class SuiteRoot implements AutoCloseable {
          */
         static Result run(List<String> cmd, Map<String, String> env, long timeoutSeconds, Predicate<String> ready,
                 Predicate<String> refused, String readyWhat) throws IOException, InterruptedException {
-            Path out = Files.createTempFile("child-out", ".txt");
-            Path err = Files.createTempFile("child-err", ".txt");
-            ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
-            pb.environment().keySet().removeIf(k -> k.startsWith("BTF_AGENT_") || k.equals("JAVA_TOOL_OPTIONS"));
-            pb.environment().putAll(env);
-            if (ready == null) {
-                pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-            }
-            long t0 = System.nanoTime();
-            Process p = pb.start();
-            try {
-                long deadline = t0 + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+            try (ChildProcess p = ChildProcess.start(cmd, env, ready != null)) {
+                long deadline = ChildProcess.deadline(timeoutSeconds);
                 if (ready != null) {
-                    long readyDeadline = t0 + TimeUnit.SECONDS.toNanos(Math.min(READY_SECONDS, timeoutSeconds));
-                    while (true) {
-                        List<String> lines = Files.readString(err, StandardCharsets.UTF_8).lines().toList();
-                        if (lines.stream().anyMatch(ready)) {
-                            break;
-                        }
-                        boolean refusal = refused != null && lines.stream().anyMatch(refused);
-                        if (refusal || !p.isAlive() || System.nanoTime() > readyDeadline) {
-                            throw new AssertionError((refusal ? "the child refused (see stderr below); "
-                                    : p.isAlive() ? "after " + READY_SECONDS + " s "
-                                    : "child exited (" + p.exitValue() + ") and ") + "no stderr line says " + readyWhat
-                                    + "\ncommand: " + String.join(" ", cmd)
-                                    + "\nstdout:\n" + Files.readString(out) + "\nstderr:\n" + Files.readString(err));
-                        }
-                        Thread.sleep(20);
-                    }
-                    p.getOutputStream().write('\n');
-                    p.getOutputStream().flush();
-                    p.getOutputStream().close();
+                    long readyDeadline = ChildProcess.deadline(Math.min(READY_SECONDS, timeoutSeconds));
+                    p.awaitStderr(text -> text.lines().anyMatch(ready),
+                            refused == null ? null : text -> text.lines().anyMatch(refused), readyDeadline,
+                            "a line that says " + readyWhat, 20);
+                    p.sendLine();
+                    p.closeStdin();
                 }
-                if (!p.waitFor(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                    throw new AssertionError("child " + p.pid() + " did not finish in " + timeoutSeconds + " s: "
-                            + String.join(" ", cmd) + "\nstderr:\n" + Files.readString(err));
-                }
-                return new Result(p.pid(), p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
-                        Files.readString(err, StandardCharsets.UTF_8), (System.nanoTime() - t0) / 1_000_000);
-            } finally {
-                if (p.isAlive()) {
-                    p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-                }
-                Files.deleteIfExists(out);
-                Files.deleteIfExists(err);
+                int exit = p.awaitExit(deadline);
+                return new Result(p.pid(), exit, p.stdout(), p.stderr(), p.millisSinceStart());
             }
         }
     }

@@ -1,10 +1,11 @@
-package io.btfagent.btf;
+package io.btfagent.bpf;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.btfagent.bpf.internal.Libbpf;
+import io.btfagent.btf.BtfFile;
 import io.btfagent.elf.ElfFile;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,9 +1,10 @@
-package io.btfagent.btf;
+package io.btfagent.bpf;
 
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.btfagent.bpf.internal.LibC;
 import io.btfagent.bpf.internal.Libbpf;
+import io.btfagent.btf.BtfFormatException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

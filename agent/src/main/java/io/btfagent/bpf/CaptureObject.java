@@ -1,0 +1,206 @@
+package io.btfagent.bpf;
+
+import io.btfagent.btf.BtfFile;
+import io.btfagent.btf.BtfFormatException;
+import io.btfagent.elf.ElfFile;
+import io.btfagent.event.RecordLayout;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * What the agent knows of its capture object ({@code ssl_capture.bpf.o}, built from
+ * bpf/src/main/bpf): the ELF bytes bundled as a resource, the record layout from its BTF, where
+ * its rodata settings live, its programs and maps. {@link #attach} makes one loaded, attached
+ * instance of it for one library build: each build gets its own instance because CO-RE
+ * resolves against one BTF.
+ */
+public final class CaptureObject {
+    public static final String RESOURCE = "io/btfagent/bpf/ssl_capture.bpf.o";
+    /** Name of the one ring the agent creates; every instance's {@code events} map is made to reuse it. */
+    public static final String RING_MAP = "btf_agent_events";
+    private static final String OBJECT_NAME = "ssl_capture";
+    private static final String ENTRY_PROGRAM = "ssl_call_enter";
+    private static final String EXIT_PROGRAM = "ssl_call_exit";
+    private static final String EVENTS_MAP = "events";
+    private static final String COUNTERS_MAP = "counters";
+
+    /** Largest ring: its data area is mapped twice in a row, which must stay within 2 GiB. */
+    public static final int MAX_RING = 1 << 28;
+
+    /** How probes attach: {@code auto} tries uprobe_multi and falls back to single uprobes. */
+    public enum AttachMode {
+        AUTO, SINGLE, MULTI
+    }
+
+    /** The rodata settings of every instance, set between open and load. */
+    public record Settings(int maxCapture, int targetTgid, long wakeupBytes) {
+    }
+
+    /** One loaded instance with its probes attached; {@code multi}: uprobe_multi links, one per kind of site. */
+    public record Attached(BpfObject object, boolean multi) {
+    }
+
+    /** One probe: where in the library file, what the program reads with bpf_get_attach_cookie, for which function. */
+    public record Site(long fileOffset, long cookie, String function) {
+    }
+
+    /**
+     * Where an instance's probes go: the entry program at {@code entries}, the exit program as
+     * uretprobes at {@code returns} and as plain uprobes (seeing the return value before the
+     * function's {@code ret}) at {@code exits}.
+     */
+    public record Sites(List<Site> entries, List<Site> returns, List<Site> exits) {
+    }
+
+    private final byte[] elf;
+    private final RecordLayout layout;
+    private final long maxCaptureOffset;
+    private final long targetTgidOffset;
+    private final long wakeupBytesOffset;
+
+    private CaptureObject(byte[] elf) throws IOException {
+        this.elf = elf;
+        ElfFile file = ElfFile.of(elf, RESOURCE);
+        BtfFile btf;
+        try {
+            btf = BtfFile.parse(file.section(".BTF")
+                    .orElseThrow(() -> new IOException(RESOURCE + " has no .BTF section")));
+        } catch (BtfFormatException e) {
+            throw new IOException("BTF of " + RESOURCE + ": " + e.getMessage(), e);
+        }
+        this.layout = RecordLayout.from(btf);
+        // The compiler leaves the offsets in the BTF's .rodata section as 0 (libbpf fills them in
+        // at open from the symbol table), so they are read from the symbol table here too.
+        this.maxCaptureOffset = setting(file, "max_capture");
+        this.targetTgidOffset = setting(file, "target_tgid");
+        this.wakeupBytesOffset = setting(file, "wakeup_bytes");
+    }
+
+    private static long setting(ElfFile file, String name) throws IOException {
+        return file.symbolValue(name).orElseThrow(() -> new IOException(RESOURCE + " lacks the " + name + " setting"));
+    }
+
+    /** The object bundled in the agent jar. */
+    public static CaptureObject bundled() throws IOException {
+        try (InputStream in = CaptureObject.class.getClassLoader().getResourceAsStream(RESOURCE)) {
+            if (in == null) {
+                throw new IOException("the agent jar lacks " + RESOURCE);
+            }
+            return of(in.readAllBytes());
+        }
+    }
+
+    /** The object from its ELF bytes. */
+    public static CaptureObject of(byte[] elf) throws IOException {
+        return new CaptureObject(elf);
+    }
+
+    /** Where each field of a ring record is, from the object's own BTF. */
+    public RecordLayout layout() {
+        return layout;
+    }
+
+    /** The kernel wants a power of two that is a multiple of the page size. */
+    public static int ringSize(long requested) {
+        if (requested >= MAX_RING) {
+            return MAX_RING;
+        }
+        int size = 4096;
+        while (size < requested) {
+            size <<= 1;
+        }
+        return size;
+    }
+
+    /**
+     * uprobe_multi links exist since 6.6, but filter by process correctly only since 6.10
+     * (commit 46ba0e49b642, "bpf: fix multi-uprobe PID filtering logic"); before that they
+     * would miss every thread but one.
+     */
+    public static boolean kernelAtLeast(String osVersion, int major, int minor) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(\\d+)\\.(\\d+)").matcher(osVersion);
+        if (!m.find()) {
+            return false;
+        }
+        int maj = Integer.parseInt(m.group(1));
+        return maj > major || (maj == major && Integer.parseInt(m.group(2)) >= minor);
+    }
+
+    /** Whether the bound libbpf and this kernel can attach uprobe_multi links that filter by pid. */
+    public static boolean uprobeMultiUsable() {
+        return io.btfagent.bpf.internal.LibbpfMulti.bind(io.btfagent.bpf.internal.Libbpf.boundPath())
+                && kernelAtLeast(System.getProperty("os.version", ""), 6, 10);
+    }
+
+    /**
+     * Opens, loads and attaches one instance for the library at {@code libraryPath}, probes on
+     * {@code functions} with their {@code cookies}, records into {@code ringFd}. With
+     * {@link AttachMode#AUTO} and {@code multiUsable}, uprobe_multi is tried first and a failure
+     * falls back to one link per probe (said to {@code debug}). Closes the instance on failure.
+     */
+    public Attached attach(String btfPath, Settings settings, int ringFd, int pid, String libraryPath,
+            Sites sites, AttachMode mode, boolean multiUsable, Consumer<String> debug)
+            throws BpfException {
+        boolean multi = mode != AttachMode.SINGLE && multiUsable;
+        try {
+            return new Attached(load(btfPath, settings, ringFd, pid, libraryPath, sites, multi), multi);
+        } catch (BpfException e) {
+            if (!multi || mode == AttachMode.MULTI) {
+                throw e;
+            }
+            // uprobe_multi needs kernel 6.6+: fall back to one link per probe
+            debug.accept("uprobe_multi unavailable (" + e.getMessage() + "); attaching single uprobes");
+            return new Attached(load(btfPath, settings, ringFd, pid, libraryPath, sites, false), false);
+        }
+    }
+
+    private BpfObject load(String btfPath, Settings settings, int ringFd, int pid, String path, Sites sites,
+            boolean multi) throws BpfException {
+        BpfObject obj = BpfObject.open(OBJECT_NAME, elf, btfPath);
+        try {
+            obj.setRodataInt(maxCaptureOffset, settings.maxCapture());
+            obj.setRodataInt(targetTgidOffset, settings.targetTgid());
+            obj.setRodataLong(wakeupBytesOffset, settings.wakeupBytes());
+            obj.reuseMap(EVENTS_MAP, ringFd);
+            if (multi) {
+                obj.useUprobeMulti(ENTRY_PROGRAM);
+                obj.useUprobeMulti(EXIT_PROGRAM);
+            }
+            obj.load();
+            attachAt(obj, ENTRY_PROGRAM, pid, path, sites.entries(), false, multi);
+            attachAt(obj, EXIT_PROGRAM, pid, path, sites.returns(), true, multi);
+            attachAt(obj, EXIT_PROGRAM, pid, path, sites.exits(), false, multi);
+            return obj;
+        } catch (BpfException | RuntimeException e) {
+            obj.close();
+            throw e;
+        }
+    }
+
+    /** Attaches {@code program} at {@code sites}: one uprobe_multi link, or one link per site. */
+    private static void attachAt(BpfObject obj, String program, int pid, String path, List<Site> sites,
+            boolean retprobe, boolean multi) throws BpfException {
+        if (sites.isEmpty()) {
+            return;
+        }
+        long[] offsets = sites.stream().mapToLong(Site::fileOffset).toArray();
+        long[] cookies = sites.stream().mapToLong(Site::cookie).toArray();
+        if (multi) {
+            String what = String.join(",", sites.stream()
+                    .map(s -> s.function() + "@0x" + Long.toHexString(s.fileOffset())).toList());
+            obj.attachUprobeMultiAt(program, pid, path, offsets, cookies, retprobe, what);
+        } else {
+            for (int i = 0; i < offsets.length; i++) {
+                obj.attachUprobeAt(program, pid, path, offsets[i], retprobe, cookies[i],
+                        sites.get(i).function() + "@0x" + Long.toHexString(offsets[i]));
+            }
+        }
+    }
+
+    /** The instance's per-CPU counters (enum capture_counter), each summed over CPUs. */
+    public static long[] counters(BpfObject instance, int count) throws BpfException {
+        return instance.readPerCpuCounters(COUNTERS_MAP, count);
+    }
+}

@@ -1,0 +1,119 @@
+package io.btfagent.runtime;
+
+import io.btfagent.event.CaptureCounter;
+import io.btfagent.sink.Dispatcher;
+import java.util.List;
+
+/**
+ * The capture's counters at one moment: the kernel side's (summed over every hooked library),
+ * the ring reader's, and each sink's. The capture summary line, the periodic warning, the JSON
+ * stats line and the tests all read this one value; nothing reads counters back from prose.
+ *
+ * @param kernel indexed by {@link CaptureCounter#index()}
+ * @param undecodable records dropped because they could not be decoded
+ * @param refusedRecords records of a library whose BTF failed its check, dropped
+ * @param probedOnEmulated hooked functions whose probes went on instructions the kernel emulates
+ * @param probedAtEntry hooked functions whose probes stayed on their first instruction
+ */
+public record CaptureStats(int hooked, long[] kernel, long undecodable, long refusedRecords,
+        List<Dispatcher.SinkStats> sinks, int probedOnEmulated, int probedAtEntry) {
+
+    public CaptureStats(int hooked, long[] kernel, long undecodable, long refusedRecords,
+            List<Dispatcher.SinkStats> sinks) {
+        this(hooked, kernel, undecodable, refusedRecords, sinks, 0, 0);
+    }
+
+    public CaptureStats {
+        if (kernel.length != CaptureCounter.values().length) {
+            throw new IllegalArgumentException(kernel.length + " kernel counters, expected "
+                    + CaptureCounter.values().length);
+        }
+        kernel = kernel.clone();
+        sinks = List.copyOf(sinks);
+    }
+
+    public long get(CaptureCounter c) {
+        return kernel[c.index()];
+    }
+
+    /** The same counters with other sink figures (the sinks are read after the capture stops). */
+    public CaptureStats withSinks(List<Dispatcher.SinkStats> sinkStats) {
+        return new CaptureStats(hooked, kernel, undecodable, refusedRecords, sinkStats, probedOnEmulated,
+                probedAtEntry);
+    }
+
+    /** The line logged at exit, for people. */
+    public String summaryLine() {
+        StringBuilder b = new StringBuilder("capture summary:");
+        for (CaptureCounter c : CaptureCounter.values()) {
+            b.append(' ').append(c.label()).append('=').append(get(c)).append(',');
+        }
+        // which placement each hooked function got (probe.placement)
+        b.append(" functions probed on emulated instructions=").append(probedOnEmulated).append(',');
+        b.append(" functions probed at entry=").append(probedAtEntry).append(',');
+        b.append(" records undecodable=").append(undecodable).append(',');
+        b.append(" records refused (BTF check)=").append(refusedRecords).append(',');
+        for (Dispatcher.SinkStats s : sinks) {
+            b.append(" sink ").append(s.name()).append(": delivered=").append(s.delivered())
+                    .append(" dropped=").append(s.dropped()).append(" failed=").append(s.failed()).append(',');
+        }
+        b.setLength(b.length() - 1);
+        return b.toString();
+    }
+
+    /**
+     * One JSON object, for tools: {@code hooked}, each kernel counter by {@link CaptureCounter#key()},
+     * {@code records_undecodable}, {@code records_refused}, and {@code sinks} by name with
+     * {@code delivered}, {@code dropped}, {@code failed}.
+     */
+    public String json() {
+        StringBuilder b = new StringBuilder("{\"hooked\":").append(hooked);
+        for (CaptureCounter c : CaptureCounter.values()) {
+            b.append(",\"").append(c.key()).append("\":").append(get(c));
+        }
+        b.append(",\"functions_probed_on_emulated\":").append(probedOnEmulated);
+        b.append(",\"functions_probed_at_entry\":").append(probedAtEntry);
+        b.append(",\"records_undecodable\":").append(undecodable);
+        b.append(",\"records_refused\":").append(refusedRecords);
+        b.append(",\"sinks\":{");
+        for (int i = 0; i < sinks.size(); i++) {
+            Dispatcher.SinkStats s = sinks.get(i);
+            b.append(i == 0 ? "" : ",").append('"').append(jsonEscape(s.name())).append("\":{\"delivered\":")
+                    .append(s.delivered()).append(",\"dropped\":").append(s.dropped()).append(",\"failed\":")
+                    .append(s.failed()).append('}');
+        }
+        return b.append("}}").toString();
+    }
+
+    private static String jsonEscape(String s) {
+        StringBuilder b = new StringBuilder();
+        for (char c : s.toCharArray()) {
+            if (c == '"' || c == '\\') {
+                b.append('\\').append(c);
+            } else if (c < 0x20) {
+                b.append(String.format("\\u%04x", (int) c));
+            } else {
+                b.append(c);
+            }
+        }
+        return b.toString();
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof CaptureStats s && hooked == s.hooked && java.util.Arrays.equals(kernel, s.kernel)
+                && undecodable == s.undecodable && refusedRecords == s.refusedRecords && sinks.equals(s.sinks)
+                && probedOnEmulated == s.probedOnEmulated && probedAtEntry == s.probedAtEntry;
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(hooked, java.util.Arrays.hashCode(kernel), undecodable, refusedRecords, sinks,
+                probedOnEmulated, probedAtEntry);
+    }
+
+    @Override
+    public String toString() {
+        return json();
+    }
+}
