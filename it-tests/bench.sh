@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Per-call cost of SSL_write and SSL_read inside a JVM, measured side by side in one run:
-# no probes, a counting-only uprobe + uretprobe (the floor every capture pays), and the agent
-# (attach.mode single and multi, no sink and the jsonl sink). Prints a table of medians and
-# the agent's cost relative to the floor. About a minute; needs root (or CAP_BPF+CAP_PERFMON)
-# and the build (`mvn -B verify`, or `mvn -B package -DskipTests`). Not part of `mvn verify`.
+# The benchmark table: per-call cost of SSL_write and SSL_read inside a JVM, side by side in one
+# run: no probes, a counting-only uprobe + uretprobe on each function's entry (the naive floor
+# every uprobe tool pays), the agent (no sink; no sink with every probe at the function's entry;
+# the jsonl sink) and bpftrace capturing the same calls; events lost, bytes allocated per event
+# and resident memory added per configuration; the time to `main` against an empty -javaagent
+# and to probes attached; and the agent's ring reader alone (records/s). Prints a detailed table
+# and the Markdown table the README's performance section holds. About 10 minutes; needs root
+# (or CAP_BPF+CAP_PERFMON), bpftrace (native-targets/bin/setup-host.sh installs it) and the
+# build (`mvn -B verify`, or `mvn -B package -DskipTests`). Not part of `mvn verify`.
+#
+#   bash it-tests/bench.sh                   prints the tables
+#   bash it-tests/bench.sh --update-readme   also puts the Markdown table into README.md
 #
 # Settings, as environment variables: BENCH_REPS (JVM runs per configuration, 5),
 # BENCH_BLOCKS (blocks per run, 5), BENCH_SIZES (size:iterations per block,
-# 64:4000,16384:1000), BENCH_CONFIGS (none,floor-single,floor-multi,agent-single,agent-multi,
-# agent-jsonl), BENCH_JSONL (the jsonl sink's file, bench-events.jsonl in the work directory;
-# deleted after each run), BENCH_LIBSSL / BENCH_LIBCRYPTO (the system's libssl.so.3 / libcrypto.so.3).
+# 64:4000,16384:1000), BENCH_CONFIGS (none,floor-multi,floor-placed,agent-multi,agent-entry,agent-jsonl,
+# bpftrace; also floor-single, agent-single), BENCH_JSONL (the jsonl sink's file,
+# bench-events.jsonl in the work directory; deleted after each run), BENCH_LIBSSL /
+# BENCH_LIBCRYPTO (the system's libssl.so.3 / libcrypto.so.3), BENCH_STARTUP (false skips the
+# start-up runs), BENCH_STARTUP_REPS (11).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -20,10 +29,15 @@ agent_jar=$root/agent/target/btf-agent.jar
 agent_classes=$root/agent/target/classes
 agent_deps=$root/agent/target/inst-deps
 floor=$root/bpf/target/classes/io/btfagent/bpf/bench_floor.bpf.o
+ring=$root/bpf/target/classes/io/btfagent/bpf/bench_ring.bpf.o
+update_readme=false
+if [ "${1:-}" = --update-readme ]; then
+    update_readme=true
+fi
 libbpf=$agent_classes/io/btfagent/natives/libbpf.so
 classes=$root/it-tests/target/classes
 jna=$root/it-tests/target/conflict-lib/jna-5.13.0.jar
-for f in "$agent_jar" "$agent_classes" "$agent_deps" "$floor" "$libbpf" "$classes/io/btfagent/bench/BenchMain.class" "$jna"; do
+for f in "$agent_jar" "$agent_classes" "$agent_deps" "$floor" "$ring" "$libbpf" "$classes/io/btfagent/bench/BenchMain.class" "$jna"; do
     if [ ! -e "$f" ]; then
         echo "bench: $f is missing; build first: mvn -B package -DskipTests" >&2
         exit 1
@@ -34,6 +48,10 @@ trap 'rm -rf "$work"' EXIT
 # the server's certificate for the in-process handshake
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench \
     -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+# an agent that does nothing, for the time-to-main comparison
+printf 'Premain-Class: io.btfagent.bench.EmptyAgent\n' > "$work/manifest"
+jar cfm "$work/empty-agent.jar" "$work/manifest" -C "$classes" io/btfagent/bench/EmptyAgent.class
+table=$root/it-tests/target/bench-table.md
 # The controller runs the agent's own classes (BpfObject, the bundled libbpf) with the agent's
 # JNA; the workload JVMs run with it-tests' classes and a JNA of their own.
 java -cp "$classes:$agent_classes:$agent_deps" \
@@ -43,6 +61,11 @@ java -cp "$classes:$agent_classes:$agent_deps" \
     -Dbench.libbpf="$libbpf" \
     -Dbench.cert="$work/cert.pem" -Dbench.key="$work/key.pem" \
     -Dbench.work="$work" \
+    -Dbench.ring.object="$ring" \
+    -Dbench.empty.agent="$work/empty-agent.jar" \
+    -Dbench.table="$table" \
+    ${BENCH_STARTUP:+-Dbench.startup="$BENCH_STARTUP"} \
+    ${BENCH_STARTUP_REPS:+-Dbench.startup.reps="$BENCH_STARTUP_REPS"} \
     ${BENCH_REPS:+-Dbench.reps="$BENCH_REPS"} \
     ${BENCH_BLOCKS:+-Dbench.blocks="$BENCH_BLOCKS"} \
     ${BENCH_SIZES:+-Dbench.sizes="$BENCH_SIZES"} \
@@ -51,3 +74,17 @@ java -cp "$classes:$agent_classes:$agent_deps" \
     ${BENCH_LIBSSL:+-Dbench.libssl="$BENCH_LIBSSL"} \
     ${BENCH_LIBCRYPTO:+-Dbench.libcrypto="$BENCH_LIBCRYPTO"} \
     io.btfagent.bench.BenchMain
+if $update_readme; then
+    begin='<!-- bench-table: begin (generated by it-tests/bench.sh --update-readme) -->'
+    end='<!-- bench-table: end -->'
+    grep -qF "$begin" README.md && grep -qF "$end" README.md || {
+        echo "bench: README.md lacks the bench-table markers" >&2
+        exit 1
+    }
+    awk -v begin="$begin" -v end="$end" -v table="$table" '
+        $0 == begin { print; while ((getline l < table) > 0) print l; skip = 1; next }
+        $0 == end { skip = 0 }
+        !skip { print }' README.md > "$work/README.md"
+    cp "$work/README.md" README.md
+    echo "bench: README.md performance table updated from $table"
+fi

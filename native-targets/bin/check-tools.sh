@@ -47,8 +47,9 @@ need() { # file:line command
     [ -n "${listed[$2]:-}" ] || { [[ $2 == /* ]] && [ -n "${listed[${2##*/}]:-}" ]; } || problem "$1: $2 is not in native-targets/bin/required-tools.tsv; add it with its Debian package"
 }
 
-# A command line written as Java literals: ProcessBuilder("x"... or ("x", "-option"...
-java_command='ProcessBuilder\(\s*"[^"]+"|\(\s*"[A-Za-z0-9_./+-]+"\s*,\s*"-'
+# A command line written as Java literals: ProcessBuilder("x"... or ("x", "-option"... (a
+# list of options, ("-cp", "-classpath"), is not a command)
+java_command='ProcessBuilder\(\s*"[^"]+"|\(\s*"[A-Za-z0-9_./+][A-Za-z0-9_./+-]*"\s*,\s*"-'
 mapfile -d '' files < <(find "$checkout" \( -name .git -o -name target \) -prune -o -type f \
     \( -name '*.sh' -o -name '*.java' -o -name pom.xml -o -path "$checkout/.ci/*" \) -print0 | sort -z)
 for f in "${files[@]}"; do

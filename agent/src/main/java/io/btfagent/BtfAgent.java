@@ -89,7 +89,25 @@ public final class BtfAgent {
                 System.setProperty(STARTED, "true");
             }
             // Even the class loader is made on the agent's own thread: premain returns at once.
-            Thread init = new Thread(() -> run(args, inst), "btf-agent-init");
+            // That thread first waits for the application's main class to load, so that on a
+            // small machine it does not compete with the JVM's own start-up for the CPUs.
+            MainClassLoaded mainLoaded = new MainClassLoaded();
+            boolean watching = false;
+            if (inst != null) {
+                try {
+                    inst.addTransformer(mainLoaded);
+                    watching = true;
+                } catch (RuntimeException e) {
+                    // no transformer: start at once
+                }
+            }
+            boolean wait = watching;
+            Thread init = new Thread(() -> {
+                if (wait) {
+                    mainLoaded.await(inst);
+                }
+                run(args, inst);
+            }, "btf-agent-init");
             init.setDaemon(true);
             init.start();
         } catch (Throwable t) {
@@ -104,6 +122,36 @@ public final class BtfAgent {
                     .invoke(null, args, inst);
         } catch (Throwable t) {
             System.err.println("[btf-agent] not started: " + t + "; the application runs without capture");
+        }
+    }
+
+    /**
+     * Sees the first class the application's class loader loads that is not the agent's: the
+     * main class, loaded just before {@code main} runs (also with {@code -jar}). Transforms
+     * nothing, and is removed as soon as it has seen it (or after {@value #MAX_WAIT_MS} ms).
+     */
+    static final class MainClassLoaded implements java.lang.instrument.ClassFileTransformer {
+        private static final long MAX_WAIT_MS = 300;
+        private final java.util.concurrent.CountDownLatch seen = new java.util.concurrent.CountDownLatch(1);
+
+        @Override
+        public byte[] transform(ClassLoader loader, String className, Class<?> classBeingRedefined,
+                ProtectionDomain protectionDomain, byte[] classfileBuffer) {
+            if (seen.getCount() > 0 && loader != null && loader == ClassLoader.getSystemClassLoader()
+                    && className != null && !className.startsWith("io/btfagent/")) {
+                seen.countDown();
+            }
+            return null;
+        }
+
+        void await(Instrumentation inst) {
+            try {
+                seen.await(MAX_WAIT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                inst.removeTransformer(this);
+            }
         }
     }
 

@@ -153,6 +153,85 @@ public final class BpfObject implements AutoCloseable {
         return l;
     }
 
+    /**
+     * Attaches {@code program} at the file offsets {@code offsets} of {@code binaryPath} as one
+     * uprobe_multi link, firing only in process {@code pid}; {@code cookies[i]} is what the
+     * program reads with bpf_get_attach_cookie at {@code offsets[i]}. {@code what} names the
+     * probes in errors and logs.
+     */
+    public UprobeLink attachUprobeMultiAt(String program, int pid, String binaryPath, long[] offsets, long[] cookies,
+            boolean retprobe, String what) throws BpfException {
+        Pointer prog = BpfException.check("find program " + program,
+                Libbpf.bpf_object__find_program_by_name(obj, program));
+        int n = offsets.length;
+        Memory offsetArray = new Memory(8L * n);
+        Memory cookieArray = new Memory(8L * n);
+        for (int i = 0; i < n; i++) {
+            offsetArray.setLong(8L * i, offsets[i]);
+            cookieArray.setLong(8L * i, cookies[i]);
+        }
+        Memory opts = new Memory(UPROBE_MULTI_OPTS_SZ);
+        opts.clear();
+        opts.setLong(0, UPROBE_MULTI_OPTS_SZ);
+        opts.setPointer(16, offsetArray);
+        opts.setPointer(32, cookieArray);
+        opts.setLong(40, n);
+        opts.setByte(48, (byte) (retprobe ? 1 : 0));
+        String full = (retprobe ? "uretprobe.multi " : "uprobe.multi ") + binaryPath + ":" + what;
+        LibbpfLog.clear();
+        Pointer link = BpfException.check("attach " + full,
+                LibbpfMulti.bpf_program__attach_uprobe_multi(prog, pid, binaryPath, null, opts));
+        Reference.reachabilityFence(offsetArray);
+        Reference.reachabilityFence(cookieArray);
+        UprobeLink l = new UprobeLink(full, link);
+        synchronized (links) {
+            links.add(l);
+        }
+        return l;
+    }
+
+    /**
+     * Attaches {@code program} at file offset {@code fileOffset} of {@code binaryPath}, firing
+     * only in process {@code pid}; {@code what} names the probe in errors and logs.
+     */
+    public UprobeLink attachUprobeAt(String program, int pid, String binaryPath, long fileOffset, boolean retprobe,
+            long cookie, String what) throws BpfException {
+        Pointer prog = BpfException.check("find program " + program,
+                Libbpf.bpf_object__find_program_by_name(obj, program));
+        Memory opts = new Memory(UPROBE_OPTS_SZ);
+        opts.clear();
+        opts.setLong(0, UPROBE_OPTS_SZ);
+        opts.setLong(16, cookie);
+        opts.setByte(24, (byte) (retprobe ? 1 : 0));
+        String full = (retprobe ? "uretprobe " : "uprobe ") + binaryPath + ":" + what;
+        LibbpfLog.clear();
+        Pointer link = BpfException.check("attach " + full,
+                Libbpf.bpf_program__attach_uprobe_opts(prog, pid, binaryPath, fileOffset, opts));
+        UprobeLink l = new UprobeLink(full, link);
+        synchronized (links) {
+            links.add(l);
+        }
+        return l;
+    }
+
+    /**
+     * Runs a loaded {@code SEC("syscall")} program once through BPF_PROG_TEST_RUN with {@code
+     * ctx} as its context (read back into {@code ctx} afterwards); returns the program's return
+     * value. Used by benchmarks to produce records from the kernel side.
+     */
+    public int testRun(String program, Memory ctx) throws BpfException {
+        Pointer prog = BpfException.check("find program " + program,
+                Libbpf.bpf_object__find_program_by_name(obj, program));
+        int fd = BpfException.check("bpf_program__fd(" + program + ")", Libbpf.bpf_program__fd(prog));
+        Memory opts = new Memory(80); // struct bpf_test_run_opts (libbpf 1.x)
+        opts.clear();
+        opts.setLong(0, 80);
+        opts.setPointer(32, ctx); // a syscall program's ctx is copied back into ctx_in; ctx_out is refused
+        opts.setInt(48, (int) ctx.size());
+        BpfException.check("bpf_prog_test_run_opts(" + program + ")", Libbpf.bpf_prog_test_run_opts(fd, opts));
+        return opts.getInt(56);
+    }
+
     /** Leaves {@code program} out of {@link #load()} (it cannot be attached then). */
     public void skipProgram(String program) throws BpfException {
         Pointer prog = BpfException.check("find program " + program,

@@ -49,6 +49,36 @@ public final class CaptureObject {
     public record Attached(BpfObject object, boolean multi) {
     }
 
+    /** One probe: where in the library file, what the program reads with bpf_get_attach_cookie, for which function. */
+    public record Site(long fileOffset, long cookie, String function) {
+    }
+
+    /**
+     * Where an instance's probes go (io.btfagent.x86.ProbePlacement): the entry program at
+     * {@code entries}, the exit program as uretprobes at {@code returns} and as plain uprobes
+     * (seeing the return value before the function's {@code ret}) at {@code exits}.
+     */
+    public record Sites(List<Site> entries, List<Site> returns, List<Site> exits) {
+    }
+
+    /** Opens, loads and attaches one instance with its probes at {@code sites} (see {@link #attach}). */
+    public Attached attachAt(String btfPath, Settings settings, int ringFd, int pid, String libraryPath, Sites sites,
+            FreeProbe free, boolean memoryBioOnly, AttachMode mode, boolean multiUsable, Consumer<String> debug)
+            throws BpfException {
+        boolean multi = mode != AttachMode.SINGLE && multiUsable;
+        try {
+            return new Attached(load(btfPath, settings, ringFd, pid, libraryPath, null, null, memoryBioOnly, null,
+                    free, sites, multi), multi);
+        } catch (BpfException e) {
+            if (!multi || mode == AttachMode.MULTI) {
+                throw e;
+            }
+            debug.accept("uprobe_multi unavailable (" + e.getMessage() + "); attaching single uprobes");
+            return new Attached(load(btfPath, settings, ringFd, pid, libraryPath, null, null, memoryBioOnly, null,
+                    free, sites, false), false);
+        }
+    }
+
     private final byte[] elf;
     private final RecordLayout layout;
     private final PeerLayout peerLayout;
@@ -177,7 +207,7 @@ public final class CaptureObject {
         boolean multi = mode != AttachMode.SINGLE && multiUsable;
         try {
             return new Attached(load(btfPath, settings, ringFd, pid, libraryPath, functions, fileOffsets, memoryBioOnly,
-                    cookies, free, multi), multi);
+                    cookies, free, null, multi), multi);
         } catch (BpfException e) {
             if (!multi || mode == AttachMode.MULTI) {
                 throw e;
@@ -185,13 +215,13 @@ public final class CaptureObject {
             // uprobe_multi needs kernel 6.6+: fall back to one link per probe
             debug.accept("uprobe_multi unavailable (" + e.getMessage() + "); attaching single uprobes");
             return new Attached(load(btfPath, settings, ringFd, pid, libraryPath, functions, fileOffsets, memoryBioOnly,
-                    cookies, free, false), false);
+                    cookies, free, null, false), false);
         }
     }
 
     private BpfObject load(String btfPath, Settings settings, int ringFd, int pid, String path, List<String> functions,
-            long[] fileOffsets, boolean memoryBioOnly, long[] cookies, FreeProbe free, boolean multi)
-            throws BpfException {
+            long[] fileOffsets, boolean memoryBioOnly, long[] cookies, FreeProbe free, Sites sites,
+            boolean multi) throws BpfException {
         BpfObject obj = BpfObject.open(OBJECT_NAME, elf, btfPath);
         try {
             reuseConnMaps(obj);
@@ -212,17 +242,22 @@ public final class CaptureObject {
                 }
             }
             obj.load();
-            if (multi) {
+            if (sites != null) {
+                if (free != null) {
+                    attachFree(obj, pid, path, free, multi);
+                }
+                attachSites(obj, ENTRY_PROGRAM, pid, path, sites.entries(), false, multi);
+                attachSites(obj, EXIT_PROGRAM, pid, path, sites.returns(), true, multi);
+                attachSites(obj, EXIT_PROGRAM, pid, path, sites.exits(), false, multi);
+            } else if (multi) {
                 obj.attachUprobeMulti(ENTRY_PROGRAM, pid, path, functions, fileOffsets, cookies, false);
                 obj.attachUprobeMulti(EXIT_PROGRAM, pid, path, functions, fileOffsets, cookies, true);
                 if (free != null) {
-                    obj.attachUprobeMulti(FREE_PROGRAM, pid, path, List.of(free.function()),
-                            free.fileOffset() > 0 ? new long[] {free.fileOffset()} : null, new long[] {0}, false);
+                    attachFree(obj, pid, path, free, true);
                 }
             } else {
                 if (free != null) {
-                    obj.attachUprobe(FREE_PROGRAM, pid, path, free.fileOffset() > 0 ? null : free.function(),
-                            free.fileOffset(), false, 0);
+                    attachFree(obj, pid, path, free, false);
                 }
                 for (int i = 0; i < cookies.length; i++) {
                     String fn = fileOffsets == null ? functions.get(i) : null;
@@ -297,6 +332,38 @@ public final class CaptureObject {
             obj.reuseMap("conns", m.connsFd());
             obj.reuseMap("conn_seq", m.connSeqFd());
             obj.reuseMap("peers", m.peersFd());
+        }
+    }
+
+    /** Attaches the program that ends a TLS object's conn to the library's free function. */
+    private static void attachFree(BpfObject obj, int pid, String path, FreeProbe free, boolean multi)
+            throws BpfException {
+        if (multi) {
+            obj.attachUprobeMulti(FREE_PROGRAM, pid, path, List.of(free.function()),
+                    free.fileOffset() > 0 ? new long[] {free.fileOffset()} : null, new long[] {0}, false);
+        } else {
+            obj.attachUprobe(FREE_PROGRAM, pid, path, free.fileOffset() > 0 ? null : free.function(),
+                    free.fileOffset(), false, 0);
+        }
+    }
+
+    /** Attaches {@code program} at {@code sites}: one uprobe_multi link, or one link per site. */
+    private static void attachSites(BpfObject obj, String program, int pid, String path, List<Site> sites,
+            boolean retprobe, boolean multi) throws BpfException {
+        if (sites.isEmpty()) {
+            return;
+        }
+        long[] offsets = sites.stream().mapToLong(Site::fileOffset).toArray();
+        long[] cookies = sites.stream().mapToLong(Site::cookie).toArray();
+        if (multi) {
+            String what = String.join(",", sites.stream()
+                    .map(s -> s.function() + "@0x" + Long.toHexString(s.fileOffset())).toList());
+            obj.attachUprobeMultiAt(program, pid, path, offsets, cookies, retprobe, what);
+        } else {
+            for (int i = 0; i < offsets.length; i++) {
+                obj.attachUprobeAt(program, pid, path, offsets[i], retprobe, cookies[i],
+                        sites.get(i).function() + "@0x" + Long.toHexString(offsets[i]));
+            }
         }
     }
 

@@ -41,6 +41,7 @@ public final class ConfigKeys {
             ConfigKey.text("btf.path", null),
             ConfigKey.word("btf.fallback", "version-line", "version-line", "none").whenInvalid("none").unlisted(),
             ConfigKey.word("attach.mode", "auto", "auto", "single", "multi").unlisted(),
+            ConfigKey.word("probe.placement", "emulated", "emulated", "entry").unlisted(),
             ConfigKey.text("watch.paths", null),
             ConfigKey.text("native.dir", null),
             ConfigKey.text("libbpf.path", null),

@@ -133,6 +133,53 @@ public final class ElfFile {
     }
 
     /**
+     * The machine code of a function defined in this file, {@code .dynsym} first, then {@code
+     * .symtab} (e.g. BoringSSL's local SSL_write in netty-tcnative).
+     *
+     * @param name the symbol
+     * @param address its virtual address ({@code st_value})
+     * @param fileOffset where the function starts in the file: what a uprobe is attached at
+     * @param code its bytes, {@code st_size} of them
+     */
+    public record FunctionCode(String name, long address, long fileOffset, byte[] code) {
+    }
+
+    /** The function {@code name}'s code; empty if no defined function symbol of that name has a size. */
+    public Optional<FunctionCode> function(String name) {
+        for (int type : new int[] {SHT_DYNSYM, SHT_SYMTAB}) {
+            for (int i = 0; i < sectionCount(); i++) {
+                int sh = sectionHeader(i);
+                if (buf.getInt(sh + 4) != type || buf.getLong(sh + 56) < 24) {
+                    continue;
+                }
+                long off = buf.getLong(sh + 24);
+                long size = buf.getLong(sh + 32);
+                long entSize = buf.getLong(sh + 56);
+                long strOff = buf.getLong(sectionHeader(buf.getInt(sh + 40)) + 24);
+                for (long e = off + entSize; e + entSize <= off + size; e += entSize) {
+                    int nameIdx = buf.getInt((int) e);
+                    int shndx = Short.toUnsignedInt(buf.getShort((int) e + 6));
+                    long symSize = buf.getLong((int) e + 16);
+                    if (nameIdx == 0 || (buf.get((int) e + 4) & 0xf) != 2 /* STT_FUNC */ || shndx == 0
+                            || shndx >= sectionCount() || symSize <= 0 || symSize > 1 << 20
+                            || !cString((int) (strOff + nameIdx)).equals(name)) {
+                        continue;
+                    }
+                    int text = sectionHeader(shndx);
+                    long at = buf.getLong(text + 24) + buf.getLong((int) e + 8) - buf.getLong(text + 16);
+                    if (at < 0 || at + symSize > buf.limit()) {
+                        continue;
+                    }
+                    byte[] code = new byte[(int) symSize];
+                    buf.get((int) at, code);
+                    return Optional.of(new FunctionCode(name, buf.getLong((int) e + 8), at, code));
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
      * The file offsets of the functions called {@code names} in the static symbol table
      * (.symtab), local symbols included: where a uprobe on each must sit. A name that several
      * distinct functions share (static functions of different sources) maps to all their offsets,

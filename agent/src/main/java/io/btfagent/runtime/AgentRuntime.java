@@ -73,8 +73,25 @@ public final class AgentRuntime {
         }
     }
 
+    /** How far start-up got: read by the exit summary of a JVM that ends before capture starts. */
+    private static final class Progress {
+        volatile String phase = "checking the host";
+        volatile long phaseSinceMs;
+        volatile Capture capture;
+        volatile Dispatcher dispatcher;
+        /** Start-up gave up and said why: there is no capture to summarise. */
+        volatile boolean disabled;
+
+        void phase(String what) {
+            phaseSinceMs = Capture.sinceJvmStartMs();
+            phase = what;
+        }
+    }
+
     private static void runLogged(AgentConfig config, Logger log, Instrumentation inst) throws Exception {
         log.debug("logging up {} ms after JVM start", Capture.sinceJvmStartMs());
+        Progress progress = new Progress();
+        progress.phase("checking the host");
         config.validate();
         config.problems().forEach(log::warn);
         Optional<String> problem = Preflight.problem(config);
@@ -82,22 +99,36 @@ public final class AgentRuntime {
             log.warn(problem.get());
             return;
         }
+        // from here on an exit says how far start-up got, or what was captured
+        Thread hook = new Thread(() -> shutdown(progress, log), "btf-agent-exit");
+        Runtime.getRuntime().addShutdownHook(hook);
+        progress.phase("loading libbpf");
         Optional<String> natives = loadNatives(config, log);
         if (natives.isPresent()) {
+            progress.disabled = true;
             log.warn(natives.get());
             return;
         }
         LibbpfLog.install(line -> log.debug("libbpf: {}", line));
 
-        Redactor redactor = Redactor.fromSettings(config.word("redact"), config.get("redact.headers"),
-                redactPatterns(config.get("redact.patterns")), log::warn);
-        Dispatcher dispatcher = new Dispatcher(createSinks(config, log),
-                (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn,
-                redactor == null ? UnaryOperator.identity() : redactor);
-        Capture capture = new Capture(config, log, dispatcher);
+        progress.phase("starting sinks and the ring reader");
+        Dispatcher dispatcher;
+        Capture capture;
+        try {
+            Redactor redactor = Redactor.fromSettings(config.word("redact"), config.get("redact.headers"),
+                    redactPatterns(config.get("redact.patterns")), log::warn);
+            dispatcher = new Dispatcher(createSinks(config, log),
+                    (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn,
+                    redactor == null ? UnaryOperator.identity() : redactor);
+            capture = new Capture(config, log, dispatcher);
+        } catch (Exception | Error e) {
+            progress.disabled = true; // run() logs why, once
+            throw e;
+        }
+        progress.dispatcher = dispatcher;
+        progress.capture = capture;
+        progress.phase("looking for TLS libraries");
         log.debug("libbpf bound, sinks and reader started {} ms after JVM start", Capture.sinceJvmStartMs());
-        Thread hook = new Thread(() -> shutdown(capture, dispatcher, log), "btf-agent-exit");
-        Runtime.getRuntime().addShutdownHook(hook);
         AgentControl.Session session = new AgentControl.Session(config, capture, dispatcher, hook, log);
         AgentControl.register(session);
 
@@ -117,6 +148,7 @@ public final class AgentRuntime {
         }
         weaveTlsStacks(config, capture, log, inst);
         late.rescan(watched).get();
+        progress.phase("watching for TLS libraries");
         if (capture.hookedCount() == 0) {
             log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);
         }
@@ -300,21 +332,67 @@ public final class AgentRuntime {
         return sinks;
     }
 
+    /** The exit hook: says how far start-up got, or finishes the capture and says what it got. */
+    private static void shutdown(Progress progress, Logger log) {
+        try {
+            long exitMs = Capture.sinceJvmStartMs();
+            Capture capture = progress.capture;
+            Dispatcher dispatcher = progress.dispatcher;
+            if (progress.disabled) {
+                return; // the one warning already said that there is no capture
+            }
+            if (capture == null || dispatcher == null) {
+                log.info("capture summary: capture had not started yet: the JVM exited {} ms after its start while "
+                        + "the agent was {} (since {} ms); no TLS call was seen", exitMs, progress.phase,
+                        progress.phaseSinceMs);
+                return;
+            }
+            String notStarted = null;
+            if (capture.firstHookedMs() < 0) {
+                String hooking = capture.hooking();
+                // a hook under way is let finish briefly, so the summary can say when capture would have started
+                long until = System.nanoTime() + STOP_DEADLINE_MS * 1_000_000;
+                while (hooking != null && capture.firstHookedMs() < 0 && System.nanoTime() < until) {
+                    Thread.sleep(5);
+                }
+                long at = capture.firstHookedMs();
+                notStarted = at >= 0
+                        ? "capture had not started yet: the JVM exited " + exitMs + " ms after its start; probes "
+                                + "would have been attached at " + at + " ms, so no TLS call was seen;"
+                        : hooking != null
+                                ? "capture had not started yet: the JVM exited " + exitMs + " ms after its start "
+                                        + "while the agent was hooking " + hooking + "; no TLS call was seen;"
+                                : "capture had not started: no TLS library was hooked (" + progress.phase + ");";
+            }
+            finish(capture, dispatcher, log, notStarted);
+        } catch (Throwable t) {
+            AgentLog.early("shutdown: " + t);
+        }
+    }
+
     /** Detaches, drains, flushes the sinks, logs the capture summary and stats, and returns them (null on failure). */
     static CaptureStats shutdown(Capture capture, Dispatcher dispatcher, Logger log) {
         try {
-            capture.stop(STOP_DEADLINE_MS);
-            dispatcher.close(FLUSH_DEADLINE_MS);
-            CaptureStats s = capture.stats(dispatcher.stats());
-            log.info(s.summaryLine());
-            log.info(STATS_PREFIX + s.json());
-            if (stacks instanceof io.btfagent.identity.TlsStacks t) {
-                log.info(t.summary());
-            }
-            return s;
+            return finish(capture, dispatcher, log, null);
         } catch (Throwable t) {
             AgentLog.early("shutdown: " + t);
             return null;
         }
+    }
+
+    private static CaptureStats finish(Capture capture, Dispatcher dispatcher, Logger log, String notStarted) {
+        capture.stop(STOP_DEADLINE_MS);
+        dispatcher.close(FLUSH_DEADLINE_MS);
+        CaptureStats s = capture.stats(dispatcher.stats());
+        String summary = s.summaryLine();
+        if (notStarted != null) {
+            summary = summary.replaceFirst("^capture summary:", "capture summary: " + notStarted);
+        }
+        log.info(summary);
+        log.info(STATS_PREFIX + s.json());
+        if (stacks instanceof io.btfagent.identity.TlsStacks t) {
+            log.info(t.summary());
+        }
+        return s;
     }
 }

@@ -20,6 +20,7 @@ import io.btfagent.event.RecordRouter;
 import io.btfagent.sink.Dispatcher;
 import io.btfagent.tls.LibraryScanner;
 import io.btfagent.tls.MappedLibraries;
+import io.btfagent.tls.ProbeSites;
 import io.btfagent.tls.TlsLibrary;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -53,6 +54,13 @@ final class Capture {
     private final CaptureObject.AttachMode attachMode;
     private final boolean multiUsable;
     private final boolean fallback;
+    /** probe.placement=emulated: probes go on instructions the kernel emulates where the code proves it safe. */
+    private final boolean placeProbes;
+    /** When the first library's probes were attached (ms after JVM start), -1 before. */
+    private volatile long firstHookedMs = -1;
+    /** The library being hooked now, null between hooks: what an early exit interrupted. */
+    private volatile String hooking;
+    private volatile long hookingSinceMs;
     private final List<String> families;
     private final int pid = (int) ProcessHandle.current().pid();
     /** This process as the kernel's BPF helpers see it (another number inside a pid namespace). */
@@ -89,7 +97,11 @@ final class Capture {
      * bits; {@code unhooked}: its probes were detached because its BTF failed the check.
      */
     private record Hooked(int id, TlsLibrary library, String version, String origin, BpfObject object,
-            boolean multi, AtomicBoolean unhooked) {
+            boolean multi, AtomicBoolean unhooked, ProbeSites sites) {
+        /** Functions whose probes went on emulated instructions (none without a placement). */
+        int moved() {
+            return sites == null ? 0 : sites.moved();
+        }
     }
 
     Capture(AgentConfig config, Logger log, Dispatcher dispatcher) throws IOException, BpfException {
@@ -102,6 +114,7 @@ final class Capture {
         this.settings = new CaptureObject.Settings((int) config.longValue("capture.max-bytes"), tgid, ringBytes / 32);
         this.attachMode = CaptureObject.AttachMode.valueOf(config.word("attach.mode").toUpperCase(Locale.ROOT));
         this.fallback = config.word("btf.fallback").equals("version-line");
+        this.placeProbes = config.word("probe.placement").equals("emulated");
         this.families = config.list("libraries");
         this.multiUsable = CaptureObject.uprobeMultiUsable();
         this.router = new RecordRouter(object.layout(), dispatcher::publish,
@@ -163,10 +176,14 @@ final class Capture {
                     f.path());
             return;
         }
+        hookingSinceMs = sinceJvmStartMs();
+        hooking = f.path().toString();
         try {
             hook(f, mapped);
         } catch (RuntimeException e) {
             refuse(f, mapped, "not hooking {}: unexpected {}", f.path(), e.toString());
+        } finally {
+            hooking = null;
         }
     }
 
@@ -208,22 +225,27 @@ final class Capture {
             router.add(id, new RecordDecoder(object.layout(),
                     new RecordDecoder.Source(lib.family(), version, file.path().toString()), monotonicToEpoch),
                     btf.guarded() ? new BuildCheck(object.layout()) : null);
-            long[] cookies = lib.functions().stream().mapToLong(f -> RecordRouter.cookie(id, f)).toArray();
             CaptureObject.Attached a;
+            ProbeSites sites;
             try {
-                a = object.attach(merged.path(), settings, ring.fd(), pid, file.attachPath().toString(),
-                        lib.functions(), null, false, cookies, lib.freeProbe(), attachMode, multiUsable, log::debug);
-            } catch (BpfException | RuntimeException e) {
+                sites = ProbeSites.plan(file.attachPath(), lib.functions(), placeProbes);
+                a = object.attachAt(merged.path(), settings, ring.fd(), pid, file.attachPath().toString(),
+                        sites(id, sites), lib.freeProbe(), false, attachMode, multiUsable, log::debug);
+            } catch (IOException | BpfException | RuntimeException e) {
                 router.remove(id);
                 throw e;
             }
-            h = new Hooked(id, lib, version, btf.selection().origin(), a.object(), a.multi(), new AtomicBoolean());
+            h = new Hooked(id, lib, version, btf.selection().origin(), a.object(), a.multi(), new AtomicBoolean(),
+                    sites);
         } catch (IOException | BpfException | RuntimeException e) {
             refuse(file, mapped, "not hooking {} {} at {}: {}", lib.family(), version, file.path(), e.getMessage());
             return;
         }
         hooked.put(file.fileKey(), h);
         byId.put(h.id(), h);
+        if (firstHookedMs < 0) {
+            firstHookedMs = sinceJvmStartMs();
+        }
         long t1 = System.nanoTime();
         log.debug("hook phases: resolve {} ms, BTF merge {} ms, load and attach {} ms",
                 (tResolved - t0) / 1_000_000, (tMerged - tResolved) / 1_000_000, (t1 - tMerged) / 1_000_000);
@@ -233,6 +255,9 @@ final class Capture {
                         ? ", not made for this build: every record is checked before it is reported"
                         : ", from btf.path, trusted as this build's",
                 probes(h), probed(lib), (t1 - t0) / 1_000_000, sinceJvmStartMs(), sinceLinker());
+        if (h.sites() != null) {
+            log.debug("probe placement of {}: {}", file.path(), h.sites().describe());
+        }
         // A check that failed before the library was registered here found nothing to detach.
         router.refusal(h.id()).ifPresent(problem -> unhook(h, problem));
     }
@@ -266,7 +291,8 @@ final class Capture {
                 router.remove(id);
                 throw e;
             }
-            h = new Hooked(id, lib, version, "none (memory BIO only)", a.object(), a.multi(), new AtomicBoolean());
+            h = new Hooked(id, lib, version, "none (memory BIO only)", a.object(), a.multi(), new AtomicBoolean(),
+                    null);
         } catch (BpfException | RuntimeException e) {
             refuse(file, mapped, "not hooking {} at {}: {}", lib.family(), file.path(), e.getMessage());
             return;
@@ -282,9 +308,7 @@ final class Capture {
 
     /** How a hooked library's probes are attached, for its log line. */
     private static String probes(Hooked h) {
-        boolean free = h.library().freeProbe() != null;
-        return h.multi() ? (free ? 3 : 2) + " uprobe_multi links"
-                : h.library().functions().size() * 2 + (free ? 1 : 0) + " uprobes";
+        return h.object().links().size() + (h.multi() ? " uprobe_multi links" : " uprobes");
     }
 
     /** The functions probed, for the log line. */
@@ -386,6 +410,25 @@ final class Capture {
         return new PeerMap(peers, object.peerLayout());
     }
 
+    /** The cookies of library {@code id} on the sites ProbePlacement chose. */
+    private static CaptureObject.Sites sites(int id, ProbeSites p) {
+        java.util.function.Function<List<ProbeSites.Site>, List<CaptureObject.Site>> map = l -> l.stream()
+                .map(s -> new CaptureObject.Site(s.fileOffset(), RecordRouter.cookie(id, s.function()), s.function()))
+                .toList();
+        return new CaptureObject.Sites(map.apply(p.entries()), map.apply(p.returnProbes()), map.apply(p.exits()));
+    }
+
+    /** Ms after JVM start when the first probes were attached; -1 if none yet. */
+    long firstHookedMs() {
+        return firstHookedMs;
+    }
+
+    /** What is being hooked now and since when (ms after JVM start), or null. */
+    String hooking() {
+        String h = hooking;
+        return h == null ? null : h + " (since " + hookingSinceMs + " ms after JVM start)";
+    }
+
     int hookedCount() {
         return hooked.size();
     }
@@ -403,7 +446,14 @@ final class Capture {
                 log.debug("cannot read counters: {}", e.getMessage());
             }
         }
-        return new CaptureStats(hooked.size(), sum, router.undecodable(), router.refusedRecords(), sinks);
+        int moved = 0;
+        int functions = 0;
+        for (Hooked h : hooked.values()) {
+            moved += h.moved();
+            functions += h.library().functions().size();
+        }
+        return new CaptureStats(hooked.size(), sum, router.undecodable(), router.refusedRecords(), sinks, moved,
+                functions - moved);
     }
 
     /**

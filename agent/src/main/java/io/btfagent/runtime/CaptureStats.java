@@ -15,9 +15,16 @@ import java.util.TreeMap;
  * @param kernel indexed by {@link CaptureCounter#index()}
  * @param undecodable records dropped because they could not be decoded
  * @param refusedRecords records of a library whose BTF failed its check, dropped
+ * @param probedOnEmulated hooked functions whose probes went on instructions the kernel emulates
+ * @param probedAtEntry hooked functions whose probes stayed on their first instruction
  */
 public record CaptureStats(int hooked, long[] kernel, long undecodable, long refusedRecords,
-        List<Dispatcher.SinkStats> sinks) {
+        List<Dispatcher.SinkStats> sinks, int probedOnEmulated, int probedAtEntry) {
+
+    public CaptureStats(int hooked, long[] kernel, long undecodable, long refusedRecords,
+            List<Dispatcher.SinkStats> sinks) {
+        this(hooked, kernel, undecodable, refusedRecords, sinks, 0, 0);
+    }
 
     public CaptureStats {
         if (kernel.length != CaptureCounter.values().length) {
@@ -34,7 +41,8 @@ public record CaptureStats(int hooked, long[] kernel, long undecodable, long ref
 
     /** The same counters with other sink figures (the sinks are read after the capture stops). */
     public CaptureStats withSinks(List<Dispatcher.SinkStats> sinkStats) {
-        return new CaptureStats(hooked, kernel, undecodable, refusedRecords, sinkStats);
+        return new CaptureStats(hooked, kernel, undecodable, refusedRecords, sinkStats, probedOnEmulated,
+                probedAtEntry);
     }
 
     /** The line logged at exit, for people. */
@@ -43,6 +51,9 @@ public record CaptureStats(int hooked, long[] kernel, long undecodable, long ref
         for (CaptureCounter c : CaptureCounter.values()) {
             b.append(' ').append(c.label()).append('=').append(get(c)).append(',');
         }
+        // which placement each hooked function got (probe.placement)
+        b.append(" functions probed on emulated instructions=").append(probedOnEmulated).append(',');
+        b.append(" functions probed at entry=").append(probedAtEntry).append(',');
         b.append(" records undecodable=").append(undecodable).append(',');
         b.append(" records refused (BTF check)=").append(refusedRecords).append(',');
         for (Dispatcher.SinkStats s : sinks) {
@@ -64,6 +75,8 @@ public record CaptureStats(int hooked, long[] kernel, long undecodable, long ref
         for (CaptureCounter c : CaptureCounter.values()) {
             b.append(",\"").append(c.key()).append("\":").append(get(c));
         }
+        b.append(",\"functions_probed_on_emulated\":").append(probedOnEmulated);
+        b.append(",\"functions_probed_at_entry\":").append(probedAtEntry);
         b.append(",\"records_undecodable\":").append(undecodable);
         b.append(",\"records_refused\":").append(refusedRecords);
         b.append(",\"sinks\":{");
@@ -107,12 +120,14 @@ public record CaptureStats(int hooked, long[] kernel, long undecodable, long ref
     @Override
     public boolean equals(Object o) {
         return o instanceof CaptureStats s && hooked == s.hooked && java.util.Arrays.equals(kernel, s.kernel)
-                && undecodable == s.undecodable && refusedRecords == s.refusedRecords && sinks.equals(s.sinks);
+                && undecodable == s.undecodable && refusedRecords == s.refusedRecords && sinks.equals(s.sinks)
+                && probedOnEmulated == s.probedOnEmulated && probedAtEntry == s.probedAtEntry;
     }
 
     @Override
     public int hashCode() {
-        return java.util.Objects.hash(hooked, java.util.Arrays.hashCode(kernel), undecodable, refusedRecords, sinks);
+        return java.util.Objects.hash(hooked, java.util.Arrays.hashCode(kernel), undecodable, refusedRecords, sinks,
+                probedOnEmulated, probedAtEntry);
     }
 
     @Override

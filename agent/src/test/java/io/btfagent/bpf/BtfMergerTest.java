@@ -58,6 +58,51 @@ class BtfMergerTest {
     }
 
     @Test
+    void appendingInJavaGivesWhatLibbpfMerges() throws Exception {
+        byte[] user = Files.readAllBytes(CATALOG_BTF);
+        byte[] appended = BtfMerger.append(Files.readAllBytes(base), user);
+        com.sun.jna.Memory data = new com.sun.jna.Memory(appended.length);
+        data.write(0, appended, 0, appended.length);
+        com.sun.jna.Pointer parsed = Libbpf.btf__new(data, appended.length);
+        assertTrue(parsed != null, "libbpf parses the appended BTF");
+        Libbpf.btf__free(parsed);
+        BtfFile java = BtfFile.parse(appended);
+        BtfFile libbpf;
+        try (BtfMerger.Merged merged = BtfMerger.mergeWithLibbpf(base.toString(), user)) {
+            libbpf = BtfFile.parse(Files.readAllBytes(Path.of(merged.path())));
+        }
+        assertEquals(libbpf.typeCount(), java.typeCount());
+        for (String s : new String[] {"capture_header", "capture_record", "pt_regs", "ssl_st", "bio_st", "bio_method_st"}) {
+            assertEquals(libbpf.struct(s), java.struct(s), s);
+        }
+    }
+
+    @Test
+    void appendingToThisKernelsBtfGivesWhatLibbpfMerges() throws Exception {
+        Path vmlinux = Path.of("/sys/kernel/btf/vmlinux");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isReadable(vmlinux), "no kernel BTF here");
+        byte[] user = Files.readAllBytes(CATALOG_BTF);
+        BtfFile java;
+        BtfFile libbpf;
+        long t0 = System.nanoTime();
+        byte[] appended = BtfMerger.append(Files.readAllBytes(vmlinux), user); // no fallback: every kind known
+        System.out.println("appended to the kernel BTF in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+        java = BtfFile.parse(appended);
+        t0 = System.nanoTime();
+        try (BtfMerger.Merged merged = BtfMerger.mergeWithLibbpf(vmlinux.toString(), user)) {
+            System.out.println("merged through libbpf in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+            libbpf = BtfFile.parse(Files.readAllBytes(Path.of(merged.path())));
+        }
+        t0 = System.nanoTime();
+        BtfMerger.append(Files.readAllBytes(vmlinux), user);
+        System.out.println("appended again in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+        assertEquals(libbpf.typeCount(), java.typeCount());
+        for (String s : new String[] {"pt_regs", "task_struct", "sock_common", "ssl_st", "bio_st"}) {
+            assertEquals(libbpf.struct(s), java.struct(s), s);
+        }
+    }
+
+    @Test
     void bytesLibbpfRejectsAreAnIoExceptionNamingTheLibraryBtf() {
         IOException e = assertThrows(IOException.class,
                 () -> BtfMerger.merge(base.toString(), new byte[] {(byte) 0x9f, (byte) 0xeb, 1, 0, 24, 0, 0, 0}));

@@ -4,6 +4,7 @@ import io.btfagent.bpf.BpfObject;
 import io.btfagent.bpf.UprobeLink;
 import io.btfagent.bpf.internal.Libbpf;
 import io.btfagent.bpf.internal.LibbpfMulti;
+import io.btfagent.tls.ProbeSites;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -22,6 +23,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Per-call cost of SSL_write and SSL_read in a JVM, side by side in one run: without probes,
@@ -43,15 +46,24 @@ public final class BenchMain {
     private static final List<String> FUNCTIONS = List.of("SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex");
     private static final String KERNEL_BTF = "/sys/kernel/btf/vmlinux";
     private static final long TIMEOUT_S = 120;
+    private static final String BPFTRACE = "/usr/bin/bpftrace";
+    private static final int BPFTRACE_STRLEN = 200;
+    /** agentArgs of a floor configuration whose probes go where ProbePlacement puts the agent's. */
+    private static final String PLACED = "placed";
 
-    private enum Kind { NONE, FLOOR, AGENT }
+    private enum Kind { NONE, FLOOR, AGENT, BPFTRACE }
 
     /** One column of the comparison; {@code floor} is the floor an agent row is divided by. */
     private record Config(String name, Kind kind, boolean multi, String agentArgs, String floor, String what) {
     }
 
-    /** What one child JVM measured: per size, per block {write ns, read ns}. */
-    private record Run(Map<Integer, List<double[]>> blocks, long calls, String check) {
+    /**
+     * What one child JVM measured: per size, per block {write ns, read ns}; the calls made;
+     * bytes every thread allocated meanwhile; resident memory at the end; events the
+     * configuration reported (-1 if it does not say) and lost.
+     */
+    private record Run(Map<Integer, List<double[]>> blocks, long calls, String check, long allocated, long rssKib,
+            long events, long lost) {
     }
 
     private static final Set<Process> CHILDREN = ConcurrentHashMap.newKeySet();
@@ -87,17 +99,26 @@ public final class BenchMain {
                 new Config("none", Kind.NONE, false, null, null, "no agent, no probes"),
                 new Config("floor-single", Kind.FLOOR, false, null, null, "counting uprobe+uretprobe, 8 single links"),
                 new Config("floor-multi", Kind.FLOOR, true, null, null, "counting uprobe+uretprobe, 2 uprobe_multi links"),
+                new Config("floor-placed", Kind.FLOOR, true, PLACED, null, "the same counting programs where the agent"
+                        + " puts its probes (probe.placement=emulated): the kernel's cost of the placement alone"),
                 new Config("agent-single", Kind.AGENT, false, common + ",attach.mode=single,sinks=", "floor-single",
                         "agent, attach.mode=single, no sink (events decoded and counted)"),
                 new Config("agent-multi", Kind.AGENT, true, common + ",attach.mode=multi,sinks=", "floor-multi",
                         "agent, attach.mode=multi, no sink (events decoded and counted)"),
+                new Config("agent-entry", Kind.AGENT, true, common + ",attach.mode=multi,probe.placement=entry,sinks=",
+                        "floor-multi", "agent, attach.mode=multi, probe.placement=entry (every probe on the function's"
+                                + " first instruction), no sink"),
                 new Config("agent-jsonl", Kind.AGENT, true,
                         common + ",attach.mode=multi,sinks=jsonl,sink.jsonl.path=" + jsonl, "floor-multi",
-                        "agent, attach.mode=multi, sinks=jsonl to " + jsonl));
+                        "agent, attach.mode=multi, sinks=jsonl to " + jsonl),
+                new Config("bpftrace", Kind.BPFTRACE, false, null, "floor-multi",
+                        "bpftrace -p: uprobe+uretprobe on SSL_write/SSL_read printing each call's bytes (%r, at most "
+                                + BPFTRACE_STRLEN + " B: bpftrace's string limit) to a file"));
         List<String> wanted = List.of(System.getProperty("bench.configs",
-                String.join(",", all.stream().map(Config::name).toList())).split(","));
+                "none,floor-multi,floor-placed,agent-multi,agent-entry,agent-jsonl,bpftrace").split(","));
         List<Config> configs = all.stream().filter(c -> wanted.contains(c.name()))
-                .filter(c -> multiAvailable || !c.multi()).toList();
+                .filter(c -> multiAvailable || !c.multi())
+                .filter(c -> c.kind() != Kind.BPFTRACE || Files.isExecutable(Path.of(BPFTRACE))).toList();
 
         List<String> cmdTail = new ArrayList<>(List.of("-cp", childClasspath, SslCallBench.class.getName(), libssl,
                 libcrypto, cert, key, Integer.toString(blocks)));
@@ -119,8 +140,80 @@ public final class BenchMain {
                 Files.deleteIfExists(Path.of(jsonl)); // only the cost of writing it is of interest
             }
         }
+        Startup startup = Boolean.parseBoolean(System.getProperty("bench.startup", "true"))
+                ? startup(java, childClasspath, agentJar, Path.of(required("bench.empty.agent")),
+                        Integer.parseInt(System.getProperty("bench.startup.reps", "11")), work)
+                : null;
+        double[] reader = System.getProperty("bench.ring.object") == null ? null
+                : RingReaderBench.measure(Files.readAllBytes(Path.of(System.getProperty("bench.ring.object"))),
+                        KERNEL_BTF, 64, 64 << 20, 7);
         long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
-        report(configs, results, sizes, reps, blocks, libssl, seconds);
+        String table = report(configs, results, sizes, reps, blocks, libssl, seconds, startup, reader);
+        String out = System.getProperty("bench.table");
+        if (out != null) {
+            Files.writeString(Path.of(out), table);
+        }
+    }
+
+    /** Medians of the start-up runs, ms: main with an empty agent, with btf-agent; probes attached after JVM start. */
+    private record Startup(double mainEmpty, double mainAgent, double attached, int reps, int attachedRuns) {
+    }
+
+    /**
+     * {@code reps} interleaved pairs of JVMs running {@link MainProbe}, one with an empty
+     * {@code -javaagent}, one with btf-agent (no sink, OpenSSL): the time from starting the
+     * process to its {@code main} line, and when btf-agent said its probes were attached.
+     */
+    private static Startup startup(String java, String cp, String agentJar, Path emptyAgent, int reps, Path work)
+            throws Exception {
+        List<Double> empty = new ArrayList<>();
+        List<Double> agent = new ArrayList<>();
+        List<Double> attached = new ArrayList<>();
+        Pattern hooked = Pattern.compile("hooked openssl .* (\\d+) ms after JVM start");
+        for (int r = 0; r < reps; r++) {
+            for (boolean withAgent : new boolean[] {false, true}) {
+                Path err = work.resolve("startup-" + r + "-" + withAgent + ".err");
+                List<String> cmd = List.of(java, withAgent ? "-javaagent:" + agentJar + "=sinks=,libraries=openssl"
+                        : "-javaagent:" + emptyAgent, "-cp", cp, MainProbe.class.getName());
+                long t0 = System.nanoTime();
+                Process p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
+                CHILDREN.add(p);
+                try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(),
+                        StandardCharsets.UTF_8))) {
+                    String first = in.readLine();
+                    double ms = (System.nanoTime() - t0) / 1e6;
+                    if (!"main".equals(first)) {
+                        throw new IllegalStateException("start-up probe printed " + first + ": " + tail(err));
+                    }
+                    (withAgent ? agent : empty).add(ms);
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                    while (withAgent && !hooked.matcher(Files.readString(err)).find() && p.isAlive()
+                            && System.nanoTime() < deadline) {
+                        Thread.sleep(10);
+                    }
+                    p.getOutputStream().close();
+                    if (!p.waitFor(TIMEOUT_S, TimeUnit.SECONDS)) {
+                        throw new IllegalStateException("start-up probe did not finish");
+                    }
+                } finally {
+                    p.destroyForcibly();
+                    CHILDREN.remove(p);
+                }
+                if (withAgent) {
+                    Matcher m = hooked.matcher(Files.readString(err));
+                    if (m.find()) {
+                        attached.add(Double.parseDouble(m.group(1)));
+                    }
+                }
+            }
+        }
+        return new Startup(medianOf(empty), medianOf(agent), attached.isEmpty() ? Double.NaN : medianOf(attached), reps,
+                attached.size());
+    }
+
+    private static double medianOf(List<Double> v) {
+        double[] a = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return a.length == 0 ? Double.NaN : a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
     }
 
     private static Run runChild(Config c, List<String> cmd, Path errFile, byte[] floorObject, String libssl)
@@ -128,6 +221,7 @@ public final class BenchMain {
         Process p = new ProcessBuilder(cmd).redirectError(errFile.toFile()).start();
         CHILDREN.add(p);
         BpfObject floor = null;
+        Process tracer = null;
         try {
             BlockingQueue<String> lines = new LinkedBlockingQueue<>();
             List<String> all = new CopyOnWriteArrayList<>();
@@ -149,7 +243,10 @@ public final class BenchMain {
                 throw new IllegalStateException(c.name() + ": child not ready (" + first + "): " + tail(errFile));
             }
             if (c.kind() == Kind.FLOOR) {
-                floor = attachFloor(c.multi(), floorObject, (int) p.pid(), libssl);
+                floor = PLACED.equals(c.agentArgs()) ? attachFloorPlaced(floorObject, (int) p.pid(), libssl)
+                        : attachFloor(c.multi(), floorObject, (int) p.pid(), libssl);
+            } else if (c.kind() == Kind.BPFTRACE) {
+                tracer = startBpftrace((int) p.pid(), libssl, errFile);
             } else if (c.kind() == Kind.AGENT) {
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_S);
                 while (!Files.readString(errFile).contains("hooked openssl")) {
@@ -171,6 +268,8 @@ public final class BenchMain {
             }
             Map<Integer, List<double[]>> blocks = new LinkedHashMap<>();
             long calls = -1;
+            long allocated = -1;
+            long rss = -1;
             for (String l : all) {
                 String[] f = l.split(" ");
                 if (f[0].equals("block")) {
@@ -178,8 +277,14 @@ public final class BenchMain {
                             .add(new double[] {Double.parseDouble(f[2]), Double.parseDouble(f[3])});
                 } else if (f[0].equals("calls")) {
                     calls = Long.parseLong(f[1]);
+                } else if (f[0].equals("allocated")) {
+                    allocated = Long.parseLong(f[1]);
+                } else if (f[0].equals("rss-kib")) {
+                    rss = Long.parseLong(f[1]);
                 }
             }
+            long events = -1;
+            long lost = -1;
             String check = "";
             if (floor != null) {
                 long[] hits = floor.readPerCpuCounters("hits", 2);
@@ -190,8 +295,24 @@ public final class BenchMain {
                 check = Files.readAllLines(errFile).stream().filter(l -> l.contains("capture summary"))
                         .map(l -> l.substring(l.indexOf("capture summary"))).findFirst()
                         .orElse("no capture summary");
+                events = counter(check, "records=");
+                lost = counter(check, "records lost (ring full)=") + sum(check, " dropped=") + sum(check, " failed=");
+            } else if (c.kind() == Kind.BPFTRACE) {
+                stopBpftrace(tracer);
+                Path out = errFile.resolveSibling(errFile.getFileName() + ".bpftrace");
+                long printed;
+                try (java.util.stream.Stream<String> l = Files.lines(out, StandardCharsets.ISO_8859_1)) {
+                    printed = l.filter(x -> !x.isEmpty() && Character.isDigit(x.charAt(0))).count();
+                }
+                String said = Files.readAllLines(out, StandardCharsets.ISO_8859_1).stream()
+                        .filter(x -> x.startsWith("Lost ")).findFirst().orElse("");
+                // every SSL_write and SSL_read after the go line prints one line
+                events = printed;
+                lost = Math.max(0, 2 * calls - printed);
+                check = "lines printed " + printed + ", expected " + (2 * calls) + (said.isEmpty() ? "" : "; " + said);
+                Files.deleteIfExists(out);
             }
-            return new Run(blocks, calls, check);
+            return new Run(blocks, calls, check, allocated, rss, events, lost);
         } finally {
             if (p.isAlive()) {
                 p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
@@ -200,7 +321,67 @@ public final class BenchMain {
             if (floor != null) {
                 detach(floor);
             }
+            if (tracer != null && tracer.isAlive()) {
+                tracer.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
         }
+    }
+
+    /** bpftrace on {@code pid}'s SSL_write/SSL_read, printing every call's bytes; returns once its probes are attached. */
+    private static Process startBpftrace(int pid, String libssl, Path errFile) throws Exception {
+        String script = "uprobe:" + libssl + ":SSL_write,uprobe:" + libssl + ":SSL_read { @buf[tid] = arg1; }\n"
+                + "uretprobe:" + libssl + ":SSL_write,uretprobe:" + libssl + ":SSL_read /@buf[tid]/ {\n"
+                + "  if ((int32)retval > 0) { printf(\"%d %r\\n\", tid, buf(@buf[tid], (int32)retval)); }\n"
+                + "  delete(@buf[tid]);\n}\n"
+                + "BEGIN { printf(\"ready\\n\"); }\n";
+        Path file = errFile.resolveSibling(errFile.getFileName() + ".bt");
+        Files.writeString(file, script);
+        Path out = errFile.resolveSibling(errFile.getFileName() + ".bpftrace");
+        ProcessBuilder pb = new ProcessBuilder(BPFTRACE, "-p", Integer.toString(pid), file.toString())
+                .redirectErrorStream(true).redirectOutput(out.toFile());
+        pb.environment().put("BPFTRACE_STRLEN", Integer.toString(BPFTRACE_STRLEN));
+        Process t = pb.start();
+        CHILDREN.add(t);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_S);
+        while (!Files.readString(out, StandardCharsets.ISO_8859_1).contains("ready")) {
+            if (!t.isAlive() || System.nanoTime() > deadline) {
+                throw new IllegalStateException("bpftrace did not start: " + Files.readString(out));
+            }
+            Thread.sleep(20);
+        }
+        return t;
+    }
+
+    /** SIGINT, as a user ends bpftrace; it prints what it lost and exits. */
+    private static void stopBpftrace(Process t) throws Exception {
+        new ProcessBuilder("kill", "-INT", Long.toString(t.pid())).start().waitFor();
+        if (!t.waitFor(30, TimeUnit.SECONDS)) {
+            t.destroyForcibly();
+        }
+        CHILDREN.remove(t);
+    }
+
+    /** The number after {@code key} in a summary line, 0 if absent. */
+    private static long counter(String line, String key) {
+        int i = line.indexOf(key);
+        if (i < 0) {
+            return 0;
+        }
+        int j = i + key.length();
+        int k = j;
+        while (k < line.length() && Character.isDigit(line.charAt(k))) {
+            k++;
+        }
+        return k == j ? 0 : Long.parseLong(line.substring(j, k));
+    }
+
+    /** The sum of the numbers after every {@code key} in a summary line. */
+    private static long sum(String line, String key) {
+        long total = 0;
+        for (int i = line.indexOf(key); i >= 0; i = line.indexOf(key, i + 1)) {
+            total += counter(line.substring(i), key);
+        }
+        return total;
     }
 
     /** The counting program on FUNCTIONS of {@code libssl}, for {@code pid} only. */
@@ -230,6 +411,35 @@ public final class BenchMain {
         }
     }
 
+    /**
+     * The counting programs at the sites {@link ProbeSites} chooses for the agent: entry
+     * uprobes, uretprobes where the return side stays one, uprobes before returns otherwise.
+     */
+    private static BpfObject attachFloorPlaced(byte[] object, int pid, String libssl) throws Exception {
+        ProbeSites sites = ProbeSites.plan(Path.of(libssl), FUNCTIONS, true);
+        BpfObject obj = BpfObject.open("bench_floor", object, KERNEL_BTF);
+        try {
+            obj.useUprobeMulti("floor_enter");
+            obj.useUprobeMulti("floor_exit");
+            obj.load();
+            attachSites(obj, "floor_enter", pid, libssl, sites.entries(), false);
+            attachSites(obj, "floor_exit", pid, libssl, sites.returnProbes(), true);
+            attachSites(obj, "floor_exit", pid, libssl, sites.exits(), false);
+            return obj;
+        } catch (Exception e) {
+            obj.close();
+            throw e;
+        }
+    }
+
+    private static void attachSites(BpfObject obj, String program, int pid, String libssl, List<ProbeSites.Site> sites,
+            boolean retprobe) throws Exception {
+        if (!sites.isEmpty()) {
+            obj.attachUprobeMultiAt(program, pid, libssl, sites.stream().mapToLong(ProbeSites.Site::fileOffset).toArray(),
+                    new long[sites.size()], retprobe, sites.toString());
+        }
+    }
+
     /** Detaches in parallel (each single uprobe detach waits for a grace period), then frees. */
     private static void detach(BpfObject obj) throws InterruptedException {
         List<Thread> threads = new ArrayList<>();
@@ -244,8 +454,8 @@ public final class BenchMain {
         obj.close();
     }
 
-    private static void report(List<Config> configs, Map<String, List<Run>> results, List<String> sizes, int reps,
-            int blocks, String libssl, long seconds) throws IOException {
+    private static String report(List<Config> configs, Map<String, List<Run>> results, List<String> sizes, int reps,
+            int blocks, String libssl, long seconds, Startup startup, double[] reader) throws IOException {
         System.out.printf(Locale.ROOT, "%nSSL_write / SSL_read per call, µs: median over %d JVM runs × %d blocks"
                 + " (iterations per block: %s); kernel %s, %d CPUs, %s (%s); %d s%n",
                 reps, blocks, String.join(", ", sizes), System.getProperty("os.version"),
@@ -295,6 +505,92 @@ public final class BenchMain {
                 System.out.printf("%-13s %s%n", c.name(), check);
             }
         }
+            String table = markdown(configs, results, sizes, reps, blocks, libssl, startup, reader);
+        System.out.println();
+        System.out.print(table);
+        return table;
+    }
+
+    /** The table the README's performance section is made of. */
+    private static String markdown(List<Config> configs, Map<String, List<Run>> results, List<String> sizes, int reps,
+            int blocks, String libssl, Startup startup, double[] reader) {
+        StringBuilder b = new StringBuilder();
+        b.append(String.format(Locale.ROOT, "Kernel %s, %d CPUs (%s), %s; µs per call, medians of %d JVM runs × %d blocks;"
+                + " \"× floor\" = (config − none) ÷ (floor − none); \"bpftrace ÷ agent\" = (bpftrace − none) ÷"
+                + " (agent − none).%n%n", System.getProperty("os.version"), Runtime.getRuntime().availableProcessors(),
+                cpuModel(), libssl, reps, blocks));
+        b.append("| call | none | naive floor | floor, placed | × floor | agent, no sink | × floor |"
+                + " agent, probes at entry | × floor | agent, jsonl | × floor | bpftrace | bpftrace ÷ agent |\n");
+        b.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        for (String s : sizes) {
+            int size = Integer.parseInt(s.split(":")[0]);
+            for (int k = 0; k < 2; k++) {
+                double none = at(results, "none", size, k);
+                double floor = at(results, "floor-multi", size, k);
+                double placed = at(results, "floor-placed", size, k);
+                double agent = at(results, "agent-multi", size, k);
+                double entry = at(results, "agent-entry", size, k);
+                double jsonl = at(results, "agent-jsonl", size, k);
+                double bt = at(results, "bpftrace", size, k);
+                b.append("| ").append(label(size)).append(k == 0 ? " `SSL_write`" : " `SSL_read`").append(" | ")
+                        .append(f2(none)).append(" | ").append(f2(floor)).append(" | ").append(f2(placed)).append(" | ")
+                        .append(ratio(placed - none, floor - none)).append(" | ").append(f2(agent)).append(" | ")
+                        .append(ratio(agent - none, floor - none)).append(" | ").append(f2(entry)).append(" | ")
+                        .append(ratio(entry - none, floor - none)).append(" | ").append(f2(jsonl)).append(" | ")
+                        .append(ratio(jsonl - none, floor - none)).append(" | ").append(f2(bt)).append(" | ")
+                        .append(ratio(bt - none, agent - none)).append(" |\n");
+            }
+        }
+        b.append("\n| configuration | events | events lost | allocated B per event | RSS added (MiB) |\n");
+        b.append("|---|---|---|---|---|\n");
+        List<Run> none = results.get("none");
+        double noneAlloc = none == null ? Double.NaN : medianOf(none.stream().map(r -> (double) r.allocated()).toList());
+        double noneRss = none == null ? Double.NaN : medianOf(none.stream().map(r -> (double) r.rssKib()).toList());
+        for (Config c : configs) {
+            if (c.kind() != Kind.AGENT && c.kind() != Kind.BPFTRACE) {
+                continue;
+            }
+            List<Run> runs = results.get(c.name());
+            long events = runs.stream().mapToLong(Run::events).sum();
+            long lost = runs.stream().mapToLong(Run::lost).sum();
+            double alloc = medianOf(runs.stream().map(r -> (double) (r.allocated() - noneAlloc) / Math.max(1, r.events()))
+                    .toList());
+            double rss = medianOf(runs.stream().map(r -> (double) r.rssKib()).toList()) - noneRss;
+            b.append("| ").append(c.name()).append(" | ").append(events).append(" | ").append(lost).append(" | ")
+                    .append(c.kind() == Kind.AGENT ? String.format(Locale.ROOT, "%.0f", alloc) : "–").append(" | ")
+                    .append(c.kind() == Kind.AGENT ? String.format(Locale.ROOT, "%.0f", rss / 1024) : "–")
+                    .append(" |\n");
+        }
+        b.append("\n| start-up and reader | value |\n|---|---|\n");
+        if (startup != null) {
+            b.append(String.format(Locale.ROOT, "| `main` reached, empty `-javaagent` (ms after process start, median of %d) "
+                    + "| %.1f |%n", startup.reps(), startup.mainEmpty()));
+            b.append(String.format(Locale.ROOT, "| `main` reached, btf-agent | %.1f (+%.1f) |%n", startup.mainAgent(),
+                    startup.mainAgent() - startup.mainEmpty()));
+            b.append(String.format(Locale.ROOT, "| probes attached (ms after JVM start, median of %d) | %s |%n",
+                    startup.attachedRuns(), Double.isNaN(startup.attached()) ? "–"
+                            : String.format(Locale.ROOT, "%.0f", startup.attached())));
+        }
+        if (reader != null) {
+            b.append(String.format(Locale.ROOT, "| ring reader, 64 B records, one thread (M records/s, median of %d) "
+                    + "| %.1f |%n", reader.length, RingReaderBench.median(reader) / 1e6));
+        }
+        b.append("\nConfigurations: ");
+        List<String> what = new ArrayList<>();
+        for (Config c : configs) {
+            what.add("`" + c.name() + "`: " + c.what());
+        }
+        b.append(String.join("; ", what)).append(".\n");
+        return b.toString();
+    }
+
+    private static double at(Map<String, List<Run>> results, String config, int size, int k) {
+        double[] m = medians(results.get(config), size);
+        return m == null ? Double.NaN : m[k];
+    }
+
+    private static String ratio(double a, double b) {
+        return Double.isNaN(a) || Double.isNaN(b) ? "–" : String.format(Locale.ROOT, "%.2f", a / b);
     }
 
     /** Median over all blocks of all runs, {write µs, read µs}; null if none. */
@@ -330,6 +626,9 @@ public final class BenchMain {
     }
 
     private static String f2(double v) {
+        if (Double.isNaN(v)) {
+            return "–";
+        }
         return String.format(Locale.ROOT, v >= 100 ? "%.1f" : "%.2f", v);
     }
 

@@ -22,7 +22,9 @@ import java.nio.charset.StandardCharsets;
  * an unprobed warm-up (JIT), waits for one line on stdin (the caller attaches probes or waits
  * for the agent meanwhile), warms up briefly again, then prints for every block and size
  * {@code block <size> <ns per SSL_write> <ns per SSL_read>} (sizes interleaved within a block),
- * and finally {@code calls <n>}: the SSL_write calls (= SSL_read calls) made after the go line.
+ * then {@code calls <n>}: the SSL_write calls (= SSL_read calls) made after the go line, {@code
+ * allocated <bytes>}: what every thread of the JVM allocated meanwhile, and {@code rss-kib <n>}:
+ * its resident memory at the end.
  */
 public final class SslCallBench {
     private static final int SSL_FILETYPE_PEM = 1;
@@ -132,6 +134,7 @@ public final class SslCallBench {
         new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
 
         b.calls = 0;
+        long allocated0 = allocatedBytes();
         for (int i = 0; i < n; i++) {
             b.block(sizes[i], Math.max(1, iterations[i] / 4), ns);
         }
@@ -145,6 +148,9 @@ public final class SslCallBench {
             }
         }
         report.append("calls ").append(b.calls).append('\n');
+        // every thread's allocation during the measured calls (the agent's reader and sinks included)
+        report.append("allocated ").append(allocatedBytes() - allocated0).append('\n');
+        report.append("rss-kib ").append(rssKib()).append('\n');
         System.out.print(report);
         System.out.flush();
     }
@@ -168,6 +174,31 @@ public final class SslCallBench {
         calls += iterations;
         ns[0] = write;
         ns[1] = read;
+    }
+
+    /** Bytes allocated so far by every live thread of this JVM. */
+    static long allocatedBytes() {
+        com.sun.management.ThreadMXBean t =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (long v : t.getThreadAllocatedBytes(t.getAllThreadIds())) {
+            sum += Math.max(0, v);
+        }
+        return sum;
+    }
+
+    /** Resident memory of this process (VmRSS), KiB. */
+    static long rssKib() {
+        try {
+            for (String l : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                if (l.startsWith("VmRSS:")) {
+                    return Long.parseLong(l.replaceAll("[^0-9]", ""));
+                }
+            }
+        } catch (java.io.IOException e) {
+            return -1;
+        }
+        return -1;
     }
 
     private static Pointer check(Pointer p, String what) {

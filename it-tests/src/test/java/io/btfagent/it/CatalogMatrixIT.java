@@ -183,8 +183,13 @@ class CatalogMatrixIT {
     /** Runs a demo main with the agent (jsonl sink, watching the build's directory); traffic after the hook. */
     private Child.Result runWithAgent(Build b, Placement at, String main, List<String> args, List<String> jvmArgs,
             boolean libraryPath) throws Exception {
+        return runWithAgent(b, at, main, args, jvmArgs, libraryPath, "");
+    }
+
+    private Child.Result runWithAgent(Build b, Placement at, String main, List<String> args, List<String> jvmArgs,
+            boolean libraryPath, String moreOptions) throws Exception {
         String libPath = at.libDir() + "/" + b.mainFile();
-        String agentOptions = "sinks=jsonl,sink.jsonl.path=" + at.jsonl() + ",watch.paths=" + at.libDir();
+        String agentOptions = "sinks=jsonl,sink.jsonl.path=" + at.jsonl() + ",watch.paths=" + at.libDir() + moreOptions;
         List<String> cmd = new ArrayList<>();
         Map<String, String> env = new LinkedHashMap<>();
         if (libraryPath) {
@@ -233,8 +238,41 @@ class CatalogMatrixIT {
     @ParameterizedTest(name = "socket BIO: {0}")
     @MethodSource("allBuilds")
     void socketBioEventsCarryExactBytesFdAndAddresses(Build b) throws Exception {
+        Child.Result r = socketBio(b, "socket", "");
+        // every catalog build has a read or a write function whose probes the decoder moves
+        assertTrue(placements(r)[0] > 0, "probes moved to emulated instructions: " + summary(r));
+    }
+
+    /**
+     * The same exact bytes, fds and addresses with every probe on its function's first
+     * instruction: moving probes to emulated instructions changes nothing that is captured.
+     */
+    @ParameterizedTest(name = "socket BIO, probes at entry: {0}")
+    @MethodSource("allBuilds")
+    void socketBioSameCaptureWithProbesAtEntry(Build b) throws Exception {
+        Child.Result r = socketBio(b, "socket-entry", ",probe.placement=entry");
+        assertEquals(0, placements(r)[0], summary(r));
+        assertTrue(placements(r)[1] >= 2, summary(r));
+    }
+
+    private static String summary(Child.Result r) {
+        return r.agentLines().stream().filter(l -> l.contains("capture summary")).findFirst()
+                .orElse("no capture summary in:\n" + String.join("\n", r.agentLines()));
+    }
+
+    /** {functions probed on emulated instructions, functions probed at entry} from the summary. */
+    private static long[] placements(Child.Result r) {
+        String s = summary(r);
+        java.util.regex.Matcher moved = java.util.regex.Pattern
+                .compile("functions probed on emulated instructions=(\\d+)").matcher(s);
+        java.util.regex.Matcher entry = java.util.regex.Pattern.compile("functions probed at entry=(\\d+)").matcher(s);
+        assertTrue(moved.find() && entry.find(), "placement counters in " + s);
+        return new long[] {Long.parseLong(moved.group(1)), Long.parseLong(entry.group(1))};
+    }
+
+    private Child.Result socketBio(Build b, String name, String moreOptions) throws Exception {
         String path = "/bytes/100000";
-        Placement at = place(b, "socket");
+        Placement at = place(b, name);
         boolean gnutls = b.lib().equals("gnutls");
         String libPath = at.libDir() + "/" + b.mainFile();
         String main = gnutls ? "io.btfagent.demo.GnutlsSocketClient" : "io.btfagent.demo.SocketBioClient";
@@ -242,7 +280,7 @@ class CatalogMatrixIT {
         if (!gnutls) {
             args.add("plain");
         }
-        Child.Result r = runWithAgent(b, at, main, args, List.of(), !gnutls);
+        Child.Result r = runWithAgent(b, at, main, args, List.of(), !gnutls, moreOptions);
 
         Map<String, String> printed = r.printed();
         assertTrue(printed.getOrDefault("fd-link", "").matches("socket:\\[\\d+\\]"), "a real socket: " + printed);
@@ -256,6 +294,7 @@ class CatalogMatrixIT {
             assertEquals(printed.get("local"), e.str("local"));
             assertEquals(printed.get("remote"), e.str("remote"));
         }
+        return r;
     }
 
     @ParameterizedTest(name = "memory BIO (wildfly-openssl): {0}")

@@ -81,6 +81,12 @@ public final class Libbpf {
     public static native Pointer bpf_program__attach_uprobe_opts(Pointer prog, int pid, String binaryPath,
             long funcOffset, Pointer opts);
 
+    /** int bpf_program__fd(const struct bpf_program *prog) */
+    public static native int bpf_program__fd(Pointer prog);
+
+    /** int bpf_prog_test_run_opts(int prog_fd, struct bpf_test_run_opts *opts) */
+    public static native int bpf_prog_test_run_opts(int progFd, Pointer opts);
+
     /** int bpf_link__destroy(struct bpf_link *link) */
     public static native int bpf_link__destroy(Pointer link);
 
