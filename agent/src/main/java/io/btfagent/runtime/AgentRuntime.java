@@ -7,9 +7,12 @@ import io.btfagent.config.AgentConfig;
 import io.btfagent.event.CaptureCounter;
 import io.btfagent.log.AgentLog;
 import io.btfagent.natives.NativeFiles;
+import io.btfagent.redact.Redactor;
 import io.btfagent.sink.Dispatcher;
+import io.btfagent.sink.Extensions;
 import io.btfagent.sink.Sink;
 import io.btfagent.sink.SinkProvider;
+import io.btfagent.sink.SinkSetup;
 import java.io.IOException;
 import java.lang.instrument.Instrumentation;
 import java.net.URL;
@@ -21,9 +24,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.function.BiConsumer;
+import java.util.function.UnaryOperator;
 
 /**
  * The agent proper, loaded by the isolated class loader and run on the daemon thread
@@ -86,8 +89,11 @@ public final class AgentRuntime {
         }
         LibbpfLog.install(line -> log.debug("libbpf: {}", line));
 
+        Redactor redactor = Redactor.fromSettings(config.word("redact"), config.get("redact.headers"),
+                redactPatterns(config.get("redact.patterns")), log::warn);
         Dispatcher dispatcher = new Dispatcher(createSinks(config, log),
-                (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn);
+                (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn,
+                redactor == null ? UnaryOperator.identity() : redactor);
         Capture capture = new Capture(config, log, dispatcher);
         log.debug("libbpf bound, sinks and reader started {} ms after JVM start", Capture.sinceJvmStartMs());
         Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(capture, dispatcher, log), "btf-agent-exit"));
@@ -137,6 +143,7 @@ public final class AgentRuntime {
                             lost - lastLost, lost);
                     lastLost = lost;
                 }
+                dispatcher.dropReport().forEach(log::warn);
             }
         }
     }
@@ -265,25 +272,24 @@ public final class AgentRuntime {
         }
     }
 
+    /** {@code redact.patterns}: regular expressions separated by {@code ;;}. */
+    static List<String> redactPatterns(String value) {
+        List<String> out = new ArrayList<>();
+        if (value != null) {
+            for (String p : value.split(";;")) {
+                if (!p.isBlank()) {
+                    out.add(p.trim());
+                }
+            }
+        }
+        return out;
+    }
+
     private static Map<String, Sink> createSinks(AgentConfig config, Logger log) {
-        Map<String, SinkProvider> providers = new LinkedHashMap<>();
-        for (SinkProvider p : ServiceLoader.load(SinkProvider.class, AgentRuntime.class.getClassLoader())) {
-            providers.put(p.name(), p);
-        }
+        ClassLoader loader = Extensions.loader(config.get("extensions"), AgentRuntime.class.getClassLoader(), log::warn);
+        Map<String, SinkProvider> providers = SinkSetup.providers(loader, log::warn);
         config.unknownSinkKeys(providers.keySet()).forEach(log::warn);
-        Map<String, Sink> sinks = new LinkedHashMap<>();
-        for (String name : config.list("sinks")) {
-            SinkProvider p = providers.get(name);
-            if (p == null) {
-                log.warn("unknown sink '{}' in sinks=; known sinks: {}", name, String.join(", ", providers.keySet()));
-                continue;
-            }
-            try {
-                sinks.put(name, p.create(config));
-            } catch (Exception e) {
-                log.warn("sink {} not started: {}; fix its settings (sink.{}.*)", name, e.toString(), name);
-            }
-        }
+        Map<String, Sink> sinks = SinkSetup.start(config, providers, log::warn);
         if (sinks.isEmpty()) {
             log.warn("no sink could start; captured events are counted but not written anywhere");
         }
