@@ -26,16 +26,8 @@ public record CaptureEvent(long epochNanos, int pid, int tid, String thread, Str
     public CaptureEvent(long epochNanos, int pid, int tid, String thread, String lib, String libVersion,
             String libPath, String func, String dir, long ssl, long conn, String role, Integer fd, String local,
             String remote, long len, long offset, int captured, boolean truncated, byte[] data) {
-        this(epochNanos, pid, tid, thread, lib, libVersion, libPath, func, dir, ssl, conn, role, fd, local, remote, len,
-                offset, captured, truncated, data, false);
-    }
-
-    /** An event without connection identity (conn 0, no role) nothing was masked in. */
-    public CaptureEvent(long epochNanos, int pid, int tid, String thread, String lib, String libVersion,
-            String libPath, String func, String dir, long ssl, Integer fd, String local, String remote, long len,
-            long offset, int captured, boolean truncated, byte[] data) {
-        this(epochNanos, pid, tid, thread, lib, libVersion, libPath, func, dir, ssl, 0, null, fd, local, remote, len,
-                offset, captured, truncated, data, false);
+        this(epochNanos, pid, tid, thread, lib, libVersion, libPath, func, dir, ssl, conn, role, fd, local, remote,
+                len, offset, captured, truncated, data, false);
     }
 
     /** This event with {@code data} replaced by a masked copy of the same length. */
@@ -45,6 +37,14 @@ public record CaptureEvent(long epochNanos, int pid, int tid, String thread, Str
         }
         return new CaptureEvent(epochNanos, pid, tid, thread, lib, libVersion, libPath, func, dir, ssl, conn, role, fd,
                 local, remote, len, offset, captured, truncated, masked, true);
+    }
+
+    /** An event without connection identity (conn 0, no role). */
+    public CaptureEvent(long epochNanos, int pid, int tid, String thread, String lib, String libVersion,
+            String libPath, String func, String dir, long ssl, Integer fd, String local, String remote, long len,
+            long offset, int captured, boolean truncated, byte[] data) {
+        this(epochNanos, pid, tid, thread, lib, libVersion, libPath, func, dir, ssl, 0, null, fd, local, remote, len,
+                offset, captured, truncated, data);
     }
 
     public boolean egress() {
