@@ -48,7 +48,7 @@ need() { # file:line command
 }
 
 # A command line written as Java literals: ProcessBuilder("x"... or ("x", "-option"...
-java_command='ProcessBuilder\(\s*"[^"]+"|\(\s*"[A-Za-z0-9_./+-]+"\s*,\s*"-'
+java_command='ProcessBuilder\(\s*"[^"]+"|\(\s*"[A-Za-z0-9_./][A-Za-z0-9_./+-]*"\s*,\s*"-'
 mapfile -d '' files < <(find "$checkout" \( -name .git -o -name target \) -prune -o -type f \
     \( -name '*.sh' -o -name '*.java' -o -name pom.xml -o -path "$checkout/.ci/*" \) -print0 | sort -z)
 for f in "${files[@]}"; do
