@@ -24,6 +24,12 @@ enum capture_func {
 	FUNC_GNUTLS_RECORD_SEND = 5,
 };
 
+/*
+ * The cookie of a record the dynamic linker's probe writes (library id 0, which no hooked
+ * library has): the process mapped or unmapped libraries; the record has no data.
+ */
+#define COOKIE_LINKER_MAPPED 0
+
 enum capture_flags {
 	/* The call transferred more than capture.max-bytes; the rest was not kept. */
 	CAPTURE_TRUNCATED = 1,
@@ -40,7 +46,32 @@ enum capture_counter {
 	COUNTER_READ_FAULTS = 6,    /* plaintext the kernel could not read from user memory */
 	COUNTER_ENTRY_MISSED = 7,   /* returns without a recorded entry (map full) */
 	COUNTER_QUIC_SKIPPED = 8,   /* SSL objects that are QUIC, not a TLS connection */
-	COUNTER_MAX = 9,
+	COUNTER_CONNS = 9,          /* TLS objects given a conn id */
+	COUNTER_CONNS_UNNUMBERED = 10, /* records of calls whose TLS object got no conn id (map full) */
+	COUNTER_MAX = 11,
+};
+
+/* Which end of the connection this process is, as the JVM side reported it (struct conn_peer). */
+enum conn_role {
+	ROLE_UNKNOWN = 0,
+	ROLE_CLIENT = 1,
+	ROLE_SERVER = 2,
+};
+
+/*
+ * What the JVM side knows of one TLS object that does its I/O through a memory BIO: written by
+ * the agent into the peers map, keyed by the SSL* (or gnutls_session_t), when an instrumented
+ * TLS stack ties the object to its channel. Removed by the probe on SSL_free/gnutls_deinit, so
+ * a reused pointer never inherits it. Addresses in the same form as the record's.
+ */
+struct conn_peer {
+	__u32 role;       /* enum conn_role */
+	__u16 family;     /* AF_INET or AF_INET6; 0 when the JVM side knows no addresses */
+	__u16 lport;      /* host order */
+	__u16 rport;      /* host order */
+	__u16 pad;
+	__u8 laddr[16];   /* AF_INET: the first 4 bytes, network order */
+	__u8 raddr[16];
 };
 
 struct capture_header {
@@ -55,7 +86,10 @@ struct capture_header {
 	__u32 cookie;     /* library id << 8 | enum capture_func */
 	__u32 flags;      /* enum capture_flags */
 	char comm[16];    /* the calling thread's name */
-	/* The socket behind fd, read in the kernel at the call: family 0 when fd is no socket. */
+	/*
+	 * The socket behind fd, read in the kernel at the call: family 0 when fd is no socket. For
+	 * a memory BIO, the addresses the JVM side reported for this TLS object (struct conn_peer).
+	 */
 	__u16 family;     /* any socket family; addresses only for AF_INET and AF_INET6 */
 	__u16 lport;      /* host order */
 	__u16 rport;      /* host order */
@@ -68,6 +102,12 @@ struct capture_header {
 	 * that a BTF not made for this exact build really describes it.
 	 */
 	__s32 bio_type;
+	__u32 role;       /* enum conn_role, from the peers map */
+	/*
+	 * The TLS object's connection id: numbered at its first captured call, forgotten when the
+	 * library frees it, so a pointer reused after free starts a new conn. 0: none (map full).
+	 */
+	__u64 conn;
 };
 
 struct capture_record {

@@ -36,6 +36,14 @@ const volatile __u32 target_tgid = 0;
  * 0 wakes the reader for every record. Set before load (the agent sets 1/32 of the ring).
  */
 const volatile __u64 wakeup_bytes = 0;
+/*
+ * 1: this object's library does all its I/O through memory BIOs (netty-tcnative's BoringSSL,
+ * whose JNI code gives SSL_set_bio nothing but its ByteBuffer BIO): every record gets fd -1
+ * and the program reads no library struct at all. Such an object is loaded with the kernel's
+ * BTF alone: the verifier sees this constant and drops the struct reads, which have no BTF
+ * to relocate against. Set before load.
+ */
+const volatile __u32 memory_bio_only = 0;
 
 struct call_args {
 	__u64 ssl;
@@ -65,6 +73,38 @@ struct {
 	__type(key, __u32);
 	__type(value, struct capture_record);
 } scratch SEC(".maps");
+
+/*
+ * Connection ids, shared by every hooked library's object (the agent creates these maps once
+ * and each object reuses them), so a conn is unique in the JVM whichever library it is of.
+ * conns: TLS object pointer -> its conn id, set at the object's first captured call and
+ * deleted at SSL_free/gnutls_deinit, which runs before the allocator can hand the same
+ * address to a new object: a reused pointer always starts a new conn. LRU, so objects freed
+ * while no probe was attached cannot fill it; evicting a live one would split its conn in two,
+ * never merge two.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} conns SEC(".maps");
+
+/* The last conn id handed out (one slot). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} conn_seq SEC(".maps");
+
+/* TLS object pointer -> what the JVM side knows of it; written by the agent, see conn_peer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct conn_peer);
+} peers SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -161,6 +201,50 @@ static __always_inline __s32 gnutls_fd(__u64 session, int write)
 	return ptr < 0x7fffffff ? (__s32)ptr : -1;
 }
 
+/*
+ * The conn id of a TLS object, numbering it at its first captured call. Two threads racing on
+ * a new object agree: only one insert succeeds and the other reads the winner's id. 0 if the
+ * map refused the entry.
+ */
+static __always_inline __u64 conn_of(__u64 ssl)
+{
+	__u64 *known = bpf_map_lookup_elem(&conns, &ssl);
+	__u32 zero = 0;
+	__u64 *seq;
+	__u64 id;
+
+	if (known)
+		return *known;
+	seq = bpf_map_lookup_elem(&conn_seq, &zero);
+	if (!seq)
+		return 0;
+	id = __sync_fetch_and_add(seq, 1) + 1;
+	if (bpf_map_update_elem(&conns, &ssl, &id, BPF_NOEXIST)) {
+		known = bpf_map_lookup_elem(&conns, &ssl);
+		return known ? *known : 0;
+	}
+	count(COUNTER_CONNS, 1);
+	return id;
+}
+
+/*
+ * On SSL_free (OpenSSL, BoringSSL) and gnutls_deinit (GnuTLS), before the memory is released:
+ * the object's conn and JVM-side facts end here. (OpenSSL's SSL_free of an object whose
+ * reference count stays above zero, after SSL_up_ref, also ends its conn; the JVM stacks never
+ * share an SSL* that way.)
+ */
+SEC("uprobe")
+int ssl_free_enter(struct pt_regs *ctx)
+{
+	__u64 ssl = ARG1(ctx);
+
+	if (target_tgid && (bpf_get_current_pid_tgid() >> 32) != target_tgid)
+		return 0;
+	bpf_map_delete_elem(&conns, &ssl);
+	bpf_map_delete_elem(&peers, &ssl);
+	return 0;
+}
+
 SEC("uprobe")
 int ssl_call_enter(struct pt_regs *ctx)
 {
@@ -229,6 +313,8 @@ struct emit_ctx {
 	__u64 keep;
 	__u64 ts_ns;
 	__u64 pid_tgid;
+	__u64 conn;
+	__u32 role;
 	__s32 fd;
 	__u32 flags;
 	struct capture_header addrs; /* only family, ports and addresses are used */
@@ -270,6 +356,8 @@ static long emit_chunk(__u32 index, void *data)
 	rec->hdr.rport = ec->addrs.rport;
 	rec->hdr.pad = 0;
 	rec->hdr.bio_type = ec->addrs.bio_type;
+	rec->hdr.role = ec->role;
+	rec->hdr.conn = ec->conn;
 	__builtin_memcpy(rec->hdr.laddr, ec->addrs.laddr, sizeof(rec->hdr.laddr));
 	__builtin_memcpy(rec->hdr.raddr, ec->addrs.raddr, sizeof(rec->hdr.raddr));
 	if (bpf_probe_read_user(rec->data, n, (void *)(ec->args->buf + offset))) {
@@ -293,6 +381,7 @@ int ssl_call_exit(struct pt_regs *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call_args *args = bpf_map_lookup_elem(&calls, &id);
 	struct emit_ctx ec = {};
+	struct conn_peer *peer;
 	long ret;
 	__u32 func;
 
@@ -322,7 +411,9 @@ int ssl_call_exit(struct pt_regs *ctx)
 	ec.args = args;
 	ec.ts_ns = bpf_ktime_get_ns();
 	ec.pid_tgid = id;
-	if (is_gnutls(func)) {
+	if (memory_bio_only) {
+		ec.fd = -1;
+	} else if (is_gnutls(func)) {
 		ec.fd = gnutls_fd(args->ssl, is_write(func));
 		socket_addrs(ec.fd, &ec.addrs);
 		/* report a transport value as fd only when it is a socket: never guessed */
@@ -331,6 +422,21 @@ int ssl_call_exit(struct pt_regs *ctx)
 	} else {
 		ec.fd = call_fd(args->ssl, is_write(func), &ec.addrs.bio_type);
 		socket_addrs(ec.fd, &ec.addrs);
+	}
+	ec.conn = conn_of(args->ssl);
+	if (!ec.conn)
+		count(COUNTER_CONNS_UNNUMBERED, 1);
+	peer = bpf_map_lookup_elem(&peers, &args->ssl);
+	if (peer) {
+		ec.role = peer->role;
+		/* a memory BIO has no socket: the channel's addresses come from the JVM side */
+		if (!ec.addrs.family && peer->family) {
+			ec.addrs.family = peer->family;
+			ec.addrs.lport = peer->lport;
+			ec.addrs.rport = peer->rport;
+			__builtin_memcpy(ec.addrs.laddr, peer->laddr, sizeof(ec.addrs.laddr));
+			__builtin_memcpy(ec.addrs.raddr, peer->raddr, sizeof(ec.addrs.raddr));
+		}
 	}
 	ec.keep = ec.call_len;
 	if (ec.keep > max_capture) {
@@ -343,5 +449,33 @@ int ssl_call_exit(struct pt_regs *ctx)
 	bpf_loop((ec.keep + CAPTURE_CHUNK - 1) / CAPTURE_CHUNK, emit_chunk, &ec, 0);
 out:
 	bpf_map_delete_elem(&calls, &id);
+	return 0;
+}
+
+/*
+ * On the dynamic linker's _dl_debug_state, which it calls before and after it maps or unmaps
+ * libraries (the debugger interface: r_brk), whoever asked (dlopen from C, the JVM, JNA): a
+ * record with library id 0 tells user space to look at the maps now. Loaded in one instance
+ * of this object only (the others leave it out), attached to ld.so with the JVM's pid.
+ */
+SEC("uprobe")
+int linker_mapped(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct capture_header *h;
+
+	if (target_tgid && (id >> 32) != target_tgid)
+		return 0;
+	h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
+	if (!h) {
+		count(COUNTER_RECORDS_LOST, 1);
+		return 0;
+	}
+	__builtin_memset(h, 0, sizeof(*h));
+	h->ts_ns = bpf_ktime_get_ns();
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->cookie = COOKIE_LINKER_MAPPED;
+	bpf_ringbuf_submit(h, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }

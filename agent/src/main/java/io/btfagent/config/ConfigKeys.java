@@ -34,16 +34,17 @@ public final class ConfigKeys {
             ConfigKey.number("sink.queue.bytes", 16777216, 65536, 1L << 31),
             ConfigKey.number("scan.interval-ms", 1000, 50, 3_600_000),
             ConfigKey.number("stats.interval", 60, 0, 86_400).unlisted(),
+            ConfigKey.words("late-loads", "java,linker", "java", "linker").unlisted(),
             ConfigKey.text("kernel.btf", "/sys/kernel/btf/vmlinux"),
             ConfigKey.word("log.level", "info", "error", "warn", "info", "debug", "trace"),
-            ConfigKey.words("libraries", null, "openssl", "gnutls")
-                    .unsupported("boringssl", "statically linked BoringSSL (netty-tcnative) is not supported yet"),
+            ConfigKey.words("libraries", null, "openssl", "gnutls", "boringssl"),
             ConfigKey.text("btf.path", null),
             ConfigKey.word("btf.fallback", "version-line", "version-line", "none").whenInvalid("none").unlisted(),
             ConfigKey.word("attach.mode", "auto", "auto", "single", "multi").unlisted(),
             ConfigKey.text("watch.paths", null),
             ConfigKey.text("native.dir", null),
             ConfigKey.text("libbpf.path", null),
+            ConfigKey.bool("identity", true),
             ConfigKey.text("config", null));
 
     /**

@@ -17,7 +17,9 @@ public enum CaptureCounter {
     BYTES_TRUNCATED(5, "bytes truncated"),
     READ_FAULTS(6, "bytes unreadable"),
     ENTRY_MISSED(7, "returns without entry"),
-    QUIC_SKIPPED(8, "QUIC objects skipped");
+    QUIC_SKIPPED(8, "QUIC objects skipped"),
+    CONNS(9, "connections"),
+    CONNS_UNNUMBERED(10, "records without conn");
 
     private final int index;
     private final String label;

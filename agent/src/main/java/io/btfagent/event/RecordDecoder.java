@@ -39,17 +39,20 @@ public final class RecordDecoder {
         }
         CaptureFunction function = CaptureFunction.byId(p.getInt(l.cookie()) & 0xff).orElse(null);
         int fd = p.getInt(l.fd());
+        int tid = p.getInt(l.tid());
         byte[] data = new byte[captured];
         p.get(l.headerSize(), data);
         return new CaptureEvent(
                 p.getLong(l.tsNs()) + monotonicToEpochNanos,
                 p.getInt(l.pid()),
-                p.getInt(l.tid()),
-                comm(p, l.comm()),
+                tid,
+                ThreadNames.name(tid, comm(p, l.comm())),
                 source.lib(), source.version(), source.path(),
                 function == null ? "unknown" : function.symbol(),
                 function == null ? "unknown" : function.egress() ? "egress" : "ingress",
                 p.getLong(l.ssl()),
+                p.getLong(l.conn()),
+                ConnRole.of(p.getInt(l.role())).label(),
                 fd >= -1 ? Integer.valueOf(fd) : null,
                 address(p, l.family(), l.laddr(), l.lport()),
                 address(p, l.family(), l.raddr(), l.rport()),

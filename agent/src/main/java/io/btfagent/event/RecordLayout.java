@@ -8,7 +8,7 @@ import io.btfagent.btf.BtfFile;
  */
 public record RecordLayout(int headerSize, int tsNs, int ssl, int callLen, int offset, int pid, int tid, int fd,
         int captured, int cookie, int flags, int comm, int family, int lport, int rport, int laddr, int raddr,
-        int bioType) {
+        int bioType, int role, int conn) {
 
     /** {@link RecordFlag#TRUNCATED}, kept for callers that test the bit. */
     public static final int FLAG_TRUNCATED = RecordFlag.TRUNCATED.bit();
@@ -20,7 +20,7 @@ public record RecordLayout(int headerSize, int tsNs, int ssl, int callLen, int o
         return new RecordLayout((int) h.size(), off(h, "ts_ns"), off(h, "ssl"), off(h, "call_len"), off(h, "offset"),
                 off(h, "pid"), off(h, "tid"), off(h, "fd"), off(h, "captured"), off(h, "cookie"), off(h, "flags"),
                 off(h, "comm"), off(h, "family"), off(h, "lport"), off(h, "rport"), off(h, "laddr"), off(h, "raddr"),
-                off(h, "bio_type"));
+                off(h, "bio_type"), off(h, "role"), off(h, "conn"));
     }
 
     private static int off(BtfFile.Struct s, String member) {

@@ -66,14 +66,14 @@ public final class AgentRuntime {
             return;
         }
         try {
-            runLogged(config, log);
+            runLogged(config, log, inst);
         } catch (Throwable t) {
             log.warn("capture stopped: {}; the application continues without capture", String.valueOf(t));
             log.debug("cause", t);
         }
     }
 
-    private static void runLogged(AgentConfig config, Logger log) throws Exception {
+    private static void runLogged(AgentConfig config, Logger log, Instrumentation inst) throws Exception {
         log.debug("logging up {} ms after JVM start", Capture.sinceJvmStartMs());
         config.validate();
         config.problems().forEach(log::warn);
@@ -100,7 +100,20 @@ public final class AgentRuntime {
 
         List<Path> watched = watchedPaths(config);
         long interval = config.longValue("scan.interval-ms");
-        capture.scan(watched);
+        // Late loads first: a library the application loads while the watched ones are being
+        // hooked is then looked at as soon as that is done.
+        LateLoads late = new LateLoads(capture, log);
+        List<String> lateLoads = config.list("late-loads");
+        if (lateLoads.contains("linker")) {
+            capture.onLibraryMapped(late::wake);
+            capture.watchLinker().ifPresent(p -> log.warn("{}; libraries that native code loads later are found by "
+                    + "the periodic maps scan only", p));
+        }
+        if (lateLoads.contains("java")) {
+            late.instrument(inst);
+        }
+        weaveTlsStacks(config, capture, log, inst);
+        late.rescan(watched).get();
         if (capture.hookedCount() == 0) {
             log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);
         }
@@ -110,7 +123,7 @@ public final class AgentRuntime {
         long nextStats = System.currentTimeMillis() + statsEveryMs;
         while (true) {
             Thread.sleep(interval);
-            capture.scan(List.of());
+            late.rescan(List.of()).get();
             long now = System.currentTimeMillis();
             boolean report = now >= nextReport;
             boolean stats = statsEveryMs > 0 && now >= nextStats;
@@ -132,6 +145,37 @@ public final class AgentRuntime {
                 }
                 dispatcher.dropReport().forEach(log::warn);
             }
+        }
+    }
+
+    /** The woven TLS stacks (io.btfagent.identity.TlsStacks), for the summary at exit; null if none. */
+    private static volatile Object stacks;
+
+    /**
+     * Connection identity and Java thread names for the JVM's TLS stacks. The bridge goes into
+     * the bootstrap loader first; only then are classes that refer to it loaded (TlsStacks).
+     * Any failure leaves capture running without identity.
+     */
+    private static void weaveTlsStacks(AgentConfig config, Capture capture, Logger log, Instrumentation inst) {
+        if ("false".equalsIgnoreCase(config.get("identity"))) {
+            return;
+        }
+        if (inst == null || !inst.isRetransformClassesSupported()) {
+            log.warn("identity: the JVM gives the agent no class retransformation; events carry no role, JVM-side "
+                    + "addresses or Java thread names");
+            return;
+        }
+        try {
+            io.btfagent.identity.BootstrapClasses.inject(inst,
+                    List.of("io.btfagent.bootstrap.ConnectionBridge$Listener", "io.btfagent.bootstrap.ConnectionBridge"));
+            stacks = io.btfagent.identity.TlsStacks.install(inst, capture.peers(), (stack, reason) -> log.warn(
+                    "identity: {} not woven ({}); its connections are captured without role, addresses and Java "
+                    + "thread names", stack, reason));
+            log.debug("TLS stacks woven {} ms after JVM start", Capture.sinceJvmStartMs());
+        } catch (Throwable t) {
+            log.warn("identity: TLS stacks not woven ({}); events carry no role, JVM-side addresses or Java thread names",
+                    String.valueOf(t));
+            log.debug("cause", t);
         }
     }
 
@@ -165,9 +209,13 @@ public final class AgentRuntime {
      * Returns the reason it could not, as one line.
      */
     @SuppressWarnings("unchecked")
-    private static Optional<String> loadNatives(AgentConfig config, Logger log) {
+    private static Path nativeDir(AgentConfig config) {
         String configured = config.get("native.dir");
-        Path dir = configured == null ? NativeFiles.defaultDir() : Path.of(configured);
+        return configured == null ? NativeFiles.defaultDir() : Path.of(configured);
+    }
+
+    private static Optional<String> loadNatives(AgentConfig config, Logger log) {
+        Path dir = nativeDir(config);
         ClassLoader loader = AgentRuntime.class.getClassLoader();
         try {
             NativeFiles.prepareDir(dir);
@@ -255,6 +303,9 @@ public final class AgentRuntime {
             CaptureStats s = capture.stats(dispatcher.stats());
             log.info(s.summaryLine());
             log.info(STATS_PREFIX + s.json());
+            if (stacks instanceof io.btfagent.identity.TlsStacks t) {
+                log.info(t.summary());
+            }
         } catch (Throwable t) {
             AgentLog.early("shutdown: " + t);
         }

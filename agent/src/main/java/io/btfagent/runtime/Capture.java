@@ -2,6 +2,7 @@ package io.btfagent.runtime;
 
 import ch.qos.logback.classic.Logger;
 import io.btfagent.bpf.BpfException;
+import io.btfagent.bpf.BpfMap;
 import io.btfagent.bpf.BpfObject;
 import io.btfagent.bpf.BtfMerger;
 import io.btfagent.bpf.CaptureObject;
@@ -14,9 +15,11 @@ import io.btfagent.config.AgentConfig;
 import io.btfagent.event.BuildCheck;
 import io.btfagent.event.CaptureCounter;
 import io.btfagent.event.RecordDecoder;
+import io.btfagent.identity.PeerMap;
 import io.btfagent.event.RecordRouter;
 import io.btfagent.sink.Dispatcher;
 import io.btfagent.tls.LibraryScanner;
+import io.btfagent.tls.MappedLibraries;
 import io.btfagent.tls.TlsLibrary;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -25,12 +28,14 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Runs the data path for every TLS library found: scan ({@link LibraryScanner}) → select BTF
@@ -53,6 +58,10 @@ final class Capture {
     private final long monotonicToEpoch = RecordDecoder.monotonicToEpochOffset();
     /** The one ring every library's instance writes to (its cookie says which library a record is of). */
     private final RingBuffer ring;
+    /** Shared by every instance: conn ids, and what the JVM side reported per TLS object. */
+    private final BpfMap conns;
+    private final BpfMap connSeq;
+    private final BpfMap peers;
     private final RingBufferPoller poller;
     private final Thread pollerThread;
     private final RecordRouter router;
@@ -64,6 +73,14 @@ final class Capture {
     /** Libraries the ring thread refused, for {@link #unhookRefused()} to detach. */
     private final BlockingQueue<RecordRouter.Refusal> refusals = new LinkedBlockingQueue<>();
     private final Thread unhookThread;
+    private final MappedLibraries mappedLibraries = new MappedLibraries();
+    /** Called (on the ring thread) when the dynamic linker reports a change of the mapped libraries. */
+    private volatile Runnable onLinkerMapped = () -> { };
+    /** Kernel time of the first linker report since the last scan began, 0 if none. */
+    private final AtomicLong linkerReportNs = new AtomicLong();
+    /** The scan in progress was woken by the linker at this kernel time (0: it was not). */
+    private long scanWokenAtNs;
+    private volatile BpfObject linkerObject;
 
     /**
      * A library build with probes attached. Its records carry {@code id} in the cookie's upper
@@ -87,10 +104,19 @@ final class Capture {
         this.multiUsable = CaptureObject.uprobeMultiUsable();
         this.router = new RecordRouter(object.layout(), dispatcher::publish,
                 why -> log.warn("dropped an undecodable record: {}", why), refusals::add);
+        this.router.onLinker(ts -> {
+            linkerReportNs.compareAndSet(0, ts);
+            onLinkerMapped.run();
+        });
         this.unhookThread = new Thread(this::unhookRefused, "btf-agent-unhook");
         this.unhookThread.setDaemon(true);
         this.unhookThread.start();
         this.ring = RingBuffer.create(CaptureObject.RING_MAP, ringBytes);
+        this.conns = BpfMap.create(BpfMap.BPF_MAP_TYPE_LRU_HASH, "conns", 8, 8, CaptureObject.CONN_ENTRIES);
+        this.connSeq = BpfMap.create(BpfMap.BPF_MAP_TYPE_ARRAY, "conn_seq", 4, 8, 1);
+        this.peers = BpfMap.create(BpfMap.BPF_MAP_TYPE_LRU_HASH, "peers", 8, object.peerLayout().size(),
+                CaptureObject.CONN_ENTRIES);
+        object.useConnMaps(new CaptureObject.ConnMaps(conns.fd(), connSeq.fd(), peers.fd()));
         this.poller = new RingBufferPoller();
         this.poller.add(ring, router::accept);
         this.pollerThread = new Thread(poller::run, "btf-agent-ring");
@@ -103,9 +129,10 @@ final class Capture {
      * A watched library that cannot be hooked is noted quietly (at debug level): the application
      * may never load it. Once it is mapped, the reason is logged as a warning.
      */
-    void scan(List<Path> watched) {
+    synchronized void scan(List<Path> watched) {
+        scanWokenAtNs = linkerReportNs.getAndSet(0);
         try {
-            for (LibraryScanner.LibraryFile f : LibraryScanner.scanSelf()) {
+            for (LibraryScanner.LibraryFile f : mappedLibraries.scan()) {
                 consider(f, true);
             }
         } catch (IOException e) {
@@ -113,20 +140,25 @@ final class Capture {
         }
         // OpenSSL first: it is what the JVM stacks load (netty-tcnative, Tomcat, wildfly-openssl)
         List<LibraryScanner.LibraryFile> onDisk = new ArrayList<>(LibraryScanner.onDisk(watched));
-        onDisk.sort(Comparator.comparing(
-                f -> !LibraryScanner.family(f.path().getFileName().toString()).orElse("").equals("openssl")));
+        onDisk.sort(Comparator.comparing(f -> !f.family().equals("openssl")));
         for (LibraryScanner.LibraryFile f : onDisk) {
             consider(f, false);
         }
     }
 
     private void consider(LibraryScanner.LibraryFile f, boolean mapped) {
-        String family = LibraryScanner.family(f.path().getFileName().toString()).orElse("");
+        String family = f.family();
         if (!families.isEmpty() && !families.contains(family)) {
             return;
         }
         if (hooked.containsKey(f.fileKey()) || refused.contains(f.fileKey())
                 || (!mapped && refusedQuietly.contains(f.fileKey()))) {
+            return;
+        }
+        if (f.attachPath() == null) {
+            refuse(f, mapped, "not hooking {} {} (deleted): /proc/self/map_files, the only way to its inode, does not "
+                    + "open for this JVM; it needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN (or run as root)", family,
+                    f.path());
             return;
         }
         try {
@@ -140,9 +172,16 @@ final class Capture {
         long t0 = System.nanoTime();
         TlsLibrary lib;
         try {
-            lib = TlsLibrary.open(file.path());
+            // a deleted file is read through map_files; a present one by its name, so that
+            // OpenSSL's libcrypto beside it can still be found for the version
+            boolean byName = !file.deleted() && !file.family().equals("boringssl");
+            lib = TlsLibrary.open(byName ? file.path() : file.attachPath(), file.family());
         } catch (IOException e) {
             refuse(file, mapped, "not hooking {}: {}", file.path(), e.getMessage());
+            return;
+        }
+        if (lib.family().equals("boringssl")) {
+            hookWithoutBtf(file, lib, mapped, t0);
             return;
         }
         BtfSelection.Outcome outcome = BtfSelection.select(catalog, lib.family(), lib.buildId(), lib::reportedVersion,
@@ -170,8 +209,8 @@ final class Capture {
             long[] cookies = lib.functions().stream().mapToLong(f -> RecordRouter.cookie(id, f)).toArray();
             CaptureObject.Attached a;
             try {
-                a = object.attach(merged.path(), settings, ring.fd(), pid, file.path().toString(), lib.functions(),
-                        cookies, attachMode, multiUsable, log::debug);
+                a = object.attach(merged.path(), settings, ring.fd(), pid, file.attachPath().toString(),
+                        lib.functions(), null, false, cookies, lib.freeProbe(), attachMode, multiUsable, log::debug);
             } catch (BpfException | RuntimeException e) {
                 router.remove(id);
                 throw e;
@@ -186,15 +225,108 @@ final class Capture {
         long t1 = System.nanoTime();
         log.debug("hook phases: resolve {} ms, BTF merge {} ms, load and attach {} ms",
                 (tResolved - t0) / 1_000_000, (tMerged - tResolved) / 1_000_000, (t1 - tMerged) / 1_000_000);
-        log.info("hooked {} {} at {} (build-id {}, BTF {}{}): {} on {} in {} ms, {} ms after JVM start",
+        log.info("hooked {} {} at {} (build-id {}, BTF {}{}): {} on {} in {} ms, {} ms after JVM start{}",
                 lib.family(), version, file.path(), lib.buildId(), btf.selection().origin(),
                 !btf.selection().checked() ? "" : btf.guarded()
                         ? ", not made for this build: every record is checked before it is reported"
                         : ", from btf.path, trusted as this build's",
-                h.multi() ? "2 uprobe_multi links" : lib.functions().size() * 2 + " uprobes",
-                String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs());
+                probes(h), probed(lib), (t1 - t0) / 1_000_000, sinceJvmStartMs(), sinceLinker());
         // A check that failed before the library was registered here found nothing to detach.
         router.refusal(h.id()).ifPresent(problem -> unhook(h, problem));
+    }
+
+    /**
+     * Hooks netty-tcnative's BoringSSL. netty drives it over a memory BIO only (see
+     * {@link TlsLibrary#boringssl}), so the program reads no BoringSSL struct: the instance is
+     * loaded with the kernel's BTF alone (for the CO-RE of the kernel types it uses), told
+     * {@code memory_bio_only}, and every event of it has fd -1.
+     *
+     * <p>A record of such a library: {@code "lib":"boringssl","libVersion":"unknown"} (BoringSSL
+     * has no version and netty-tcnative's file names none), {@code "libPath"} the name netty
+     * extracted it to (e.g. {@code /tmp/libnetty_tcnative_linux_x86_64123.so}, deleted or not),
+     * {@code "func":"SSL_read"|"SSL_write"}, {@code "ssl"} the {@code SSL*}, {@code "fd":-1}, no
+     * {@code local}/{@code remote} from the kernel side (identity comes from the JVM side).
+     */
+    private void hookWithoutBtf(LibraryScanner.LibraryFile file, TlsLibrary lib, boolean mapped, long t0) {
+        String version = "unknown";
+        Hooked h;
+        try {
+            int id = nextId.getAndIncrement();
+            router.add(id, new RecordDecoder(object.layout(),
+                    new RecordDecoder.Source(lib.family(), version, file.path().toString()), monotonicToEpoch), null);
+            long[] cookies = lib.functions().stream().mapToLong(f -> RecordRouter.cookie(id, f)).toArray();
+            long[] offsets = lib.offsets().stream().mapToLong(Long::longValue).toArray();
+            CaptureObject.Attached a;
+            try {
+                a = object.attach(config.get("kernel.btf"), settings, ring.fd(), pid, file.attachPath().toString(),
+                        lib.functions(), offsets, true, cookies, lib.freeProbe(), attachMode, multiUsable, log::debug);
+            } catch (BpfException | RuntimeException e) {
+                router.remove(id);
+                throw e;
+            }
+            h = new Hooked(id, lib, version, "none (memory BIO only)", a.object(), a.multi(), new AtomicBoolean());
+        } catch (BpfException | RuntimeException e) {
+            refuse(file, mapped, "not hooking {} at {}: {}", lib.family(), file.path(), e.getMessage());
+            return;
+        }
+        hooked.put(file.fileKey(), h);
+        byId.put(h.id(), h);
+        long t1 = System.nanoTime();
+        log.info("hooked {} (netty-tcnative) at {}{} (build-id {}, no BTF needed: memory BIO only): {} on {} in {} ms, "
+                + "{} ms after JVM start{}", lib.family(), file.path(),
+                file.deleted() ? " (deleted; attached through " + file.attachPath() + ")" : "", lib.buildId(),
+                probes(h), probed(lib), (t1 - t0) / 1_000_000, sinceJvmStartMs(), sinceLinker());
+    }
+
+    /** How a hooked library's probes are attached, for its log line. */
+    private static String probes(Hooked h) {
+        boolean free = h.library().freeProbe() != null;
+        return h.multi() ? (free ? 3 : 2) + " uprobe_multi links"
+                : h.library().functions().size() * 2 + (free ? 1 : 0) + " uprobes";
+    }
+
+    /** The functions probed, for the log line. */
+    private static String probed(TlsLibrary lib) {
+        return String.join("/", lib.functions()) + (lib.freeProbe() != null ? "/" + lib.free() : "");
+    }
+
+    /** Sets what runs (on the ring thread) when the dynamic linker reports a change of the mapped libraries. */
+    void onLibraryMapped(Runnable r) {
+        this.onLinkerMapped = r;
+    }
+
+    /**
+     * Probes the dynamic linker's {@code _dl_debug_state} in this process, so that a library
+     * mapped by native code (dlopen from C) is looked for at once rather than at the next
+     * periodic scan. Returns why it could not, as one line.
+     */
+    Optional<String> watchLinker() {
+        Optional<LibraryScanner.Mapping> ld;
+        try {
+            ld = LibraryScanner.mappedFiles(java.nio.file.Files.readString(Path.of("/proc/self/maps"))).stream()
+                    .filter(m -> Path.of(m.name()).getFileName().toString().startsWith("ld-linux")).findFirst();
+        } catch (IOException e) {
+            return Optional.of("cannot read /proc/self/maps (" + e + ")");
+        }
+        if (ld.isEmpty()) {
+            return Optional.of("no dynamic linker (ld-linux*) mapped");
+        }
+        try {
+            linkerObject = object.attachLinker(config.get("kernel.btf"), settings, ring.fd(), pid, ld.get().name());
+            log.debug("probing the dynamic linker {}", ld.get().name());
+            return Optional.empty();
+        } catch (BpfException | RuntimeException e) {
+            return Optional.of("cannot probe the dynamic linker " + ld.get().name() + " (" + e.getMessage() + ")");
+        }
+    }
+
+    /** ", N ms after the dynamic linker reported it mapped" when the running scan was woken by the linker. */
+    private String sinceLinker() {
+        if (scanWokenAtNs == 0) {
+            return "";
+        }
+        return String.format(Locale.ROOT, ", %.1f ms after the dynamic linker reported it mapped",
+                (System.nanoTime() - scanWokenAtNs) / 1e6);
     }
 
     /**
@@ -247,6 +379,11 @@ final class Capture {
                 .map(s -> java.time.Duration.between(s, java.time.Instant.now()).toMillis()).orElse(-1L);
     }
 
+    /** Where the JVM side writes what it knows of each TLS object, for the probes to stamp on records. */
+    PeerMap peers() {
+        return new PeerMap(peers, object.peerLayout());
+    }
+
     int hookedCount() {
         return hooked.size();
     }
@@ -275,6 +412,15 @@ final class Capture {
     void stop(long deadlineMs) {
         long end = System.nanoTime() + deadlineMs * 1_000_000;
         List<Thread> detaching = new ArrayList<>();
+        BpfObject linker = linkerObject;
+        if (linker != null) {
+            for (UprobeLink link : linker.links()) {
+                Thread t = new Thread(link::close, "btf-agent-detach");
+                t.setDaemon(true);
+                t.start();
+                detaching.add(t);
+            }
+        }
         for (Hooked h : hooked.values()) {
             for (UprobeLink link : h.object().links()) {
                 Thread t = new Thread(link::close, "btf-agent-detach");

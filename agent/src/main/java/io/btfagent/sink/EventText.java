@@ -54,6 +54,12 @@ public final class EventText {
         b.append(",\"func\":\"").append(e.func()).append('"');
         b.append(",\"dir\":\"").append(e.dir()).append('"');
         b.append(",\"ssl\":\"0x").append(Long.toHexString(e.ssl())).append('"');
+        if (e.conn() != 0) {
+            b.append(",\"conn\":").append(e.conn());
+        }
+        if (e.role() != null) {
+            b.append(",\"role\":\"").append(e.role()).append('"');
+        }
         if (e.fd() != null) {
             b.append(",\"fd\":").append(e.fd());
         }
@@ -80,6 +86,12 @@ public final class EventText {
         b.append(" pid=").append(e.pid()).append(" tid=").append(e.tid()).append(" thread=");
         escaped(b, e.thread().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         b.append(" ssl=0x").append(Long.toHexString(e.ssl()));
+        if (e.conn() != 0) {
+            b.append(" conn=").append(e.conn());
+        }
+        if (e.role() != null) {
+            b.append(" role=").append(e.role());
+        }
         if (e.fd() != null) {
             b.append(" fd=").append(e.fd());
         }

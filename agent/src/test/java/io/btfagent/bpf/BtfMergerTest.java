@@ -51,7 +51,7 @@ class BtfMergerTest {
             assertEquals(bytes.length, merged.size());
             BtfFile m = BtfFile.parse(bytes);
             assertEquals(baseBtf.typeCount() + userBtf.typeCount(), m.typeCount());
-            assertEquals(120, m.struct("capture_header").orElseThrow().size());
+            assertEquals(128, m.struct("capture_header").orElseThrow().size());
             assertEquals(16, m.struct("ssl_st").orElseThrow().offsetOf("rbio"));
             assertEquals(24, m.struct("ssl_st").orElseThrow().offsetOf("wbio"));
         }

@@ -36,17 +36,18 @@ class AgentConfigTest {
     @Test
     void defaultsApplyWhenNothingIsGiven() {
         AgentConfig c = AgentConfig.resolve(null, new Properties(), Map.of());
-        assertEquals(Map.of(
-                "enabled", "true",
-                "sinks", "log",
-                "sink.jsonl.path", "btf-agent-events.jsonl",
-                "capture.max-bytes", "65536",
-                "ring.bytes", "8388608",
-                "sink.queue.capacity", "8192",
-                "sink.queue.bytes", "16777216",
-                "scan.interval-ms", "1000",
-                "kernel.btf", "/sys/kernel/btf/vmlinux",
-                "log.level", "info"), c.values());
+        assertEquals(Map.ofEntries(
+                Map.entry("enabled", "true"),
+                Map.entry("sinks", "log"),
+                Map.entry("sink.jsonl.path", "btf-agent-events.jsonl"),
+                Map.entry("capture.max-bytes", "65536"),
+                Map.entry("ring.bytes", "8388608"),
+                Map.entry("sink.queue.capacity", "8192"),
+                Map.entry("sink.queue.bytes", "16777216"),
+                Map.entry("scan.interval-ms", "1000"),
+                Map.entry("kernel.btf", "/sys/kernel/btf/vmlinux"),
+                Map.entry("log.level", "info"),
+                Map.entry("identity", "true")), c.values());
         assertEquals(List.of(), c.problems());
         assertTrue(c.enabled());
         assertEquals(List.of("log"), c.list("sinks"));

@@ -84,6 +84,11 @@ class CaptureHeaderTest {
     }
 
     @Test
+    void everyConnRoleIsTheHeaders() throws IOException {
+        assertEquals(cEnum("conn_role"), java(ConnRole.values(), ConnRole::cName, ConnRole::value));
+    }
+
+    @Test
     void everyRecordFlagIsTheHeaders() throws IOException {
         assertEquals(cEnum("capture_flags"), java(RecordFlag.values(), RecordFlag::cName, RecordFlag::bit));
         assertEquals(RecordFlag.TRUNCATED.bit(), RecordLayout.FLAG_TRUNCATED);

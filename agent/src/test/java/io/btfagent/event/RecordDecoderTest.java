@@ -39,9 +39,11 @@ class RecordDecoderTest {
         int rport;
         byte[] laddr = new byte[16];
         byte[] raddr = new byte[16];
+        int role;
+        long conn = 7;
 
         ByteBuffer build() {
-            ByteBuffer b = ByteBuffer.allocate(120 + data.length + slack).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer b = ByteBuffer.allocate(128 + data.length + slack).order(ByteOrder.LITTLE_ENDIAN);
             b.putLong(0, ts).putLong(8, ssl).putLong(16, callLen).putLong(24, offset);
             b.putInt(32, pid).putInt(36, tid).putInt(40, fd);
             b.putInt(44, capturedOverride != null ? capturedOverride : data.length);
@@ -50,7 +52,8 @@ class RecordDecoderTest {
             b.put(56, c, 0, Math.min(16, c.length));
             b.putShort(72, (short) family).putShort(74, (short) lport).putShort(76, (short) rport);
             b.put(80, laddr).put(96, raddr);
-            b.put(120, data);
+            b.putInt(116, role).putLong(120, conn);
+            b.put(128, data);
             return b;
         }
     }
@@ -73,6 +76,8 @@ class RecordDecoderTest {
         assertEquals("egress", e.dir());
         assertTrue(e.egress());
         assertEquals(0x7f3a5c001230L, e.ssl());
+        assertEquals(7, e.conn());
+        assertNull(e.role());
         assertEquals(Integer.valueOf(17), e.fd());
         assertNull(e.local());
         assertNull(e.remote());
@@ -96,6 +101,34 @@ class RecordDecoderTest {
                 assertEquals(expected[func][1], e.dir(), "cookie 0x" + Integer.toHexString(r.cookie));
             }
         }
+    }
+
+    @Test
+    void roleIsTheConnRoleEnumAndUnknownValuesAreNull() {
+        String[] expected = {null, "client", "server", null, null};
+        for (int role = 0; role < expected.length; role++) {
+            Record r = new Record();
+            r.role = role;
+            assertEquals(expected[role], decode(r).role(), "role " + role);
+        }
+    }
+
+    @Test
+    void aJavaThreadNameReplacesTheOsNameWhileTheyAgree() {
+        ThreadNames.clear();
+        Record r = new Record();
+        r.tid = 5150;
+        r.comm = "epollEventLoopG";
+        assertEquals("epollEventLoopG", decode(r).thread(), "nothing registered yet");
+        ThreadNames.register(5150, "epollEventLoopGroup-3-1");
+        assertEquals("epollEventLoopGroup-3-1", decode(r).thread());
+        r.comm = "other-thread";
+        assertEquals("other-thread", decode(r).thread(), "a reused tid whose OS name disagrees keeps its OS name");
+        ThreadNames.register(5151, "main");
+        r.tid = 5151;
+        r.comm = "java";
+        assertEquals("main", decode(r).thread(), "the main thread's OS name is the launcher's");
+        ThreadNames.clear();
     }
 
     @Test
@@ -154,7 +187,7 @@ class RecordDecoderTest {
         Record r = new Record();
         r.capturedOverride = DATA.length + 1;
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> decode(r));
-        assertEquals("record of " + (120 + DATA.length) + " bytes claims " + (DATA.length + 1) + " data bytes",
+        assertEquals("record of " + (128 + DATA.length) + " bytes claims " + (DATA.length + 1) + " data bytes",
                 e.getMessage());
     }
 
@@ -184,7 +217,7 @@ class RecordDecoderTest {
         ByteBuffer b = new Record().build();
         new RecordDecoder(LAYOUT, SOURCE, 0).decode(b);
         assertEquals(0, b.position());
-        assertEquals(120 + DATA.length, b.limit());
+        assertEquals(128 + DATA.length, b.limit());
     }
 
     @Test

@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test;
 
 class RecordLayoutTest {
     /** struct capture_header as bpftool dumps it from the object's BTF (bits_offset / 8). */
-    static final RecordLayout EXPECTED = new RecordLayout(120, 0, 8, 16, 24, 32, 36, 40, 44, 48, 52, 56, 72, 74, 76, 80, 96, 112);
+    static final RecordLayout EXPECTED = new RecordLayout(128, 0, 8, 16, 24, 32, 36, 40, 44, 48, 52, 56, 72, 74, 76, 80, 96, 112, 116,
+            120);
 
     @Test
     void layoutComesFromTheObjectsOwnBtf() throws IOException, BtfFormatException {
@@ -20,7 +21,7 @@ class RecordLayoutTest {
         BtfFile btf = BtfFile.parse(ElfFile.of(object, Fixtures.BPF_OBJECT_RESOURCE).section(".BTF").orElseThrow());
         RecordLayout l = RecordLayout.from(btf);
 
-        assertEquals(120, l.headerSize());
+        assertEquals(128, l.headerSize());
         assertEquals(0, l.tsNs());
         assertEquals(8, l.ssl());
         assertEquals(16, l.callLen());
@@ -33,6 +34,14 @@ class RecordLayoutTest {
         assertEquals(52, l.flags());
         assertEquals(56, l.comm());
         assertEquals(EXPECTED, l);
+    }
+
+    @Test
+    void peerLayoutComesFromTheObjectsOwnBtf() throws IOException, BtfFormatException {
+        byte[] object = Fixtures.bytes(Fixtures.BPF_OBJECT_RESOURCE);
+        BtfFile btf = BtfFile.parse(ElfFile.of(object, Fixtures.BPF_OBJECT_RESOURCE).section(".BTF").orElseThrow());
+        // struct conn_peer: u32 role, u16 family, lport, rport, pad, u8 laddr[16], raddr[16]
+        assertEquals(new PeerLayout(44, 0, 4, 6, 8, 12, 28), PeerLayout.from(btf));
     }
 
     @Test

@@ -10,7 +10,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class CaptureStatsTest {
-    private static final CaptureStats STATS = new CaptureStats(2, new long[] {10, 12, 3, 4096, 1, 100, 7, 0, 5}, 6, 8,
+    private static final CaptureStats STATS = new CaptureStats(2, new long[] {10, 12, 3, 4096, 1, 100, 7, 0, 5, 4, 0}, 6, 8,
             List.of(new Dispatcher.SinkStats("log", c(12, 1200), c(0, 0), c(0, 0), c(0, 0), Map.of()),
                     new Dispatcher.SinkStats("jsonl", c(9, 900), c(2, 200), c(1, 100), c(0, 0),
                             Map.of("rotations", 1L, "damaged lines", 0L))));
@@ -30,7 +30,7 @@ class CaptureStatsTest {
     void theSummaryLineIsTheOneLoggedSinceTheStart() {
         assertEquals("capture summary: calls=10, records=12, records lost (ring full)=3, bytes lost (ring full)=4096, "
                 + "calls truncated=1, bytes truncated=100, bytes unreadable=7, returns without entry=0, "
-                + "QUIC objects skipped=5, records undecodable=6, records refused (BTF check)=8, "
+                + "QUIC objects skipped=5, connections=4, records without conn=0, records undecodable=6, records refused (BTF check)=8, "
                 + "sink log: delivered=12 dropped=0 failed=0 bytes: delivered=1200 queue-full=0 (0 events) failed=0"
                 + " (0 events) exit=0 (0 events), sink jsonl: delivered=9 dropped=2 failed=1 bytes: delivered=900"
                 + " queue-full=200 (2 events) failed=100 (1 event) exit=0 (0 events); damaged lines=0; rotations=1",
@@ -41,7 +41,7 @@ class CaptureStatsTest {
     void theJsonLineNamesEachCounterByItsCName() {
         assertEquals("{\"hooked\":2,\"calls\":10,\"records\":12,\"records_lost\":3,\"bytes_lost\":4096,"
                 + "\"calls_truncated\":1,\"bytes_truncated\":100,\"read_faults\":7,\"entry_missed\":0,"
-                + "\"quic_skipped\":5,\"records_undecodable\":6,\"records_refused\":8,\"sinks\":{"
+                + "\"quic_skipped\":5,\"conns\":4,\"conns_unnumbered\":0,\"records_undecodable\":6,\"records_refused\":8,\"sinks\":{"
                 + "\"log\":{\"delivered\":12,\"dropped\":0,\"failed\":0,\"delivered_events\":12,"
                 + "\"delivered_bytes\":1200,\"queue_full_events\":0,\"queue_full_bytes\":0,\"failed_events\":0,"
                 + "\"failed_bytes\":0,\"exit_events\":0,\"exit_bytes\":0},"
@@ -56,7 +56,7 @@ class CaptureStatsTest {
         CaptureStats s = new CaptureStats(0, new long[CaptureCounter.values().length], 0, 0, List.of());
         assertEquals("{\"hooked\":0,\"calls\":0,\"records\":0,\"records_lost\":0,\"bytes_lost\":0,"
                 + "\"calls_truncated\":0,\"bytes_truncated\":0,\"read_faults\":0,\"entry_missed\":0,"
-                + "\"quic_skipped\":0,\"records_undecodable\":0,\"records_refused\":0,\"sinks\":{}}", s.json());
+                + "\"quic_skipped\":0,\"conns\":0,\"conns_unnumbered\":0,\"records_undecodable\":0,\"records_refused\":0,\"sinks\":{}}", s.json());
         assertEquals(s, s.withSinks(List.of()));
     }
 

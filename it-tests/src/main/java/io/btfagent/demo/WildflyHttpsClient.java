@@ -23,7 +23,7 @@ import org.wildfly.openssl.OpenSSLProvider;
  * checked: this client only talks to the self-signed {@link TlsEchoServer} on loopback.
  *
  * <p>Usage: {@code WildflyHttpsClient <host> <port> <path> [repeat]}. For each request it prints
- * {@code request-sha256 <hex>}, {@code response-bytes <n>}, {@code response-sha256 <hex>} and
+ * {@code local-port <n>} (its connection's), {@code request-sha256 <hex>}, {@code response-bytes <n>}, {@code response-sha256 <hex>} and
  * the response status line. Exit code 0 on success, 1 on failure.
  */
 public final class WildflyHttpsClient {
@@ -32,7 +32,7 @@ public final class WildflyHttpsClient {
     public static final String PROTOCOL = "openssl.TLS";
 
     /** One request and the complete response read until EOF. */
-    public record Exchange(byte[] request, byte[] response, String tlsProtocol, String cipherSuite) {
+    public record Exchange(byte[] request, byte[] response, String tlsProtocol, String cipherSuite, int localPort) {
 
         /** First line of the response, without CRLF; empty if there is none. */
         public String statusLine() {
@@ -85,7 +85,7 @@ public final class WildflyHttpsClient {
             out.flush();
             byte[] response = readResponse(socket.getInputStream());
             return new Exchange(request, response,
-                    socket.getSession().getProtocol(), socket.getSession().getCipherSuite());
+                    socket.getSession().getProtocol(), socket.getSession().getCipherSuite(), socket.getLocalPort());
         }
     }
 
@@ -158,6 +158,7 @@ public final class WildflyHttpsClient {
                 if (!exchange.statusLine().startsWith("HTTP/1.1 ")) {
                     throw new IOException("no HTTP status line in " + exchange.response().length + " response bytes");
                 }
+                System.out.println("local-port " + exchange.localPort());
                 System.out.println("request-sha256 " + sha256(exchange.request()));
                 System.out.println("response-bytes " + exchange.response().length);
                 System.out.println("response-sha256 " + sha256(exchange.response()));

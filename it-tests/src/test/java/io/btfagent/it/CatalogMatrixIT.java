@@ -275,6 +275,7 @@ class CatalogMatrixIT {
         for (Event e : events) {
             assertEquals(-1, e.num("fd"), "wildfly drives OpenSSL through a memory BIO pair: " + e.fields());
         }
+        WildflyCaptureIT.assertClientIdentity(events, r.stdout(), server.port());
     }
 
     /**

@@ -85,6 +85,107 @@ class WildflyCaptureIT extends AgainstEchoServer {
         }
         assertEquals(out.str("ssl"), in.str("ssl"), "both calls are on one connection");
         assertTrue(out.str("ts").compareTo(in.str("ts")) <= 0, "timestamps in order");
+        assertClientIdentity(events, r[0].stdout(), server.port());
+    }
+
+    @Test
+    void everyConnectionHasItsOwnConnAndAddresses() throws Exception {
+        ChildJvm.Result[] r = new ChildJvm.Result[1];
+        List<Event> events = capture("", "/", 3, r);
+
+        // the client prints each connection's local port before its request-sha256 line
+        List<String> ports = r[0].stdout().lines().filter(l -> l.startsWith("local-port ")).map(l -> l.substring(11))
+                .toList();
+        assertEquals(3, ports.size(), r[0].stdout());
+        assertEquals(6, events.size(), "three requests and three responses: " + events);
+        java.util.Set<Long> conns = new java.util.LinkedHashSet<>();
+        for (int i = 0; i < 3; i++) {
+            Event out = events.get(2 * i);
+            Event in = events.get(2 * i + 1);
+            assertEquals(out.num("conn"), in.num("conn"), "request and response of one connection");
+            conns.add(out.num("conn"));
+            for (Event e : List.of(out, in)) {
+                assertEquals("127.0.0.1:" + ports.get(i), e.str("local"), e.fields().toString());
+                assertEquals("127.0.0.1:" + server.port(), e.str("remote"), e.fields().toString());
+            }
+        }
+        assertEquals(3, conns.size(), "three connections, three conns: " + conns);
+    }
+
+    @Test
+    void anEngineOfAnotherShapeLeavesCaptureWithoutIdentityInOneLineAndTheAppUnchanged() throws Exception {
+        // wildfly-openssl with OpenSSLEngine's field 'ssl' renamed 'zsl' throughout the class: a
+        // working library whose shape the agent does not know
+        Path jar = renamedSslField(tmp.resolve("wildfly-renamed.jar"));
+        String cp = String.join(":", java.util.Arrays.stream(ChildJvm.CLASSPATH.split(":"))
+                .map(e -> e.contains("wildfly-openssl") ? jar.toString() : e).toList());
+        List<String> args = List.of(HOST, String.valueOf(server.port()), "/", "1");
+        ChildJvm.Result without = new ChildJvm().classpath(cp).run(CLIENT, args, 120);
+        Path jsonl = tmp.resolve("events.jsonl");
+        ChildJvm.Result with = new ChildJvm().classpath(cp).agent("sinks=jsonl,sink.jsonl.path=" + jsonl)
+                .runWhenReady(CLIENT, args, 120, "traffic", List.of(HOOKED));
+
+        assertEquals(0, without.exitCode(), without.stderr());
+        assertEquals(without.exitCode(), with.exitCode());
+        assertEquals(without.comparableStdout(), with.comparableStdout());
+        assertEquals(without.comparableStderr(), with.comparableStderr());
+        List<String> identity = with.agentLines().stream().filter(l -> l.contains("WARN")).toList();
+        assertEquals(1, identity.size(), "one warning: " + with.agentLines());
+        assertTrue(identity.get(0).contains("WARN") && identity.get(0).contains("wildfly-openssl")
+                && identity.get(0).contains("ssl"), identity.get(0));
+
+        List<Event> events = CapturedEvents.read(jsonl);
+        assertArrayEquals(WildflyHttpsClient.request(HOST, server.port(), "/"), CapturedEvents.stream(events, true));
+        assertArrayEquals(TlsEchoServer.responseFor("/"), CapturedEvents.stream(events, false));
+        for (Event e : events) {
+            assertTrue(e.num("conn") > 0, "conn comes from the kernel, whatever the JVM side knows: " + e.fields());
+            assertEquals(null, e.str("role"), e.fields().toString());
+            assertEquals(null, e.str("local"), e.fields().toString());
+            assertEquals(null, e.str("remote"), e.fields().toString());
+            assertEquals("java", e.str("thread"), "the OS name: " + e.fields());
+        }
+    }
+
+    /** A copy of the wildfly-openssl jar whose OpenSSLEngine calls its field 'ssl' 'zsl'. */
+    static Path renamedSslField(Path target) throws IOException {
+        Path original = Path.of(java.util.Arrays.stream(ChildJvm.CLASSPATH.split(":"))
+                .filter(e -> e.contains("wildfly-openssl")).findFirst().orElseThrow());
+        String engine = "org/wildfly/openssl/OpenSSLEngine.class";
+        try (java.util.zip.ZipFile in = new java.util.zip.ZipFile(original.toFile());
+                java.util.zip.ZipOutputStream out = new java.util.zip.ZipOutputStream(Files.newOutputStream(target))) {
+            for (java.util.zip.ZipEntry e : java.util.Collections.list(in.entries())) {
+                byte[] b = in.getInputStream(e).readAllBytes();
+                if (e.getName().equals(engine)) {
+                    // the constant pool's one UTF-8 entry "ssl" (tag 1, length 3): field name everywhere
+                    byte[] utf8 = {1, 0, 3, 's', 's', 'l'};
+                    int at = Libraries.indexOf(b, utf8, 0);
+                    assertTrue(at > 0 && Libraries.indexOf(b, utf8, at + 1) < 0, "one 'ssl' constant");
+                    b[at + 3] = 'z';
+                }
+                out.putNextEntry(new java.util.zip.ZipEntry(e.getName()));
+                out.write(b);
+                out.closeEntry();
+            }
+        }
+        return target;
+    }
+
+    /**
+     * A wildfly-openssl client's events carry one conn, role client, the addresses of the
+     * connection the client printed ({@code local-port}) and the Java name of its thread.
+     */
+    static void assertClientIdentity(List<Event> events, String stdout, int serverPort) {
+        String localPort = ChildJvm.printedValues(stdout).get("local-port");
+        assertTrue(localPort != null && localPort.matches("\\d+"), "the client printed its local port:\n" + stdout);
+        long conn = events.get(0).num("conn");
+        assertTrue(conn > 0, "a conn id: " + events.get(0).fields());
+        for (Event e : events) {
+            assertEquals(conn, e.num("conn"), "one connection, one conn: " + e.fields());
+            assertEquals("client", e.str("role"), e.fields().toString());
+            assertEquals("127.0.0.1:" + localPort, e.str("local"), e.fields().toString());
+            assertEquals("127.0.0.1:" + serverPort, e.str("remote"), e.fields().toString());
+            assertEquals("main", e.str("thread"), "the Java thread's name (its OS name is 'java'): " + e.fields());
+        }
     }
 
     @Test
@@ -209,7 +310,7 @@ class WildflyCaptureIT extends AgainstEchoServer {
 
         assertEquals(0, without.exitCode(), without.stderr());
         assertEquals(without.exitCode(), with.exitCode());
-        assertEquals(without.stdout(), with.stdout());
+        assertEquals(without.comparableStdout(), with.comparableStdout());
         assertEquals(without.comparableStderr(), with.comparableStderr());
         assertEquals(1, with.agentLines().size(), "exactly one agent line: " + with.agentLines());
         String warning = with.agentLines().get(0);

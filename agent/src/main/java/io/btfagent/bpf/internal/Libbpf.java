@@ -71,12 +71,21 @@ public final class Libbpf {
     /** int bpf_map_lookup_elem(int fd, const void *key, void *value) */
     public static native int bpf_map_lookup_elem(int fd, Pointer key, Pointer value);
 
+    /** int bpf_map_update_elem(int fd, const void *key, const void *value, __u64 flags) */
+    public static native int bpf_map_update_elem(int fd, Pointer key, Pointer value, long flags);
+
+    /** int bpf_map_delete_elem(int fd, const void *key) */
+    public static native int bpf_map_delete_elem(int fd, Pointer key);
+
     /** struct bpf_link *bpf_program__attach_uprobe_opts(const struct bpf_program *prog, pid_t pid, const char *binary_path, size_t func_offset, const struct bpf_uprobe_opts *opts) */
     public static native Pointer bpf_program__attach_uprobe_opts(Pointer prog, int pid, String binaryPath,
             long funcOffset, Pointer opts);
 
     /** int bpf_link__destroy(struct bpf_link *link) */
     public static native int bpf_link__destroy(Pointer link);
+
+    /** int bpf_program__set_autoload(struct bpf_program *prog, bool autoload) */
+    public static native int bpf_program__set_autoload(Pointer prog, boolean autoload);
 
     /** struct btf *btf__parse(const char *path, struct btf_ext **btf_ext) */
     public static native Pointer btf__parse(String path, Pointer btfExt);

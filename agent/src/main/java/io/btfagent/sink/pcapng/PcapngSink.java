@@ -75,16 +75,16 @@ public final class PcapngSink implements Sink {
     }
 
     /**
-     * The connection an event belongs to: until events carry a connection id, its TLS object.
-     * The one place that decides it.
+     * The connection an event belongs to: its {@code conn}, or where the kernel could not number
+     * the TLS object, the object's address. The one place that decides it.
      */
     static long connection(CaptureEvent e) {
-        return e.ssl();
+        return e.conn() != 0 ? e.conn() : e.ssl();
     }
 
     /** Whether the agent's side is the TLS server of this connection; unknown means client. */
     static boolean localIsServer(CaptureEvent e) {
-        return false;
+        return "server".equals(e.role());
     }
 
     /** One connection: its endpoints and, per direction, where the current call starts. */

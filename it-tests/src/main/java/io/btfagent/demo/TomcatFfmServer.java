@@ -1,0 +1,84 @@
+package io.btfagent.demo;
+
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.apache.catalina.Context;
+import org.apache.catalina.connector.Connector;
+import org.apache.catalina.startup.Tomcat;
+import org.apache.tomcat.util.net.SSLHostConfig;
+import org.apache.tomcat.util.net.SSLHostConfigCertificate;
+
+/**
+ * Tomcat embedded with an HTTPS connector whose TLS is its FFM (Panama) OpenSSL engine
+ * ({@code org.apache.tomcat.util.net.openssl.panama}, JDK 22+), which drives the system's
+ * libssl over a memory BIO from Java. Every request body is answered with
+ * {@code echo <n> bytes: } followed by the body.
+ *
+ * <p>Usage: {@code TomcatFfmServer <cert.pem> <key.pem> <work dir>}. Prints {@code port <n>}
+ * once it listens on 127.0.0.1 (a free port) and stops when stdin closes or gives a line.
+ */
+public final class TomcatFfmServer {
+    static final String FFM_IMPLEMENTATION = "org.apache.tomcat.util.net.openssl.panama.OpenSSLImplementation";
+
+    private TomcatFfmServer() {
+    }
+
+    /** The response body for a request body. */
+    public static byte[] responseBody(byte[] request) {
+        byte[] head = ("echo " + request.length + " bytes: ").getBytes(StandardCharsets.US_ASCII);
+        byte[] out = new byte[head.length + request.length];
+        System.arraycopy(head, 0, out, 0, head.length);
+        System.arraycopy(request, 0, out, head.length, request.length);
+        return out;
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path work = Files.createDirectories(Path.of(args[2]));
+        Tomcat tomcat = new Tomcat();
+        tomcat.setBaseDir(work.toString());
+        Connector connector = new Connector("org.apache.coyote.http11.Http11NioProtocol");
+        connector.setPort(0);
+        connector.setProperty("address", "127.0.0.1");
+        connector.setSecure(true);
+        connector.setScheme("https");
+        connector.setProperty("SSLEnabled", "true");
+        SSLHostConfig host = new SSLHostConfig();
+        host.setSslProtocol("TLS");
+        SSLHostConfigCertificate cert = new SSLHostConfigCertificate(host, SSLHostConfigCertificate.Type.UNDEFINED);
+        cert.setCertificateFile(Path.of(args[0]).toAbsolutePath().toString());
+        cert.setCertificateKeyFile(Path.of(args[1]).toAbsolutePath().toString());
+        host.addCertificate(cert);
+        connector.addSslHostConfig(host);
+        connector.setProperty("sslImplementationName", FFM_IMPLEMENTATION);
+        tomcat.getService().addConnector(connector);
+        tomcat.setConnector(connector);
+
+        Context ctx = tomcat.addContext("", null);
+        Tomcat.addServlet(ctx, "echo", new HttpServlet() {
+            private static final long serialVersionUID = 1L;
+
+            @Override
+            protected void doPost(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+                byte[] body = responseBody(req.getInputStream().readAllBytes());
+                resp.setContentType("application/octet-stream");
+                resp.setContentLength(body.length);
+                resp.getOutputStream().write(body);
+            }
+        });
+        ctx.addServletMappingDecoded("/*", "echo");
+        tomcat.start();
+        System.out.println("port " + connector.getLocalPort());
+        System.out.flush();
+        new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+        tomcat.stop();
+        tomcat.destroy();
+        System.exit(0);
+    }
+}
