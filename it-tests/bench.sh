@@ -13,6 +13,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+# shellcheck source=../native-targets/bin/tools.sh
+. "$root/native-targets/bin/tools.sh"
+need_tools openssl java
 agent_jar=$root/agent/target/btf-agent.jar
 agent_classes=$root/agent/target/classes
 agent_deps=$root/agent/target/inst-deps

@@ -8,6 +8,9 @@
 # README's first command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=../native-targets/bin/tools.sh
+. native-targets/bin/tools.sh
+need_tools java
 jar=agent/target/btf-agent.jar
 lib=it-tests/target/lib/wildfly-openssl-2.2.5.Final.jar
 if [ ! -f "$jar" ] || [ ! -f "$lib" ]; then
@@ -22,7 +25,7 @@ java -javaagent:"$jar"=sinks=log,jsonl,pcapng,sink.jsonl.path="$out",sink.pcapng
     "-Ddemo.headers=Authorization: Bearer demo-secret-token" \
     -cp it-tests/target/classes:"$lib" io.btfagent.demo.DemoMain
 echo "demo: events also written to $out and $pcap"
-if command -v tshark >/dev/null; then
+if have_tool tshark; then
     cd "$(dirname "$pcap")"
     name=$(basename "$pcap")
     echo "demo: tshark -r $name -Y http"

@@ -26,9 +26,9 @@ index=${1:-$checkout/native-targets/catalog/index.tsv}
 
 die() { echo "fetch-catalog-libs: $*" >&2; exit 1; }
 [ -r "$index" ] || die "no catalog index at $index"
-for tool in readelf dpkg-deb flock; do
-    command -v "$tool" >/dev/null || die "missing tool: $tool"
-done
+# shellcheck source-path=SCRIPTDIR source=../../native-targets/bin/tools.sh
+. "$nt_bin/tools.sh"
+need_tools readelf dpkg-deb flock apt-get apt-cache /usr/lib/apt/apt-helper
 cache=$BTF_AGENT_CACHE
 mkdir -p "$cache/logs" "$cache/libs"
 log=$cache/logs/fetch-catalog-libs.log

@@ -29,7 +29,9 @@ case "$suite" in
     *) die "unsupported suite $suite (trixie, sid)" ;;
 esac
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot)"
-command -v debootstrap >/dev/null || die "debootstrap missing: apt-get install debootstrap (native-targets/bin/setup-host.sh)"
+# shellcheck source-path=SCRIPTDIR source=../../native-targets/bin/tools.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../native-targets/bin/tools.sh"
+need_tools debootstrap flock mountpoint umount
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [ -r "$keyring" ] || die "missing $keyring (package debian-archive-keyring)"
 

@@ -40,9 +40,10 @@ mkdir -p "$dl" "$cache/logs"
 die() { echo "build-libbpf: $*" >&2; exit 1; }
 run() { "$@" >>"$log" 2>&1 || { echo "build-libbpf: failed: $*; end of $log:" >&2; tail -n 30 "$log" >&2; exit 1; }; }
 
-for tool in gcc make ar strip patch dpkg-source dpkg-query bzip2 xz sha256sum; do
-    command -v "$tool" >/dev/null || die "missing tool: $tool"
-done
+# shellcheck source-path=SCRIPTDIR source=tools.sh
+. "$here/tools.sh"
+need_tools gcc make ar ld strip nm readelf objdump patch dpkg-source dpkg-query bzip2 xz sha256sum \
+    apt-get /usr/lib/apt/apt-helper
 # Only zlib comes from the host (its libz.a is PIC); libelf.a of Debian 12 is
 # not, hence elfutils from source.
 if ! dpkg-query -W -f='${Status}' zlib1g-dev 2>/dev/null | grep -q "install ok installed"; then

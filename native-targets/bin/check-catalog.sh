@@ -20,6 +20,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 catalog=$(dirname "$here")/catalog
 index=$catalog/index.tsv
 [ -f "$index" ] || { echo "check-catalog: no $index" >&2; exit 2; }
+# shellcheck source-path=SCRIPTDIR source=tools.sh
+. "$here/tools.sh"
+need_tools gcc pahole
 
 # The host's OpenSSL build (Debian 12) and bookworm's GnuTLS.
 default_entries=(libssl3=3.0.19-1~deb12u2 libgnutls30=3.7.9-2+deb12u7)

@@ -28,12 +28,9 @@ gen_args() { # example-version "$@"
     upstream=${debver%-*}
 }
 
-need_tools() { # tool...
-    local tool
-    for tool in "$@"; do
-        command -v "$tool" >/dev/null || die "missing tool: $tool"
-    done
-}
+# need_tools: every tool checked against required-tools.tsv
+# shellcheck source-path=SCRIPTDIR source=tools.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 
 # The common start of a gen-<lib>-btf.sh run (the caller has set targets and
 # src_pkg and defines die): the cache layout, a fresh log, the suites, and the

@@ -34,7 +34,8 @@ targets=$(dirname "$here")
 # shellcheck source-path=SCRIPTDIR source=deb-fetch.sh
 . "$here/deb-fetch.sh"
 gen_args 3.7.9-2+deb12u7 "$@"   # sets debver, upstream
-need_tools gcc pahole readelf objdump bpftool dpkg-source dpkg-deb make flock
+need_tools gcc g++ pahole readelf objdump bpftool pkg-config dpkg-source dpkg-deb dpkg-architecture make xz flock \
+    apt-get apt-cache /usr/lib/apt/apt-helper
 
 # Only amd64: the types file is compiled for the host (see gen-openssl-btf.sh).
 arch=amd64

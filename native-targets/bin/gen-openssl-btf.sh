@@ -37,7 +37,8 @@ targets=$(dirname "$here")
 # shellcheck source-path=SCRIPTDIR source=deb-fetch.sh
 . "$here/deb-fetch.sh"
 gen_args 3.0.19-1~deb12u2 "$@"   # sets debver, upstream
-need_tools gcc pahole readelf objdump bpftool dpkg-source dpkg-deb make perl flock
+need_tools gcc pahole readelf objdump bpftool dpkg-source dpkg-deb dpkg-architecture make perl xz flock \
+    apt-get apt-cache /usr/lib/apt/apt-helper
 
 # Only amd64: the types file is compiled for the host, so the layout is the
 # host's; another arch would need a cross compiler here.

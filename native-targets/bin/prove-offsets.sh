@@ -40,9 +40,9 @@ set -euo pipefail
 die() { echo "prove-offsets: $*" >&2; exit 2; }
 [ "$#" -ge 3 ] || die "usage: $0 openssl <libssl.so> <btf> [<libcrypto.so>] | gnutls <libgnutls.so> <btf>"
 lib=$1 so=$2 btf=$3
-for tool in bpftool objdump readelf; do
-    command -v "$tool" >/dev/null || die "missing tool: $tool (Debian packages bpftool, binutils)"
-done
+# shellcheck source-path=SCRIPTDIR source=tools.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
+need_tools bpftool objdump readelf
 [ -f "$so" ] || die "no such library: $so"
 [ -f "$btf" ] || die "no such BTF file: $btf"
 

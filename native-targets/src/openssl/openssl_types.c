@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Type anchor for the userspace BTF of an OpenSSL 3.x build.
  *

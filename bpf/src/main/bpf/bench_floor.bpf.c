@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The bare cost of a probe, for it-tests' benchmark (io.btfagent.bench), not used by the
  * agent: an entry uprobe and a return uprobe that only count their hits in a per-CPU
@@ -13,6 +13,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+/* The SPDX line above as the kernel spells it (the same for every BPF program here). */
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct {

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The record the kernel side writes into the ring buffer, one per chunk of a
  * TLS call's plaintext. The Java decoder (io.btfagent.event.RecordLayout)

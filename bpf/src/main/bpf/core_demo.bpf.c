@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The userspace-CO-RE idea on its own, without TLS: a test program for
  * it-tests' CoreDemoIT, not used by the agent.
@@ -22,6 +22,7 @@
 
 #include "pt_regs.h"
 
+/* The SPDX line above as the kernel spells it (the same for every BPF program here). */
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /*

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The GnuTLS fields the program reads (lib/gnutls_int.h), by name only; offsets come from
  * the BTF of the exact GnuTLS build. internals is a typedef'd anonymous struct (internals_st)

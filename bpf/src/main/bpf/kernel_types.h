@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The kernel fields that lead from a file descriptor to its socket's addresses, declared
  * by name only: CO-RE relocates them against the running kernel's BTF (merged into the

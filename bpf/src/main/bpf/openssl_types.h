@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The few OpenSSL fields the program reads, declared by name only. Offsets
  * come from the BTF of the exact library build at load time (CO-RE), so one

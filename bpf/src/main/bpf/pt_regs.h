@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * x86_64 registers as the kernel's own BTF names them. Declared with
  * preserve_access_index so the field offsets are relocated against the

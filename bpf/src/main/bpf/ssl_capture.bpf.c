@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Captures the plaintext of OpenSSL's SSL_read/SSL_read_ex/SSL_write/SSL_write_ex and
  * GnuTLS's gnutls_record_recv/gnutls_record_send.
@@ -21,6 +21,8 @@
 #include "kernel_types.h"
 #include "capture_event.h"
 
+/* The SPDX line above as the kernel spells it. GPL-compatible, as the GPL-only helpers
+ * used here (bpf_probe_read_user, bpf_get_current_task) require. */
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Most plaintext bytes kept per call (capture.max-bytes); set before load. */

@@ -3,6 +3,7 @@ package io.btfagent;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.instrument.Instrumentation;
+import java.lang.reflect.InvocationTargetException;
 import java.net.MalformedURLException;
 import java.net.URL;
 import java.security.CodeSource;
@@ -20,9 +21,19 @@ import java.util.zip.ZipEntry;
  * The only class of the agent the application can see. It starts the real agent in an
  * isolated class loader whose parent is the platform loader, so the agent's JNA, logback and
  * slf4j never meet the application's. Everything is caught: the host never sees an exception.
+ * As the jar's Main-Class it runs the commands ({@code java -jar btf-agent.jar --help}), also
+ * from the isolated loader.
  */
 public final class BtfAgent {
     private static final String STARTED = "btf.agent.started";
+    /** Arguments of the commands the {@code attach}, {@code status} and {@code detach} commands send. */
+    private static final String CONTROL = "@";
+
+    /**
+     * One isolated loader per JVM, kept for the JVM's life: a native library (JNA's) is bound
+     * to the loader that loaded it, so an agent attached again after a detach must reuse it.
+     */
+    private static IsolatedLoader loader;
 
     private BtfAgent() {
     }
@@ -32,7 +43,40 @@ public final class BtfAgent {
     }
 
     public static void agentmain(String args, Instrumentation inst) {
+        if (args != null && args.startsWith(CONTROL)) {
+            try {
+                loader().loadClass("io.btfagent.runtime.AgentControl")
+                        .getMethod("command", String.class, Instrumentation.class).invoke(null, args, inst);
+            } catch (Throwable t) {
+                System.err.println("[btf-agent] command not run: " + t);
+            }
+            return;
+        }
         start(args, inst);
+    }
+
+    /** {@code java -jar btf-agent.jar <command>}: see {@code io.btfagent.cli.Cli}. */
+    public static void main(String[] args) {
+        int status;
+        try {
+            status = (Integer) loader().loadClass("io.btfagent.cli.Cli").getMethod("run", String[].class)
+                    .invoke(null, (Object) args);
+        } catch (InvocationTargetException e) {
+            System.err.println("btf-agent: " + e.getCause());
+            status = 1;
+        } catch (Throwable t) {
+            System.err.println("btf-agent: " + t);
+            status = 1;
+        }
+        System.exit(status);
+    }
+
+    private static synchronized ClassLoader loader() throws Exception {
+        if (loader == null) {
+            CodeSource cs = BtfAgent.class.getProtectionDomain().getCodeSource();
+            loader = new IsolatedLoader(new JarFile(new java.io.File(cs.getLocation().toURI())), cs);
+        }
+        return loader;
     }
 
     private static void start(String args, Instrumentation inst) {
@@ -55,9 +99,7 @@ public final class BtfAgent {
 
     private static void run(String args, Instrumentation inst) {
         try {
-            CodeSource cs = BtfAgent.class.getProtectionDomain().getCodeSource();
-            ClassLoader loader = new IsolatedLoader(new JarFile(new java.io.File(cs.getLocation().toURI())), cs);
-            loader.loadClass("io.btfagent.runtime.AgentRuntime")
+            loader().loadClass("io.btfagent.runtime.AgentRuntime")
                     .getMethod("run", String.class, Instrumentation.class)
                     .invoke(null, args, inst);
         } catch (Throwable t) {

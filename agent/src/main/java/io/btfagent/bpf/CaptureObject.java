@@ -130,7 +130,12 @@ public final class CaptureObject {
     /** Whether the bound libbpf and this kernel can attach uprobe_multi links that filter by pid. */
     public static boolean uprobeMultiUsable() {
         return io.btfagent.bpf.internal.LibbpfMulti.bind(io.btfagent.bpf.internal.Libbpf.boundPath())
-                && kernelAtLeast(System.getProperty("os.version", ""), 6, 10);
+                && uprobeMultiKernel(System.getProperty("os.version", ""));
+    }
+
+    /** Whether a kernel of release {@code osVersion} filters uprobe_multi links by pid (see {@link #kernelAtLeast}). */
+    public static boolean uprobeMultiKernel(String osVersion) {
+        return kernelAtLeast(osVersion, 6, 10);
     }
 
     /**

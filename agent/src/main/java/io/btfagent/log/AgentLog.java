@@ -4,7 +4,12 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.AppenderBase;
 import ch.qos.logback.core.ConsoleAppender;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 
 /**
  * The agent's own logging: a private logback context configured in code, writing to stderr
@@ -16,6 +21,8 @@ public final class AgentLog {
     public static final String PREFIX = "[btf-agent]";
 
     private static volatile Logger logger;
+    /** Receivers of the agent's lines besides stderr (the terminal of an {@code attach} command). */
+    private static final List<Consumer<String>> TAPS = new CopyOnWriteArrayList<>();
 
     private AgentLog() {
     }
@@ -37,9 +44,22 @@ public final class AgentLog {
             out.setTarget("System.err");
             out.setEncoder(enc);
             out.start();
+            AppenderBase<ILoggingEvent> taps = new AppenderBase<>() {
+                @Override
+                protected void append(ILoggingEvent e) {
+                    if (!TAPS.isEmpty() && e.getLevel().isGreaterOrEqual(Level.INFO)) {
+                        String line = e.getLevel() + " " + e.getFormattedMessage();
+                        TAPS.forEach(t -> t.accept(line));
+                    }
+                }
+            };
+            taps.setContext(ctx);
+            taps.setName("taps");
+            taps.start();
             Logger l = ctx.getLogger("btf-agent");
             l.setAdditive(false);
             l.addAppender(out);
+            l.addAppender(taps);
             ctx.start();
             logger = l;
         }
@@ -56,5 +76,15 @@ public final class AgentLog {
     /** A line on stderr for the time before logging is up (or when it cannot start). */
     public static void early(String message) {
         System.err.println(PREFIX + " " + message);
+        TAPS.forEach(t -> t.accept(message));
+    }
+
+    /**
+     * Hands {@code receiver} every line of level INFO and above (as "LEVEL message") and every
+     * early line, until the returned handle is closed.
+     */
+    public static AutoCloseable tap(Consumer<String> receiver) {
+        TAPS.add(receiver);
+        return () -> TAPS.remove(receiver);
     }
 }

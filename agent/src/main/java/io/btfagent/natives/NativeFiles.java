@@ -53,6 +53,46 @@ public final class NativeFiles {
     }
 
     /**
+     * What {@link #prepareDir} would refuse, found without creating or changing anything:
+     * {@code dir} (reached through {@code seen}, e.g. below {@code /proc/<pid>/root} for
+     * another mount namespace) must be a directory owned by {@code uid} and not group- or
+     * world-writable, or not exist yet under a directory {@code uid} may create it in.
+     */
+    public static Optional<String> dirProblem(Path dir, Path seen, String uid) {
+        try {
+            if (Files.exists(seen, LinkOption.NOFOLLOW_LINKS)) {
+                if (!Files.isDirectory(seen, LinkOption.NOFOLLOW_LINKS)) {
+                    return Optional.of("native.dir " + dir + " exists and is not a directory");
+                }
+                Object owner = Files.getAttribute(seen, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+                if (!String.valueOf(owner).equals(uid)) {
+                    return Optional.of("native.dir " + dir + " belongs to uid " + owner + ", not to uid " + uid);
+                }
+                int mode = (Integer) Files.getAttribute(seen, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+                if ((mode & 0022) != 0) {
+                    return Optional.of("native.dir " + dir + " is writable by others (mode "
+                            + Integer.toOctalString(mode & 0777) + ")");
+                }
+                return Optional.empty();
+            }
+            Path parent = seen.toAbsolutePath().getParent();
+            while (parent != null && !Files.exists(parent)) {
+                parent = parent.getParent();
+            }
+            if (parent == null) {
+                return Optional.of("native.dir " + dir + " has no existing parent directory");
+            }
+            int mode = (Integer) Files.getAttribute(parent, "unix:mode");
+            String owner = String.valueOf(Files.getAttribute(parent, "unix:uid"));
+            boolean writable = uid.equals("0") || (owner.equals(uid) && (mode & 0200) != 0) || (mode & 0002) != 0;
+            return writable ? Optional.empty()
+                    : Optional.of("native.dir " + dir + " does not exist and uid " + uid + " cannot create it");
+        } catch (IOException | UnsupportedOperationException e) {
+            return Optional.of("native.dir " + dir + " cannot be checked: " + e);
+        }
+    }
+
+    /**
      * Writes the resource {@code resource} of {@code loader} into {@code dir} as
      * {@code <stem>-<sha256 prefix><suffix>} and returns its path.
      */
@@ -120,7 +160,8 @@ public final class NativeFiles {
         return s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\");
     }
 
-    static String uid() {
+    /** The effective uid of this process. */
+    public static String uid() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("Uid:")) {

@@ -34,7 +34,7 @@ import java.util.function.UnaryOperator;
  * later. Nothing here may throw into the host.
  */
 public final class AgentRuntime {
-    private static final long STOP_DEADLINE_MS = 300;
+    static final long STOP_DEADLINE_MS = 300;
     private static final long FLUSH_DEADLINE_MS = 500;
     private static final long REPORT_EVERY_MS = 10_000;
     /** Starts the JSON stats line (at exit and every stats.interval); what follows is one JSON object. */
@@ -96,7 +96,10 @@ public final class AgentRuntime {
                 redactor == null ? UnaryOperator.identity() : redactor);
         Capture capture = new Capture(config, log, dispatcher);
         log.debug("libbpf bound, sinks and reader started {} ms after JVM start", Capture.sinceJvmStartMs());
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown(capture, dispatcher, log), "btf-agent-exit"));
+        Thread hook = new Thread(() -> shutdown(capture, dispatcher, log), "btf-agent-exit");
+        Runtime.getRuntime().addShutdownHook(hook);
+        AgentControl.Session session = new AgentControl.Session(config, capture, dispatcher, hook, log);
+        AgentControl.register(session);
 
         List<Path> watched = watchedPaths(config);
         long interval = config.longValue("scan.interval-ms");
@@ -117,12 +120,13 @@ public final class AgentRuntime {
         if (capture.hookedCount() == 0) {
             log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);
         }
+        session.ready();
         long lastLost = 0;
         long nextReport = System.currentTimeMillis() + REPORT_EVERY_MS;
         long statsEveryMs = config.longValue("stats.interval") * 1000;
         long nextStats = System.currentTimeMillis() + statsEveryMs;
-        while (true) {
-            Thread.sleep(interval);
+        // until detached (the detach command takes the capture down once this thread has left)
+        while (!session.awaitStop(interval)) {
             late.rescan(List.of()).get();
             long now = System.currentTimeMillis();
             boolean report = now >= nextReport;
@@ -296,7 +300,8 @@ public final class AgentRuntime {
         return sinks;
     }
 
-    private static void shutdown(Capture capture, Dispatcher dispatcher, Logger log) {
+    /** Detaches, drains, flushes the sinks, logs the capture summary and stats, and returns them (null on failure). */
+    static CaptureStats shutdown(Capture capture, Dispatcher dispatcher, Logger log) {
         try {
             capture.stop(STOP_DEADLINE_MS);
             dispatcher.close(FLUSH_DEADLINE_MS);
@@ -306,8 +311,10 @@ public final class AgentRuntime {
             if (stacks instanceof io.btfagent.identity.TlsStacks t) {
                 log.info(t.summary());
             }
+            return s;
         } catch (Throwable t) {
             AgentLog.early("shutdown: " + t);
+            return null;
         }
     }
 }

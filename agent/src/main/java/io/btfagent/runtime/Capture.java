@@ -55,6 +55,8 @@ final class Capture {
     private final boolean fallback;
     private final List<String> families;
     private final int pid = (int) ProcessHandle.current().pid();
+    /** This process as the kernel's BPF helpers see it (another number inside a pid namespace). */
+    private final int tgid = AgentControl.initialNamespacePid().orElse(pid);
     private final long monotonicToEpoch = RecordDecoder.monotonicToEpochOffset();
     /** The one ring every library's instance writes to (its cookie says which library a record is of). */
     private final RingBuffer ring;
@@ -97,7 +99,7 @@ final class Capture {
         this.catalog = BtfCatalog.bundled(btfDir == null ? null : Path.of(btfDir));
         this.object = CaptureObject.bundled();
         int ringBytes = CaptureObject.ringSize(config.longValue("ring.bytes"));
-        this.settings = new CaptureObject.Settings((int) config.longValue("capture.max-bytes"), pid, ringBytes / 32);
+        this.settings = new CaptureObject.Settings((int) config.longValue("capture.max-bytes"), tgid, ringBytes / 32);
         this.attachMode = CaptureObject.AttachMode.valueOf(config.word("attach.mode").toUpperCase(Locale.ROOT));
         this.fallback = config.word("btf.fallback").equals("version-line");
         this.families = config.list("libraries");
@@ -450,5 +452,42 @@ final class Capture {
             }
         }
         unhookThread.interrupt();
+    }
+
+    /**
+     * {@link #stop}, then frees every object, the ring and the reader's descriptors: after it
+     * the process holds nothing of the capture in the kernel, and no thread of it runs.
+     */
+    void close(long deadlineMs) {
+        stop(deadlineMs);
+        for (Hooked h : hooked.values()) {
+            h.object().close();
+        }
+        hooked.clear();
+        byId.clear();
+        try {
+            pollerThread.join(5_000);
+            unhookThread.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (pollerThread.isAlive()) {
+            log.warn("the ring reader did not stop; its ring stays mapped");
+            return;
+        }
+        ring.close();
+        poller.close();
+    }
+
+    /** One line per hooked library: family, version, path, build-id, links. */
+    List<String> hookedLibraries() {
+        List<String> out = new ArrayList<>();
+        for (Hooked h : hooked.values()) {
+            out.add(h.library().family() + " " + h.version() + " at " + h.library().path() + " (build-id "
+                    + h.library().buildId() + ", BTF " + h.origin() + ", " + h.object().links().size() + " links"
+                    + (h.unhooked().get() ? ", unhooked: its BTF failed the check" : "") + ")");
+        }
+        out.sort(null);
+        return out;
     }
 }

@@ -13,7 +13,7 @@ import java.util.Optional;
  * The checks made before anything native is touched. Each failure is one line naming what is
  * missing and how to fix it; the agent then stays idle and the application runs as without it.
  */
-final class Preflight {
+public final class Preflight {
     static final int CAP_SYS_ADMIN = 21;
     static final int CAP_PERFMON = 38;
     static final int CAP_BPF = 39;
@@ -50,19 +50,29 @@ final class Preflight {
         return Optional.empty();
     }
 
-    /**
-     * Capture needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, which implies both on older
-     * kernels) in the effective set, read from {@code /proc/self/status}.
-     */
-    static Optional<String> capabilityProblem(String status) {
+    /** The effective capability set in {@code status} (the text of a {@code /proc/<pid>/status}). */
+    public static BigInteger effectiveCapabilities(String status) {
         BigInteger eff = BigInteger.ZERO;
         for (String line : status.split("\n")) {
             if (line.startsWith("CapEff:")) {
                 eff = new BigInteger(line.substring(7).trim(), 16);
             }
         }
-        boolean ok = eff.testBit(CAP_SYS_ADMIN) || (eff.testBit(CAP_BPF) && eff.testBit(CAP_PERFMON));
-        if (ok) {
+        return eff;
+    }
+
+    /**
+     * Capture needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, which implies both on older
+     * kernels) in the effective set.
+     */
+    public static boolean canCapture(BigInteger effective) {
+        return effective.testBit(CAP_SYS_ADMIN) || (effective.testBit(CAP_BPF) && effective.testBit(CAP_PERFMON));
+    }
+
+    /** {@link #canCapture} for this process, read from {@code /proc/self/status}, as the line that says why not. */
+    public static Optional<String> capabilityProblem(String status) {
+        BigInteger eff = effectiveCapabilities(status);
+        if (canCapture(eff)) {
             return Optional.empty();
         }
         return Optional.of("capture disabled: this process lacks CAP_BPF and CAP_PERFMON (effective capabilities 0x"

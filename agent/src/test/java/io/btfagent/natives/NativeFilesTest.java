@@ -72,4 +72,28 @@ class NativeFilesTest {
                 () -> NativeFiles.extract(getClass().getClassLoader(), "no/such/lib.so", tmp.resolve("n")));
         assertEquals("the agent jar lacks no/such/lib.so", e.getMessage());
     }
+
+    @Test
+    void dirProblemAcceptsAnOwnerOnlyDirectoryOrOneThatCanBeCreated(@TempDir Path tmp) throws IOException {
+        Path dir = Files.createDirectory(tmp.resolve("natives"),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        assertEquals(Optional.empty(), NativeFiles.dirProblem(dir, dir, NativeFiles.uid()));
+        Path absent = tmp.resolve("later/natives");
+        assertEquals(Optional.empty(), NativeFiles.dirProblem(absent, absent, NativeFiles.uid()));
+        assertTrue(Files.notExists(absent), "nothing is created");
+    }
+
+    @Test
+    void dirProblemNamesAnotherOwnerAWritableDirectoryAndAFile(@TempDir Path tmp) throws IOException {
+        Path dir = Files.createDirectory(tmp.resolve("open"));
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
+        assertEquals(Optional.of("native.dir " + dir + " is writable by others (mode 777)"),
+                NativeFiles.dirProblem(dir, dir, NativeFiles.uid()));
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+        assertEquals(Optional.of("native.dir " + dir + " belongs to uid " + NativeFiles.uid() + ", not to uid 4242"),
+                NativeFiles.dirProblem(dir, dir, "4242"));
+        Path file = Files.createFile(tmp.resolve("plain"));
+        assertEquals(Optional.of("native.dir " + file + " exists and is not a directory"),
+                NativeFiles.dirProblem(file, file, NativeFiles.uid()));
+    }
 }

@@ -68,6 +68,8 @@ class PackagingIT {
         Attributes a = m.getMainAttributes();
         assertEquals(ENTRY, a.getValue("Premain-Class"));
         assertEquals(ENTRY, a.getValue("Agent-Class"));
+        assertEquals(ENTRY, a.getValue("Main-Class"), "java -jar runs the commands through the entry class");
+        assertEquals("true", a.getValue("Can-Retransform-Classes"));
         String version = a.getValue("Implementation-Version");
         assertTrue(version != null && !version.isBlank(), "Implementation-Version: " + version);
         // Either would put more of the agent on the application's (or the boot) class path.
@@ -215,6 +217,24 @@ class PackagingIT {
         assertEquals(without.comparableStdout(), twice.comparableStdout());
         assertEquals(List.of(ALREADY, DISABLED), twice.agentLines().stream().sorted().toList());
         assertEquals(without.stderr(), twice.applicationStderr());
+    }
+
+    @Test
+    void theJarAsACommandPrintsItsHelpWithoutArgumentsAndOneLinePlusHelpForAnUnknownCommand() throws Exception {
+        RunningJvm.Command none = RunningJvm.command(ChildJvm.AGENT_JAR);
+        assertEquals(0, none.exitCode(), none.stderr());
+        assertEquals("", none.stderr());
+        for (String command : List.of("doctor", "attach", "status", "detach")) {
+            assertTrue(none.stdout().contains("\n  " + command + " "), command + " in:\n" + none.stdout());
+        }
+        RunningJvm.Command help = RunningJvm.command(ChildJvm.AGENT_JAR, "--help");
+        assertEquals(0, help.exitCode());
+        assertEquals(none.stdout(), help.stdout());
+
+        RunningJvm.Command unknown = RunningJvm.command(ChildJvm.AGENT_JAR, "nosuch");
+        assertEquals(2, unknown.exitCode());
+        assertEquals("", unknown.stdout());
+        assertEquals("btf-agent: unknown command 'nosuch'\n\n" + none.stdout(), unknown.stderr());
     }
 
     private static List<String> duplicates(List<String> names) {

@@ -1,0 +1,137 @@
+package io.btfagent.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code doctor}: on this machine as root every check passes (alone and against a running
+ * wildfly-openssl JVM, whose libssl it names with its catalog BTF); as an unprivileged user
+ * the capability line fails with the fix; against a JVM using a library build the catalog does
+ * not have, that library's line names its build-id and how to supply its BTF, and passes once
+ * {@code btf.path} holds it.
+ */
+@Privileged
+class DoctorIT extends AgainstEchoServer {
+    private static final Path JAR = ChildJvm.AGENT_JAR;
+    private static final String CATALOG = System.getProperty("it.catalog.index",
+            "../native-targets/catalog/index.tsv");
+
+    private static List<String> marked(String stdout, String mark) {
+        return stdout.lines().filter(l -> l.startsWith(mark + " ")).toList();
+    }
+
+    private static void assertEveryLineMarked(String stdout) {
+        List<String> lines = stdout.lines().toList();
+        for (String l : lines.subList(0, lines.size() - 1)) {
+            assertTrue(l.startsWith("✓ ") || l.startsWith("✗ ") || l.startsWith("· "), "unmarked line: " + l);
+        }
+    }
+
+    @Test
+    void asRootOnThisMachineEveryCheckPasses() throws Exception {
+        RunningJvm.Command doctor = RunningJvm.command(JAR, "doctor");
+        assertEquals(0, doctor.exitCode(), doctor.stdout() + doctor.stderr());
+        assertEquals(List.of(), marked(doctor.stdout(), "✗"));
+        assertEveryLineMarked(doctor.stdout());
+        for (String check : List.of("✓ kernel ", "✓ BPF ring buffer ", "✓ uprobe attach cookies ", "✓ bpf_loop ",
+                "✓ uprobe_multi links ", "✓ kernel BTF /sys/kernel/btf/vmlinux ",
+                "✓ capabilities of this process (root): ", "✓ native.dir ")) {
+            assertTrue(doctor.stdout().lines().anyMatch(l -> l.startsWith(check)), check + " in:\n" + doctor.stdout());
+        }
+        assertTrue(doctor.stdout().endsWith("capture would work here\n"), doctor.stdout());
+    }
+
+    @Test
+    void againstARunningJvmItNamesItsLibsslWithItsBtfAndItsStack() throws Exception {
+        try (RunningJvm service = new RunningJvm(List.of(), ChildJvm.CLASSPATH, List.of(), server.port())) {
+            String pid = String.valueOf(service.pid());
+            RunningJvm.Command doctor = RunningJvm.command(JAR, "doctor", pid);
+            assertEquals(0, doctor.exitCode(), doctor.stdout() + doctor.stderr());
+            assertEquals(List.of(), marked(doctor.stdout(), "✗"));
+            assertEveryLineMarked(doctor.stdout());
+            String id = Libraries.buildId(Path.of(ChildJvm.LIBSSL_DIR, "libssl.so.3"));
+            String version = WildflyCaptureIT.systemOpensslVersion();
+            assertTrue(doctor.stdout().contains("\n✓ openssl " + version + " at " + ChildJvm.LIBSSL_DIR
+                    + "/libssl.so.3, build-id " + id + ": BTF catalog:openssl/" + version + "-" + id.substring(0, 12)
+                    + ".btf\n"), doctor.stdout());
+            assertTrue(doctor.stdout().contains("\n· JVM stack: wildfly-openssl "), doctor.stdout());
+            assertTrue(doctor.stdout().contains("\n✓ pid " + pid + " is a HotSpot JVM of user root"), doctor.stdout());
+            assertTrue(doctor.stdout().contains("\n✓ capabilities of pid " + pid + " (root): "), doctor.stdout());
+            assertTrue(doctor.stdout().endsWith("capture would work in pid " + pid + "\n"), doctor.stdout());
+            assertFalse(service.stderr().contains("[btf-agent]"), "doctor does not load the agent");
+            assertTrue(service.request().contains("HTTP/1.1 200 OK"));
+        }
+    }
+
+    @Test
+    void asAnUnprivilegedUserTheCapabilityLineFailsWithTheFix() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("world-readable"));
+        Path jar = Files.copy(JAR, dir.resolve("btf-agent.jar"));
+        AttachIT.openToAll(tmp);
+        RunningJvm.Command doctor = RunningJvm.command(List.of("setpriv", "--reuid=65534", "--regid=65534",
+                "--clear-groups", "--inh-caps=-all", "--"), jar, "doctor", "native.dir=" + dir.resolve("natives"));
+        assertEquals(1, doctor.exitCode(), doctor.stdout() + doctor.stderr());
+        assertEquals(List.of("✗ capabilities of this process (nobody): effective 0x0 lacks CAP_BPF and CAP_PERFMON; "
+                + "fix: run the JVM as root or grant them (setcap cap_bpf,cap_perfmon+ep on the java binary, or add "
+                + "them to the container)"), marked(doctor.stdout(), "✗"));
+        assertTrue(doctor.stdout().contains("\n✓ kernel BTF /sys/kernel/btf/vmlinux"), doctor.stdout());
+        assertTrue(doctor.stdout().endsWith("capture would not work: fix the lines marked ✗\n"), doctor.stdout());
+        assertFalse(Files.exists(dir.resolve("natives")), "doctor creates nothing");
+    }
+
+    @Test
+    void aLibraryBuildNotInTheCatalogIsNamedWithHowToSupplyItsBtf() throws Exception {
+        Path libs = tmp.resolve("unknown-build");
+        String systemVersion = WildflyCaptureIT.systemOpensslVersion();
+        Path libssl = Libraries.unknownBuild(libs, "3.9." + systemVersion.substring(4));
+        String unknownId = Libraries.buildId(libssl);
+        try (RunningJvm service = new RunningJvm(List.of(), ChildJvm.CLASSPATH,
+                List.of("-Dorg.wildfly.openssl.path=" + libs), server.port())) {
+            String pid = String.valueOf(service.pid());
+            RunningJvm.Command doctor = RunningJvm.command(JAR, "doctor", pid);
+            assertEquals(1, doctor.exitCode(), doctor.stdout() + doctor.stderr());
+            assertEquals(List.of("✗ openssl 3.9." + systemVersion.substring(4) + " at " + libssl + ", build-id "
+                    + unknownId + ": build-id " + unknownId + " is not in the BTF catalog and no catalog build shares "
+                    + "its version line; generate its BTF (native-targets) and put it in btf.path as " + unknownId
+                    + ".btf"), marked(doctor.stdout(), "✗"));
+
+            // supplied as the fix says (the BTF of the build it was copied from, which has its layout)
+            Path btfDir = Files.createDirectories(tmp.resolve("btf"));
+            String systemId = Libraries.buildId(Path.of(ChildJvm.LIBSSL_DIR, "libssl.so.3"));
+            Path catalogBtf = Path.of(CATALOG).resolveSibling("openssl")
+                    .resolve(systemVersion + "-" + systemId.substring(0, 12) + ".btf");
+            Files.copy(catalogBtf, btfDir.resolve(unknownId + ".btf"));
+            RunningJvm.Command fixed = RunningJvm.command(JAR, "doctor", pid, "btf.path=" + btfDir);
+            assertEquals(0, fixed.exitCode(), fixed.stdout() + fixed.stderr());
+            assertTrue(fixed.stdout().contains("\n✓ openssl 3.9." + systemVersion.substring(4) + " at " + libssl
+                    + ", build-id " + unknownId + ": BTF " + btfDir.resolve(unknownId + ".btf")), fixed.stdout());
+        }
+    }
+
+    @Test
+    void aDeletedLibraryIsReadThroughItsMappingAndSaysDeleted() throws Exception {
+        // the system's libssl, copied, loaded by the JVM and then deleted (as netty does with its own)
+        Path libs = Files.createDirectories(tmp.resolve("deleted"));
+        Path libssl = Files.copy(Path.of(ChildJvm.LIBSSL_DIR, "libssl.so.3"), libs.resolve("libssl.so.3"));
+        Files.copy(Path.of(ChildJvm.LIBSSL_DIR, "libcrypto.so.3"), libs.resolve("libcrypto.so.3"));
+        try (RunningJvm service = new RunningJvm(List.of(), ChildJvm.CLASSPATH,
+                List.of("-Dorg.wildfly.openssl.path=" + libs), server.port())) {
+            Files.delete(libssl);
+            Files.delete(libs.resolve("libcrypto.so.3"));
+            String pid = String.valueOf(service.pid());
+            RunningJvm.Command doctor = RunningJvm.command(JAR, "doctor", pid);
+            assertEquals(0, doctor.exitCode(), doctor.stdout() + doctor.stderr());
+            String id = Libraries.buildId(Path.of(ChildJvm.LIBSSL_DIR, "libssl.so.3"));
+            String version = WildflyCaptureIT.systemOpensslVersion();
+            assertTrue(doctor.stdout().contains("\n✓ openssl " + version + " at " + libssl + " (deleted), build-id " + id
+                    + ": BTF catalog:openssl/" + version + "-" + id.substring(0, 12) + ".btf\n"), doctor.stdout());
+            assertTrue(service.request().contains("HTTP/1.1 200 OK"));
+        }
+    }
+}
