@@ -72,7 +72,7 @@ public final class Dispatcher implements AutoCloseable {
      * Captured bytes after which a batch is closed and flushed: a file sink holds at most about
      * this much (as text) before writing it, so little is lost if the JVM dies.
      */
-    static final int MAX_BATCH_BYTES = 256 * 1024;
+    static final int MAX_BATCH_BYTES = 64 * 1024;
 
     /** Bytes an event is counted for in a queue's budget besides its data. */
     static final int EVENT_OVERHEAD = 256;

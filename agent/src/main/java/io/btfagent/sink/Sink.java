@@ -11,7 +11,7 @@ import java.util.Map;
  * blocks or throws only ever loses its own events: those are counted (per sink, per reason, in
  * events and bytes) and never stall the ring-buffer reader or another sink.
  *
- * <p>The thread calls {@link #accept} for a batch of events (at most 512, or about 256 KiB of
+ * <p>The thread calls {@link #accept} for a batch of events (at most 512, or about 64 KiB of
  * captured bytes), then
  * {@link #flush}. An event counts as delivered when the flush after it returns; when
  * {@code accept} throws, that event counts as failed; when {@code flush} throws, every event
