@@ -33,7 +33,10 @@ public final class MappedLibraries {
             if (family.isEmpty()) {
                 continue;
             }
-            Path attach = readable(m.mapFile()) ? m.mapFile() : m.deleted() ? null : Path.of(m.name());
+            // A file still under its name is attached by that name; only a deleted or replaced one
+            // needs the magic link, whose range names one mapping and goes when that mapping goes.
+            Path attach = !m.deleted() && isMapped(Path.of(m.name()), m) ? Path.of(m.name())
+                    : readable(m.mapFile()) ? m.mapFile() : m.deleted() ? null : Path.of(m.name());
             if (attach == null) {
                 // reported by the caller: a deleted file that /proc/self/map_files does not open
                 out.add(new LibraryScanner.LibraryFile(Path.of(m.name()), m.dev() + ":" + m.inode(), family.get(),
@@ -62,6 +65,15 @@ public final class MappedLibraries {
             return TlsLibrary.isTcnative(ElfFile.open(read)) ? Optional.of("boringssl") : Optional.empty();
         } catch (IOException | RuntimeException e) {
             return Optional.empty(); // not ELF, unreadable, or gone: not a library we can hook
+        }
+    }
+
+    /** Whether {@code p} is still the file of mapping {@code m} (same inode), not a file put in its place. */
+    private static boolean isMapped(Path p, LibraryScanner.Mapping m) {
+        try {
+            return Files.isReadable(p) && ((Number) Files.getAttribute(p, "unix:ino")).longValue() == m.inode();
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
     }
 
