@@ -8,8 +8,8 @@
 # Settings, as environment variables: BENCH_REPS (JVM runs per configuration, 5),
 # BENCH_BLOCKS (blocks per run, 5), BENCH_SIZES (size:iterations per block,
 # 64:4000,16384:1000), BENCH_CONFIGS (none,floor-single,floor-multi,agent-single,agent-multi,
-# agent-jsonl), BENCH_JSONL (the jsonl sink's file, /dev/null; a real file is deleted after
-# each run), BENCH_LIBSSL / BENCH_LIBCRYPTO (the system's libssl.so.3 / libcrypto.so.3).
+# agent-jsonl), BENCH_JSONL (the jsonl sink's file, bench-events.jsonl in the work directory;
+# deleted after each run), BENCH_LIBSSL / BENCH_LIBCRYPTO (the system's libssl.so.3 / libcrypto.so.3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD

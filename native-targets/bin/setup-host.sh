@@ -2,12 +2,14 @@
 # Installs, from Debian's packages, what building and testing btf-agent needs on a
 # Debian 12 host: clang/llvm and libbpf headers for the BPF object, the toolchain that
 # builds the agent's own libbpf from Debian's source (zlib1g-dev, patch, bzip2, xz),
-# pahole/dpkg-dev/make for BTF generation, openssl and binutils for the tests, a JDK and
-# Maven. Installs only what is missing; needs root.
+# pahole/dpkg-dev/make for BTF generation, openssl, binutils and curl (the client of the
+# netty tests) for the tests, a JDK and Maven, tshark for the pcapng sink's tests. Installs
+# only what is missing; needs root.
 set -euo pipefail
 
 packages=(clang llvm libbpf-dev dwarves dpkg-dev gcc make perl patch bzip2 xz-utils zlib1g-dev
-          openssl libssl3 openjdk-17-jdk-headless maven ca-certificates util-linux binutils debootstrap bpftool)
+          openssl libssl3 openjdk-17-jdk-headless maven ca-certificates util-linux binutils debootstrap
+          tshark curl bpftool)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -24,6 +24,12 @@ enum capture_func {
 	FUNC_GNUTLS_RECORD_SEND = 5,
 };
 
+/*
+ * The cookie of a record the dynamic linker's probe writes (library id 0, which no hooked
+ * library has): the process mapped or unmapped libraries; the record has no data.
+ */
+#define COOKIE_LINKER_MAPPED 0
+
 enum capture_flags {
 	/* The call transferred more than capture.max-bytes; the rest was not kept. */
 	CAPTURE_TRUNCATED = 1,

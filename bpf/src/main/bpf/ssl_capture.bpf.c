@@ -36,6 +36,14 @@ const volatile __u32 target_tgid = 0;
  * 0 wakes the reader for every record. Set before load (the agent sets 1/32 of the ring).
  */
 const volatile __u64 wakeup_bytes = 0;
+/*
+ * 1: this object's library does all its I/O through memory BIOs (netty-tcnative's BoringSSL,
+ * whose JNI code gives SSL_set_bio nothing but its ByteBuffer BIO): every record gets fd -1
+ * and the program reads no library struct at all. Such an object is loaded with the kernel's
+ * BTF alone: the verifier sees this constant and drops the struct reads, which have no BTF
+ * to relocate against. Set before load.
+ */
+const volatile __u32 memory_bio_only = 0;
 
 struct call_args {
 	__u64 ssl;
@@ -322,7 +330,9 @@ int ssl_call_exit(struct pt_regs *ctx)
 	ec.args = args;
 	ec.ts_ns = bpf_ktime_get_ns();
 	ec.pid_tgid = id;
-	if (is_gnutls(func)) {
+	if (memory_bio_only) {
+		ec.fd = -1;
+	} else if (is_gnutls(func)) {
 		ec.fd = gnutls_fd(args->ssl, is_write(func));
 		socket_addrs(ec.fd, &ec.addrs);
 		/* report a transport value as fd only when it is a socket: never guessed */
@@ -343,5 +353,33 @@ int ssl_call_exit(struct pt_regs *ctx)
 	bpf_loop((ec.keep + CAPTURE_CHUNK - 1) / CAPTURE_CHUNK, emit_chunk, &ec, 0);
 out:
 	bpf_map_delete_elem(&calls, &id);
+	return 0;
+}
+
+/*
+ * On the dynamic linker's _dl_debug_state, which it calls before and after it maps or unmaps
+ * libraries (the debugger interface: r_brk), whoever asked (dlopen from C, the JVM, JNA): a
+ * record with library id 0 tells user space to look at the maps now. Loaded in one instance
+ * of this object only (the others leave it out), attached to ld.so with the JVM's pid.
+ */
+SEC("uprobe")
+int linker_mapped(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct capture_header *h;
+
+	if (target_tgid && (id >> 32) != target_tgid)
+		return 0;
+	h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
+	if (!h) {
+		count(COUNTER_RECORDS_LOST, 1);
+		return 0;
+	}
+	__builtin_memset(h, 0, sizeof(*h));
+	h->ts_ns = bpf_ktime_get_ns();
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->cookie = COOKIE_LINKER_MAPPED;
+	bpf_ringbuf_submit(h, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }

@@ -104,21 +104,37 @@ public final class BpfObject implements AutoCloseable {
      */
     public UprobeLink attachUprobeMulti(String program, int pid, String binaryPath, java.util.List<String> functions,
             long[] cookies, boolean retprobe) throws BpfException {
+        return attachUprobeMulti(program, pid, binaryPath, functions, null, cookies, retprobe);
+    }
+
+    /**
+     * As {@link #attachUprobeMulti(String, int, String, java.util.List, long[], boolean)}, but
+     * when {@code fileOffsets} is given the probes sit at those offsets in the file (for
+     * functions the library does not export) and {@code functions} only names them.
+     */
+    public UprobeLink attachUprobeMulti(String program, int pid, String binaryPath, java.util.List<String> functions,
+            long[] fileOffsets, long[] cookies, boolean retprobe) throws BpfException {
         Pointer prog = BpfException.check("find program " + program,
                 Libbpf.bpf_object__find_program_by_name(obj, program));
         int n = functions.size();
         Memory[] names = new Memory[n];
         Memory syms = new Memory(8L * n);
+        Memory offsetArray = new Memory(8L * n);
         Memory cookieArray = new Memory(8L * n);
         for (int i = 0; i < n; i++) {
             names[i] = cString(functions.get(i));
             syms.setPointer(8L * i, names[i]);
+            offsetArray.setLong(8L * i, fileOffsets == null ? 0 : fileOffsets[i]);
             cookieArray.setLong(8L * i, cookies[i]);
         }
         Memory opts = new Memory(UPROBE_MULTI_OPTS_SZ);
         opts.clear();
         opts.setLong(0, UPROBE_MULTI_OPTS_SZ);
-        opts.setPointer(8, syms);
+        if (fileOffsets == null) {
+            opts.setPointer(8, syms);
+        } else {
+            opts.setPointer(16, offsetArray);
+        }
         opts.setPointer(32, cookieArray);
         opts.setLong(40, n);
         opts.setByte(48, (byte) (retprobe ? 1 : 0));
@@ -128,12 +144,21 @@ public final class BpfObject implements AutoCloseable {
                 LibbpfMulti.bpf_program__attach_uprobe_multi(prog, pid, binaryPath, null, opts));
         Reference.reachabilityFence(names); // the strings are referenced only from syms
         Reference.reachabilityFence(syms);
+        Reference.reachabilityFence(offsetArray);
         Reference.reachabilityFence(cookieArray);
         UprobeLink l = new UprobeLink(what, link);
         synchronized (links) {
             links.add(l);
         }
         return l;
+    }
+
+    /** Leaves {@code program} out of {@link #load()} (it cannot be attached then). */
+    public void skipProgram(String program) throws BpfException {
+        Pointer prog = BpfException.check("find program " + program,
+                Libbpf.bpf_object__find_program_by_name(obj, program));
+        BpfException.check("bpf_program__set_autoload(" + program + ")",
+                Libbpf.bpf_program__set_autoload(prog, false));
     }
 
     /** Verifies the programs, applying CO-RE relocations, and creates the maps. */
@@ -152,19 +177,29 @@ public final class BpfObject implements AutoCloseable {
      */
     public UprobeLink attachUprobe(String program, int pid, String binaryPath, String function, boolean retprobe,
             long cookie) throws BpfException {
+        return attachUprobe(program, pid, binaryPath, function, 0, retprobe, cookie);
+    }
+
+    /**
+     * As {@link #attachUprobe(String, int, String, String, boolean, long)}; with {@code function}
+     * null the probe sits at {@code fileOffset} in the file (a function it does not export).
+     */
+    public UprobeLink attachUprobe(String program, int pid, String binaryPath, String function, long fileOffset,
+            boolean retprobe, long cookie) throws BpfException {
         Pointer prog = BpfException.check("find program " + program,
                 Libbpf.bpf_object__find_program_by_name(obj, program));
-        Memory func = cString(function);
+        Memory func = function == null ? null : cString(function);
         Memory opts = new Memory(UPROBE_OPTS_SZ);
         opts.clear();
         opts.setLong(0, UPROBE_OPTS_SZ);
         opts.setLong(16, cookie);
         opts.setByte(24, (byte) (retprobe ? 1 : 0));
         opts.setPointer(32, func);
-        String what = (retprobe ? "uretprobe " : "uprobe ") + binaryPath + ":" + function;
+        String what = (retprobe ? "uretprobe " : "uprobe ") + binaryPath + ":"
+                + (function != null ? function : "0x" + Long.toHexString(fileOffset));
         LibbpfLog.clear();
         Pointer link = BpfException.check("attach " + what,
-                Libbpf.bpf_program__attach_uprobe_opts(prog, pid, binaryPath, 0, opts));
+                Libbpf.bpf_program__attach_uprobe_opts(prog, pid, binaryPath, function == null ? fileOffset : 0, opts));
         Reference.reachabilityFence(func);
         UprobeLink l = new UprobeLink(what, link);
         synchronized (links) {

@@ -23,6 +23,11 @@ public final class CaptureObject {
     private static final String OBJECT_NAME = "ssl_capture";
     private static final String ENTRY_PROGRAM = "ssl_call_enter";
     private static final String EXIT_PROGRAM = "ssl_call_exit";
+    private static final String LINKER_PROGRAM = "linker_mapped";
+    /** The dynamic linker's hook for debuggers, called around every change of the loaded libraries. */
+    private static final String LINKER_FUNCTION = "_dl_debug_state";
+    /** COOKIE_LINKER_MAPPED of capture_event.h: the cookie of the linker probe's records (no library has id 0). */
+    public static final int LINKER_COOKIE = 0;
     private static final String EVENTS_MAP = "events";
     private static final String COUNTERS_MAP = "counters";
 
@@ -47,6 +52,7 @@ public final class CaptureObject {
     private final long maxCaptureOffset;
     private final long targetTgidOffset;
     private final long wakeupBytesOffset;
+    private final long memoryBioOnlyOffset;
 
     private CaptureObject(byte[] elf) throws IOException {
         this.elf = elf;
@@ -64,6 +70,7 @@ public final class CaptureObject {
         this.maxCaptureOffset = setting(file, "max_capture");
         this.targetTgidOffset = setting(file, "target_tgid");
         this.wakeupBytesOffset = setting(file, "wakeup_bytes");
+        this.memoryBioOnlyOffset = setting(file, "memory_bio_only");
     }
 
     private static long setting(ElfFile file, String name) throws IOException {
@@ -136,41 +143,87 @@ public final class CaptureObject {
     public Attached attach(String btfPath, Settings settings, int ringFd, int pid, String libraryPath,
             List<String> functions, long[] cookies, AttachMode mode, boolean multiUsable, Consumer<String> debug)
             throws BpfException {
+        return attach(btfPath, settings, ringFd, pid, libraryPath, functions, null, false, cookies, mode, multiUsable,
+                debug);
+    }
+
+    /**
+     * As {@link #attach(String, Settings, int, int, String, List, long[], AttachMode, boolean, Consumer)},
+     * with the probes at {@code fileOffsets} (functions the library does not export, such as
+     * BoringSSL's local ones; null: by name) and, with {@code memoryBioOnly}, the program told
+     * that the library does all its I/O through memory BIOs: it then reads no library struct
+     * and reports fd -1, and {@code btfPath} need only be the kernel's BTF. The library is
+     * reached through {@code libraryPath}, which the kernel resolves to an inode at the attach:
+     * a {@code /proc/self/map_files} link reaches a deleted library.
+     */
+    public Attached attach(String btfPath, Settings settings, int ringFd, int pid, String libraryPath,
+            List<String> functions, long[] fileOffsets, boolean memoryBioOnly, long[] cookies, AttachMode mode,
+            boolean multiUsable, Consumer<String> debug) throws BpfException {
         boolean multi = mode != AttachMode.SINGLE && multiUsable;
         try {
-            return new Attached(load(btfPath, settings, ringFd, pid, libraryPath, functions, cookies, multi), multi);
+            return new Attached(load(btfPath, settings, ringFd, pid, libraryPath, functions, fileOffsets, memoryBioOnly,
+                    cookies, multi), multi);
         } catch (BpfException e) {
             if (!multi || mode == AttachMode.MULTI) {
                 throw e;
             }
             // uprobe_multi needs kernel 6.6+: fall back to one link per probe
             debug.accept("uprobe_multi unavailable (" + e.getMessage() + "); attaching single uprobes");
-            return new Attached(load(btfPath, settings, ringFd, pid, libraryPath, functions, cookies, false), false);
+            return new Attached(load(btfPath, settings, ringFd, pid, libraryPath, functions, fileOffsets, memoryBioOnly,
+                    cookies, false), false);
         }
     }
 
     private BpfObject load(String btfPath, Settings settings, int ringFd, int pid, String path, List<String> functions,
-            long[] cookies, boolean multi) throws BpfException {
+            long[] fileOffsets, boolean memoryBioOnly, long[] cookies, boolean multi) throws BpfException {
         BpfObject obj = BpfObject.open(OBJECT_NAME, elf, btfPath);
         try {
             obj.setRodataInt(maxCaptureOffset, settings.maxCapture());
             obj.setRodataInt(targetTgidOffset, settings.targetTgid());
             obj.setRodataLong(wakeupBytesOffset, settings.wakeupBytes());
+            obj.setRodataInt(memoryBioOnlyOffset, memoryBioOnly ? 1 : 0);
             obj.reuseMap(EVENTS_MAP, ringFd);
+            obj.skipProgram(LINKER_PROGRAM);
             if (multi) {
                 obj.useUprobeMulti(ENTRY_PROGRAM);
                 obj.useUprobeMulti(EXIT_PROGRAM);
             }
             obj.load();
             if (multi) {
-                obj.attachUprobeMulti(ENTRY_PROGRAM, pid, path, functions, cookies, false);
-                obj.attachUprobeMulti(EXIT_PROGRAM, pid, path, functions, cookies, true);
+                obj.attachUprobeMulti(ENTRY_PROGRAM, pid, path, functions, fileOffsets, cookies, false);
+                obj.attachUprobeMulti(EXIT_PROGRAM, pid, path, functions, fileOffsets, cookies, true);
             } else {
                 for (int i = 0; i < cookies.length; i++) {
-                    obj.attachUprobe(ENTRY_PROGRAM, pid, path, functions.get(i), false, cookies[i]);
-                    obj.attachUprobe(EXIT_PROGRAM, pid, path, functions.get(i), true, cookies[i]);
+                    String fn = fileOffsets == null ? functions.get(i) : null;
+                    long at = fileOffsets == null ? 0 : fileOffsets[i];
+                    obj.attachUprobe(ENTRY_PROGRAM, pid, path, fn, at, false, cookies[i]);
+                    obj.attachUprobe(EXIT_PROGRAM, pid, path, fn, at, true, cookies[i]);
                 }
             }
+            return obj;
+        } catch (BpfException | RuntimeException e) {
+            obj.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Loads the one instance that probes the dynamic linker at {@code linkerPath} (its
+     * {@code _dl_debug_state}) in process {@code pid}: each call writes a record with cookie
+     * {@link #LINKER_COOKIE} into {@code ringFd}. It reads no library struct: the kernel's BTF
+     * ({@code kernelBtfPath}) suffices. Closes the instance on failure.
+     */
+    public BpfObject attachLinker(String kernelBtfPath, Settings settings, int ringFd, int pid, String linkerPath)
+            throws BpfException {
+        BpfObject obj = BpfObject.open(OBJECT_NAME, elf, kernelBtfPath);
+        try {
+            obj.setRodataInt(targetTgidOffset, settings.targetTgid());
+            obj.setRodataInt(memoryBioOnlyOffset, 1);
+            obj.reuseMap(EVENTS_MAP, ringFd);
+            obj.skipProgram(ENTRY_PROGRAM);
+            obj.skipProgram(EXIT_PROGRAM);
+            obj.load();
+            obj.attachUprobe(LINKER_PROGRAM, pid, linkerPath, LINKER_FUNCTION, false, LINKER_COOKIE);
             return obj;
         } catch (BpfException | RuntimeException e) {
             obj.close();

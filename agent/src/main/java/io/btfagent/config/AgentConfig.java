@@ -229,6 +229,9 @@ public final class AgentConfig {
     /** Comma-separated list value, trimmed, empty entries dropped. */
     public List<String> list(String key) {
         String v = values.get(key);
+        if (v == null && ConfigKeys.all().containsKey(key)) {
+            v = ConfigKeys.all().get(key).defaultValue(); // an unlisted key's default applies where it is read
+        }
         List<String> out = new ArrayList<>();
         if (v != null) {
             for (String s : v.split(",")) {

@@ -24,6 +24,7 @@ public final class ElfFile {
     private static final int SHT_NOTE = 7;
     private static final int SHT_DYNSYM = 11;
     private static final int NT_GNU_BUILD_ID = 3;
+    private static final int STT_FUNC = 2;
 
     private final Path path;
     private final ByteBuffer buf;
@@ -109,7 +110,7 @@ public final class ElfFile {
      */
     public Optional<Long> symbolValue(String name) {
         long[] value = {0};
-        boolean found = eachSymbol(SHT_SYMTAB, (symName, symValue, shndx) -> {
+        boolean found = eachSymbol(SHT_SYMTAB, (symName, symValue, shndx, info) -> {
             if (symName.equals(name)) {
                 value[0] = symValue;
                 return true;
@@ -122,7 +123,7 @@ public final class ElfFile {
     /** Names of the functions and objects the library exports (its .dynsym). */
     public Set<String> dynamicSymbols() {
         Set<String> names = new HashSet<>();
-        eachSymbol(SHT_DYNSYM, (symName, symValue, shndx) -> {
+        eachSymbol(SHT_DYNSYM, (symName, symValue, shndx, info) -> {
             if (shndx != 0) { // shndx 0: an import, not defined here
                 names.add(symName);
             }
@@ -131,9 +132,42 @@ public final class ElfFile {
         return names;
     }
 
+    /**
+     * The file offsets of the functions called {@code names} in the static symbol table
+     * (.symtab), local symbols included: where a uprobe on each must sit. A name that several
+     * distinct functions share (static functions of different sources) maps to all their offsets,
+     * so the caller can refuse the ambiguity; a name absent maps to nothing.
+     */
+    public java.util.Map<String, java.util.List<Long>> functionFileOffsets(Set<String> names) {
+        java.util.Map<String, java.util.List<Long>> out = new java.util.LinkedHashMap<>();
+        eachSymbol(SHT_SYMTAB, (symName, symValue, shndx, info) -> {
+            // STT_FUNC, defined in a real section (not undefined, ABS or COMMON)
+            if ((info & 0xf) == STT_FUNC && shndx != 0 && shndx < sectionCount() && names.contains(symName)) {
+                int sh = sectionHeader(shndx);
+                long fileOffset = symValue - buf.getLong(sh + 16) + buf.getLong(sh + 24);
+                java.util.List<Long> offsets = out.computeIfAbsent(symName, k -> new java.util.ArrayList<>());
+                if (!offsets.contains(fileOffset)) {
+                    offsets.add(fileOffset);
+                }
+            }
+            return false;
+        });
+        return out;
+    }
+
+    /** Whether the file still has its static symbol table (.symtab): a stripped one has not. */
+    public boolean hasStaticSymbolTable() {
+        for (int i = 0; i < sectionCount(); i++) {
+            if (buf.getInt(sectionHeader(i) + 4) == SHT_SYMTAB) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Sees one named symbol; returning true ends the walk. */
     private interface SymbolVisitor {
-        boolean visit(String name, long value, int shndx);
+        boolean visit(String name, long value, int shndx, int info);
     }
 
     /**
@@ -156,7 +190,7 @@ public final class ElfFile {
             for (long e = off + entSize; e + entSize <= off + size; e += entSize) {
                 int nameIdx = buf.getInt((int) e);
                 if (nameIdx != 0 && visitor.visit(cString((int) (strOff + nameIdx)), buf.getLong((int) e + 8),
-                        Short.toUnsignedInt(buf.getShort((int) e + 6)))) {
+                        Short.toUnsignedInt(buf.getShort((int) e + 6)), buf.get((int) e + 4) & 0xff)) {
                     return true;
                 }
             }

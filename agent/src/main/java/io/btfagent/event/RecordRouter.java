@@ -40,6 +40,7 @@ public final class RecordRouter implements Consumer<ByteBuffer> {
     private final Consumer<Refusal> onRefused;
     private final Map<Integer, Route> routes = new ConcurrentHashMap<>();
     private final AtomicLong undecodable = new AtomicLong();
+    private volatile java.util.function.LongConsumer onLinker = ts -> { };
     private final AtomicLong refusedRecords = new AtomicLong();
 
     /**
@@ -53,6 +54,17 @@ public final class RecordRouter implements Consumer<ByteBuffer> {
         this.publish = publish;
         this.firstFailure = firstFailure;
         this.onRefused = onRefused;
+    }
+
+    /**
+     * COOKIE_LINKER_MAPPED of capture_event.h: a record of the dynamic linker's probe (the
+     * process mapped or unmapped libraries), which no library has (ids start at 1).
+     */
+    public static final int LINKER_COOKIE = 0;
+
+    /** Hears, on the ring thread, the kernel time of each dynamic linker report; must only hand it on. */
+    public void onLinker(java.util.function.LongConsumer listener) {
+        this.onLinker = listener;
     }
 
     /** What a probe tells the program: the library in the upper bits, the function (enum capture_func) below. */
@@ -83,7 +95,12 @@ public final class RecordRouter implements Consumer<ByteBuffer> {
     @Override
     public void accept(ByteBuffer record) {
         try {
-            Route r = routes.get(record.getInt(layout.cookie()) >>> 8);
+            int cookie = record.getInt(layout.cookie());
+            if (cookie == LINKER_COOKIE) {
+                onLinker.accept(record.getLong(layout.tsNs()));
+                return;
+            }
+            Route r = routes.get(cookie >>> 8);
             if (r == null) {
                 throw new IllegalArgumentException("record of no hooked library (cookie "
                         + Integer.toHexString(record.getInt(layout.cookie())) + ")");

@@ -7,9 +7,12 @@ import io.btfagent.config.AgentConfig;
 import io.btfagent.event.CaptureCounter;
 import io.btfagent.log.AgentLog;
 import io.btfagent.natives.NativeFiles;
+import io.btfagent.redact.Redactor;
 import io.btfagent.sink.Dispatcher;
+import io.btfagent.sink.Extensions;
 import io.btfagent.sink.Sink;
 import io.btfagent.sink.SinkProvider;
+import io.btfagent.sink.SinkSetup;
 import java.io.IOException;
 import java.lang.instrument.Instrumentation;
 import java.net.URL;
@@ -21,9 +24,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.function.BiConsumer;
+import java.util.function.UnaryOperator;
 
 /**
  * The agent proper, loaded by the isolated class loader and run on the daemon thread
@@ -63,14 +66,14 @@ public final class AgentRuntime {
             return;
         }
         try {
-            runLogged(config, log);
+            runLogged(config, log, inst);
         } catch (Throwable t) {
             log.warn("capture stopped: {}; the application continues without capture", String.valueOf(t));
             log.debug("cause", t);
         }
     }
 
-    private static void runLogged(AgentConfig config, Logger log) throws Exception {
+    private static void runLogged(AgentConfig config, Logger log, Instrumentation inst) throws Exception {
         log.debug("logging up {} ms after JVM start", Capture.sinceJvmStartMs());
         config.validate();
         config.problems().forEach(log::warn);
@@ -86,8 +89,11 @@ public final class AgentRuntime {
         }
         LibbpfLog.install(line -> log.debug("libbpf: {}", line));
 
+        Redactor redactor = Redactor.fromSettings(config.word("redact"), config.get("redact.headers"),
+                redactPatterns(config.get("redact.patterns")), log::warn);
         Dispatcher dispatcher = new Dispatcher(createSinks(config, log),
-                (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn);
+                (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn,
+                redactor == null ? UnaryOperator.identity() : redactor);
         Capture capture = new Capture(config, log, dispatcher);
         log.debug("libbpf bound, sinks and reader started {} ms after JVM start", Capture.sinceJvmStartMs());
         Thread hook = new Thread(() -> shutdown(capture, dispatcher, log), "btf-agent-exit");
@@ -97,7 +103,20 @@ public final class AgentRuntime {
 
         List<Path> watched = watchedPaths(config);
         long interval = config.longValue("scan.interval-ms");
-        capture.scan(watched);
+        // Late loads first: a library the application loads while the watched ones are being
+        // hooked is then looked at as soon as that is done.
+        LateLoads late = new LateLoads(capture, log);
+        session.lateLoads(late);
+        List<String> lateLoads = config.list("late-loads");
+        if (lateLoads.contains("linker")) {
+            capture.onLibraryMapped(late::wake);
+            capture.watchLinker().ifPresent(p -> log.warn("{}; libraries that native code loads later are found by "
+                    + "the periodic maps scan only", p));
+        }
+        if (lateLoads.contains("java")) {
+            late.instrument(inst);
+        }
+        late.rescan(watched).get();
         if (capture.hookedCount() == 0) {
             log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);
         }
@@ -108,7 +127,7 @@ public final class AgentRuntime {
         long nextStats = System.currentTimeMillis() + statsEveryMs;
         // until detached (the detach command takes the capture down once this thread has left)
         while (!session.awaitStop(interval)) {
-            capture.scan(List.of());
+            late.rescan(List.of()).get();
             long now = System.currentTimeMillis();
             boolean report = now >= nextReport;
             boolean stats = statsEveryMs > 0 && now >= nextStats;
@@ -128,6 +147,7 @@ public final class AgentRuntime {
                             lost - lastLost, lost);
                     lastLost = lost;
                 }
+                dispatcher.dropReport().forEach(log::warn);
             }
         }
     }
@@ -162,9 +182,13 @@ public final class AgentRuntime {
      * Returns the reason it could not, as one line.
      */
     @SuppressWarnings("unchecked")
-    private static Optional<String> loadNatives(AgentConfig config, Logger log) {
+    private static Path nativeDir(AgentConfig config) {
         String configured = config.get("native.dir");
-        Path dir = configured == null ? NativeFiles.defaultDir() : Path.of(configured);
+        return configured == null ? NativeFiles.defaultDir() : Path.of(configured);
+    }
+
+    private static Optional<String> loadNatives(AgentConfig config, Logger log) {
+        Path dir = nativeDir(config);
         ClassLoader loader = AgentRuntime.class.getClassLoader();
         try {
             NativeFiles.prepareDir(dir);
@@ -221,25 +245,24 @@ public final class AgentRuntime {
         }
     }
 
+    /** {@code redact.patterns}: regular expressions separated by {@code ;;}. */
+    static List<String> redactPatterns(String value) {
+        List<String> out = new ArrayList<>();
+        if (value != null) {
+            for (String p : value.split(";;")) {
+                if (!p.isBlank()) {
+                    out.add(p.trim());
+                }
+            }
+        }
+        return out;
+    }
+
     private static Map<String, Sink> createSinks(AgentConfig config, Logger log) {
-        Map<String, SinkProvider> providers = new LinkedHashMap<>();
-        for (SinkProvider p : ServiceLoader.load(SinkProvider.class, AgentRuntime.class.getClassLoader())) {
-            providers.put(p.name(), p);
-        }
+        ClassLoader loader = Extensions.loader(config.get("extensions"), AgentRuntime.class.getClassLoader(), log::warn);
+        Map<String, SinkProvider> providers = SinkSetup.providers(loader, log::warn);
         config.unknownSinkKeys(providers.keySet()).forEach(log::warn);
-        Map<String, Sink> sinks = new LinkedHashMap<>();
-        for (String name : config.list("sinks")) {
-            SinkProvider p = providers.get(name);
-            if (p == null) {
-                log.warn("unknown sink '{}' in sinks=; known sinks: {}", name, String.join(", ", providers.keySet()));
-                continue;
-            }
-            try {
-                sinks.put(name, p.create(config));
-            } catch (Exception e) {
-                log.warn("sink {} not started: {}; fix its settings (sink.{}.*)", name, e.toString(), name);
-            }
-        }
+        Map<String, Sink> sinks = SinkSetup.start(config, providers, log::warn);
         if (sinks.isEmpty()) {
             log.warn("no sink could start; captured events are counted but not written anywhere");
         }

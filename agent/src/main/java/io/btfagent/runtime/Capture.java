@@ -17,6 +17,7 @@ import io.btfagent.event.RecordDecoder;
 import io.btfagent.event.RecordRouter;
 import io.btfagent.sink.Dispatcher;
 import io.btfagent.tls.LibraryScanner;
+import io.btfagent.tls.MappedLibraries;
 import io.btfagent.tls.TlsLibrary;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -25,12 +26,14 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Runs the data path for every TLS library found: scan ({@link LibraryScanner}) → select BTF
@@ -66,6 +69,14 @@ final class Capture {
     /** Libraries the ring thread refused, for {@link #unhookRefused()} to detach. */
     private final BlockingQueue<RecordRouter.Refusal> refusals = new LinkedBlockingQueue<>();
     private final Thread unhookThread;
+    private final MappedLibraries mappedLibraries = new MappedLibraries();
+    /** Called (on the ring thread) when the dynamic linker reports a change of the mapped libraries. */
+    private volatile Runnable onLinkerMapped = () -> { };
+    /** Kernel time of the first linker report since the last scan began, 0 if none. */
+    private final AtomicLong linkerReportNs = new AtomicLong();
+    /** The scan in progress was woken by the linker at this kernel time (0: it was not). */
+    private long scanWokenAtNs;
+    private volatile BpfObject linkerObject;
 
     /**
      * A library build with probes attached. Its records carry {@code id} in the cookie's upper
@@ -89,6 +100,10 @@ final class Capture {
         this.multiUsable = CaptureObject.uprobeMultiUsable();
         this.router = new RecordRouter(object.layout(), dispatcher::publish,
                 why -> log.warn("dropped an undecodable record: {}", why), refusals::add);
+        this.router.onLinker(ts -> {
+            linkerReportNs.compareAndSet(0, ts);
+            onLinkerMapped.run();
+        });
         this.unhookThread = new Thread(this::unhookRefused, "btf-agent-unhook");
         this.unhookThread.setDaemon(true);
         this.unhookThread.start();
@@ -105,9 +120,10 @@ final class Capture {
      * A watched library that cannot be hooked is noted quietly (at debug level): the application
      * may never load it. Once it is mapped, the reason is logged as a warning.
      */
-    void scan(List<Path> watched) {
+    synchronized void scan(List<Path> watched) {
+        scanWokenAtNs = linkerReportNs.getAndSet(0);
         try {
-            for (LibraryScanner.LibraryFile f : LibraryScanner.scanSelf()) {
+            for (LibraryScanner.LibraryFile f : mappedLibraries.scan()) {
                 consider(f, true);
             }
         } catch (IOException e) {
@@ -115,20 +131,25 @@ final class Capture {
         }
         // OpenSSL first: it is what the JVM stacks load (netty-tcnative, Tomcat, wildfly-openssl)
         List<LibraryScanner.LibraryFile> onDisk = new ArrayList<>(LibraryScanner.onDisk(watched));
-        onDisk.sort(Comparator.comparing(
-                f -> !LibraryScanner.family(f.path().getFileName().toString()).orElse("").equals("openssl")));
+        onDisk.sort(Comparator.comparing(f -> !f.family().equals("openssl")));
         for (LibraryScanner.LibraryFile f : onDisk) {
             consider(f, false);
         }
     }
 
     private void consider(LibraryScanner.LibraryFile f, boolean mapped) {
-        String family = LibraryScanner.family(f.path().getFileName().toString()).orElse("");
+        String family = f.family();
         if (!families.isEmpty() && !families.contains(family)) {
             return;
         }
         if (hooked.containsKey(f.fileKey()) || refused.contains(f.fileKey())
                 || (!mapped && refusedQuietly.contains(f.fileKey()))) {
+            return;
+        }
+        if (f.attachPath() == null) {
+            refuse(f, mapped, "not hooking {} {} (deleted): /proc/self/map_files, the only way to its inode, does not "
+                    + "open for this JVM; it needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN (or run as root)", family,
+                    f.path());
             return;
         }
         try {
@@ -142,9 +163,16 @@ final class Capture {
         long t0 = System.nanoTime();
         TlsLibrary lib;
         try {
-            lib = TlsLibrary.open(file.path());
+            // a deleted file is read through map_files; a present one by its name, so that
+            // OpenSSL's libcrypto beside it can still be found for the version
+            boolean byName = !file.deleted() && !file.family().equals("boringssl");
+            lib = TlsLibrary.open(byName ? file.path() : file.attachPath(), file.family());
         } catch (IOException e) {
             refuse(file, mapped, "not hooking {}: {}", file.path(), e.getMessage());
+            return;
+        }
+        if (lib.family().equals("boringssl")) {
+            hookWithoutBtf(file, lib, mapped, t0);
             return;
         }
         BtfSelection.Outcome outcome = BtfSelection.select(catalog, lib.family(), lib.buildId(), lib::reportedVersion,
@@ -172,8 +200,8 @@ final class Capture {
             long[] cookies = lib.functions().stream().mapToLong(f -> RecordRouter.cookie(id, f)).toArray();
             CaptureObject.Attached a;
             try {
-                a = object.attach(merged.path(), settings, ring.fd(), pid, file.path().toString(), lib.functions(),
-                        cookies, attachMode, multiUsable, log::debug);
+                a = object.attach(merged.path(), settings, ring.fd(), pid, file.attachPath().toString(),
+                        lib.functions(), cookies, attachMode, multiUsable, log::debug);
             } catch (BpfException | RuntimeException e) {
                 router.remove(id);
                 throw e;
@@ -188,15 +216,98 @@ final class Capture {
         long t1 = System.nanoTime();
         log.debug("hook phases: resolve {} ms, BTF merge {} ms, load and attach {} ms",
                 (tResolved - t0) / 1_000_000, (tMerged - tResolved) / 1_000_000, (t1 - tMerged) / 1_000_000);
-        log.info("hooked {} {} at {} (build-id {}, BTF {}{}): {} on {} in {} ms, {} ms after JVM start",
+        log.info("hooked {} {} at {} (build-id {}, BTF {}{}): {} on {} in {} ms, {} ms after JVM start{}",
                 lib.family(), version, file.path(), lib.buildId(), btf.selection().origin(),
                 !btf.selection().checked() ? "" : btf.guarded()
                         ? ", not made for this build: every record is checked before it is reported"
                         : ", from btf.path, trusted as this build's",
                 h.multi() ? "2 uprobe_multi links" : lib.functions().size() * 2 + " uprobes",
-                String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs());
+                String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs(), sinceLinker());
         // A check that failed before the library was registered here found nothing to detach.
         router.refusal(h.id()).ifPresent(problem -> unhook(h, problem));
+    }
+
+    /**
+     * Hooks netty-tcnative's BoringSSL. netty drives it over a memory BIO only (see
+     * {@link TlsLibrary#boringssl}), so the program reads no BoringSSL struct: the instance is
+     * loaded with the kernel's BTF alone (for the CO-RE of the kernel types it uses), told
+     * {@code memory_bio_only}, and every event of it has fd -1.
+     *
+     * <p>A record of such a library: {@code "lib":"boringssl","libVersion":"unknown"} (BoringSSL
+     * has no version and netty-tcnative's file names none), {@code "libPath"} the name netty
+     * extracted it to (e.g. {@code /tmp/libnetty_tcnative_linux_x86_64123.so}, deleted or not),
+     * {@code "func":"SSL_read"|"SSL_write"}, {@code "ssl"} the {@code SSL*}, {@code "fd":-1}, no
+     * {@code local}/{@code remote} from the kernel side (identity comes from the JVM side).
+     */
+    private void hookWithoutBtf(LibraryScanner.LibraryFile file, TlsLibrary lib, boolean mapped, long t0) {
+        String version = "unknown";
+        Hooked h;
+        try {
+            int id = nextId.getAndIncrement();
+            router.add(id, new RecordDecoder(object.layout(),
+                    new RecordDecoder.Source(lib.family(), version, file.path().toString()), monotonicToEpoch), null);
+            long[] cookies = lib.functions().stream().mapToLong(f -> RecordRouter.cookie(id, f)).toArray();
+            long[] offsets = lib.offsets().stream().mapToLong(Long::longValue).toArray();
+            CaptureObject.Attached a;
+            try {
+                a = object.attach(config.get("kernel.btf"), settings, ring.fd(), pid, file.attachPath().toString(),
+                        lib.functions(), offsets, true, cookies, attachMode, multiUsable, log::debug);
+            } catch (BpfException | RuntimeException e) {
+                router.remove(id);
+                throw e;
+            }
+            h = new Hooked(id, lib, version, "none (memory BIO only)", a.object(), a.multi(), new AtomicBoolean());
+        } catch (BpfException | RuntimeException e) {
+            refuse(file, mapped, "not hooking {} at {}: {}", lib.family(), file.path(), e.getMessage());
+            return;
+        }
+        hooked.put(file.fileKey(), h);
+        byId.put(h.id(), h);
+        long t1 = System.nanoTime();
+        log.info("hooked {} (netty-tcnative) at {}{} (build-id {}, no BTF needed: memory BIO only): {} on {} in {} ms, "
+                + "{} ms after JVM start{}", lib.family(), file.path(),
+                file.deleted() ? " (deleted; attached through " + file.attachPath() + ")" : "", lib.buildId(),
+                h.multi() ? "2 uprobe_multi links" : lib.functions().size() * 2 + " uprobes",
+                String.join("/", lib.functions()), (t1 - t0) / 1_000_000, sinceJvmStartMs(), sinceLinker());
+    }
+
+    /** Sets what runs (on the ring thread) when the dynamic linker reports a change of the mapped libraries. */
+    void onLibraryMapped(Runnable r) {
+        this.onLinkerMapped = r;
+    }
+
+    /**
+     * Probes the dynamic linker's {@code _dl_debug_state} in this process, so that a library
+     * mapped by native code (dlopen from C) is looked for at once rather than at the next
+     * periodic scan. Returns why it could not, as one line.
+     */
+    Optional<String> watchLinker() {
+        Optional<LibraryScanner.Mapping> ld;
+        try {
+            ld = LibraryScanner.mappedFiles(java.nio.file.Files.readString(Path.of("/proc/self/maps"))).stream()
+                    .filter(m -> Path.of(m.name()).getFileName().toString().startsWith("ld-linux")).findFirst();
+        } catch (IOException e) {
+            return Optional.of("cannot read /proc/self/maps (" + e + ")");
+        }
+        if (ld.isEmpty()) {
+            return Optional.of("no dynamic linker (ld-linux*) mapped");
+        }
+        try {
+            linkerObject = object.attachLinker(config.get("kernel.btf"), settings, ring.fd(), pid, ld.get().name());
+            log.debug("probing the dynamic linker {}", ld.get().name());
+            return Optional.empty();
+        } catch (BpfException | RuntimeException e) {
+            return Optional.of("cannot probe the dynamic linker " + ld.get().name() + " (" + e.getMessage() + ")");
+        }
+    }
+
+    /** ", N ms after the dynamic linker reported it mapped" when the running scan was woken by the linker. */
+    private String sinceLinker() {
+        if (scanWokenAtNs == 0) {
+            return "";
+        }
+        return String.format(Locale.ROOT, ", %.1f ms after the dynamic linker reported it mapped",
+                (System.nanoTime() - scanWokenAtNs) / 1e6);
     }
 
     /**
@@ -277,6 +388,15 @@ final class Capture {
     void stop(long deadlineMs) {
         long end = System.nanoTime() + deadlineMs * 1_000_000;
         List<Thread> detaching = new ArrayList<>();
+        BpfObject linker = linkerObject;
+        if (linker != null) {
+            for (UprobeLink link : linker.links()) {
+                Thread t = new Thread(link::close, "btf-agent-detach");
+                t.setDaemon(true);
+                t.start();
+                detaching.add(t);
+            }
+        }
         for (Hooked h : hooked.values()) {
             for (UprobeLink link : h.object().links()) {
                 Thread t = new Thread(link::close, "btf-agent-detach");
@@ -319,6 +439,11 @@ final class Capture {
         }
         hooked.clear();
         byId.clear();
+        BpfObject linker = linkerObject;
+        if (linker != null) {
+            linker.close();
+            linkerObject = null;
+        }
         try {
             pollerThread.join(5_000);
             unhookThread.join(5_000);

@@ -2,7 +2,10 @@ package io.btfagent.runtime;
 
 import io.btfagent.event.CaptureCounter;
 import io.btfagent.sink.Dispatcher;
+import io.btfagent.sink.SinkSummary;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * The capture's counters at one moment: the kernel side's (summed over every hooked library),
@@ -43,8 +46,7 @@ public record CaptureStats(int hooked, long[] kernel, long undecodable, long ref
         b.append(" records undecodable=").append(undecodable).append(',');
         b.append(" records refused (BTF check)=").append(refusedRecords).append(',');
         for (Dispatcher.SinkStats s : sinks) {
-            b.append(" sink ").append(s.name()).append(": delivered=").append(s.delivered())
-                    .append(" dropped=").append(s.dropped()).append(" failed=").append(s.failed()).append(',');
+            b.append(' ').append(SinkSummary.line(s)).append(',');
         }
         b.setLength(b.length() - 1);
         return b.toString();
@@ -53,7 +55,9 @@ public record CaptureStats(int hooked, long[] kernel, long undecodable, long ref
     /**
      * One JSON object, for tools: {@code hooked}, each kernel counter by {@link CaptureCounter#key()},
      * {@code records_undecodable}, {@code records_refused}, and {@code sinks} by name with
-     * {@code delivered}, {@code dropped}, {@code failed}.
+     * {@code delivered}, {@code dropped}, {@code failed} (events), then events and bytes per
+     * outcome ({@code delivered_events}, {@code delivered_bytes}, {@code queue_full_*},
+     * {@code failed_*}, {@code exit_*}) and the sink's own counters (spaces as {@code _}).
      */
     public String json() {
         StringBuilder b = new StringBuilder("{\"hooked\":").append(hooked);
@@ -66,10 +70,24 @@ public record CaptureStats(int hooked, long[] kernel, long undecodable, long ref
         for (int i = 0; i < sinks.size(); i++) {
             Dispatcher.SinkStats s = sinks.get(i);
             b.append(i == 0 ? "" : ",").append('"').append(jsonEscape(s.name())).append("\":{\"delivered\":")
-                    .append(s.delivered()).append(",\"dropped\":").append(s.dropped()).append(",\"failed\":")
-                    .append(s.failed()).append('}');
+                    .append(s.delivered().events()).append(",\"dropped\":").append(s.dropped()).append(",\"failed\":")
+                    .append(s.failed().events());
+            count(b, "delivered", s.delivered());
+            count(b, "queue_full", s.queueFull());
+            count(b, "failed", s.failed());
+            count(b, "exit", s.exit());
+            for (Map.Entry<String, Long> own : new TreeMap<>(s.own()).entrySet()) {
+                b.append(",\"").append(jsonEscape(own.getKey().replace(' ', '_'))).append("\":").append(own.getValue());
+            }
+            b.append('}');
         }
         return b.append("}}").toString();
+    }
+
+    /** {@code "<name>_events"} and {@code "<name>_bytes"}. */
+    private static void count(StringBuilder b, String name, Dispatcher.Count c) {
+        b.append(",\"").append(name).append("_events\":").append(c.events());
+        b.append(",\"").append(name).append("_bytes\":").append(c.bytes());
     }
 
     private static String jsonEscape(String s) {

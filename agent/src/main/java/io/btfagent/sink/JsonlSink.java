@@ -1,41 +1,81 @@
 package io.btfagent.sink;
 
-import io.btfagent.config.AgentConfig;
 import io.btfagent.event.CaptureEvent;
-import java.io.BufferedWriter;
+import io.btfagent.files.RotatingFile;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
-/** Appends one JSON object per line to {@code sink.jsonl.path}. */
+/**
+ * Appends one JSON object per line to {@code sink.jsonl.path}: an owner-only file (see
+ * {@link io.btfagent.files.SafeFile}), rotated by size, written in whole lines. A file whose
+ * last line was left partial by an earlier run (killed mid-write) gets a newline first, so the
+ * damaged line stays one line of its own, and is counted.
+ */
 public final class JsonlSink implements Sink {
-    private final BufferedWriter out;
+    static final long DEFAULT_MAX_BYTES = 104_857_600;
+    static final int DEFAULT_KEEP = 5;
 
-    public JsonlSink(Path path) throws IOException {
-        Path parent = path.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
+    private final RotatingFile file;
+    private final Consumer<String> notices;
+    private final AtomicLong damaged = new AtomicLong();
+    private final AtomicLong rotations = new AtomicLong();
+
+    public JsonlSink(Path path, long maxBytes, int keep, Consumer<String> notices) throws IOException {
+        this.notices = notices;
+        this.file = new RotatingFile(path, maxBytes, keep, this::begin, notices);
+    }
+
+    /** Repairs a torn last line: a newline ends it, so the next line starts whole. */
+    private byte[] begin(Path path, long size) throws IOException {
+        if (size == 0) {
+            return new byte[0];
         }
-        out = Files.newBufferedWriter(path, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-                StandardOpenOption.APPEND, StandardOpenOption.WRITE);
+        ByteBuffer last = ByteBuffer.allocate(1);
+        try (SeekableByteChannel ch = Files.newByteChannel(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            ch.position(size - 1);
+            ch.read(last);
+        }
+        if (last.get(0) == '\n') {
+            return new byte[0];
+        }
+        long n = damaged.incrementAndGet();
+        notices.accept(path + " ended in a partial line (a run stopped while writing it); that line is ended"
+                + " where it stops and this run starts on a new line (damaged lines: " + n + ")");
+        return new byte[] {'\n'};
     }
 
     @Override
-    public void accept(CaptureEvent event) throws IOException {
-        out.write(EventText.json(event));
-        out.write('\n');
+    public void accept(CaptureEvent event) {
+        file.append(EventText.jsonLine(event));
     }
 
     @Override
     public void flush() throws IOException {
-        out.flush();
+        file.flush();
+        rotations.set(file.rotations());
     }
 
     @Override
     public void close() throws IOException {
-        out.close();
+        file.close();
+    }
+
+    @Override
+    public Map<String, Long> counters() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put("damaged lines", damaged.get());
+        m.put("rotations", rotations.get());
+        return m;
     }
 
     /** {@code sinks=jsonl}. */
@@ -46,8 +86,19 @@ public final class JsonlSink implements Sink {
         }
 
         @Override
-        public Sink create(AgentConfig config) throws IOException {
-            return new JsonlSink(Path.of(config.get("sink.jsonl.path")));
+        public List<SinkSetting> settings() {
+            return List.of(
+                    new SinkSetting("path", "btf-agent-events.jsonl", "the JSON Lines file (appended; created 0600)"),
+                    new SinkSetting("max-bytes", Long.toString(DEFAULT_MAX_BYTES),
+                            "size at which the file is rotated; 0 never rotates"),
+                    new SinkSetting("keep", Integer.toString(DEFAULT_KEEP),
+                            "rotated files kept as <path>.1 (newest) … <path>.<keep>"));
+        }
+
+        @Override
+        public Sink create(SinkContext context) throws IOException {
+            return new JsonlSink(Path.of(context.get("path")), context.longValue("max-bytes", 0, Long.MAX_VALUE),
+                    (int) context.longValue("keep", 0, 1000), context::warn);
         }
     }
 }

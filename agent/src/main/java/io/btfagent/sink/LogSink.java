@@ -1,6 +1,5 @@
 package io.btfagent.sink;
 
-import io.btfagent.config.AgentConfig;
 import io.btfagent.event.CaptureEvent;
 import io.btfagent.log.AgentLog;
 
@@ -19,7 +18,7 @@ public final class LogSink implements Sink {
         }
 
         @Override
-        public Sink create(AgentConfig config) {
+        public Sink create(SinkContext context) {
             return new LogSink();
         }
     }

@@ -33,34 +33,68 @@ public final class LibraryScanner {
     private LibraryScanner() {
     }
 
-    /** A library file, identified by device and inode so two paths to one file are one library. */
-    public record LibraryFile(Path path, String fileKey) {
+    /**
+     * A library file, identified by device and inode so two paths to one file are one library.
+     *
+     * @param path the file's name, as the maps or the watched directory give it (a deleted file
+     *     keeps the name it had)
+     * @param family openssl, gnutls or boringssl
+     * @param attachPath the path the agent reads and attaches through: for a mapped library
+     *     {@code /proc/self/map_files/<start>-<end>}, which reaches the mapped inode even after
+     *     the file was deleted or replaced; else {@code path}
+     * @param deleted the maps say the file was deleted after it was mapped
+     */
+    public record LibraryFile(Path path, String fileKey, String family, Path attachPath, boolean deleted) {
+        public LibraryFile(Path path, String fileKey) {
+            this(path, fileKey, LibraryScanner.family(path.getFileName().toString()).orElse(""), path, false);
+        }
     }
 
-    /** The distinct TLS library files mapped in {@code mapsText} (the contents of a maps file). */
-    public static List<Path> mappedLibssl(String mapsText) {
-        Map<String, Path> byName = new LinkedHashMap<>();
+    /**
+     * One file mapped in this process, from a line of the maps: its name (without the
+     * {@code " (deleted)"} the kernel appends), one of its address ranges, and its device and
+     * inode as the maps give them.
+     */
+    public record Mapping(String name, boolean deleted, String range, String dev, long inode, boolean executable) {
+        /** The magic link to the mapped file itself, whatever became of its name. */
+        public Path mapFile() {
+            return Path.of("/proc/self/map_files", range);
+        }
+    }
+
+    /**
+     * The distinct files mapped in {@code mapsText}, one entry per device and inode (the first
+     * range, executable if any range of it is), deleted ones included.
+     */
+    public static List<Mapping> mappedFiles(String mapsText) {
+        Map<String, Mapping> byInode = new LinkedHashMap<>();
         for (String line : mapsText.split("\n")) {
             // address perms offset dev inode pathname; the pathname may contain spaces
             String[] f = line.trim().split("\\s+", 6);
-            if (f.length < 6 || !f[5].startsWith("/") || f[5].endsWith(" (deleted)")) {
+            if (f.length < 6 || !f[5].startsWith("/")) {
                 continue;
             }
-            Path p = Path.of(f[5]);
-            if (family(p.getFileName().toString()).isPresent()) {
-                byName.putIfAbsent(f[5], p);
+            long inode;
+            try {
+                inode = Long.parseLong(f[4]);
+            } catch (NumberFormatException e) {
+                continue;
+            }
+            if (inode == 0) {
+                continue;
+            }
+            boolean deleted = f[5].endsWith(" (deleted)");
+            String name = deleted ? f[5].substring(0, f[5].length() - " (deleted)".length()) : f[5];
+            boolean exec = f[1].indexOf('x') >= 0;
+            String key = f[3] + ":" + inode;
+            Mapping m = byInode.get(key);
+            if (m == null) {
+                byInode.put(key, new Mapping(name, deleted, f[0], f[3], inode, exec));
+            } else if (exec && !m.executable()) {
+                byInode.put(key, new Mapping(m.name(), m.deleted(), m.range(), m.dev(), m.inode(), true));
             }
         }
-        return new ArrayList<>(byName.values());
-    }
-
-    /** The TLS library files this process has mapped now. */
-    public static List<LibraryFile> scanSelf() throws IOException {
-        List<LibraryFile> out = new ArrayList<>();
-        for (Path p : mappedLibssl(Files.readString(Path.of("/proc/self/maps")))) {
-            identify(p).ifPresent(out::add);
-        }
-        return out;
+        return new ArrayList<>(byInode.values());
     }
 
     /** The TLS library files in {@code dirs} (files or directories), for hooking before they load. */

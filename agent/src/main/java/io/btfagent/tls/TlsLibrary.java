@@ -16,8 +16,24 @@ import java.util.regex.Pattern;
  * the hooked functions it exports.
  *
  * @param functions hookable functions present, in cookie order (see capture_event.h)
+ * @param offsets where each of {@code functions} starts in the file, for functions the
+ *     library does not export (BoringSSL's local symbols); empty when the probes attach by
+ *     exported name
  */
-public record TlsLibrary(Path path, String family, String buildId, List<String> functions) {
+public record TlsLibrary(Path path, String family, String buildId, List<String> functions, List<Long> offsets) {
+
+    public TlsLibrary(Path path, String family, String buildId, List<String> functions) {
+        this(path, family, buildId, functions, List.of());
+    }
+
+    /**
+     * netty-tcnative's JNI entry point: plain netty and every shaded copy (grpc-netty-shaded's
+     * {@code libio_grpc_netty_shaded_netty_tcnative_linux_x86_64.so}) export it under this name,
+     * whatever the file is called.
+     */
+    static final String TCNATIVE_JNI_ONLOAD = "JNI_OnLoad_netty_tcnative";
+    /** A function only BoringSSL has (its power-on self test), to tell it from a static OpenSSL. */
+    static final String BORINGSSL_MARKER = "BORINGSSL_self_test";
 
     /** Every hooked function in the order of enum capture_func: the index is the probe's cookie. */
     public static final List<String> FUNCTIONS = CaptureFunction.symbols();
@@ -32,7 +48,70 @@ public record TlsLibrary(Path path, String family, String buildId, List<String> 
     public static TlsLibrary open(Path file) throws IOException {
         String family = LibraryScanner.family(file.getFileName().toString())
                 .orElseThrow(() -> new IOException(file + " is not a TLS library btf-agent knows"));
-        return family.equals("gnutls") ? gnutls(file) : openssl(file);
+        return open(file, family);
+    }
+
+    /** Reads {@code file} (which may be a {@code /proc/self/map_files} link) as a library of {@code family}. */
+    public static TlsLibrary open(Path file, String family) throws IOException {
+        return switch (family) {
+            case "gnutls" -> gnutls(file);
+            case "boringssl" -> boringssl(file);
+            default -> openssl(file);
+        };
+    }
+
+    /**
+     * Whether {@code elf} is netty-tcnative (any shading of it): a JNI library exporting
+     * {@value #TCNATIVE_JNI_ONLOAD}. Reads only the small dynamic symbol table, so every mapped
+     * library can be asked once.
+     */
+    public static boolean isTcnative(ElfFile elf) {
+        return elf.dynamicSymbols().contains(TCNATIVE_JNI_ONLOAD);
+    }
+
+    /**
+     * Reads netty-tcnative-boringssl-static's library (plain or shaded). BoringSSL is linked in
+     * statically and its functions are LOCAL symbols of {@code .symtab}: the probes sit at their
+     * file offsets. netty drives every {@code SSL*} of this library over its ByteBuffer BIO (the
+     * only BIO its JNI code ever gives {@code SSL_set_bio}; no other code can reach these local
+     * functions), so the program reads no BoringSSL struct and needs no BTF of the build.
+     */
+    public static TlsLibrary boringssl(Path file) throws IOException {
+        ElfFile elf = ElfFile.open(file);
+        String buildId = elf.buildId().orElse("none");
+        if (!isTcnative(elf)) {
+            throw new IOException(file + " is not netty-tcnative (it exports no " + TCNATIVE_JNI_ONLOAD + ")");
+        }
+        if (!elf.hasStaticSymbolTable()) {
+            throw new IOException(file + " (netty-tcnative, build-id " + buildId + ") is stripped of its symbol table, "
+                    + "so SSL_read/SSL_write cannot be found; use netty-tcnative-boringssl-static as published");
+        }
+        Set<String> wanted = new java.util.HashSet<>(OPENSSL_FUNCTIONS);
+        wanted.add(BORINGSSL_MARKER);
+        java.util.Map<String, List<Long>> found = elf.functionFileOffsets(wanted);
+        if (!found.containsKey(BORINGSSL_MARKER)) {
+            throw new IOException(file + " (netty-tcnative, build-id " + buildId + ") is not linked with BoringSSL "
+                    + "(no " + BORINGSSL_MARKER + "); only netty-tcnative-boringssl-static is hooked");
+        }
+        List<String> functions = new ArrayList<>();
+        List<Long> offsets = new ArrayList<>();
+        for (String f : OPENSSL_FUNCTIONS) {
+            List<Long> at = found.get(f);
+            if (at == null) {
+                continue;
+            }
+            if (at.size() > 1) {
+                throw new IOException(file + " has " + at.size() + " functions called " + f + "; not hooking an "
+                        + "ambiguous symbol");
+            }
+            functions.add(f);
+            offsets.add(at.get(0));
+        }
+        if (!functions.contains("SSL_write") || !functions.contains("SSL_read")) {
+            throw new IOException(file + " (netty-tcnative, build-id " + buildId + ") has no SSL_read/SSL_write in "
+                    + "its symbol table");
+        }
+        return new TlsLibrary(file, "boringssl", buildId, List.copyOf(functions), List.copyOf(offsets));
     }
 
     /** Reads a GnuTLS libgnutls file; fails if it has no build-id or lacks the record functions. */
@@ -92,6 +171,9 @@ public record TlsLibrary(Path path, String family, String buildId, List<String> 
      * Reads megabytes, so it is asked only for builds the catalog does not know.
      */
     public Optional<String> reportedVersion() {
+        if (family.equals("boringssl")) {
+            return Optional.empty(); // BoringSSL has no version, and netty-tcnative's file names none
+        }
         if (family.equals("gnutls")) {
             try {
                 return ElfFile.open(path).findString(GNUTLS_VERSION);

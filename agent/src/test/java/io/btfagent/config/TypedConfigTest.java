@@ -121,13 +121,14 @@ class TypedConfigTest {
     }
 
     @Test
-    void librariesBoringsslIsSaidToBeUnsupported() {
-        assertEquals(List.of("libraries=boringssl: boringssl is not supported by this version (statically linked "
-                + "BoringSSL (netty-tcnative) is not supported yet); valid: openssl, gnutls; nothing is hooked for "
-                + "boringssl"), problems("libraries=boringssl"));
-        assertEquals(List.of("libraries=opensll,gnutls: opensll is not one of openssl, gnutls; nothing is hooked "
-                + "for it"), problems("libraries=opensll,gnutls"));
+    void librariesAreCheckedWordByWord() {
+        assertEquals(List.of(), problems("libraries=boringssl"));
+        assertEquals(List.of("libraries=opensll,gnutls: opensll is not one of openssl, gnutls, boringssl; nothing is "
+                + "hooked for it"), problems("libraries=opensll,gnutls"));
         assertEquals(List.of(), problems("libraries=openssl,GnuTLS"));
+        assertEquals(List.of(), problems("late-loads="));
+        assertEquals(List.of("late-loads=java,dlopen: dlopen is not one of java, linker; nothing is hooked for it"),
+                problems("late-loads=java,dlopen"));
     }
 
     @Test

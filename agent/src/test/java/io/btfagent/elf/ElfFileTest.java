@@ -170,4 +170,14 @@ class ElfFileTest {
         assertTimeoutPreemptively(java.time.Duration.ofSeconds(5),
                 () -> assertEquals(java.util.Set.of(), elf.dynamicSymbols()));
     }
+
+    @Test
+    void functionFileOffsetsComeFromTheStaticSymbolTableLocalOnesIncluded() throws IOException {
+        // readelf -sW: SSL_write GLOBAL FUNC 0x1124, frame_dummy LOCAL FUNC 0x1100 (in .text, whose
+        // address and file offset are both 0x1050), fake_internal_counter a LOCAL OBJECT
+        ElfFile elf = fakeLibssl();
+        assertTrue(elf.hasStaticSymbolTable());
+        assertEquals(java.util.Map.of("SSL_write", java.util.List.of(0x1124L), "frame_dummy", java.util.List.of(0x1100L)),
+                elf.functionFileOffsets(Set.of("SSL_write", "frame_dummy", "fake_internal_counter", "absent")));
+    }
 }

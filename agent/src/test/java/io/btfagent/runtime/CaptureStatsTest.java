@@ -6,11 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import io.btfagent.event.CaptureCounter;
 import io.btfagent.sink.Dispatcher;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class CaptureStatsTest {
     private static final CaptureStats STATS = new CaptureStats(2, new long[] {10, 12, 3, 4096, 1, 100, 7, 0, 5}, 6, 8,
-            List.of(new Dispatcher.SinkStats("log", 12, 0, 0), new Dispatcher.SinkStats("jsonl", 9, 2, 1)));
+            List.of(new Dispatcher.SinkStats("log", c(12, 1200), c(0, 0), c(0, 0), c(0, 0), Map.of()),
+                    new Dispatcher.SinkStats("jsonl", c(9, 900), c(2, 200), c(1, 100), c(0, 0),
+                            Map.of("rotations", 1L, "damaged lines", 0L))));
+
+    private static Dispatcher.Count c(long events, long bytes) {
+        return new Dispatcher.Count(events, bytes);
+    }
 
     @Test
     void countersAreReadByTheirEnumNotByTheirLabel() {
@@ -24,7 +31,9 @@ class CaptureStatsTest {
         assertEquals("capture summary: calls=10, records=12, records lost (ring full)=3, bytes lost (ring full)=4096, "
                 + "calls truncated=1, bytes truncated=100, bytes unreadable=7, returns without entry=0, "
                 + "QUIC objects skipped=5, records undecodable=6, records refused (BTF check)=8, "
-                + "sink log: delivered=12 dropped=0 failed=0, sink jsonl: delivered=9 dropped=2 failed=1",
+                + "sink log: delivered=12 dropped=0 failed=0 bytes: delivered=1200 queue-full=0 (0 events) failed=0"
+                + " (0 events) exit=0 (0 events), sink jsonl: delivered=9 dropped=2 failed=1 bytes: delivered=900"
+                + " queue-full=200 (2 events) failed=100 (1 event) exit=0 (0 events); damaged lines=0; rotations=1",
                 STATS.summaryLine());
     }
 
@@ -33,8 +42,13 @@ class CaptureStatsTest {
         assertEquals("{\"hooked\":2,\"calls\":10,\"records\":12,\"records_lost\":3,\"bytes_lost\":4096,"
                 + "\"calls_truncated\":1,\"bytes_truncated\":100,\"read_faults\":7,\"entry_missed\":0,"
                 + "\"quic_skipped\":5,\"records_undecodable\":6,\"records_refused\":8,\"sinks\":{"
-                + "\"log\":{\"delivered\":12,\"dropped\":0,\"failed\":0},"
-                + "\"jsonl\":{\"delivered\":9,\"dropped\":2,\"failed\":1}}}", STATS.json());
+                + "\"log\":{\"delivered\":12,\"dropped\":0,\"failed\":0,\"delivered_events\":12,"
+                + "\"delivered_bytes\":1200,\"queue_full_events\":0,\"queue_full_bytes\":0,\"failed_events\":0,"
+                + "\"failed_bytes\":0,\"exit_events\":0,\"exit_bytes\":0},"
+                + "\"jsonl\":{\"delivered\":9,\"dropped\":2,\"failed\":1,\"delivered_events\":9,"
+                + "\"delivered_bytes\":900,\"queue_full_events\":2,\"queue_full_bytes\":200,\"failed_events\":1,"
+                + "\"failed_bytes\":100,\"exit_events\":0,\"exit_bytes\":0,\"damaged_lines\":0,\"rotations\":1}}}",
+                STATS.json());
     }
 
     @Test
@@ -48,9 +62,11 @@ class CaptureStatsTest {
 
     @Test
     void aSinkNameIsEscaped() {
-        CaptureStats s = STATS.withSinks(List.of(new Dispatcher.SinkStats("a\"b", 1, 2, 3)));
-        assertEquals(true, s.json().endsWith("\"sinks\":{\"a\\\"b\":{\"delivered\":1,\"dropped\":2,\"failed\":3}}}"),
-                s.json());
+        CaptureStats s = STATS.withSinks(List.of(new Dispatcher.SinkStats("a\"b", c(1, 1), c(2, 2), c(3, 3), c(0, 0),
+                Map.of())));
+        assertEquals(true, s.json().endsWith("\"sinks\":{\"a\\\"b\":{\"delivered\":1,\"dropped\":2,\"failed\":3,"
+                + "\"delivered_events\":1,\"delivered_bytes\":1,\"queue_full_events\":2,\"queue_full_bytes\":2,"
+                + "\"failed_events\":3,\"failed_bytes\":3,\"exit_events\":0,\"exit_bytes\":0}}}"), s.json());
     }
 
     @Test

@@ -29,6 +29,23 @@ class EventTextTest {
     }
 
     @Test
+    void jsonLineIsJsonAndANewlineInUtf8() {
+        CaptureEvent e = read("th\u00e9", 3, false, REQUEST);
+        assertEquals(EventText.json(e) + "\n",
+                new String(EventText.jsonLine(e), java.nio.charset.StandardCharsets.UTF_8));
+        assertEquals(EventText.json(Events.sample()) + "\n",
+                new String(EventText.jsonLine(Events.sample()), java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void aMaskedEventSaysRedactedAfterTruncatedInJsonAndLine() {
+        CaptureEvent e = Events.sample().redactedAs("*****".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        assertTrue(EventText.json(e).endsWith(",\"len\":181,\"offset\":0,\"captured\":5,\"truncated\":false,"
+                + "\"redacted\":true,\"data\":\"KioqKio=\"}"), EventText.json(e));
+        assertTrue(EventText.line(e).endsWith(" len=181 offset=0 captured=5 redacted data=\"*****\""), EventText.line(e));
+    }
+
+    @Test
     void jsonLeavesOutUnknownFdAndAddresses() {
         assertEquals("{\"ts\":\"2026-11-25T03:40:11.123456789Z\",\"pid\":7,\"tid\":8,\"thread\":\"w\","
                 + "\"lib\":\"openssl\",\"libVersion\":\"3.0.19\",\"libPath\":\"/opt/ssl/lib/libssl.so.3\","

@@ -42,32 +42,6 @@ class LibraryScannerTest {
     Path dir;
 
     @Test
-    void eachMappedLibsslIsListedOnceInOrderOfFirstMapping() {
-        assertEquals(List.of(
-                Path.of("/usr/lib/x86_64-linux-gnu/libssl.so.3"),
-                Path.of("/opt/legacy/lib/libssl.so.1.1"),
-                Path.of("/opt/my app/lib/libssl.so.3"),
-                Path.of("/opt/dev/lib/libssl.so")), LibraryScanner.mappedLibssl(MAPS));
-    }
-
-    @Test
-    void nssDeletedAnonymousAndLookalikeMappingsAreIgnored() {
-        String ignored = String.join("\n",
-                "7f1c2c000000-7f1c2c010000 r-xp 00000000 08:01 3333      /usr/lib64/libssl3.so",
-                "7f1c2d000000-7f1c2d010000 r-xp 00000000 08:01 4444      /tmp/old/libssl.so.3 (deleted)",
-                "7f1c2e000000-7f1c2e010000 rw-p 00000000 00:00 0 ",
-                "7f1c2e020000-7f1c2e030000 rw-p 00000000 00:00 0         [heap]",
-                "7f1c2f000000-7f1c2f010000 r-xp 00000000 08:01 5555      /usr/lib/libsslfoo.so",
-                "7f1c2f000000-7f1c2f010000 r-xp 00000000 08:01 5555      /usr/lib/libsslfoo.so.3",
-                "7f1c2f010000-7f1c2f020000 r-xp 00000000 08:01 5556      /usr/lib/libssl.so.3.bak",
-                "7f1c2f010000-7f1c2f020000 r-xp 00000000 08:01 5556      /usr/lib/libssl.so.3/other.so",
-                "7f1c2f010000-7f1c2f020000 r-xp 00000000 08:01 5556      libssl.so.3",
-                "");
-        assertEquals(List.of(), LibraryScanner.mappedLibssl(ignored));
-        assertEquals(List.of(), LibraryScanner.mappedLibssl(""));
-    }
-
-    @Test
     void libsslNamePattern() {
         for (String yes : List.of("libssl.so", "libssl.so.3", "libssl.so.1.1", "libssl.so.1.0.0", "libssl.so.10")) {
             assertTrue(LibraryScanner.LIBSSL.matcher(yes).matches(), yes);
@@ -114,5 +88,42 @@ class LibraryScannerTest {
         assertFalse(keyA.equals(LibraryScanner.identify(c).orElseThrow().fileKey()));
         assertEquals(Optional.empty(), LibraryScanner.identify(dir.resolve("nothing.so")));
         assertEquals(Optional.empty(), LibraryScanner.identify(dir));
+    }
+
+    @Test
+    void mappedFilesAreOnePerInodeDeletedOnesIncludedWithTheirRange() {
+        List<LibraryScanner.Mapping> files = LibraryScanner.mappedFiles(MAPS);
+        LibraryScanner.Mapping libssl = files.stream().filter(m -> m.inode() == 1311).findFirst().orElseThrow();
+        assertEquals("/usr/lib/x86_64-linux-gnu/libssl.so.3", libssl.name());
+        assertEquals("7f1c2a000000-7f1c2a01f000", libssl.range(), "the first range of the file");
+        assertTrue(libssl.executable(), "one of its ranges is r-xp");
+        assertFalse(libssl.deleted());
+        assertEquals(Path.of("/proc/self/map_files/7f1c2a000000-7f1c2a01f000"), libssl.mapFile());
+        LibraryScanner.Mapping deleted = files.stream().filter(m -> m.inode() == 4444).findFirst().orElseThrow();
+        assertEquals("/tmp/old/libssl.so.3", deleted.name(), "without the kernel's \" (deleted)\"");
+        assertTrue(deleted.deleted());
+        assertEquals(1, files.stream().filter(m -> m.inode() == 1311).count());
+        assertTrue(files.stream().noneMatch(m -> m.inode() == 0), "anonymous mappings are no files");
+        assertEquals(11, files.size());
+    }
+
+    @Test
+    void mappedLibrariesTellFamiliesByNameAndReportADeletedFileTheyCannotReach() throws IOException {
+        Path libssl = Files.copy(Fixtures.path(Fixtures.FAKE_LIBSSL), dir.resolve("libssl.so.3"));
+        Path other = Files.copy(Fixtures.path(Fixtures.FAKE_LIBSSL), dir.resolve("libother.so"));
+        String maps = String.join("\n",
+                "10000-11000 r-xp 00000000 08:01 91 " + libssl,
+                "20000-21000 r-xp 00000000 08:01 92 " + other,
+                "30000-31000 r-xp 00000000 08:01 93 " + dir.resolve("libgnutls.so.30") + " (deleted)", "");
+        List<LibraryScanner.LibraryFile> found = new MappedLibraries().scan(maps);
+        // this process has no such ranges, so /proc/self/map_files does not open them: a present
+        // file is reached by its name, a deleted one not at all
+        assertEquals(2, found.size(), found.toString());
+        assertEquals("openssl", found.get(0).family());
+        assertEquals(libssl, found.get(0).attachPath());
+        assertEquals(LibraryScanner.identify(libssl).orElseThrow().fileKey(), found.get(0).fileKey());
+        assertEquals("gnutls", found.get(1).family());
+        assertTrue(found.get(1).deleted());
+        assertEquals(null, found.get(1).attachPath());
     }
 }

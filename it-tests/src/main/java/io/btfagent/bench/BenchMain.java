@@ -37,7 +37,7 @@ import java.util.concurrent.TimeUnit;
  * {@code bench.work} (required); {@code bench.libssl}, {@code bench.libcrypto}, {@code
  * bench.reps} (5), {@code bench.blocks} (5), {@code bench.sizes} ({@code 64:4000,16384:1000},
  * size:iterations per block), {@code bench.configs} (all), {@code bench.jsonl} (the jsonl
- * sink's file, {@code /dev/null}), {@code bench.java} (this JVM's java).
+ * sink's file, {@code bench-events.jsonl} in {@code bench.work}, deleted after each run), {@code bench.java} (this JVM's java).
  */
 public final class BenchMain {
     private static final List<String> FUNCTIONS = List.of("SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex");
@@ -75,7 +75,8 @@ public final class BenchMain {
         int reps = Integer.parseInt(System.getProperty("bench.reps", "5"));
         int blocks = Integer.parseInt(System.getProperty("bench.blocks", "5"));
         List<String> sizes = List.of(System.getProperty("bench.sizes", "64:4000,16384:1000").split(","));
-        String jsonl = System.getProperty("bench.jsonl", "/dev/null");
+        // a real file: the sink refuses devices such as /dev/null (see SafeFile); deleted after each run
+        String jsonl = System.getProperty("bench.jsonl", work.resolve("bench-events.jsonl").toString());
 
         Libbpf.bind(libbpf);
         boolean multiAvailable = LibbpfMulti.bind(libbpf);
@@ -115,9 +116,7 @@ public final class BenchMain {
                 }
                 cmd.addAll(cmdTail);
                 results.get(c.name()).add(runChild(c, cmd, err, floorObject, libssl));
-                if (!jsonl.equals("/dev/null")) {
-                    Files.deleteIfExists(Path.of(jsonl)); // only the cost of writing it is of interest
-                }
+                Files.deleteIfExists(Path.of(jsonl)); // only the cost of writing it is of interest
             }
         }
         long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);

@@ -15,7 +15,11 @@ import java.io.ByteArrayOutputStream;
  * it uses {@code SSL_write_ex}/{@code SSL_read_ex}. It prints the socket's fd, what
  * {@code /proc/self/fd/<fd>} links to, its local and remote address, and the response's size
  * and SHA-256. {@code -Ddemo.await-go=traffic} makes it wait for a line on stdin after the
- * handshake, before the request.
+ * handshake, before the request. {@code -Ddemo.load-delay-ms=N} makes it load libssl N ms after
+ * start (then, with {@code -Ddemo.await-go} containing {@code load}, after a line on stdin) and
+ * prints how long the load took ({@code load-ms}); {@code -Ddemo.dlopen-first=true}
+ * makes it dlopen libssl through libc first (native code's way, which JNA's and the JDK's
+ * loading methods never see), print {@code dlopened}, and wait for a line on stdin.
  */
 public final class SocketBioClient {
 
@@ -54,7 +58,28 @@ public final class SocketBioClient {
         String host = args[0];
         int port = Integer.parseInt(args[1]);
         String path = args[2];
+        // -Ddemo.load-delay-ms: load libssl that long after start (a library loaded late)
+        long delay = Long.getLong("demo.load-delay-ms", 0);
+        if (delay > 0) {
+            Thread.sleep(delay);
+        }
+        java.io.BufferedReader stdin = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
+        if (System.getProperty("demo.await-go", "").contains("load")) {
+            stdin.readLine();
+        }
+        if (Boolean.getBoolean("demo.dlopen-first")) {
+            // dlopen from native code, the way a C library would, not through JNA's loading
+            com.sun.jna.Function dlopen = com.sun.jna.NativeLibrary.getProcess().getFunction("dlopen");
+            ClientSocket.check(dlopen.invokePointer(new Object[] {args[3], 2 /* RTLD_NOW */}) != null, "dlopen");
+            System.out.println("dlopened " + args[3]);
+            System.out.flush();
+            stdin.readLine();
+        }
+        long loadStart = System.nanoTime();
         Ssl ssl = Native.load(args[3], Ssl.class);
+        if (delay > 0) {
+            System.out.println("load-ms " + (System.nanoTime() - loadStart) / 1_000_000);
+        }
         boolean ex = args.length > 4 && args[4].equals("ex");
         ClientSocket socket = new ClientSocket(host, port);
         int fd = socket.fd;

@@ -114,10 +114,17 @@ public final class TlsEchoServer implements AutoCloseable {
         return DEFAULT_BODY.getBytes(StandardCharsets.US_ASCII);
     }
 
-    /** Exact bytes of the full response (head plus body) the server sends for {@code path}. */
+    /** The session cookie the response to {@code /login} sets. */
+    public static final String SESSION_COOKIE = "Set-Cookie: session=7f3a9c0e11d2; Path=/; HttpOnly";
+
+    /**
+     * Exact bytes of the full response (head plus body) the server sends for {@code path}; the
+     * response to {@code /login} also carries {@link #SESSION_COOKIE}.
+     */
     public static byte[] responseFor(String path) {
         byte[] body = bodyFor(path);
         byte[] head = ("HTTP/1.1 200 OK\r\nContent-Length: " + body.length
+                + (path.equals("/login") ? "\r\n" + SESSION_COOKIE : "")
                 + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
         byte[] all = new byte[head.length + body.length];
         System.arraycopy(head, 0, all, 0, head.length);

@@ -51,11 +51,26 @@ public final class WildflyHttpsClient {
         context.init(null, new TrustManager[] {new TrustAll()}, null);
     }
 
-    /** The exact request bytes sent for {@code path}. */
+    /**
+     * The exact request bytes sent for {@code path}, with the extra header lines of
+     * {@code -Ddemo.headers} (lines separated by {@code |}, e.g. {@code Authorization: Bearer x}).
+     */
     public static byte[] request(String host, int port, String path) {
+        return request(host, port, path, System.getProperty("demo.headers", ""));
+    }
+
+    /** The exact request bytes for {@code path} with {@code headers} ({@code |}-separated lines) added. */
+    public static byte[] request(String host, int port, String path, String headers) {
+        StringBuilder extra = new StringBuilder();
+        for (String h : headers.split("\\|")) {
+            if (!h.isEmpty()) {
+                extra.append(h).append("\r\n");
+            }
+        }
         return ("GET " + path + " HTTP/1.1\r\n"
                 + "Host: " + host + ":" + port + "\r\n"
                 + "User-Agent: btf-agent-demo\r\n"
+                + extra
                 + "Connection: close\r\n"
                 + "\r\n").getBytes(StandardCharsets.US_ASCII);
     }

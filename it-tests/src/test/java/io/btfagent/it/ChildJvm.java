@@ -73,6 +73,7 @@ final class ChildJvm {
 
     private final List<String> prefix = new ArrayList<>();
     private final List<String> jvmArgs = new ArrayList<>();
+    private final Map<String, String> env = new LinkedHashMap<>();
     private String agentOptions;
     private String classpath = CLASSPATH;
     private Path agentJar = AGENT_JAR;
@@ -98,6 +99,12 @@ final class ChildJvm {
         return this;
     }
 
+    /** Sets an environment variable of the child (e.g. LD_LIBRARY_PATH). */
+    ChildJvm env(String name, String value) {
+        env.put(name, value);
+        return this;
+    }
+
     ChildJvm jvmArg(String arg) {
         jvmArgs.add(arg);
         return this;
@@ -119,6 +126,73 @@ final class ChildJvm {
         return run(mainClass, args, timeoutSeconds, readyMarkers);
     }
 
+    /**
+     * Starts the child and leaves it running, its stdin open: the test drives it (e.g. runs
+     * clients against it), then {@link Running#finish} ends its stdin and waits for it.
+     */
+    Running start(String mainClass, List<String> args) throws IOException {
+        return new Running(ChildProcess.start(command(mainClass, args), env, true));
+    }
+
+    /** A child started by {@link #start}; closing it kills it by pid if it still runs. */
+    static final class Running implements AutoCloseable {
+        private final ChildProcess process;
+
+        Running(ChildProcess process) {
+            this.process = process;
+        }
+
+        long pid() {
+            return process.pid();
+        }
+
+        /** Waits until stdout has a line {@code key value}; returns the value. */
+        String awaitPrinted(String key, long timeoutSeconds) throws IOException, InterruptedException {
+            process.awaitStdout(text -> printedValues(text).containsKey(key), ChildProcess.deadline(timeoutSeconds),
+                    "'" + key + " ...'", 20);
+            return printedValues(process.stdout()).get(key);
+        }
+
+        /** Waits until stderr contains {@code marker} (e.g. the agent's "hooked" line). */
+        void awaitStderr(String marker, long timeoutSeconds) throws IOException, InterruptedException {
+            process.awaitStderr(text -> text.contains(marker), null, ChildProcess.deadline(timeoutSeconds),
+                    "'" + marker + "'", 20);
+        }
+
+        /** Sends one (empty) line to the child's stdin: the go of its next phase. */
+        void send() throws IOException {
+            process.sendLine();
+        }
+
+        /** Ends the child's stdin and waits for it to exit. */
+        Result finish(long timeoutSeconds) throws IOException, InterruptedException {
+            process.closeStdin();
+            int exit = process.awaitExit(ChildProcess.deadline(timeoutSeconds));
+            return new Result(process.pid(), exit, process.stdout(), process.stderr());
+        }
+
+        @Override
+        public void close() throws IOException {
+            process.close();
+        }
+    }
+
+    private List<String> command(String mainClass, List<String> args) {
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.add(JAVA);
+        cmd.addAll(JVM_FLAGS);
+        if (agentOptions != null) {
+            cmd.add("-javaagent:" + agentJar.toAbsolutePath() + (agentOptions.isEmpty() ? "" : "=" + agentOptions));
+        }
+        cmd.add("-Dorg.wildfly.openssl.path=" + LIBSSL_DIR);
+        cmd.addAll(jvmArgs);
+        cmd.add("-cp");
+        cmd.add(classpath);
+        cmd.add(mainClass);
+        cmd.addAll(args);
+        return cmd;
+    }
+
     private Result run(String mainClass, List<String> args, long timeoutSeconds, List<String> readyMarkers)
             throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(prefix);
@@ -133,7 +207,7 @@ final class ChildJvm {
         cmd.add(classpath);
         cmd.add(mainClass);
         cmd.addAll(args);
-        try (ChildProcess p = ChildProcess.start(cmd, Map.of(), !readyMarkers.isEmpty())) {
+        try (ChildProcess p = ChildProcess.start(cmd, env, !readyMarkers.isEmpty())) {
             long deadline = ChildProcess.deadline(timeoutSeconds);
             for (String marker : readyMarkers) {
                 p.awaitStderr(text -> text.contains(marker), null, deadline, "'" + marker + "'", 20);

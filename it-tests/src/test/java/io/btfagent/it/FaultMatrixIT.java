@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -126,9 +127,17 @@ class FaultMatrixIT extends AgainstEchoServer {
 
     @Test
     void sinkFailingOnEveryEventIsCountedAndOtherSinksContinue() throws Exception {
-        // /dev/full fails every write: the jsonl sink fails, the log sink goes on.
-        ChildJvm.Result r = compare("sink failing on every event", "sinks=jsonl,log,sink.jsonl.path=/dev/full",
-                List.of(WildflyCaptureIT.HOOKED), args("/", 2));
+        // A file system with no space left fails every write: the jsonl sink fails, the log sink goes on.
+        Path full = Files.createDirectory(tmp.resolve("full"));
+        sh("mount -t tmpfs -o size=4k,mode=0700 btf-agent-full " + full);
+        ChildJvm.Result r;
+        try {
+            sh("head -c 4096 /dev/zero > " + full + "/filler");
+            r = compare("sink failing on every event", "sinks=jsonl,log,sink.jsonl.path=" + full + "/events.jsonl",
+                    List.of(WildflyCaptureIT.HOOKED), args("/", 2));
+        } finally {
+            sh("umount " + full);
+        }
         assertTrue(r.agentLines().stream().anyMatch(l -> l.contains("sink jsonl failed (1 failures so far)")
                 && l.contains("No space left on device")), r.stderr());
         AgentStats stats = AgentStats.of(r);
@@ -157,6 +166,12 @@ class FaultMatrixIT extends AgainstEchoServer {
         assertTrue(lostRecords > 0, stats.toString());
         assertEquals(transferred, capturedBytes + lostBytes, "every byte is either captured or counted as lost");
         assertEquals(stats.counter("records"), events.size(), "records written = records delivered");
+        // the same from the counters alone: what the sink delivered, dropped or failed on, plus what never reached it
+        long sinkBytes = stats.sink("jsonl", "delivered_bytes") + stats.sink("jsonl", "queue_full_bytes")
+                + stats.sink("jsonl", "failed_bytes") + stats.sink("jsonl", "exit_bytes");
+        assertEquals(capturedBytes, stats.sink("jsonl", "delivered_bytes"), "delivered bytes = bytes in the file");
+        assertEquals(transferred, sinkBytes + lostBytes + stats.counter("bytes_truncated")
+                + stats.counter("read_faults"), "captured + dropped + lost + truncated + unreadable = transferred");
     }
 
     @Test
@@ -175,6 +190,27 @@ class FaultMatrixIT extends AgainstEchoServer {
         assertEquals(0, java.util.Arrays.compare(response, 0, captured.length, captured, 0, captured.length),
                 "captured bytes are a prefix of the response");
         assertTrue(summary(r).contains("capture summary"), r.stderr());
+    }
+
+    @Test
+    void aDeviceAsJsonlPathIsRefusedInOneLineAndTheLogSinkRuns() throws Exception {
+        ChildJvm.Result r = compare("device as jsonl path", "sinks=jsonl,log,sink.jsonl.path=/dev/full",
+                List.of(WildflyCaptureIT.HOOKED), args("/", 1));
+        assertEquals(1, r.agentLines().stream().filter(l -> l.endsWith(
+                "WARN  sink jsonl not started: /dev/full is not a regular file; name a regular file")).count(),
+                r.stderr());
+        AgentStats stats = AgentStats.of(r);
+        assertEquals(2, stats.sink("log", "delivered"), stats.toString());
+        assertEquals(List.of("log"), List.copyOf(((java.util.Map<?, ?>) stats.fields().get("sinks")).keySet()),
+                "only the log sink runs");
+    }
+
+    /** Runs a shell command as this (root) test; fails the test if it fails. */
+    private static void sh(String command) throws Exception {
+        Process p = new ProcessBuilder("sh", "-c", command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), command);
+        assertEquals(0, p.exitValue(), command + ": " + out);
     }
 
     private static String summary(ChildJvm.Result r) {

@@ -78,6 +78,9 @@ public final class Libbpf {
     /** int bpf_link__destroy(struct bpf_link *link) */
     public static native int bpf_link__destroy(Pointer link);
 
+    /** int bpf_program__set_autoload(struct bpf_program *prog, bool autoload) */
+    public static native int bpf_program__set_autoload(Pointer prog, boolean autoload);
+
     /** struct btf *btf__parse(const char *path, struct btf_ext **btf_ext) */
     public static native Pointer btf__parse(String path, Pointer btfExt);
 

@@ -1,0 +1,59 @@
+package io.btfagent.sink;
+
+import io.btfagent.files.SafeFile;
+import java.io.IOException;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The jars of {@code extensions=} (third-party sinks), loaded by a class loader of their own
+ * whose parent is the agent's isolated loader: they see the sink SPI and nothing of the
+ * application, and the application does not see them.
+ *
+ * <p>Their code runs with the JVM's privileges, so a jar is used only when it and every
+ * directory above it can be changed by no one but root or this user (the rules of
+ * {@link SafeFile}).
+ */
+public final class Extensions {
+    private Extensions() {
+    }
+
+    /**
+     * @param value {@code extensions}: jar paths separated by commas
+     * @return {@code agentLoader} itself when no jar is usable
+     */
+    public static ClassLoader loader(String value, ClassLoader agentLoader, Consumer<String> problems) {
+        List<URL> urls = new ArrayList<>();
+        if (value != null) {
+            for (String s : value.split(",")) {
+                if (s.isBlank()) {
+                    continue;
+                }
+                Path jar = Path.of(s.trim()).toAbsolutePath().normalize();
+                try {
+                    check(jar);
+                    urls.add(jar.toUri().toURL());
+                } catch (IOException e) {
+                    problems.accept("extension " + jar + " not loaded: " + e.getMessage());
+                }
+            }
+        }
+        if (urls.isEmpty()) {
+            return agentLoader;
+        }
+        return new URLClassLoader("btf-agent-extensions", urls.toArray(new URL[0]), agentLoader);
+    }
+
+    private static void check(Path jar) throws IOException {
+        if (!Files.isRegularFile(jar)) {
+            throw new IOException("no such file");
+        }
+        SafeFile.checkTrusted(jar);
+    }
+
+}
