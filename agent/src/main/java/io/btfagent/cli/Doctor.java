@@ -241,17 +241,13 @@ final class Doctor {
         for (Mapped m : files.values()) {
             String name = Path.of(m.path()).getFileName().toString();
             String where = m.path() + (m.deleted() ? " (deleted)" : "");
-            Optional<String> family = LibraryScanner.family(name);
-            if (family.isEmpty()) {
-                bad("BoringSSL of netty-tcnative at " + where + ": not a family this agent build hooks",
-                        "use netty-tcnative-classes with the system's OpenSSL (netty-tcnative, not -boringssl-static)");
-                continue;
-            }
+            // netty-tcnative's library carries BoringSSL linked in: told by name here, by content when read
+            Optional<String> family = LibraryScanner.family(name).or(() -> Optional.of("boringssl"));
             // a deleted file is still reachable through the mapping itself
             Path file = m.deleted() ? t.procFile("map_files/" + m.range()) : t.seen(m.path());
             TlsLibrary lib;
             try {
-                lib = family.get().equals("gnutls") ? TlsLibrary.gnutls(file) : TlsLibrary.openssl(file);
+                lib = TlsLibrary.open(file, family.get());
             } catch (IOException e) {
                 bad(family.get() + " at " + where + ": " + e.getMessage(), "this file cannot be hooked");
                 continue;

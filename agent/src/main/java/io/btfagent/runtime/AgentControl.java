@@ -57,6 +57,7 @@ public final class AgentControl {
         private final CountDownLatch stop = new CountDownLatch(1);
         private volatile boolean ready;
         private volatile ControlSocket control;
+        private volatile LateLoads late;
 
         Session(AgentConfig config, Capture capture, Dispatcher dispatcher, Thread shutdownHook, Logger log) {
             this.config = config;
@@ -65,6 +66,10 @@ public final class AgentControl {
             this.shutdownHook = shutdownHook;
             this.owner = Thread.currentThread();
             this.log = log;
+        }
+
+        void lateLoads(LateLoads l) {
+            this.late = l;
         }
 
         /** The first scan is done: what is mapped now is hooked (or said why not). */
@@ -92,6 +97,9 @@ public final class AgentControl {
                 Runtime.getRuntime().removeShutdownHook(shutdownHook);
             } catch (IllegalStateException exiting) {
                 // the JVM is exiting: its hook does the same
+            }
+            if (late != null) {
+                late.close(); // the loading methods' advice stays, calling nothing (see LateLoads.close)
             }
             CaptureStats stats = AgentRuntime.shutdown(capture, dispatcher, log);
             capture.close(AgentRuntime.STOP_DEADLINE_MS);

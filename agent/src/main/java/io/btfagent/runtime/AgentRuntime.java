@@ -137,6 +137,7 @@ public final class AgentRuntime {
         // Late loads first: a library the application loads while the watched ones are being
         // hooked is then looked at as soon as that is done.
         LateLoads late = new LateLoads(capture, log);
+        session.lateLoads(late);
         List<String> lateLoads = config.list("late-loads");
         if (lateLoads.contains("linker")) {
             capture.onLibraryMapped(late::wake);

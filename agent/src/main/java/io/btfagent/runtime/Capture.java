@@ -515,6 +515,11 @@ final class Capture {
         }
         hooked.clear();
         byId.clear();
+        BpfObject linker = linkerObject;
+        if (linker != null) {
+            linker.close();
+            linkerObject = null;
+        }
         try {
             pollerThread.join(5_000);
             unhookThread.join(5_000);

@@ -31,6 +31,7 @@ final class LateLoads {
         return t;
     });
     private final AtomicBoolean wakePending = new AtomicBoolean();
+    private volatile boolean closed;
 
     LateLoads(Capture capture, Logger log) {
         this.capture = capture;
@@ -68,7 +69,7 @@ final class LateLoads {
      * queueing a rescan per notification.
      */
     void wake() {
-        if (wakePending.compareAndSet(false, true)) {
+        if (!closed && wakePending.compareAndSet(false, true)) {
             scanner.submit(() -> {
                 wakePending.set(false);
                 capture.scan(List.of());
@@ -81,7 +82,7 @@ final class LateLoads {
      * is mapped. The agent's own threads (loading their own natives) are not held.
      */
     private void onJavaLoad(String name) {
-        if (Thread.currentThread().getName().startsWith("btf-agent")) {
+        if (closed || Thread.currentThread().getName().startsWith("btf-agent")) {
             return;
         }
         long t0 = System.nanoTime();
@@ -96,6 +97,21 @@ final class LateLoads {
             Thread.currentThread().interrupt();
         } catch (Exception e) {
             log.debug("rescan after loading {} failed: {}", name, e.toString());
+        }
+    }
+
+    /**
+     * After a detach: the loading methods' advice (installed in JDK classes, which cannot be
+     * unloaded) keeps calling {@link #onJavaLoad}, which then returns at once; the scan thread
+     * ends once its current scan is done.
+     */
+    void close() {
+        closed = true;
+        scanner.shutdown();
+        try {
+            scanner.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }
