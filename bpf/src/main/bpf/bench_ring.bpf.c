@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The producer side of it-tests' ring reader benchmark (io.btfagent.bench.RingReaderBench), not
  * used by the agent: run once through BPF_PROG_TEST_RUN, it writes ctx->records records of
@@ -9,6 +9,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+/* The SPDX line above as the kernel spells it (the same for every BPF program here). */
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define MAX_SIZE 256
