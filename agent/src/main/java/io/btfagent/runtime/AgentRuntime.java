@@ -136,7 +136,7 @@ public final class AgentRuntime {
         long interval = config.longValue("scan.interval-ms");
         // Late loads first: a library the application loads while the watched ones are being
         // hooked is then looked at as soon as that is done.
-        LateLoads late = new LateLoads(capture, log);
+        LateLoads late = new LateLoads(capture, log, config.longValue("late-loads.wait-ms"));
         session.lateLoads(late);
         List<String> lateLoads = config.list("late-loads");
         if (lateLoads.contains("linker")) {

@@ -532,6 +532,10 @@ final class Capture {
         }
         ring.close();
         poller.close();
+        // the maps every library's object shared for connection identity; the objects are gone
+        conns.close();
+        connSeq.close();
+        peers.close();
     }
 
     /** One line per hooked library: family, version, path, build-id, links. */

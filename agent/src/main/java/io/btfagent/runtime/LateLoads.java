@@ -14,14 +14,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * Hooks libraries loaded after start as soon as they are mapped. A load through Java
  * ({@code System.load}, JNA, FFM) reports itself through the instrumented loading methods and
- * waits, at most {@value #LOAD_WAIT_MS} ms, for the rescan that hooks it, so a library's very
+ * waits, at most {@code late-loads.wait-ms} (1000 ms by default), for the rescan that hooks it, so a library's very
  * first TLS call is already captured. A library mapped by native code (dlopen from C) wakes the
  * same rescan from the dynamic linker's probe ({@link #wake}). Every rescan runs on the one
  * thread {@code btf-agent-scan}.
  */
 final class LateLoads {
-    /** The longest a loading thread of the application is held. */
-    static final long LOAD_WAIT_MS = 200;
+    /** The longest a loading thread of the application is held (late-loads.wait-ms). */
+    private final long loadWaitMs;
 
     private final Capture capture;
     private final Logger log;
@@ -33,9 +33,10 @@ final class LateLoads {
     private final AtomicBoolean wakePending = new AtomicBoolean();
     private volatile boolean closed;
 
-    LateLoads(Capture capture, Logger log) {
+    LateLoads(Capture capture, Logger log, long loadWaitMs) {
         this.capture = capture;
         this.log = log;
+        this.loadWaitMs = loadWaitMs;
     }
 
     /**
@@ -88,11 +89,11 @@ final class LateLoads {
         long t0 = System.nanoTime();
         Future<?> done = rescan(List.of());
         try {
-            done.get(LOAD_WAIT_MS, TimeUnit.MILLISECONDS);
+            done.get(loadWaitMs, TimeUnit.MILLISECONDS);
             log.debug("load of {}: rescanned in {} us before it returned", name, (System.nanoTime() - t0) / 1000);
         } catch (TimeoutException e) {
             log.warn("the load of {} returned to the application before the agent finished looking at it ({} ms "
-                    + "bound); calls it makes before the hook is in place are not captured", name, LOAD_WAIT_MS);
+                    + "bound); calls it makes before the hook is in place are not captured", name, loadWaitMs);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (Exception e) {
