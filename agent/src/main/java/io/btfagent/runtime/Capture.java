@@ -228,7 +228,10 @@ final class Capture {
             CaptureObject.Attached a;
             ProbeSites sites;
             try {
-                sites = ProbeSites.plan(file.attachPath(), lib.functions(), placeProbes);
+                // GnuTLS stays at entry: with its moved gnutls_record_send probes a GnuTLS 3.8.13 client
+                // crashed at exit (SIGSEGV in a native thread) in CatalogMatrixIT; cause not yet known
+                sites = ProbeSites.plan(file.attachPath(), lib.functions(),
+                        placeProbes && !lib.family().equals("gnutls"));
                 a = object.attachAt(merged.path(), settings, ring.fd(), pid, file.attachPath().toString(),
                         sites(id, sites), lib.freeProbe(), false, attachMode, multiUsable, log::debug);
             } catch (IOException | BpfException | RuntimeException e) {

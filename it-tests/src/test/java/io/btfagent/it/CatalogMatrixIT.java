@@ -239,8 +239,14 @@ class CatalogMatrixIT {
     @MethodSource("allBuilds")
     void socketBioEventsCarryExactBytesFdAndAddresses(Build b) throws Exception {
         Child.Result r = socketBio(b, "socket", "");
-        // every catalog build has a read or a write function whose probes the decoder moves
-        assertTrue(placements(r)[0] > 0, "probes moved to emulated instructions: " + summary(r));
+        if (b.lib().equals("gnutls")) {
+            // GnuTLS keeps its probes at entry: with gnutls_record_send's moved, GnuTLS 3.8.13's
+            // client crashed at exit (SIGSEGV) in two runs out of two
+            assertEquals(0, placements(r)[0], summary(r));
+        } else {
+            // every catalog OpenSSL build has a read or a write function whose probes the decoder moves
+            assertTrue(placements(r)[0] > 0, "probes moved to emulated instructions: " + summary(r));
+        }
     }
 
     /**
