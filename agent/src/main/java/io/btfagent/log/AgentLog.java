@@ -21,6 +21,7 @@ public final class AgentLog {
     public static final String PREFIX = "[btf-agent]";
 
     private static volatile Logger logger;
+    private static volatile LoggerContext libraries;
     /** Receivers of the agent's lines besides stderr (the terminal of an {@code attach} command). */
     private static final List<Consumer<String>> TAPS = new CopyOnWriteArrayList<>();
 
@@ -60,11 +61,29 @@ public final class AgentLog {
             l.setAdditive(false);
             l.addAppender(out);
             l.addAppender(taps);
+            // Libraries logging through slf4j (AgentSlf4jProvider): nothing but kafka-clients'
+            // warnings, each forwarded as one line of the agent's own.
+            ctx.getLogger(Logger.ROOT_LOGGER_NAME).setLevel(Level.OFF);
+            LibraryLines kafka = new LibraryLines("kafka", l);
+            kafka.setContext(ctx);
+            kafka.setName("kafka");
+            kafka.start();
+            Logger k = ctx.getLogger("org.apache.kafka");
+            k.setLevel(Level.WARN);
+            k.setAdditive(false);
+            k.addAppender(kafka);
             ctx.start();
+            libraries = ctx;
             logger = l;
         }
         logger.setLevel(Level.toLevel(level, Level.INFO));
         return logger;
+    }
+
+    /** The agent's logback context, as the slf4j logger factory of the libraries it carries. */
+    public static LoggerContext libraryLoggers() {
+        get();
+        return libraries;
     }
 
     /** The agent logger; before {@link #start} a plain stderr fallback is used by callers. */

@@ -326,7 +326,13 @@ public final class Dispatcher implements AutoCloseable {
                 if (abandoned) {
                     return false;
                 }
-                (flushed ? delivered : failed).add(acceptedEvents, acceptedBytes);
+                if (!flushed && lastThrown instanceof PartialFailure p && p.events() >= 0 && p.bytes() >= 0
+                        && p.events() <= acceptedEvents && p.bytes() <= acceptedBytes) {
+                    failed.add(p.events(), p.bytes());
+                    delivered.add(acceptedEvents - p.events(), acceptedBytes - p.bytes());
+                } else {
+                    (flushed ? delivered : failed).add(acceptedEvents, acceptedBytes);
+                }
                 unsettled = 0;
                 unsettledBytes = 0;
             }
@@ -358,12 +364,15 @@ public final class Dispatcher implements AutoCloseable {
         }
 
         private long errors;
+        /** What the last failing {@link #call} threw. */
+        private Throwable lastThrown;
 
         private boolean call(Action a) {
             try {
                 a.run();
                 return true;
             } catch (Throwable t) {
+                lastThrown = t;
                 errors++;
                 lastError = String.valueOf(t);
                 if (errors == 1 || errors % 10_000 == 0) {

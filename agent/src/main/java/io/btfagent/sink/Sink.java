@@ -15,7 +15,8 @@ import java.util.Map;
  * captured bytes), then
  * {@link #flush}. An event counts as delivered when the flush after it returns; when
  * {@code accept} throws, that event counts as failed; when {@code flush} throws, every event
- * accepted since the previous flush counts as failed. {@link #close} is called once, after the
+ * accepted since the previous flush counts as failed, unless it is a {@link PartialFailure}
+ * naming how many of them failed (the others count as delivered). {@link #close} is called once, after the
  * last flush, at exit (the agent waits a bounded time for it).
  *
  * <p>Events are immutable and shared between sinks: a sink must not modify

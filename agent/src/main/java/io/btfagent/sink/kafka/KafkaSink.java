@@ -1,0 +1,174 @@
+package io.btfagent.sink.kafka;
+
+import io.btfagent.event.CaptureEvent;
+import io.btfagent.sink.EventText;
+import io.btfagent.sink.PartialFailure;
+import io.btfagent.sink.Sink;
+import io.btfagent.sink.SinkContext;
+import io.btfagent.sink.SinkProvider;
+import io.btfagent.sink.SinkSetting;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * Sends each event as one Kafka record to {@code sink.kafka.topic}: the value is the event's
+ * JSON object (the {@code jsonl} sink's line, without its newline), the key its {@code conn}
+ * (decimal), so that one connection's events stay in order in one partition; an event without a
+ * {@code conn} is keyed by its TLS object ({@code ssl-0x...}).
+ *
+ * <p>A batch from the dispatcher is sent, then {@link #flush} waits until the producer has the
+ * broker's answer for every record of it (at most {@code delivery.timeout.ms}): records the
+ * broker did not take (unreachable past that time, refused) fail as a {@link PartialFailure},
+ * the others count as delivered. While the broker is down the sink thread waits, its queue fills
+ * and drops (counted); when the broker is back the producer reconnects by itself.
+ */
+public final class KafkaSink implements Sink {
+    /** Bounded wait for the producer's own threads at exit. */
+    static final Duration CLOSE_WAIT = Duration.ofSeconds(1);
+
+    private final Producer<byte[], byte[]> producer;
+    private final String topic;
+    private final List<Future<RecordMetadata>> sent = new ArrayList<>();
+    private final List<Integer> sentBytes = new ArrayList<>();
+    /** Events the broker did not take, by the exception's simple name. */
+    private final Map<String, Long> failedBy = new TreeMap<>();
+
+    KafkaSink(Producer<byte[], byte[]> producer, String topic) {
+        this.producer = producer;
+        this.topic = topic;
+    }
+
+    /** The record key of an event: its {@code conn}, else its TLS object. */
+    static byte[] key(CaptureEvent e) {
+        String k = e.conn() != 0 ? Long.toString(e.conn()) : "ssl-0x" + Long.toHexString(e.ssl());
+        return k.getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /** The record value: the event as the {@code jsonl} sink writes it, without the newline. */
+    static byte[] value(CaptureEvent e) {
+        return EventText.json(e).getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public void accept(CaptureEvent event) {
+        sent.add(producer.send(new ProducerRecord<>(topic, null, event.epochNanos() / 1_000_000, key(event),
+                value(event))));
+        sentBytes.add(event.data().length);
+    }
+
+    @Override
+    public void flush() throws PartialFailure {
+        try {
+            producer.flush();
+            long events = 0;
+            long bytes = 0;
+            String first = null;
+            for (int i = 0; i < sent.size(); i++) {
+                Throwable why = failure(sent.get(i));
+                if (why != null) {
+                    events++;
+                    bytes += sentBytes.get(i);
+                    String reason = why.getClass().getSimpleName();
+                    synchronized (failedBy) {
+                        failedBy.merge(reason, 1L, Long::sum);
+                    }
+                    if (first == null) {
+                        first = why.toString();
+                    }
+                }
+            }
+            if (events > 0) {
+                throw new PartialFailure(events, bytes, first);
+            }
+        } finally {
+            sent.clear();
+            sentBytes.clear();
+        }
+    }
+
+    /** Why a sent record was not delivered, or null; the future is done after a flush. */
+    private static Throwable failure(Future<RecordMetadata> f) {
+        try {
+            f.get();
+            return null;
+        } catch (ExecutionException e) {
+            return e.getCause() == null ? e : e.getCause();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return e;
+        }
+    }
+
+    @Override
+    public void close() {
+        // at exit the dispatcher may have interrupted this thread: the producer still gets its
+        // bounded close
+        boolean interrupted = Thread.interrupted();
+        try {
+            producer.close(CLOSE_WAIT);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    @Override
+    public Map<String, Long> counters() {
+        Map<String, Long> m = new TreeMap<>();
+        synchronized (failedBy) {
+            failedBy.forEach((k, v) -> m.put("failed " + k, v));
+        }
+        return m;
+    }
+
+    /** {@code sinks=kafka}. */
+    public static final class Provider implements SinkProvider {
+        @Override
+        public String name() {
+            return "kafka";
+        }
+
+        @Override
+        public List<SinkSetting> settings() {
+            return ProducerSettings.SETTINGS;
+        }
+
+        @Override
+        public boolean acceptsUndeclaredKeys() {
+            return true; // the producer's own settings, checked by ProducerSettings
+        }
+
+        @Override
+        public Sink create(SinkContext context) {
+            // Kafka loads classes named in its config (its own defaults too) through the thread's
+            // context loader, and its threads inherit it: the agent's own loader throughout, so
+            // the application's kafka-clients (any version) is never mixed in.
+            Thread t = Thread.currentThread();
+            ClassLoader before = t.getContextClassLoader();
+            t.setContextClassLoader(KafkaSink.class.getClassLoader());
+            try {
+                ProducerSettings s = ProducerSettings.of(context);
+                return new KafkaSink(new KafkaProducer<>(s.producerProperties(), new ByteArraySerializer(),
+                        new ByteArraySerializer()), s.topic());
+            } catch (org.apache.kafka.common.KafkaException e) {
+                throw new IllegalArgumentException(ProducerSettings.oneLine(e), e);
+            } catch (LinkageError e) {
+                throw new IllegalStateException("kafka-clients cannot run here: " + ProducerSettings.oneLine(e), e);
+            } finally {
+                t.setContextClassLoader(before);
+            }
+        }
+    }
+}

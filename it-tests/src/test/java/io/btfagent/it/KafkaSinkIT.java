@@ -1,0 +1,183 @@
+package io.btfagent.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.btfagent.it.CapturedEvents.Event;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The kafka sink against a real broker (Kafka's own artifacts, KRaft, one child JVM shared by
+ * the class): a JVM with the agent does HTTPS through wildfly-openssl (OpenSSL 3) with both the
+ * jsonl and the kafka sink; the topic read back must hold exactly the jsonl sink's events, one
+ * record each, keyed by {@code conn}; a broker killed and restarted mid-run, and a broker down
+ * at start, leave the counters exact and delivery resumes by itself; an application with its
+ * own, older kafka-clients uses it undisturbed while the agent's sink runs.
+ */
+@Privileged
+class KafkaSinkIT extends AgainstEchoServer {
+    private static final String CLIENT = "io.btfagent.kafka.KafkaPhasesClient";
+    private static final AtomicInteger TOPICS = new AtomicInteger();
+
+    static KafkaBroker broker;
+
+    @BeforeAll
+    static void startBroker() throws Exception {
+        broker = KafkaBroker.start(Files.createTempDirectory("kafka-it"));
+    }
+
+    @AfterAll
+    static void stopBroker() throws Exception {
+        if (broker != null) {
+            broker.close();
+        }
+    }
+
+    /** A new topic of three partitions, so that keys spread. */
+    private static String topic() throws Exception {
+        String t = "btf-events-" + TOPICS.incrementAndGet();
+        broker.createTopic(t, 3);
+        return t;
+    }
+
+    private ChildJvm agentJvm(String topic, Path jsonl, String more) {
+        return new ChildJvm().agent("sinks=jsonl,kafka,sink.jsonl.path=" + jsonl + ",sink.kafka.bootstrap="
+                + broker.bootstrap() + ",sink.kafka.topic=" + topic + ",stats.interval=1" + more);
+    }
+
+    private static List<String> args(int requests) {
+        return List.of(HOST, String.valueOf(server.port()), "/", String.valueOf(requests));
+    }
+
+    /** Sends the go of phase {@code n} and waits until the client has done it. */
+    private static void phase(ChildJvm.Running jvm, int n) throws Exception {
+        jvm.send();
+        jvm.awaitPrinted("phase-" + n + "-done", 120);
+    }
+
+    /** The record values as text, which must be jsonl lines without their newline. */
+    private static List<String> values(List<ConsumerRecord<byte[], byte[]>> records) {
+        return records.stream().map(r -> new String(r.value(), StandardCharsets.UTF_8)).toList();
+    }
+
+    /**
+     * The records must be exactly {@code lines} (jsonl lines): each keyed by its event's conn,
+     * all of one conn in one partition, in the order the jsonl sink wrote them.
+     */
+    private static void assertSameEvents(List<String> lines, List<ConsumerRecord<byte[], byte[]>> records) {
+        assertEquals(lines.size(), records.size(), "one record per event: " + values(records));
+        assertEquals(lines.stream().sorted().toList(), values(records).stream().sorted().toList());
+        Map<String, List<String>> byKeyJsonl = new LinkedHashMap<>();
+        for (String l : lines) {
+            Event e = new Event(CapturedEvents.parseObject(l));
+            assertTrue(e.num("conn") > 0, l);
+            byKeyJsonl.computeIfAbsent(Long.toString(e.num("conn")), k -> new ArrayList<>()).add(l);
+        }
+        Map<String, List<String>> byKeyKafka = new LinkedHashMap<>();
+        Map<String, Integer> partition = new LinkedHashMap<>();
+        for (ConsumerRecord<byte[], byte[]> r : records) {
+            String key = new String(r.key(), StandardCharsets.US_ASCII);
+            String value = new String(r.value(), StandardCharsets.UTF_8);
+            assertEquals(Long.toString(new Event(CapturedEvents.parseObject(value)).num("conn")), key, value);
+            assertEquals(partition.computeIfAbsent(key, k -> r.partition()), r.partition(),
+                    "one conn, one partition: " + key);
+            byKeyKafka.computeIfAbsent(key, k -> new ArrayList<>()).add(value);
+        }
+        assertEquals(byKeyJsonl, byKeyKafka, "each conn's events in the jsonl order");
+    }
+
+    private static long bytes(List<String> lines) {
+        return lines.stream().mapToLong(l -> new Event(CapturedEvents.parseObject(l)).data().length).sum();
+    }
+
+    private static List<String> lines(Path jsonl) throws Exception {
+        return Files.readAllLines(jsonl).stream().filter(l -> !l.isBlank()).toList();
+    }
+
+    private static void assertNoStackTrace(ChildJvm.Result r) {
+        assertFalse(r.stderr().lines().anyMatch(l -> l.startsWith("\tat ") || l.startsWith("Caused by")),
+                r.stderr());
+    }
+
+    @Test
+    void everyEventIsOneRecordKeyedByConnEqualToTheJsonlLine() throws Exception {
+        String topic = topic();
+        Path jsonl = tmp.resolve("events.jsonl");
+        ChildJvm.Result r;
+        try (ChildJvm.Running jvm = agentJvm(topic, jsonl, "").start(CLIENT, args(3))) {
+            jvm.awaitStderr(WildflyCaptureIT.HOOKED, 120);
+            phase(jvm, 1);
+            r = jvm.finish(60);
+        }
+        assertEquals(0, r.exitCode(), r.stderr());
+        List<String> lines = lines(jsonl);
+        assertEquals(6, lines.size(), "three requests and three responses: " + lines);
+        assertSameEvents(lines, broker.consume(topic, lines.size(), 60));
+        AgentStats s = AgentStats.of(r);
+        assertEquals(6, s.sink("kafka", "delivered_events"), s.toString());
+        assertEquals(bytes(lines), s.sink("kafka", "delivered_bytes"), s.toString());
+        for (String f : List.of("queue_full_events", "failed_events", "exit_events")) {
+            assertEquals(0, s.sink("kafka", f), f + " in " + s);
+        }
+        assertEquals(List.of(), r.agentLines().stream().filter(l -> l.contains(" WARN ")).toList());
+        assertNoStackTrace(r);
+    }
+
+    @Test
+    void aBrokerKilledMidRunLosesOnlyWhatItMissedCountedExactlyAndDeliveryResumes() throws Exception {
+        String topic = topic();
+        Path jsonl = tmp.resolve("events.jsonl");
+        ChildJvm.Result r;
+        try (ChildJvm.Running jvm = agentJvm(topic, jsonl,
+                ",sink.kafka.delivery.timeout.ms=3000,sink.kafka.request.timeout.ms=2000,sink.kafka.linger.ms=0")
+                .start(CLIENT, args(2))) {
+            jvm.awaitStderr(WildflyCaptureIT.HOOKED, 120);
+            phase(jvm, 1);
+            jvm.awaitStderr("\"kafka\":{\"delivered\":4,", 60); // the broker acknowledged phase 1
+            broker.kill();
+            try {
+                phase(jvm, 2);
+                // the producer gives up on phase 2's records after delivery.timeout.ms
+                jvm.awaitStderr("WARN  sink kafka failed (1 failures so far)", 60);
+            } finally {
+                broker.start();
+            }
+            phase(jvm, 3);
+            r = jvm.finish(60);
+        }
+        assertEquals(0, r.exitCode(), r.stderr());
+        List<String> lines = lines(jsonl);
+        assertEquals(12, lines.size(), "three phases of two requests and responses: " + lines);
+        List<String> delivered = new ArrayList<>(lines.subList(0, 4));
+        delivered.addAll(lines.subList(8, 12));
+        List<String> lost = lines.subList(4, 8);
+        assertSameEvents(delivered, broker.consume(topic, delivered.size(), 60));
+
+        AgentStats s = AgentStats.of(r);
+        assertEquals(8, s.sink("kafka", "delivered_events"), s.toString());
+        assertEquals(bytes(delivered), s.sink("kafka", "delivered_bytes"), s.toString());
+        assertEquals(4, s.sink("kafka", "failed_events"), s.toString());
+        assertEquals(bytes(lost), s.sink("kafka", "failed_bytes"), s.toString());
+        assertEquals(0, s.sink("kafka", "queue_full_events"), s.toString());
+        assertEquals(0, s.sink("kafka", "exit_events"), s.toString());
+        assertEquals(s.sink("jsonl", "delivered_bytes"), bytes(lines));
+        assertEquals(4, s.sink("kafka", "failed_TimeoutException"), s.toString());
+        List<String> failures = r.agentLines().stream().filter(l -> l.contains("WARN  sink kafka failed (")).toList();
+        assertEquals(1, failures.size(), String.join("\n", r.agentLines()));
+        assertTrue(failures.get(0).contains("PartialFailure: 4 events (" + bytes(lost) + " bytes) not delivered: "
+                + "org.apache.kafka.common.errors.TimeoutException"), failures.get(0));
+        assertNoStackTrace(r);
+    }
+}
