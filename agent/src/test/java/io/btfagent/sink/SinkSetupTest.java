@@ -79,7 +79,7 @@ class SinkSetupTest {
         Map<String, Sink> sinks = SinkSetup.start(config("sinks=jsnol,jsonl,log,sink.jsonl.path=" + file),
                 providers(), problems::add);
         assertEquals(List.of("jsonl", "log"), List.copyOf(sinks.keySet()));
-        assertEquals(List.of("unknown sink 'jsnol' in sinks=; known sinks: log, jsonl, pcapng"), problems);
+        assertEquals(List.of("unknown sink 'jsnol' in sinks=; known sinks: log, jsonl, pcapng, kafka"), problems);
     }
 
     @Test

@@ -83,7 +83,7 @@ class ExtensionSinkIT extends AgainstEchoServer {
         assertTrue(r.agentLines().stream().anyMatch(l -> l.endsWith("WARN  extension " + copy + " not loaded: " + copy
                 + " is writable by group or others (mode 0666); chmod go-w it")), r.stderr());
         assertTrue(r.agentLines().stream().anyMatch(l -> l.endsWith(
-                "WARN  unknown sink 'tsv' in sinks=; known sinks: log, jsonl, pcapng")), r.stderr());
+                "WARN  unknown sink 'tsv' in sinks=; known sinks: log, jsonl, pcapng, kafka")), r.stderr());
         assertEquals(2, CapturedEvents.read(jsonl).size());
     }
 }

@@ -47,8 +47,12 @@ class KafkaSinkIT extends AgainstEchoServer {
 
     /** A new topic of three partitions, so that keys spread. */
     private static String topic() throws Exception {
+        return topic(3);
+    }
+
+    private static String topic(int partitions) throws Exception {
         String t = "btf-events-" + TOPICS.incrementAndGet();
-        broker.createTopic(t, 3);
+        broker.createTopic(t, partitions);
         return t;
     }
 
@@ -155,6 +159,7 @@ class KafkaSinkIT extends AgainstEchoServer {
                 broker.start();
             }
             phase(jvm, 3);
+            jvm.awaitStderr("\"kafka\":{\"delivered\":8,", 60); // by itself, once the broker is back
             r = jvm.finish(60);
         }
         assertEquals(0, r.exitCode(), r.stderr());
@@ -176,8 +181,102 @@ class KafkaSinkIT extends AgainstEchoServer {
         assertEquals(4, s.sink("kafka", "failed_TimeoutException"), s.toString());
         List<String> failures = r.agentLines().stream().filter(l -> l.contains("WARN  sink kafka failed (")).toList();
         assertEquals(1, failures.size(), String.join("\n", r.agentLines()));
-        assertTrue(failures.get(0).contains("PartialFailure: 4 events (" + bytes(lost) + " bytes) not delivered: "
-                + "org.apache.kafka.common.errors.TimeoutException"), failures.get(0));
+        assertTrue(failures.get(0).contains("io.btfagent.sink.PartialFailure: ")
+                && failures.get(0).contains(" not delivered: org.apache.kafka.common.errors.TimeoutException: "),
+                String.join("\n", r.agentLines()));
+        assertNoStackTrace(r);
+    }
+
+    @Test
+    void aBrokerDownAtStartCostsOnlyTheEventsItMissedAndDeliveryStartsWhenItIsUp() throws Exception {
+        String topic = topic();
+        Path jsonl = tmp.resolve("events.jsonl");
+        ChildJvm.Result r;
+        broker.kill();
+        try (ChildJvm.Running jvm = agentJvm(topic, jsonl, ",sink.kafka.max.block.ms=3000").start(CLIENT, args(1))) {
+            try {
+                jvm.awaitStderr(WildflyCaptureIT.HOOKED, 120);
+                phase(jvm, 1);
+                // no metadata: each send gives up after max.block.ms
+                jvm.awaitStderr("\"kafka\":{\"delivered\":0,\"dropped\":0,\"failed\":2,", 60);
+            } finally {
+                broker.start();
+            }
+            phase(jvm, 2);
+            jvm.awaitStderr("\"kafka\":{\"delivered\":2,", 60); // by itself, once the broker is up
+            r = jvm.finish(60);
+        }
+        assertEquals(0, r.exitCode(), r.stderr());
+        List<String> lines = lines(jsonl);
+        assertEquals(4, lines.size(), "two phases of one request and its response: " + lines);
+        assertSameEvents(lines.subList(2, 4), broker.consume(topic, 2, 60));
+        AgentStats s = AgentStats.of(r);
+        assertEquals(2, s.sink("kafka", "delivered_events"), s.toString());
+        assertEquals(bytes(lines.subList(2, 4)), s.sink("kafka", "delivered_bytes"), s.toString());
+        assertEquals(2, s.sink("kafka", "failed_events"), s.toString());
+        assertEquals(bytes(lines.subList(0, 2)), s.sink("kafka", "failed_bytes"), s.toString());
+        assertEquals(0, s.sink("kafka", "queue_full_events") + s.sink("kafka", "exit_events"), s.toString());
+        List<String> failures = r.agentLines().stream().filter(l -> l.contains("WARN  sink kafka failed (")).toList();
+        assertEquals(1, failures.size(), String.join("\n", r.agentLines()));
+        assertTrue(failures.get(0).contains("TimeoutException: Topic " + topic + " not present in metadata after 3000 ms"),
+                failures.get(0));
+        assertNoStackTrace(r);
+    }
+
+    @Test
+    void anApplicationWithItsOwnKafkaClientsOfAnotherVersionRunsAsWithoutTheAgent() throws Exception {
+        String cp = System.getProperty("kafka.app.classpath");
+        String topic = topic();
+        String appWithout = topic(1); // the application reads back partition 0
+        String appWith = topic(1);
+        Path jsonl = tmp.resolve("events.jsonl");
+        ChildJvm.Result without;
+        try (ChildJvm.Running jvm = new ChildJvm().classpath(cp).jvmArg("-Dapp.kafka.bootstrap=" + broker.bootstrap())
+                .jvmArg("-Dapp.kafka.topic=" + appWithout).start(CLIENT, args(2))) {
+            phase(jvm, 1);
+            without = jvm.finish(60);
+        }
+        ChildJvm.Result with;
+        try (ChildJvm.Running jvm = agentJvm(topic, jsonl, "").classpath(cp)
+                .jvmArg("-Dapp.kafka.bootstrap=" + broker.bootstrap()).jvmArg("-Dapp.kafka.topic=" + appWith)
+                .start(CLIENT, args(2))) {
+            jvm.awaitStderr(WildflyCaptureIT.HOOKED, 120);
+            phase(jvm, 1);
+            with = jvm.finish(60);
+        }
+        assertEquals(0, without.exitCode(), without.stderr());
+        assertEquals(0, with.exitCode(), with.stderr());
+        assertEquals("2", without.printed().get("app-kafka-received"), without.stdout());
+        assertEquals(System.getProperty("kafka.app.version"), with.printed().get("app-kafka-version"));
+        assertEquals("2", with.printed().get("app-kafka-received"), with.stdout());
+        assertEquals(without.stdout(), with.stdout());
+        assertEquals(without.comparableStderr(), with.comparableStderr());
+        assertEquals(2, broker.consume(appWith, 2, 60).size());
+
+        List<String> lines = lines(jsonl);
+        assertEquals(4, lines.size(), "two requests and two responses, nothing of the application's Kafka: " + lines);
+        assertSameEvents(lines, broker.consume(topic, 4, 60));
+        AgentStats s = AgentStats.of(with);
+        assertEquals(4, s.sink("kafka", "delivered_events"), s.toString());
+        assertEquals(List.of(), with.agentLines().stream().filter(l -> l.contains(" WARN ")).toList());
+    }
+
+    @Test
+    void anUnknownProducerKeyIsOneLineAndJsonlStillRuns() throws Exception {
+        Path jsonl = tmp.resolve("events.jsonl");
+        ChildJvm.Result r;
+        try (ChildJvm.Running jvm = agentJvm("unused", jsonl, ",sink.kafka.lingerms=5").start(CLIENT, args(1))) {
+            jvm.awaitStderr(WildflyCaptureIT.HOOKED, 120);
+            phase(jvm, 1);
+            r = jvm.finish(60);
+        }
+        assertEquals(0, r.exitCode(), r.stderr());
+        List<String> warnings = r.agentLines().stream().filter(l -> l.contains(" WARN ")).toList();
+        assertEquals(1, warnings.size(), String.join("\n", r.agentLines()));
+        assertTrue(warnings.get(0).endsWith("WARN  sink kafka not started: unknown key sink.kafka.lingerms: neither"
+                + " sink.kafka.bootstrap, sink.kafka.topic nor a Kafka producer setting (see ProducerConfig of"
+                + " kafka-clients " + System.getProperty("kafka.version") + ")"), warnings.get(0));
+        assertEquals(2, lines(jsonl).size());
         assertNoStackTrace(r);
     }
 }

@@ -141,7 +141,8 @@ class PackagingIT {
         // Exactly one copy of each library the agent carries, at its own package: a second copy
         // (another version, or a relocated one) would hold a second entry ending in these paths.
         for (String path : List.of("org/slf4j/Logger.classdata", "ch/qos/logback/classic/Logger.classdata",
-                "ch/qos/logback/core/Appender.classdata", "com/sun/jna/Native.classdata")) {
+                "ch/qos/logback/core/Appender.classdata", "com/sun/jna/Native.classdata",
+                "org/apache/kafka/clients/producer/KafkaProducer.classdata")) {
             List<String> copies = central.stream().filter(n -> n.endsWith("/" + path) || n.equals(path)).toList();
             assertEquals(List.of("inst/" + path), copies, "copies of " + path);
         }
@@ -179,7 +180,7 @@ class PackagingIT {
             Class<?> entry = Class.forName(ENTRY, false, loader);
             assertEquals(loader, entry.getClassLoader());
             for (String hidden : List.of("io.btfagent.runtime.AgentRuntime", "com.sun.jna.Native",
-                    "ch.qos.logback.classic.Logger", "org.slf4j.Logger")) {
+                    "ch.qos.logback.classic.Logger", "org.slf4j.Logger", "org.apache.kafka.clients.producer.KafkaProducer")) {
                 assertThrows(ClassNotFoundException.class, () -> Class.forName(hidden, false, loader), hidden);
             }
             for (String resource : List.of("META-INF/services/org.slf4j.spi.SLF4JServiceProvider", "logback.xml",
