@@ -59,7 +59,7 @@ class SinkSetupTest {
 
     @Test
     void builtInProvidersAreFoundByServiceLoader() {
-        assertEquals(List.of("log", "jsonl", "pcapng"), List.copyOf(providers().keySet()));
+        assertEquals(List.of("log", "jsonl", "pcapng", "kafka"), List.copyOf(providers().keySet()));
         assertEquals(List.of(), problems);
     }
 

@@ -67,7 +67,7 @@ class ProducerSettingsTest {
         assertEquals("", p.get("metric.reporters"));
         assertEquals("false", p.get("enable.metrics.push"));
         assertEquals("btf-agent", p.get("client.id"));
-        assertEquals(13, p.size(), p.toString());
+        assertEquals(11, p.size(), p.toString());
     }
 
     @Test
