@@ -28,6 +28,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * on the same ports and data; {@link #close} stops it by pid and deletes its directory.
  */
 final class KafkaBroker implements AutoCloseable {
+    /** The broker runs on this test JVM's own java, whatever JDK the agent's children use. */
+    private static final String JAVA = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+
     private final Path dir;
     private final int port;
     private final int controllerPort;
@@ -93,7 +96,7 @@ final class KafkaBroker implements AutoCloseable {
     }
 
     private ProcessBuilder java(String main, String... args) {
-        List<String> cmd = new ArrayList<>(List.of(ChildJvm.JAVA, "-Xmx512m", "-Xss1m",
+        List<String> cmd = new ArrayList<>(List.of(JAVA, "-Xmx512m", "-Xss1m",
                 "-Dlogback.configurationFile=" + dir.resolve("logback.xml"), "-cp",
                 System.getProperty("java.class.path"), main));
         cmd.addAll(List.of(args));

@@ -221,6 +221,11 @@ class KafkaSinkIT extends AgainstEchoServer {
         assertTrue(failures.get(0).contains("TimeoutException: Topic " + topic + " not present in metadata after 3000 ms"),
                 failures.get(0));
         assertNoStackTrace(r);
+        // kafka-clients' own warnings (retrying the broker) are single lines, a repeat held back
+        List<String> kafkaLines = r.agentLines().stream().filter(l -> l.contains("  kafka: ")).map(l -> l.substring(
+                l.indexOf("  kafka: "))).toList();
+        System.out.println("kafka-clients lines:\n" + String.join("\n", kafkaLines));
+        assertEquals(kafkaLines.stream().distinct().toList(), kafkaLines, "repeated lines");
     }
 
     @Test
