@@ -31,22 +31,50 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * broker's answer for every record of it (at most {@code delivery.timeout.ms}): records the
  * broker did not take (unreachable past that time, refused) fail as a {@link PartialFailure},
  * the others count as delivered. While the broker is down the sink thread waits, its queue fills
- * and drops (counted); when the broker is back the producer reconnects by itself.
+ * and drops (counted); when the broker is back the producer reconnects by itself. The producer
+ * is made on the sink's thread when the first event arrives (its settings were checked at
+ * start), so making it never delays the start of the capture.
  */
 public final class KafkaSink implements Sink {
     /** Bounded wait for the producer's own threads at exit. */
     static final Duration CLOSE_WAIT = Duration.ofSeconds(1);
 
-    private final Producer<byte[], byte[]> producer;
+    private final ProducerSettings settings;
+    /** Made on the sink's own thread at its first event, so that it never delays the capture's start. */
+    private Producer<byte[], byte[]> producer;
     private final String topic;
     private final List<Future<RecordMetadata>> sent = new ArrayList<>();
     private final List<Integer> sentBytes = new ArrayList<>();
     /** Events the broker did not take, by the exception's simple name. */
     private final Map<String, Long> failedBy = new TreeMap<>();
 
-    KafkaSink(Producer<byte[], byte[]> producer, String topic) {
-        this.producer = producer;
-        this.topic = topic;
+    KafkaSink(ProducerSettings settings) {
+        this.settings = settings;
+        this.topic = settings.topic();
+    }
+
+    private Producer<byte[], byte[]> producer() {
+        if (producer == null) {
+            producer = inAgentLoader(() -> new KafkaProducer<>(settings.producerProperties(), new ByteArraySerializer(),
+                    new ByteArraySerializer()));
+        }
+        return producer;
+    }
+
+    /**
+     * Runs {@code action} with the agent's loader as the thread's context loader: Kafka loads
+     * the classes its config names (its own defaults too) through it, and its threads inherit
+     * it, so the application's kafka-clients (any version) is never mixed in.
+     */
+    static <T> T inAgentLoader(java.util.function.Supplier<T> action) {
+        Thread t = Thread.currentThread();
+        ClassLoader before = t.getContextClassLoader();
+        t.setContextClassLoader(KafkaSink.class.getClassLoader());
+        try {
+            return action.get();
+        } finally {
+            t.setContextClassLoader(before);
+        }
     }
 
     /** The record key of an event: its {@code conn}, else its TLS object. */
@@ -62,7 +90,7 @@ public final class KafkaSink implements Sink {
 
     @Override
     public void accept(CaptureEvent event) {
-        sent.add(producer.send(new ProducerRecord<>(topic, null, event.epochNanos() / 1_000_000, key(event),
+        sent.add(producer().send(new ProducerRecord<>(topic, null, event.epochNanos() / 1_000_000, key(event),
                 value(event))));
         sentBytes.add(event.data().length);
     }
@@ -70,6 +98,9 @@ public final class KafkaSink implements Sink {
     @Override
     public void flush() throws PartialFailure {
         try {
+            if (sent.isEmpty()) {
+                return;
+            }
             producer.flush();
             long events = 0;
             long bytes = 0;
@@ -114,6 +145,9 @@ public final class KafkaSink implements Sink {
     public void close() {
         // at exit the dispatcher may have interrupted this thread: the producer still gets its
         // bounded close
+        if (producer == null) {
+            return;
+        }
         boolean interrupted = Thread.interrupted();
         try {
             producer.close(CLOSE_WAIT);
@@ -152,22 +186,18 @@ public final class KafkaSink implements Sink {
 
         @Override
         public Sink create(SinkContext context) {
-            // Kafka loads classes named in its config (its own defaults too) through the thread's
-            // context loader, and its threads inherit it: the agent's own loader throughout, so
-            // the application's kafka-clients (any version) is never mixed in.
-            Thread t = Thread.currentThread();
-            ClassLoader before = t.getContextClassLoader();
-            t.setContextClassLoader(KafkaSink.class.getClassLoader());
+            // every setting is checked now, by Kafka's own rules; the producer itself is made
+            // when the first event arrives
             try {
-                ProducerSettings s = ProducerSettings.of(context);
-                return new KafkaSink(new KafkaProducer<>(s.producerProperties(), new ByteArraySerializer(),
-                        new ByteArraySerializer()), s.topic());
+                return inAgentLoader(() -> {
+                    ProducerSettings s = ProducerSettings.of(context);
+                    s.check();
+                    return new KafkaSink(s);
+                });
             } catch (org.apache.kafka.common.KafkaException e) {
                 throw new IllegalArgumentException(ProducerSettings.oneLine(e), e);
             } catch (LinkageError e) {
                 throw new IllegalStateException("kafka-clients cannot run here: " + ProducerSettings.oneLine(e), e);
-            } finally {
-                t.setContextClassLoader(before);
             }
         }
     }

@@ -10,6 +10,7 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
  * The kafka sink's settings: {@code sink.kafka.bootstrap} and {@code sink.kafka.topic}, and any
@@ -92,6 +93,20 @@ record ProducerSettings(String topic, Properties producerProperties) {
         p.put("compression.type", codec);
         p.put("bootstrap.servers", bootstrap.trim());
         return new ProducerSettings(topic, p);
+    }
+
+    /**
+     * Checks every value the way the producer will (types, ranges, known values), without
+     * making a producer.
+     *
+     * @throws org.apache.kafka.common.config.ConfigException naming the key and the value
+     */
+    void check() {
+        Properties p = new Properties();
+        p.putAll(producerProperties);
+        p.put("key.serializer", ByteArraySerializer.class.getName());
+        p.put("value.serializer", ByteArraySerializer.class.getName());
+        new ProducerConfig(p);
     }
 
     static String clientVersion() {
