@@ -123,6 +123,8 @@ class KafkaSinkIT extends AgainstEchoServer {
         try (ChildJvm.Running jvm = agentJvm(topic, jsonl, "").start(CLIENT, args(3))) {
             jvm.awaitStderr(WildflyCaptureIT.HOOKED, 120);
             phase(jvm, 1);
+            // before the client exits: at exit the agent waits only briefly for its sinks
+            jvm.awaitStderr("\"kafka\":{\"delivered\":6,", 60);
             r = jvm.finish(60);
         }
         assertEquals(0, r.exitCode(), r.stderr());
@@ -247,6 +249,7 @@ class KafkaSinkIT extends AgainstEchoServer {
                 .start(CLIENT, args(2))) {
             jvm.awaitStderr(WildflyCaptureIT.HOOKED, 120);
             phase(jvm, 1);
+            jvm.awaitStderr("\"kafka\":{\"delivered\":4,", 60);
             with = jvm.finish(60);
         }
         assertEquals(0, without.exitCode(), without.stderr());

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -32,15 +33,15 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * broker did not take (unreachable past that time, refused) fail as a {@link PartialFailure},
  * the others count as delivered. While the broker is down the sink thread waits, its queue fills
  * and drops (counted); when the broker is back the producer reconnects by itself. The producer
- * is made on the sink's thread when the first event arrives (its settings were checked at
- * start), so making it never delays the start of the capture.
+ * is made on a thread of its own (its settings were checked at start), so making it never
+ * delays the start of the capture.
  */
 public final class KafkaSink implements Sink {
     /** Bounded wait for the producer's own threads at exit. */
     static final Duration CLOSE_WAIT = Duration.ofSeconds(1);
 
-    private final ProducerSettings settings;
-    /** Made on the sink's own thread at its first event, so that it never delays the capture's start. */
+    /** Made on a thread of its own, so that it never delays the capture's start. */
+    private final CompletableFuture<Producer<byte[], byte[]>> made = new CompletableFuture<>();
     private Producer<byte[], byte[]> producer;
     private final String topic;
     private final List<Future<RecordMetadata>> sent = new ArrayList<>();
@@ -49,23 +50,44 @@ public final class KafkaSink implements Sink {
     private final Map<String, Long> failedBy = new TreeMap<>();
 
     KafkaSink(ProducerSettings settings) {
-        this.settings = settings;
         this.topic = settings.topic();
+        Thread t = new Thread(() -> {
+            Producer<byte[], byte[]> p;
+            try {
+                p = new KafkaProducer<>(settings.producerProperties(), new ByteArraySerializer(),
+                        new ByteArraySerializer());
+            } catch (RuntimeException | LinkageError e) {
+                made.completeExceptionally(e);
+                return;
+            }
+            made.complete(p);
+            try {
+                p.partitionsFor(topic); // the topic's metadata, so that the first event need not wait for it
+            } catch (RuntimeException e) {
+                // broker unreachable or topic missing: the first send says so, counted
+            }
+        }, "btf-agent-kafka-start");
+        t.setDaemon(true);
+        // Kafka loads the classes its config names (its own defaults too) through the thread's
+        // context loader, and its threads inherit it: the agent's own loader, so the
+        // application's kafka-clients (any version) is never mixed in.
+        t.setContextClassLoader(KafkaSink.class.getClassLoader());
+        t.start();
     }
 
-    private Producer<byte[], byte[]> producer() {
+    private Producer<byte[], byte[]> producer() throws InterruptedException {
         if (producer == null) {
-            producer = inAgentLoader(() -> new KafkaProducer<>(settings.producerProperties(), new ByteArraySerializer(),
-                    new ByteArraySerializer()));
+            try {
+                producer = made.get();
+            } catch (ExecutionException e) {
+                throw new IllegalStateException("the Kafka producer could not be made: "
+                        + ProducerSettings.oneLine(e.getCause()), e.getCause());
+            }
         }
         return producer;
     }
 
-    /**
-     * Runs {@code action} with the agent's loader as the thread's context loader: Kafka loads
-     * the classes its config names (its own defaults too) through it, and its threads inherit
-     * it, so the application's kafka-clients (any version) is never mixed in.
-     */
+    /** Runs {@code action} with the agent's loader as the thread's context loader (see above). */
     static <T> T inAgentLoader(java.util.function.Supplier<T> action) {
         Thread t = Thread.currentThread();
         ClassLoader before = t.getContextClassLoader();
@@ -89,7 +111,7 @@ public final class KafkaSink implements Sink {
     }
 
     @Override
-    public void accept(CaptureEvent event) {
+    public void accept(CaptureEvent event) throws InterruptedException {
         sent.add(producer().send(new ProducerRecord<>(topic, null, event.epochNanos() / 1_000_000, key(event),
                 value(event))));
         sentBytes.add(event.data().length);
@@ -146,6 +168,7 @@ public final class KafkaSink implements Sink {
         // at exit the dispatcher may have interrupted this thread: the producer still gets its
         // bounded close
         if (producer == null) {
+            made.thenAccept(p -> p.close(CLOSE_WAIT)); // now, or once made
             return;
         }
         boolean interrupted = Thread.interrupted();
@@ -186,8 +209,7 @@ public final class KafkaSink implements Sink {
 
         @Override
         public Sink create(SinkContext context) {
-            // every setting is checked now, by Kafka's own rules; the producer itself is made
-            // when the first event arrives
+            // every setting is checked now, by Kafka's own rules
             try {
                 return inAgentLoader(() -> {
                     ProducerSettings s = ProducerSettings.of(context);
