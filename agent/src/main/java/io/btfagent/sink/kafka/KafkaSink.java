@@ -46,6 +46,8 @@ public final class KafkaSink implements Sink {
     private final String topic;
     private final List<Future<RecordMetadata>> sent = new ArrayList<>();
     private final List<Integer> sentBytes = new ArrayList<>();
+    /** Set when a send of this batch timed out waiting for the broker: the rest fail at once. */
+    private String noMetadata;
     /** Events the broker did not take, by the exception's simple name. */
     private final Map<String, Long> failedBy = new TreeMap<>();
 
@@ -111,17 +113,41 @@ public final class KafkaSink implements Sink {
     }
 
     @Override
-    public void accept(CaptureEvent event) throws InterruptedException {
-        sent.add(producer().send(new ProducerRecord<>(topic, null, event.epochNanos() / 1_000_000, key(event),
-                value(event))));
+    public void accept(CaptureEvent event) throws InterruptedException, UnsentEvent {
+        if (noMetadata != null) {
+            synchronized (failedBy) {
+                failedBy.merge("unsent", 1L, Long::sum);
+            }
+            throw new UnsentEvent(noMetadata);
+        }
+        Future<RecordMetadata> f = producer().send(new ProducerRecord<>(topic, null, event.epochNanos() / 1_000_000,
+                key(event), value(event)));
+        sent.add(f);
         sentBytes.add(event.data().length);
+        if (f.isDone()) {
+            Throwable why = failure(f);
+            if (why instanceof org.apache.kafka.common.errors.TimeoutException) {
+                // the send waited max.block.ms for the broker: the rest of this batch is not
+                // sent, so that a broker that is down holds the sink that long once per batch
+                noMetadata = why.toString();
+            }
+        }
+    }
+
+    /** An event not sent because the broker did not answer for an earlier one of its batch. */
+    static final class UnsentEvent extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        UnsentEvent(String why) {
+            super("not sent, the broker did not answer for an earlier event of its batch: " + why, null, false, false);
+        }
     }
 
     @Override
     public void flush() throws PartialFailure {
         try {
             if (sent.isEmpty()) {
-                return;
+                return; // every accept threw (and counted)
             }
             producer.flush();
             long events = 0;
@@ -147,6 +173,7 @@ public final class KafkaSink implements Sink {
         } finally {
             sent.clear();
             sentBytes.clear();
+            noMetadata = null;
         }
     }
 
