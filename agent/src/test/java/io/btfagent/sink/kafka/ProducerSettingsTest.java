@@ -15,6 +15,10 @@ import java.util.Properties;
 import org.junit.jupiter.api.Test;
 
 class ProducerSettingsTest {
+    static SinkContext contextOf(Map<String, String> given) {
+        return context(given);
+    }
+
     /** The sink's keys as SinkSetup hands them over: given values over declared defaults. */
     private static SinkContext context(Map<String, String> given) {
         Map<String, String> defaults = new LinkedHashMap<>();
