@@ -203,7 +203,7 @@ public final class AgentRuntime {
             return;
         }
         try {
-            io.btfagent.identity.BootstrapClasses.inject(inst,
+            io.btfagent.instrument.BootstrapClasses.inject(inst,
                     List.of("io.btfagent.bootstrap.ConnectionBridge$Listener", "io.btfagent.bootstrap.ConnectionBridge"));
             stacks = io.btfagent.identity.TlsStacks.install(inst, capture.peers(), (stack, reason) -> log.warn(
                     "identity: {} not woven ({}); its connections are captured without role, addresses and Java "
