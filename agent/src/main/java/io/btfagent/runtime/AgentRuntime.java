@@ -83,13 +83,13 @@ public final class AgentRuntime {
         volatile boolean disabled;
 
         void phase(String what) {
-            phaseSinceMs = Capture.sinceJvmStartMs();
+            phaseSinceMs = AgentLog.sinceJvmStartMs();
             phase = what;
         }
     }
 
     private static void runLogged(AgentConfig config, Logger log, Instrumentation inst) throws Exception {
-        log.debug("logging up {} ms after JVM start", Capture.sinceJvmStartMs());
+        log.debug("logging up {} ms after JVM start", AgentLog.sinceJvmStartMs());
         Progress progress = new Progress();
         progress.phase("checking the host");
         config.validate();
@@ -128,7 +128,7 @@ public final class AgentRuntime {
         progress.dispatcher = dispatcher;
         progress.capture = capture;
         progress.phase("looking for TLS libraries");
-        log.debug("libbpf bound, sinks and reader started {} ms after JVM start", Capture.sinceJvmStartMs());
+        log.debug("libbpf bound, sinks and reader started {} ms after JVM start", AgentLog.sinceJvmStartMs());
         AgentControl.Session session = new AgentControl.Session(config, capture, dispatcher, hook, log);
         AgentControl.register(session);
 
@@ -140,8 +140,8 @@ public final class AgentRuntime {
         session.lateLoads(late);
         List<String> lateLoads = config.list("late-loads");
         if (lateLoads.contains("linker")) {
-            capture.onLibraryMapped(late::wake);
-            capture.watchLinker().ifPresent(p -> log.warn("{}; libraries that native code loads later are found by "
+            capture.linker().onMapped(late::wake);
+            capture.linker().attach().ifPresent(p -> log.warn("{}; libraries that native code loads later are found by "
                     + "the periodic maps scan only", p));
         }
         if (lateLoads.contains("java")) {
@@ -150,7 +150,7 @@ public final class AgentRuntime {
         weaveTlsStacks(config, capture, log, inst);
         late.rescan(watched).get();
         progress.phase("watching for TLS libraries");
-        if (capture.hookedCount() == 0) {
+        if (capture.libraries().size() == 0) {
             log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);
         }
         session.ready();
@@ -208,7 +208,7 @@ public final class AgentRuntime {
             stacks = io.btfagent.identity.TlsStacks.install(inst, capture.peers(), (stack, reason) -> log.warn(
                     "identity: {} not woven ({}); its connections are captured without role, addresses and Java "
                     + "thread names", stack, reason));
-            log.debug("TLS stacks woven {} ms after JVM start", Capture.sinceJvmStartMs());
+            log.debug("TLS stacks woven {} ms after JVM start", AgentLog.sinceJvmStartMs());
         } catch (Throwable t) {
             log.warn("identity: TLS stacks not woven ({}); events carry no role, JVM-side addresses or Java thread names",
                     String.valueOf(t));
@@ -336,7 +336,7 @@ public final class AgentRuntime {
     /** The exit hook: says how far start-up got, or finishes the capture and says what it got. */
     private static void shutdown(Progress progress, Logger log) {
         try {
-            long exitMs = Capture.sinceJvmStartMs();
+            long exitMs = AgentLog.sinceJvmStartMs();
             Capture capture = progress.capture;
             Dispatcher dispatcher = progress.dispatcher;
             if (progress.disabled) {
@@ -349,14 +349,14 @@ public final class AgentRuntime {
                 return;
             }
             String notStarted = null;
-            if (capture.firstHookedMs() < 0) {
-                String hooking = capture.hooking();
+            if (capture.progress().firstHookedMs() < 0) {
+                String hooking = capture.progress().hooking();
                 // a hook under way is let finish briefly, so the summary can say when capture would have started
                 long until = System.nanoTime() + STOP_DEADLINE_MS * 1_000_000;
-                while (hooking != null && capture.firstHookedMs() < 0 && System.nanoTime() < until) {
+                while (hooking != null && capture.progress().firstHookedMs() < 0 && System.nanoTime() < until) {
                     Thread.sleep(5);
                 }
-                long at = capture.firstHookedMs();
+                long at = capture.progress().firstHookedMs();
                 notStarted = at >= 0
                         ? "capture had not started yet: the JVM exited " + exitMs + " ms after its start; probes "
                                 + "would have been attached at " + at + " ms, so no TLS call was seen;"
