@@ -101,8 +101,8 @@ public final class AgentControl {
             if (late != null) {
                 late.close(); // the loading methods' advice stays, calling nothing (see LateLoads.close)
             }
-            CaptureStats stats = AgentRuntime.shutdown(capture, dispatcher, log);
-            capture.close(AgentRuntime.STOP_DEADLINE_MS);
+            CaptureStats stats = ExitSummary.finish(capture, dispatcher, log);
+            capture.close(ExitSummary.STOP_DEADLINE_MS);
             if (control != null) {
                 control.close();
             }
