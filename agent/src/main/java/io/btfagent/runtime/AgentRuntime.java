@@ -63,8 +63,8 @@ public final class AgentRuntime {
 
     private static void runLogged(AgentConfig config, Logger log, Instrumentation inst) throws Exception {
         log.debug("logging up {} ms after JVM start", AgentLog.sinceJvmStartMs());
-        ExitSummary progress = new ExitSummary();
-        progress.phase("checking the host");
+        ExitSummary exit = new ExitSummary();
+        exit.phase("checking the host");
         config.validate();
         config.problems().forEach(log::warn);
         Optional<String> problem = Preflight.problem(config);
@@ -73,18 +73,18 @@ public final class AgentRuntime {
             return;
         }
         // from here on an exit says how far start-up got, or what was captured
-        Thread hook = new Thread(() -> progress.atExit(log), "btf-agent-exit");
+        Thread hook = new Thread(() -> exit.atExit(log), "btf-agent-exit");
         Runtime.getRuntime().addShutdownHook(hook);
-        progress.phase("loading libbpf");
+        exit.phase("loading libbpf");
         Optional<String> natives = NativeBinding.bind(config, log);
         if (natives.isPresent()) {
-            progress.disabled();
+            exit.disabled();
             log.warn(natives.get());
             return;
         }
         LibbpfLog.install(line -> log.debug("libbpf: {}", line));
 
-        progress.phase("starting sinks and the ring reader");
+        exit.phase("starting sinks and the ring reader");
         Dispatcher dispatcher;
         Capture capture;
         try {
@@ -95,11 +95,11 @@ public final class AgentRuntime {
                     redactor == null ? UnaryOperator.identity() : redactor);
             capture = new Capture(config, log, dispatcher);
         } catch (Exception | Error e) {
-            progress.disabled(); // run() logs why, once
+            exit.disabled(); // run() logs why, once
             throw e;
         }
-        progress.started(capture, dispatcher);
-        progress.phase("looking for TLS libraries");
+        exit.started(capture, dispatcher);
+        exit.phase("looking for TLS libraries");
         log.debug("libbpf bound, sinks and reader started {} ms after JVM start", AgentLog.sinceJvmStartMs());
         AgentControl.Session session = new AgentControl.Session(config, capture, dispatcher, hook, log);
         AgentControl.register(session);
@@ -113,15 +113,15 @@ public final class AgentRuntime {
         List<String> lateLoads = config.list("late-loads");
         if (lateLoads.contains("linker")) {
             capture.linker().onMapped(late::wake);
-            capture.linker().attach().ifPresent(p -> log.warn("{}; libraries that native code loads later are found by "
-                    + "the periodic maps scan only", p));
+            capture.linker().attach().ifPresent(p -> log.warn("{}; libraries that native code loads later are "
+                    + "found by the periodic maps scan only", p));
         }
         if (lateLoads.contains("java")) {
             late.instrument(inst);
         }
         weaveTlsStacks(config, capture, log, inst);
         late.rescan(watched).get();
-        progress.phase("watching for TLS libraries");
+        exit.phase("watching for TLS libraries");
         if (capture.libraries().size() == 0) {
             log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);
         }
