@@ -145,7 +145,8 @@ final class Capture {
             return;
         }
         libraries.add(file, h);
-        // what the exit summary reports as the start of capture: the first library hooked with its BTF
+        // only a BTF-backed hook marks when capture started: a JVM whose one library is BoringSSL
+        // is told at exit that no TLS library was hooked
         if (strategy == btfBacked) {
             progress.hooked();
         }
