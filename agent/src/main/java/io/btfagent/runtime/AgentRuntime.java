@@ -40,6 +40,15 @@ public final class AgentRuntime {
      * {@code btf-agent-init}, which this method keeps for watching libraries loaded later.
      */
     public static void run(String agentArgs, Instrumentation inst) {
+        run(agentArgs, inst, () -> { });
+    }
+
+    /**
+     * As {@link #run(String, Instrumentation)}; {@code exitHandled} runs once this runtime's own
+     * exit hook is registered (from then on an exit gets a summary), so the caller's early-exit
+     * hook knows it has nothing to say. It is not run when start-up gives up with a warning.
+     */
+    public static void run(String agentArgs, Instrumentation inst, Runnable exitHandled) {
         AgentConfig config = AgentConfig.fromAgentArgs(agentArgs);
         if (!config.enabled()) {
             AgentLog.early(config.enabledProblem().map(p -> "disabled: " + p)
@@ -54,14 +63,15 @@ public final class AgentRuntime {
             return;
         }
         try {
-            runLogged(config, log, inst);
+            runLogged(config, log, inst, exitHandled);
         } catch (Throwable t) {
             log.warn("capture stopped: {}; the application continues without capture", String.valueOf(t));
             log.debug("cause", t);
         }
     }
 
-    private static void runLogged(AgentConfig config, Logger log, Instrumentation inst) throws Exception {
+    private static void runLogged(AgentConfig config, Logger log, Instrumentation inst, Runnable exitHandled)
+            throws Exception {
         log.debug("logging up {} ms after JVM start", AgentLog.sinceJvmStartMs());
         ExitSummary exit = new ExitSummary();
         exit.phase("checking the host");
@@ -75,6 +85,7 @@ public final class AgentRuntime {
         // from here on an exit says how far start-up got, or what was captured
         Thread hook = new Thread(() -> exit.atExit(log), "btf-agent-exit");
         Runtime.getRuntime().addShutdownHook(hook);
+        exitHandled.run();
         exit.phase("loading libbpf");
         Optional<String> natives = NativeBinding.bind(config, log);
         if (natives.isPresent()) {
