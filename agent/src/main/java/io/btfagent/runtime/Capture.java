@@ -145,11 +145,7 @@ final class Capture {
             return;
         }
         libraries.add(file, h);
-        // only a BTF-backed hook marks when capture started: a JVM whose one library is BoringSSL
-        // is told at exit that no TLS library was hooked
-        if (strategy == btfBacked) {
-            progress.hooked();
-        }
+        progress.hooked(); // capture has started, whichever kind of library it was
         log.info("{}: {} on {} in {} ms, {} ms after JVM start{}", h.hookedAs(), h.probes(), h.probed(),
                 (System.nanoTime() - t0) / 1_000_000, AgentLog.sinceJvmStartMs(), linker.sinceReport());
         if (h.sites() != null) {
