@@ -84,6 +84,14 @@ public final class BtfMerger {
         return new Merged(fd, size);
     }
 
+    /**
+     * Reads and indexes the kernel's BTF now, so that the first library hooked later (a late
+     * load, where the caller may be waiting) merges without doing it.
+     */
+    public static void prepare(String kernelBtfPath) throws IOException {
+        kernel(kernelBtfPath);
+    }
+
     private static final int HEADER = 24;
 
     /**

@@ -2,6 +2,7 @@ package io.btfagent.runtime;
 
 import ch.qos.logback.classic.Logger;
 import io.btfagent.bpf.BpfException;
+import io.btfagent.bpf.BtfMerger;
 import io.btfagent.bpf.CaptureObject;
 import io.btfagent.bpf.RingReader;
 import io.btfagent.bpf.SharedMaps;
@@ -55,9 +56,12 @@ final class Capture {
     private final SharedMaps maps;
     private final RingReader reader;
     private final HookProgress progress = new HookProgress();
+    private final String kernelBtf;
+    private boolean mergeReady;
 
     Capture(AgentConfig config, Logger log, Dispatcher dispatcher) throws IOException, BpfException {
         this.log = log;
+        this.kernelBtf = config.get("kernel.btf");
         String btfDir = config.get("btf.path");
         BtfCatalog catalog = BtfCatalog.bundled(btfDir == null ? null : Path.of(btfDir));
         this.object = CaptureObject.bundled();
@@ -104,6 +108,15 @@ final class Capture {
         onDisk.sort(Comparator.comparing(f -> !f.family().equals("openssl")));
         for (LibraryScanner.LibraryFile f : onDisk) {
             consider(f, false);
+        }
+        if (!mergeReady) {
+            mergeReady = true;
+            try {
+                // a library loaded later then waits neither for reading nor for indexing it
+                BtfMerger.prepare(kernelBtf);
+            } catch (IOException e) {
+                log.debug("kernel BTF not read ahead: {}", e.toString());
+            }
         }
     }
 
