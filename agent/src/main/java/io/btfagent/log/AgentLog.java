@@ -106,4 +106,10 @@ public final class AgentLog {
         TAPS.add(receiver);
         return () -> TAPS.remove(receiver);
     }
+
+    /** Milliseconds since the JVM started (-1 if unknown), the figure the agent's lines give times in. */
+    public static long sinceJvmStartMs() {
+        return ProcessHandle.current().info().startInstant()
+                .map(s -> java.time.Duration.between(s, java.time.Instant.now()).toMillis()).orElse(-1L);
+    }
 }

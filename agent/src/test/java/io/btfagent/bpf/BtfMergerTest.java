@@ -1,5 +1,6 @@
 package io.btfagent.bpf;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -54,6 +55,17 @@ class BtfMergerTest {
             assertEquals(128, m.struct("capture_header").orElseThrow().size());
             assertEquals(16, m.struct("ssl_st").orElseThrow().offsetOf("rbio"));
             assertEquals(24, m.struct("ssl_st").orElseThrow().offsetOf("wbio"));
+        }
+    }
+
+    @Test
+    void everyMergeOfAKernelBtfReadOnceWritesWhatAppendGives() throws Exception {
+        byte[] user = Files.readAllBytes(CATALOG_BTF);
+        byte[] expected = BtfMerger.append(Files.readAllBytes(base), user);
+        for (int i = 0; i < 2; i++) { // the second merge uses the kernel BTF as indexed by the first
+            try (BtfMerger.Merged merged = BtfMerger.merge(base.toString(), user)) {
+                assertArrayEquals(expected, Files.readAllBytes(Path.of(merged.path())), "merge " + i);
+            }
         }
     }
 
