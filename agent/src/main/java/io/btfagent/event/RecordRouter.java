@@ -36,6 +36,9 @@ public final class RecordRouter implements Consumer<ByteBuffer> {
 
     private final RecordLayout layout;
     private final Consumer<CaptureEvent> publish;
+    private final Consumer<EventView> publishView;
+    /** The one view every record is decoded into, when events are published as views. */
+    private final EventView view = new EventView();
     private final Consumer<String> firstFailure;
     private final Consumer<Refusal> onRefused;
     private final Map<Integer, Route> routes = new ConcurrentHashMap<>();
@@ -50,10 +53,26 @@ public final class RecordRouter implements Consumer<ByteBuffer> {
      */
     public RecordRouter(RecordLayout layout, Consumer<CaptureEvent> publish, Consumer<String> firstFailure,
             Consumer<Refusal> onRefused) {
+        this(layout, publish, null, firstFailure, onRefused);
+    }
+
+    private RecordRouter(RecordLayout layout, Consumer<CaptureEvent> publish, Consumer<EventView> publishView,
+            Consumer<String> firstFailure, Consumer<Refusal> onRefused) {
         this.layout = layout;
         this.publish = publish;
+        this.publishView = publishView;
         this.firstFailure = firstFailure;
         this.onRefused = onRefused;
+    }
+
+    /**
+     * A router that decodes every record into one reused {@link EventView} and hands that on:
+     * nothing is allocated per record. {@code publish} must be done with the view when it
+     * returns (copy what it keeps).
+     */
+    public static RecordRouter ofViews(RecordLayout layout, Consumer<EventView> publish, Consumer<String> firstFailure,
+            Consumer<Refusal> onRefused) {
+        return new RecordRouter(layout, null, publish, firstFailure, onRefused);
     }
 
     /**
@@ -108,7 +127,12 @@ public final class RecordRouter implements Consumer<ByteBuffer> {
             if (r.check != null && !passes(r, record)) {
                 return;
             }
-            publish.accept(r.decoder.decode(record));
+            if (publishView != null) {
+                r.decoder.decodeInto(record, view);
+                publishView.accept(view);
+            } else {
+                publish.accept(r.decoder.decode(record));
+            }
         } catch (RuntimeException e) {
             if (undecodable.incrementAndGet() == 1) {
                 firstFailure.accept(e.getMessage());

@@ -117,7 +117,7 @@ final class Capture {
         this.placeProbes = config.word("probe.placement").equals("emulated");
         this.families = config.list("libraries");
         this.multiUsable = CaptureObject.uprobeMultiUsable();
-        this.router = new RecordRouter(object.layout(), dispatcher::publish,
+        this.router = RecordRouter.ofViews(object.layout(), dispatcher::publish,
                 why -> log.warn("dropped an undecodable record: {}", why), refusals::add);
         this.router.onLinker(ts -> {
             linkerReportNs.compareAndSet(0, ts);
