@@ -13,7 +13,7 @@ package io.btfagent.event;
  * cached instances.
  */
 public final class EventView {
-    /** {@link #fd()} when the record had none (CaptureEvent's null fd). */
+    /** The fd {@link #set} is given for a record without one (CaptureEvent's null fd). */
     public static final int NO_FD = Integer.MIN_VALUE;
 
     private long epochNanos;
@@ -29,6 +29,7 @@ public final class EventView {
     private long conn;
     private String role;
     private int fd;
+    private boolean hasFd;
     private String local;
     private String remote;
     private long len;
@@ -92,9 +93,14 @@ public final class EventView {
         return role;
     }
 
-    /** The fd, -1 for a memory BIO, or {@link #NO_FD} when unknown. */
+    /** The fd, -1 for a memory BIO; meaningful only if {@link #hasFd()}. */
     public int fd() {
         return fd;
+    }
+
+    /** Whether the fd is known (CaptureEvent's fd is not null). */
+    public boolean hasFd() {
+        return hasFd;
     }
 
     public String local() {
@@ -142,11 +148,11 @@ public final class EventView {
     public CaptureEvent toEvent() {
         byte[] data = java.util.Arrays.copyOfRange(array, dataOffset, dataOffset + dataLength);
         return new CaptureEvent(epochNanos, pid, tid, thread, lib, libVersion, libPath, func, dir, ssl, conn, role,
-                fd == NO_FD ? null : Integer.valueOf(fd), local, remote, len, offset, captured, truncated, data,
+                hasFd ? Integer.valueOf(fd) : null, local, remote, len, offset, captured, truncated, data,
                 redacted);
     }
 
-    /** Fills every field but the data from the decoder's values. */
+    /** Fills every field but the data from the decoder's values; {@code fd} is {@link #NO_FD} when unknown. */
     public void set(long epochNanos, int pid, int tid, String thread, String lib, String libVersion, String libPath,
             String func, String dir, long ssl, long conn, String role, int fd, String local, String remote, long len,
             long offset, int captured, boolean truncated) {
@@ -163,6 +169,7 @@ public final class EventView {
         this.conn = conn;
         this.role = role;
         this.fd = fd;
+        this.hasFd = fd != NO_FD;
         this.local = local;
         this.remote = remote;
         this.len = len;
@@ -188,6 +195,7 @@ public final class EventView {
     public void copyFieldsFrom(EventView o) {
         set(o.epochNanos, o.pid, o.tid, o.thread, o.lib, o.libVersion, o.libPath, o.func, o.dir, o.ssl, o.conn, o.role,
                 o.fd, o.local, o.remote, o.len, o.offset, o.captured, o.truncated);
+        this.hasFd = o.hasFd;
         this.redacted = o.redacted;
     }
 
@@ -196,6 +204,7 @@ public final class EventView {
         set(e.epochNanos(), e.pid(), e.tid(), e.thread(), e.lib(), e.libVersion(), e.libPath(), e.func(), e.dir(),
                 e.ssl(), e.conn(), e.role(), e.fd() == null ? NO_FD : e.fd(), e.local(), e.remote(), e.len(),
                 e.offset(), e.captured(), e.truncated());
+        this.hasFd = e.fd() != null;
         this.redacted = e.redacted();
         data(e.data(), 0, e.data().length);
         return this;

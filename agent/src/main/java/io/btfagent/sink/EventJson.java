@@ -105,7 +105,7 @@ public final class EventJson {
             p = raw(b, p, e.role());
             b[p++] = '"';
         }
-        if (e.fd() != EventView.NO_FD) {
+        if (e.hasFd()) {
             p = put(b, p, FD);
             p = decimal(b, p, e.fd());
         }
