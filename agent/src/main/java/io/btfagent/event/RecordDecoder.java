@@ -37,28 +37,34 @@ public final class RecordDecoder {
      * {@link #decode} gives the same facts as an immutable event.
      */
     public void decodeInto(ByteBuffer p, EventView out) {
+        decodeInto(p, 0, p.limit(), out);
+    }
+
+    /** {@link #decodeInto(ByteBuffer, EventView)} of the record of {@code size} bytes at {@code at} in {@code p}. */
+    public void decodeInto(ByteBuffer p, int at, int size, EventView out) {
         RecordLayout l = layout;
-        int captured = p.getInt(l.captured());
-        if (captured < 0 || captured > p.limit() - l.headerSize()) {
-            throw new IllegalArgumentException("record of " + p.limit() + " bytes claims " + captured + " data bytes");
+        int captured = p.getInt(at + l.captured());
+        if (captured < 0 || captured > size - l.headerSize()) {
+            throw new IllegalArgumentException("record of " + size + " bytes claims " + captured + " data bytes");
         }
-        CaptureFunction function = CaptureFunction.byId(p.getInt(l.cookie()) & 0xff).orElse(null);
-        int fd = p.getInt(l.fd());
-        int tid = p.getInt(l.tid());
+        CaptureFunction function = CaptureFunction.byIdOrNull(p.getInt(at + l.cookie()) & 0xff);
+        int fd = p.getInt(at + l.fd());
+        int tid = p.getInt(at + l.tid());
         byte[] data = out.array();
         if (data.length < captured) {
             data = new byte[Math.max(captured, MIN_DATA_ARRAY)];
         }
-        p.get(l.headerSize(), data, 0, captured);
-        out.set(p.getLong(l.tsNs()) + monotonicToEpochNanos, p.getInt(l.pid()), tid, threadName(p, tid),
-                source.lib(), source.version(), source.path(),
+        p.get(at + l.headerSize(), data, 0, captured);
+        out.set(p.getLong(at + l.tsNs()) + monotonicToEpochNanos, p.getInt(at + l.pid()), tid,
+                threadName(p, at + l.comm(), tid), source.lib(), source.version(), source.path(),
                 function == null ? "unknown" : function.symbol(),
                 function == null ? "unknown" : function.egress() ? "egress" : "ingress",
-                p.getLong(l.ssl()), p.getLong(l.conn()), ConnRole.of(p.getInt(l.role())).label(),
+                p.getLong(at + l.ssl()), p.getLong(at + l.conn()), ConnRole.of(p.getInt(at + l.role())).label(),
                 fd >= -1 ? fd : EventView.NO_FD,
-                cachedAddress(p, l.laddr(), l.lport()), cachedAddress(p, l.raddr(), l.rport()),
-                p.getLong(l.callLen()), p.getLong(l.offset()), captured,
-                RecordFlag.TRUNCATED.in(p.getInt(l.flags())));
+                cachedAddress(p, at + l.family(), at + l.laddr(), at + l.lport()),
+                cachedAddress(p, at + l.family(), at + l.raddr(), at + l.rport()),
+                p.getLong(at + l.callLen()), p.getLong(at + l.offset()), captured,
+                RecordFlag.TRUNCATED.in(p.getInt(at + l.flags())));
         out.data(data, 0, captured);
     }
 
@@ -77,8 +83,7 @@ public final class RecordDecoder {
 
     private final ThreadSlot[] threads = new ThreadSlot[CACHE_SLOTS];
 
-    private String threadName(ByteBuffer p, int tid) {
-        int at = layout.comm();
+    private String threadName(ByteBuffer p, int at, int tid) {
         int n = 0;
         while (n < 16 && p.get(at + n) != 0) {
             n++;
@@ -110,8 +115,7 @@ public final class RecordDecoder {
 
     private final AddressSlot[] addresses = new AddressSlot[CACHE_SLOTS];
 
-    private String cachedAddress(ByteBuffer p, int addrAt, int portAt) {
-        int familyAt = layout.family();
+    private String cachedAddress(ByteBuffer p, int familyAt, int addrAt, int portAt) {
         int family = Short.toUnsignedInt(p.getShort(familyAt));
         if (family != AF_INET && family != AF_INET6) {
             return null;

@@ -113,24 +113,34 @@ public final class RecordRouter implements Consumer<ByteBuffer> {
     /** Called on the ring thread for every record of every library. */
     @Override
     public void accept(ByteBuffer record) {
+        accept(record, 0, record.limit());
+    }
+
+    /**
+     * {@link #accept(ByteBuffer)} of the record of {@code size} bytes at {@code at} in
+     * {@code area} (the ring's mapped data, read in place: no buffer is made per record).
+     */
+    public void accept(ByteBuffer area, int at, int size) {
         try {
-            int cookie = record.getInt(layout.cookie());
+            int cookie = area.getInt(at + layout.cookie());
             if (cookie == LINKER_COOKIE) {
-                onLinker.accept(record.getLong(layout.tsNs()));
+                onLinker.accept(area.getLong(at + layout.tsNs()));
                 return;
             }
             Route r = routes.get(cookie >>> 8);
             if (r == null) {
                 throw new IllegalArgumentException("record of no hooked library (cookie "
-                        + Integer.toHexString(record.getInt(layout.cookie())) + ")");
+                        + Integer.toHexString(cookie) + ")");
             }
-            if (r.check != null && !passes(r, record)) {
+            if (r.check != null && !passes(r, area, at)) {
                 return;
             }
             if (publishView != null) {
-                r.decoder.decodeInto(record, view);
+                r.decoder.decodeInto(area, at, size, view);
                 publishView.accept(view);
             } else {
+                ByteBuffer record = at == 0 && size == area.limit() ? area
+                        : area.slice(at, size).order(java.nio.ByteOrder.LITTLE_ENDIAN);
                 publish.accept(r.decoder.decode(record));
             }
         } catch (RuntimeException e) {
@@ -140,18 +150,18 @@ public final class RecordRouter implements Consumer<ByteBuffer> {
         }
     }
 
-    private boolean passes(Route r, ByteBuffer record) {
+    private boolean passes(Route r, ByteBuffer area, int at) {
         if (r.refusedBecause != null) {
             refusedRecords.incrementAndGet();
             return false;
         }
-        Optional<String> problem = r.check.problem(record);
+        Optional<String> problem = r.check.problem(area, at);
         if (problem.isEmpty()) {
             return true;
         }
         r.refusedBecause = problem.get();
         refusedRecords.incrementAndGet();
-        onRefused.accept(new Refusal(record.getInt(layout.cookie()) >>> 8, problem.get()));
+        onRefused.accept(new Refusal(area.getInt(at + layout.cookie()) >>> 8, problem.get()));
         return false;
     }
 

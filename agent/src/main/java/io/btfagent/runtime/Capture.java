@@ -133,7 +133,7 @@ final class Capture {
                 CaptureObject.CONN_ENTRIES);
         object.useConnMaps(new CaptureObject.ConnMaps(conns.fd(), connSeq.fd(), peers.fd()));
         this.poller = new RingBufferPoller();
-        this.poller.add(ring, router::accept);
+        this.poller.addInPlace(ring, router::accept);
         this.pollerThread = new Thread(poller::run, "btf-agent-ring");
         this.pollerThread.setDaemon(true);
         this.pollerThread.start();

@@ -154,7 +154,8 @@ public final class Dispatcher implements AutoCloseable {
         long size = n + (long) EVENT_OVERHEAD;
         published.incrementAndGet();
         publishedBytes.addAndGet(n);
-        for (Worker w : workers) {
+        for (int i = 0; i < workers.size(); i++) { // no iterator: nothing allocated per event
+            Worker w = workers.get(i);
             if (w.queuedBytes.addAndGet(size) > w.byteBudget || !w.offer(e)) {
                 w.queuedBytes.addAndGet(-size);
                 w.queueFull.add(1, n);
@@ -403,7 +404,8 @@ public final class Dispatcher implements AutoCloseable {
 
         /** Gives the slots of a settled batch back: their ring space and themselves. */
         private void recycle(List<Slot> batch) {
-            for (Slot s : batch) {
+            for (int i = 0; i < batch.size(); i++) {
+                Slot s = batch.get(i);
                 if (s.ring != null) {
                     s.ring.release(s.end);
                     s.ring = null;
@@ -463,7 +465,8 @@ public final class Dispatcher implements AutoCloseable {
         /** Hands one batch to the sink and settles every event of it; false once abandoned. */
         private boolean process(List<Slot> batch) {
             long bytes = 0;
-            for (Slot e : batch) {
+            for (int i = 0; i < batch.size(); i++) {
+                Slot e = batch.get(i);
                 queuedBytes.addAndGet(-weight(e));
                 bytes += e.bytes();
             }

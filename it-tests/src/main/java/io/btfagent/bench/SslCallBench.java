@@ -135,10 +135,12 @@ public final class SslCallBench {
 
         b.calls = 0;
         long allocated0 = allocatedBytes();
-        java.util.Map<Long, Long> agent0 = agentAllocatedBytes();
         for (int i = 0; i < n; i++) {
             b.block(sizes[i], Math.max(1, iterations[i] / 4), ns);
         }
+        long warmupCalls = b.calls;
+        // the agent's allocation in steady state: from after the probed warm-up
+        java.util.Map<Long, Long> agent0 = agentAllocatedBytes();
         StringBuilder report = new StringBuilder();
         for (int k = 0; k < blocks; k++) {
             for (int i = 0; i < n; i++) {
@@ -156,7 +158,7 @@ public final class SslCallBench {
         for (java.util.Map.Entry<Long, Long> e : agentAllocatedBytes().entrySet()) {
             agent += e.getValue() - agent0.getOrDefault(e.getKey(), 0L);
         }
-        report.append("agent-allocated ").append(agent).append('\n');
+        report.append("agent-allocated ").append(agent).append(' ').append(warmupCalls).append('\n');
         report.append("rss-kib ").append(rssKib()).append('\n');
         System.out.print(report);
         System.out.flush();
