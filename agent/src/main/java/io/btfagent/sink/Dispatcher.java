@@ -247,6 +247,21 @@ public final class Dispatcher implements AutoCloseable {
         return out;
     }
 
+    /** A sink queue's slots made so far, those given back and free now, and its ring of bytes (tests). */
+    record QueueShape(int slotsMade, int slotsFree, int ringBytes) {
+    }
+
+    /** Each sink queue's shape, in config order; exact only while nothing is being published. */
+    List<QueueShape> queueShapes() {
+        List<QueueShape> out = new ArrayList<>();
+        for (Worker w : workers) {
+            synchronized (this) {
+                out.add(new QueueShape(w.slotsMade, w.free.size(), w.ring.size()));
+            }
+        }
+        return out;
+    }
+
     /**
      * One line per sink that dropped or failed events since the previous call, for the
      * periodic warning while it happens.
