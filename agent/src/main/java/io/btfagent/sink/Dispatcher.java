@@ -26,8 +26,8 @@ import java.util.function.UnaryOperator;
  * copies the event into a slot the sink's queue owns (a reused {@link EventView} whose data
  * lies in the queue's ring of bytes), the sink's thread hands the slot to
  * {@link Sink#accept(EventView)} and gives it back after the batch. A queue's slots are at most
- * its capacity plus one batch; its ring of bytes grows, by doubling, only while the sink falls
- * behind, up to the byte budget plus one batch.
+ * its capacity plus one batch; its ring of bytes grows (fourfold) only while the sink falls
+ * behind, up to the byte budget plus two batches.
  */
 public final class Dispatcher implements AutoCloseable {
 
@@ -229,6 +229,11 @@ public final class Dispatcher implements AutoCloseable {
         }
     }
 
+    /**
+     * How much larger a full ring's successor is: the rings a lagging sink left behind are
+     * garbage, at most a third of the last one.
+     */
+    static final long GROWTH = 4;
     /** First size of a queue's ring of bytes. */
     static final int RING_START = 64 * 1024;
     /** Largest ring of bytes, whatever the byte budget (a larger event gets an array of its own). */
@@ -397,7 +402,7 @@ public final class Dispatcher implements AutoCloseable {
             if (at < 0 && ring.size() < ringMax) {
                 // the sink is behind by more than the ring holds: a larger one from here on
                 // (the old one goes once the slots in it are given back)
-                ring = new DataRing((int) Math.min(ringMax, Math.max(2L * ring.size(), 2L * n)));
+                ring = new DataRing((int) Math.min(ringMax, Math.max(GROWTH * ring.size(), 2L * n)));
                 at = ring.take(n);
             }
             byte[] into;
