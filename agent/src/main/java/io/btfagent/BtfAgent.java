@@ -13,6 +13,8 @@ import java.util.Collections;
 import java.util.Enumeration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import java.util.jar.JarFile;
 import java.util.zip.ZipEntry;
@@ -102,26 +104,71 @@ public final class BtfAgent {
                 }
             }
             boolean wait = watching;
+            // Set once the runtime has either said why it does not capture or registered its own
+            // exit summary; a JVM that exits before that still gets one line (see EarlyExit).
+            CountDownLatch decided = new CountDownLatch(1);
             Thread init = new Thread(() -> {
-                if (wait) {
-                    mainLoaded.await(inst);
+                try {
+                    if (wait) {
+                        mainLoaded.await(inst);
+                    }
+                    run(args, inst, decided::countDown);
+                } finally {
+                    decided.countDown();
                 }
-                run(args, inst);
             }, "btf-agent-init");
             init.setDaemon(true);
+            Runtime.getRuntime().addShutdownHook(new Thread(new EarlyExit(decided), "btf-agent-early-exit"));
             init.start();
         } catch (Throwable t) {
             System.err.println("[btf-agent] not started: " + t + "; the application runs without capture");
         }
     }
 
-    private static void run(String args, Instrumentation inst) {
+    private static void run(String args, Instrumentation inst, Runnable exitHandled) {
         try {
             loader().loadClass("io.btfagent.runtime.AgentRuntime")
-                    .getMethod("run", String.class, Instrumentation.class)
-                    .invoke(null, args, inst);
+                    .getMethod("run", String.class, Instrumentation.class, Runnable.class)
+                    .invoke(null, args, inst, exitHandled);
         } catch (Throwable t) {
             System.err.println("[btf-agent] not started: " + t + "; the application runs without capture");
+        }
+    }
+
+    /**
+     * The exit hook of a JVM that ends while the agent is still starting (before the runtime has
+     * warned why it cannot capture, or registered its own exit summary): it lets start-up go on
+     * for up to {@value #WAIT_MS} ms so that its one line (a missing privilege, say) is still
+     * printed, then says itself that the agent had not started if it still has not.
+     */
+    static final class EarlyExit implements Runnable {
+        static final long WAIT_MS = 2000;
+        private final CountDownLatch decided;
+        private final long waitMs;
+        private final java.io.PrintStream err;
+
+        EarlyExit(CountDownLatch decided) {
+            this(decided, WAIT_MS, System.err);
+        }
+
+        EarlyExit(CountDownLatch decided, long waitMs, java.io.PrintStream err) {
+            this.decided = decided;
+            this.waitMs = waitMs;
+            this.err = err;
+        }
+
+        @Override
+        public void run() {
+            try {
+                if (!decided.await(waitMs, TimeUnit.MILLISECONDS)) {
+                    long sinceStart = System.currentTimeMillis() - ProcessHandle.current().info().startInstant()
+                            .map(java.time.Instant::toEpochMilli).orElse(System.currentTimeMillis());
+                    err.println("[btf-agent] the JVM exited " + sinceStart + " ms after its start, before the agent "
+                            + "had started (still starting " + waitMs + " ms later); nothing was captured");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

@@ -52,6 +52,15 @@ public final class AgentRuntime {
      * {@code btf-agent-init}, which this method keeps for watching libraries loaded later.
      */
     public static void run(String agentArgs, Instrumentation inst) {
+        run(agentArgs, inst, () -> { });
+    }
+
+    /**
+     * As {@link #run(String, Instrumentation)}; {@code exitHandled} runs once this runtime's own
+     * exit hook is registered (from then on an exit gets a summary), so the caller's early-exit
+     * hook knows it has nothing to say. It is not run when start-up gives up with a warning.
+     */
+    public static void run(String agentArgs, Instrumentation inst, Runnable exitHandled) {
         AgentConfig config = AgentConfig.fromAgentArgs(agentArgs);
         if (!config.enabled()) {
             AgentLog.early(config.enabledProblem().map(p -> "disabled: " + p)
@@ -66,7 +75,7 @@ public final class AgentRuntime {
             return;
         }
         try {
-            runLogged(config, log, inst);
+            runLogged(config, log, inst, exitHandled);
         } catch (Throwable t) {
             log.warn("capture stopped: {}; the application continues without capture", String.valueOf(t));
             log.debug("cause", t);
@@ -88,7 +97,8 @@ public final class AgentRuntime {
         }
     }
 
-    private static void runLogged(AgentConfig config, Logger log, Instrumentation inst) throws Exception {
+    private static void runLogged(AgentConfig config, Logger log, Instrumentation inst, Runnable exitHandled)
+            throws Exception {
         log.debug("logging up {} ms after JVM start", Capture.sinceJvmStartMs());
         Progress progress = new Progress();
         progress.phase("checking the host");
@@ -102,6 +112,7 @@ public final class AgentRuntime {
         // from here on an exit says how far start-up got, or what was captured
         Thread hook = new Thread(() -> shutdown(progress, log), "btf-agent-exit");
         Runtime.getRuntime().addShutdownHook(hook);
+        exitHandled.run();
         progress.phase("loading libbpf");
         Optional<String> natives = loadNatives(config, log);
         if (natives.isPresent()) {

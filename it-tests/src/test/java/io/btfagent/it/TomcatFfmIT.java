@@ -52,6 +52,8 @@ class TomcatFfmIT {
         int port;
         try {
             port = Integer.parseInt(awaitLine(server, out, "port ").substring(5).trim());
+            // Tomcat's FFM engine looks up "libssl.so", the development package's name (libssl-dev)
+            assertTrue(port > 0, "Tomcat's connector did not start (is libssl-dev installed?):\n" + Files.readString(err));
             awaitLine(server, err, "[btf-agent]", WildflyCaptureIT.HOOKED);
             List<Process> running = new ArrayList<>();
             List<String[]> names = List.of(new String[] {"alpha", "a"}, new String[] {"beta", "b"});
