@@ -143,7 +143,7 @@ public final class Dispatcher implements AutoCloseable {
      * its data in place first.
      */
     public void publish(EventView event) {
-        if (beforeInPlace != null) {
+        if (beforeInPlace != null && !workers.isEmpty()) { // with no sink, masking has no effect
             beforeInPlace.accept(event);
         }
         offer(event);

@@ -44,6 +44,23 @@ public final class EventJson {
     private static final byte[] REDACTED = ascii(",\"redacted\":true");
     private static final byte[] DATA = ascii(",\"data\":\"");
 
+    /**
+     * Block sizes (multiples of 3) the JDK's encoder is given: it encodes only whole arrays, and
+     * is many times faster than a Java loop where the JVM has an intrinsic for it (AVX-512),
+     * so the data goes through it in copies of these sizes, largest first.
+     */
+    private static final int[] BLOCKS = {3072, 768, 192, 48};
+    private static final java.util.Base64.Encoder JDK = java.util.Base64.getEncoder();
+    private final byte[][] blockIn = new byte[BLOCKS.length][];
+    private final byte[][] blockOut = new byte[BLOCKS.length][];
+
+    {
+        for (int k = 0; k < BLOCKS.length; k++) {
+            blockIn[k] = new byte[BLOCKS[k]];
+            blockOut[k] = new byte[BLOCKS[k] / 3 * 4];
+        }
+    }
+
     private long day = Long.MIN_VALUE;
     /** {@code yyyy-MM-ddT} of {@link #day}. */
     private final byte[] date = new byte[11];
@@ -129,7 +146,7 @@ public final class EventJson {
             p = put(b, p, REDACTED);
         }
         p = put(b, p, DATA);
-        p = base64(b, p, e.array(), e.dataOffset(), e.dataLength());
+        p = base64Chunked(b, p, e.array(), e.dataOffset(), e.dataLength());
         b[p++] = '"';
         b[p++] = '}';
         return p;
@@ -280,6 +297,25 @@ public final class EventJson {
             b[p++] = (byte) (0x80 | c & 0x3f);
         }
         return p;
+    }
+
+    /** {@link #base64}, the bulk through the JDK's encoder in blocks, the rest (under 48 bytes) here. */
+    private int base64Chunked(byte[] b, int p, byte[] src, int off, int len) {
+        int i = off;
+        int end = off + len;
+        for (int k = 0; k < BLOCKS.length; k++) {
+            int c = BLOCKS[k];
+            byte[] in = blockIn[k];
+            byte[] out = blockOut[k];
+            while (end - i >= c) {
+                System.arraycopy(src, i, in, 0, c);
+                JDK.encode(in, out);
+                System.arraycopy(out, 0, b, p, out.length);
+                i += c;
+                p += out.length;
+            }
+        }
+        return base64(b, p, src, i, end - i);
     }
 
     /** RFC 4648 base64 with padding, as {@link java.util.Base64#getEncoder()}. */

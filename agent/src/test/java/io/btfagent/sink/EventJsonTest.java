@@ -33,6 +33,13 @@ class EventJsonTest {
             out.add(event(Events.TS + n, "t", n, 0, null, null, null, null, n, 0, false, d));
         }
         Random random = new Random(11);
+        // data through every block size the encoder uses and every remainder
+        for (int n : new int[] {47, 48, 49, 50, 95, 96, 191, 192, 193, 767, 768, 770, 3071, 3072, 3073, 4000, 8191,
+                8192}) {
+            byte[] d = new byte[n];
+            random.nextBytes(d);
+            out.add(event(Events.TS + n, "t", n, 0, null, null, null, null, n, 0, false, d));
+        }
         byte[] chunk = new byte[8192];
         random.nextBytes(chunk);
         // a truncated call's first record: len beyond what was captured
