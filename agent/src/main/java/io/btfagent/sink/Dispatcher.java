@@ -10,6 +10,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 
@@ -81,6 +82,11 @@ public final class Dispatcher implements AutoCloseable {
      * this much (as text) before writing it, so little is lost if the JVM dies.
      */
     static final int MAX_BATCH_BYTES = 64 * 1024;
+
+    /** How long a sink's thread waits before it looks at its queue again while events flow. */
+    static final long LINGER_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+    /** How many such looks find nothing before the thread waits on its queue (20 ms). */
+    static final int LINGER_STEPS = 20;
 
     /** Bytes an event is counted for in a queue's budget besides its data. */
     static final int EVENT_OVERHEAD = 256;
@@ -448,15 +454,31 @@ public final class Dispatcher implements AutoCloseable {
         @Override
         public void run() {
             List<Slot> batch = new ArrayList<>(MAX_BATCH);
+            int idle = 0;
             try {
                 while (true) {
-                    Slot first = queue.poll(50, TimeUnit.MILLISECONDS);
+                    Slot first = queue.poll();
+                    if (first == null && idle < LINGER_STEPS && !closing) {
+                        // While events flow, look again shortly rather than wait on the queue:
+                        // the publisher then never has to wake this thread (a system call per
+                        // event), and the events of a millisecond make one batch and one write.
+                        idle++;
+                        LockSupport.parkNanos(LINGER_NANOS);
+                        if (Thread.interrupted()) {
+                            throw new InterruptedException();
+                        }
+                        continue;
+                    }
+                    if (first == null) {
+                        first = queue.poll(50, TimeUnit.MILLISECONDS);
+                    }
                     if (first == null || first == STOP) {
                         if (closing && queue.isEmpty()) {
                             break;
                         }
                         continue;
                     }
+                    idle = 0;
                     batch.clear();
                     batch.add(first);
                     long batchBytes = first.bytes();
