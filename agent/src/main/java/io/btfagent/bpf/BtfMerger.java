@@ -12,6 +12,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Set;
 
 /**
  * Makes the custom BTF for CO-RE: the kernel's BTF with one library build's BTF appended.
@@ -54,35 +55,118 @@ public final class BtfMerger {
      * libbpf's {@code btf__add_btf}, which first indexes every kernel type (tens of ms).
      */
     public static Merged merge(String kernelBtfPath, byte[] userBtf) throws IOException {
-        byte[] kernel;
+        return merge(kernelBtfPath, Set.of(), userBtf);
+    }
+
+    /**
+     * As {@link #merge(String, byte[])}, with only the kernel types a program can reach through
+     * {@code kernelTypes} (the names of its own types; empty: the whole kernel BTF), see
+     * {@link KernelBtfSubset}: libbpf then parses tens of kilobytes at each load instead of the
+     * kernel's megabytes.
+     */
+    public static Merged merge(String kernelBtfPath, Set<String> kernelTypes, byte[] userBtf) throws IOException {
+        Kernel kernel = kernel(kernelBtfPath, kernelTypes);
+        byte[][] parts;
         try {
-            kernel = Files.readAllBytes(Path.of(kernelBtfPath));
-        } catch (IOException e) {
-            throw new IOException("cannot parse kernel BTF " + kernelBtfPath + " (" + e + ")", e);
-        }
-        byte[] appended;
-        try {
-            appended = append(kernel, userBtf);
+            parts = parts(kernel, userBtf);
         } catch (BtfFormatException e) {
             return mergeWithLibbpf(kernelBtfPath, userBtf);
         }
+        return written(ByteBuffer.wrap(parts[0]), ByteBuffer.wrap(kernel.btf, kernel.typeOff, kernel.typeLen),
+                ByteBuffer.wrap(parts[1]), ByteBuffer.wrap(kernel.btf, kernel.strOff, kernel.strLen),
+                ByteBuffer.wrap(parts[2]));
+    }
+
+    /**
+     * The kernel's BTF alone, cut to {@code kernelTypes} as for {@link #merge(String, Set, byte[])}:
+     * for a program that relocates kernel types only (a library hooked without BTF of its own).
+     */
+    public static Merged kernelOnly(String kernelBtfPath, Set<String> kernelTypes) throws IOException {
+        return written(ByteBuffer.wrap(kernel(kernelBtfPath, kernelTypes).btf));
+    }
+
+    /** A memfd holding {@code buffers} one after the other. */
+    private static Merged written(ByteBuffer... buffers) throws IOException {
         int fd = LibC.memfd_create("btf-agent-btf", LibC.MFD_CLOEXEC);
         if (fd < 0) {
             throw new IOException("memfd_create failed (errno " + com.sun.jna.Native.getLastError() + ")");
         }
+        long size = 0;
         try (FileChannel ch = FileChannel.open(Path.of("/proc/self/fd/" + fd), StandardOpenOption.WRITE)) {
-            ByteBuffer b = ByteBuffer.wrap(appended);
-            while (b.hasRemaining()) {
-                ch.write(b);
+            for (ByteBuffer b : buffers) {
+                size += b.remaining();
+            }
+            long left = size;
+            while (left > 0) {
+                left -= ch.write(buffers);
             }
         } catch (IOException e) {
             LibC.close(fd);
             throw e;
         }
-        return new Merged(fd, appended.length);
+        return new Merged(fd, size);
+    }
+
+    /**
+     * Reads and indexes the kernel's BTF now, so that the first library hooked later (a late
+     * load, where the caller may be waiting) merges without doing it.
+     */
+    public static void prepare(String kernelBtfPath, Set<String> kernelTypes) throws IOException {
+        kernel(kernelBtfPath, kernelTypes);
     }
 
     private static final int HEADER = 24;
+
+    /**
+     * The kernel's BTF as read once, with where its sections are and how many types it has:
+     * later merges (a library loaded late) need neither read nor walk it again. Softly held (5
+     * MB or so, freed if the heap needs it and read again then); {@code /sys/kernel/btf/vmlinux}
+     * does not change while the kernel runs.
+     */
+    private record Kernel(String path, Set<String> subset, byte[] btf, int types, int typeOff, int typeLen,
+            int strOff, int strLen) {
+    }
+
+    private static java.lang.ref.SoftReference<Kernel> kernelCache = new java.lang.ref.SoftReference<>(null);
+
+    private static synchronized Kernel kernel(String path, Set<String> subset) throws IOException {
+        Kernel k = kernelCache.get();
+        if (k != null && k.path.equals(path) && k.subset.equals(subset)) {
+            return k;
+        }
+        byte[] btf;
+        try {
+            btf = Files.readAllBytes(Path.of(path));
+        } catch (IOException e) {
+            throw new IOException("cannot parse kernel BTF " + path + " (" + e + ")", e);
+        }
+        if (!subset.isEmpty()) {
+            try {
+                btf = KernelBtfSubset.of(btf, subset);
+            } catch (BtfFormatException | RuntimeException e) {
+                // a kernel BTF this class does not know: the whole of it, as libbpf would read it
+            }
+        }
+        k = indexed(path, subset, btf);
+        kernelCache = new java.lang.ref.SoftReference<>(k);
+        return k;
+    }
+
+    /** {@code btf}'s sections and type count; a BTF this class cannot walk gets types = -1. */
+    private static Kernel indexed(String path, Set<String> subset, byte[] btf) {
+        try {
+            ByteBuffer k = section(btf, "kernel");
+            int typeOff = HEADER + k.getInt(8);
+            int typeLen = k.getInt(12);
+            int types = 0;
+            for (int at = typeOff; at < typeOff + typeLen; at += typeSize(k, at)) {
+                types++;
+            }
+            return new Kernel(path, subset, btf, types, typeOff, typeLen, HEADER + k.getInt(16), k.getInt(20));
+        } catch (BtfFormatException e) {
+            return new Kernel(path, subset, btf, -1, 0, 0, 0, 0);
+        }
+    }
 
     /**
      * {@code base} with {@code extra}'s types appended after its own, as libbpf's btf__add_btf
@@ -91,40 +175,50 @@ public final class BtfMerger {
      * copied as they are.
      */
     static byte[] append(byte[] base, byte[] extra) throws BtfFormatException {
-        ByteBuffer k = section(base, "kernel");
+        Kernel k = indexed("", Set.of(), base);
+        byte[][] parts = parts(k, extra);
+        byte[] out = new byte[parts[0].length + k.typeLen + parts[1].length + k.strLen + parts[2].length];
+        int at = 0;
+        for (byte[] piece : new byte[][] {parts[0], java.util.Arrays.copyOfRange(base, k.typeOff, k.typeOff + k.typeLen),
+            parts[1], java.util.Arrays.copyOfRange(base, k.strOff, k.strOff + k.strLen), parts[2]}) {
+            System.arraycopy(piece, 0, out, at, piece.length);
+            at += piece.length;
+        }
+        return out;
+    }
+
+    /**
+     * What a merge writes besides the kernel's own type and string sections: {header, the
+     * library's types with ids and string offsets shifted, the library's strings}. The merged
+     * file is header, kernel types, library types, kernel strings, library strings.
+     */
+    private static byte[][] parts(Kernel k, byte[] extra) throws BtfFormatException {
+        if (k.types < 0) {
+            section(k.btf, "kernel"); // says why
+            throw new BtfFormatException("kernel BTF: a kind not known here");
+        }
         ByteBuffer u = section(extra, "library");
-        int kTypeOff = HEADER + k.getInt(8);
-        int kTypeLen = k.getInt(12);
-        int kStrOff = HEADER + k.getInt(16);
-        int kStrLen = k.getInt(20);
         int uTypeOff = HEADER + u.getInt(8);
         int uTypeLen = u.getInt(12);
         int uStrOff = HEADER + u.getInt(16);
         int uStrLen = u.getInt(20);
-        int kTypes = 0;
-        for (int at = kTypeOff; at < kTypeOff + kTypeLen; at += typeSize(k, at)) {
-            kTypes++;
-        }
-        byte[] out = new byte[HEADER + kTypeLen + uTypeLen + kStrLen + uStrLen];
-        ByteBuffer o = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);
-        o.putShort(0, (short) 0xeB9F);
-        o.put(2, (byte) 1);
-        o.putInt(4, HEADER);
-        o.putInt(8, 0);
-        o.putInt(12, kTypeLen + uTypeLen);
-        o.putInt(16, kTypeLen + uTypeLen);
-        o.putInt(20, kStrLen + uStrLen);
-        System.arraycopy(base, kTypeOff, out, HEADER, kTypeLen);
-        System.arraycopy(extra, uTypeOff, out, HEADER + kTypeLen, uTypeLen);
-        System.arraycopy(base, kStrOff, out, HEADER + kTypeLen + uTypeLen, kStrLen);
-        System.arraycopy(extra, uStrOff, out, HEADER + kTypeLen + uTypeLen + kStrLen, uStrLen);
-        int end = HEADER + kTypeLen + uTypeLen;
-        for (int at = HEADER + kTypeLen; at < end;) {
-            int size = typeSize(o, at);
-            remap(o, at, kTypes, kStrLen);
+        byte[] header = new byte[HEADER];
+        ByteBuffer h = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN);
+        h.putShort(0, (short) 0xeB9F);
+        h.put(2, (byte) 1);
+        h.putInt(4, HEADER);
+        h.putInt(8, 0);
+        h.putInt(12, k.typeLen + uTypeLen);
+        h.putInt(16, k.typeLen + uTypeLen);
+        h.putInt(20, k.strLen + uStrLen);
+        byte[] types = java.util.Arrays.copyOfRange(extra, uTypeOff, uTypeOff + uTypeLen);
+        ByteBuffer t = ByteBuffer.wrap(types).order(ByteOrder.LITTLE_ENDIAN);
+        for (int at = 0; at < types.length;) {
+            int size = typeSize(t, at);
+            remap(t, at, k.types, k.strLen);
             at += size;
         }
-        return out;
+        return new byte[][] {header, types, java.util.Arrays.copyOfRange(extra, uStrOff, uStrOff + uStrLen)};
     }
 
     private static ByteBuffer section(byte[] btf, String what) throws BtfFormatException {

@@ -2,6 +2,9 @@ package io.btfagent.bpf;
 
 import com.sun.jna.Pointer;
 import io.btfagent.bpf.internal.Libbpf;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
 
 /** One attached uprobe or uretprobe; closing detaches it. */
 public final class UprobeLink implements AutoCloseable {
@@ -22,6 +25,28 @@ public final class UprobeLink implements AutoCloseable {
         if (link != null) {
             Libbpf.bpf_link__destroy(link);
             link = null;
+        }
+    }
+
+    /**
+     * Detaches {@code links}, each on its own thread, and waits for them until {@code endNanos}
+     * ({@link System#nanoTime}). Each detach waits for the kernel to finish with the probe (an
+     * RCU grace period, tens of milliseconds); done in parallel, those waits overlap.
+     */
+    public static void closeInParallel(Collection<UprobeLink> links, long endNanos) {
+        List<Thread> detaching = new ArrayList<>();
+        for (UprobeLink link : links) {
+            Thread t = new Thread(link::close, "btf-agent-detach");
+            t.setDaemon(true);
+            t.start();
+            detaching.add(t);
+        }
+        try {
+            for (Thread t : detaching) {
+                t.join(Math.max(1, (endNanos - System.nanoTime()) / 1_000_000));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }

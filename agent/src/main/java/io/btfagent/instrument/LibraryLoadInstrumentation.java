@@ -1,12 +1,7 @@
 package io.btfagent.instrument;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.lang.instrument.Instrumentation;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import java.util.function.Consumer;
 import net.bytebuddy.agent.builder.AgentBuilder;
 import net.bytebuddy.asm.Advice;
@@ -40,33 +35,11 @@ public final class LibraryLoadInstrumentation {
     }
 
     /**
-     * Defines the bridge classes in the bootstrap loader (once per JVM) and returns the
-     * bootstrap's {@code LibraryLoadBridge}. The isolated loader delegates to its parents first,
-     * so from then on the agent sees the bootstrap copy too. They are defined with the JDK's
-     * internal {@code jdk.internal.misc.Unsafe.defineClass}, exported to the agent alone through
-     * {@code inst}: appending a jar to the boot class path would make the JVM print a
-     * class-sharing warning on the application's stderr, and {@code sun.misc.Unsafe} (what
-     * byte-buddy's injector uses) a deprecation warning on JDK 24 and newer.
+     * Defines the bridge classes in the bootstrap loader (once per JVM, see
+     * {@link BootstrapClasses#inject}) and returns the bootstrap's {@code LibraryLoadBridge}.
      */
-    public static Class<?> injectBridges(Instrumentation inst) throws IOException, ReflectiveOperationException {
-        try {
-            return Class.forName(BRIDGE, false, null);
-        } catch (ClassNotFoundException notYet) {
-            // inject below
-        }
-        Module agent = LibraryLoadInstrumentation.class.getModule();
-        Module base = Object.class.getModule();
-        inst.redefineModule(base, Set.of(), Map.of("jdk.internal.misc", Set.of(agent)), Map.of(), Set.of(),
-                Map.of());
-        Class<?> unsafeClass = Class.forName("jdk.internal.misc.Unsafe");
-        Object unsafe = unsafeClass.getMethod("getUnsafe").invoke(null);
-        java.lang.reflect.Method define = unsafeClass.getMethod("defineClass", String.class, byte[].class, int.class,
-                int.class, ClassLoader.class, java.security.ProtectionDomain.class);
-        ClassLoader own = LibraryLoadInstrumentation.class.getClassLoader();
-        for (String name : BOOTSTRAP_CLASSES) {
-            byte[] bytes = classBytes(own, name);
-            define.invoke(unsafe, name, bytes, 0, bytes.length, null, null);
-        }
+    public static Class<?> injectBridges(Instrumentation inst) throws Exception {
+        BootstrapClasses.inject(inst, BOOTSTRAP_CLASSES);
         return Class.forName(BRIDGE, false, null);
     }
 
@@ -95,9 +68,7 @@ public final class LibraryLoadInstrumentation {
                 System.setProperty(BYTE_BUDDY_SAFE, safe);
             }
         }
-        ClassFileLocator locator = new ClassFileLocator.Compound(new ClassDataLocator(
-                LibraryLoadInstrumentation.class.getClassLoader()),
-                ClassFileLocator.ForClassLoader.of(LibraryLoadInstrumentation.class.getClassLoader()));
+        ClassFileLocator locator = BootstrapClasses.agentClasses();
         builder.disableClassFormatChanges()
                 .with(AgentBuilder.RedefinitionStrategy.RETRANSFORMATION)
                 // retransform only the loaded classes that are instrumented, not every class
@@ -134,40 +105,5 @@ public final class LibraryLoadInstrumentation {
         java.util.Set<String> names = java.util.Set.of(TARGETS);
         return java.util.Arrays.stream(inst.getAllLoadedClasses()).filter(c -> names.contains(c.getName()))
                 .toArray(Class<?>[]::new);
-    }
-
-    private static byte[] classBytes(ClassLoader loader, String name) throws IOException {
-        String base = name.replace('.', '/');
-        for (String suffix : List.of(".classdata", ".class")) {
-            try (InputStream in = loader.getResourceAsStream(base + suffix)) {
-                if (in != null) {
-                    return in.readAllBytes();
-                }
-            }
-        }
-        throw new IOException("the agent lacks the class " + name);
-    }
-
-    /**
-     * Finds the agent's own classes, which the agent jar stores as {@code .classdata} (only the
-     * isolated loader can load them), for byte-buddy to read the advice from.
-     */
-    private static final class ClassDataLocator implements ClassFileLocator {
-        private final ClassLoader loader;
-
-        ClassDataLocator(ClassLoader loader) {
-            this.loader = loader;
-        }
-
-        @Override
-        public Resolution locate(String name) throws IOException {
-            try (InputStream in = loader.getResourceAsStream(name.replace('.', '/') + ".classdata")) {
-                return in == null ? new Resolution.Illegal(name) : new Resolution.Explicit(in.readAllBytes());
-            }
-        }
-
-        @Override
-        public void close() {
-        }
     }
 }

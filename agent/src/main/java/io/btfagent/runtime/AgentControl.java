@@ -101,8 +101,8 @@ public final class AgentControl {
             if (late != null) {
                 late.close(); // the loading methods' advice stays, calling nothing (see LateLoads.close)
             }
-            CaptureStats stats = AgentRuntime.shutdown(capture, dispatcher, log);
-            capture.close(AgentRuntime.STOP_DEADLINE_MS);
+            CaptureStats stats = ExitSummary.finish(capture, dispatcher, log);
+            capture.close(ExitSummary.STOP_DEADLINE_MS);
             if (control != null) {
                 control.close();
             }
@@ -274,7 +274,7 @@ public final class AgentControl {
         }
         List<String> out = new ArrayList<>();
         out.add("btf-agent running in pid " + shownPid);
-        List<String> libs = s.capture.hookedLibraries();
+        List<String> libs = s.capture.libraries().statusLines();
         out.add("libraries hooked: " + libs.size());
         libs.forEach(l -> out.add("  " + l));
         out.add("sinks: " + String.join("; ", sinks(s)));
@@ -294,7 +294,7 @@ public final class AgentControl {
         if (s == null) {
             return new Answer(1, List.of(notRunning()));
         }
-        int libraries = s.capture.hookedLibraries().size();
+        int libraries = s.capture.libraries().size();
         CaptureStats stats = s.stop();
         System.clearProperty(STARTED);
         s.log.info("detached: every probe removed, sinks flushed and closed; the application continues without capture");

@@ -2,30 +2,23 @@ package io.btfagent.runtime;
 
 import ch.qos.logback.classic.Logger;
 import io.btfagent.bpf.LibbpfLog;
-import io.btfagent.bpf.internal.Libbpf;
 import io.btfagent.config.AgentConfig;
 import io.btfagent.event.CaptureCounter;
 import io.btfagent.log.AgentLog;
-import io.btfagent.natives.NativeFiles;
 import io.btfagent.redact.Redactor;
 import io.btfagent.sink.Dispatcher;
 import io.btfagent.sink.Extensions;
 import io.btfagent.sink.Sink;
 import io.btfagent.sink.SinkProvider;
 import io.btfagent.sink.SinkSetup;
-import java.io.IOException;
 import java.lang.instrument.Instrumentation;
-import java.net.URL;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.function.BiConsumer;
 import java.util.function.UnaryOperator;
 
 /**
@@ -34,14 +27,9 @@ import java.util.function.UnaryOperator;
  * later. Nothing here may throw into the host.
  */
 public final class AgentRuntime {
-    static final long STOP_DEADLINE_MS = 300;
-    private static final long FLUSH_DEADLINE_MS = 500;
     private static final long REPORT_EVERY_MS = 10_000;
     /** Starts the JSON stats line (at exit and every stats.interval); what follows is one JSON object. */
     public static final String STATS_PREFIX = "capture stats ";
-    private static final String JNA_DISPATCH = "com/sun/jna/linux-x86-64/libjnidispatch.so";
-    private static final String BUNDLED_LIBBPF = "io/btfagent/natives/libbpf.so";
-    private static final List<String> JNA_GLOBALS = List.of("jna.loaded", "jnidispatch.path", "jna.platform.library.path");
     private static final List<String> DEFAULT_WATCHED = List.of("/usr/lib/x86_64-linux-gnu", "/usr/local/lib");
 
     private AgentRuntime() {
@@ -82,26 +70,11 @@ public final class AgentRuntime {
         }
     }
 
-    /** How far start-up got: read by the exit summary of a JVM that ends before capture starts. */
-    private static final class Progress {
-        volatile String phase = "checking the host";
-        volatile long phaseSinceMs;
-        volatile Capture capture;
-        volatile Dispatcher dispatcher;
-        /** Start-up gave up and said why: there is no capture to summarise. */
-        volatile boolean disabled;
-
-        void phase(String what) {
-            phaseSinceMs = Capture.sinceJvmStartMs();
-            phase = what;
-        }
-    }
-
     private static void runLogged(AgentConfig config, Logger log, Instrumentation inst, Runnable exitHandled)
             throws Exception {
-        log.debug("logging up {} ms after JVM start", Capture.sinceJvmStartMs());
-        Progress progress = new Progress();
-        progress.phase("checking the host");
+        log.debug("logging up {} ms after JVM start", AgentLog.sinceJvmStartMs());
+        ExitSummary exit = new ExitSummary();
+        exit.phase("checking the host");
         config.validate();
         config.problems().forEach(log::warn);
         Optional<String> problem = Preflight.problem(config);
@@ -110,19 +83,19 @@ public final class AgentRuntime {
             return;
         }
         // from here on an exit says how far start-up got, or what was captured
-        Thread hook = new Thread(() -> shutdown(progress, log), "btf-agent-exit");
+        Thread hook = new Thread(() -> exit.atExit(log), "btf-agent-exit");
         Runtime.getRuntime().addShutdownHook(hook);
         exitHandled.run();
-        progress.phase("loading libbpf");
-        Optional<String> natives = loadNatives(config, log);
+        exit.phase("loading libbpf");
+        Optional<String> natives = NativeBinding.bind(config, log);
         if (natives.isPresent()) {
-            progress.disabled = true;
+            exit.disabled();
             log.warn(natives.get());
             return;
         }
         LibbpfLog.install(line -> log.debug("libbpf: {}", line));
 
-        progress.phase("starting sinks and the ring reader");
+        exit.phase("starting sinks and the ring reader");
         Dispatcher dispatcher;
         Capture capture;
         try {
@@ -133,13 +106,12 @@ public final class AgentRuntime {
                     redactor == null ? UnaryOperator.identity() : redactor);
             capture = new Capture(config, log, dispatcher);
         } catch (Exception | Error e) {
-            progress.disabled = true; // run() logs why, once
+            exit.disabled(); // run() logs why, once
             throw e;
         }
-        progress.dispatcher = dispatcher;
-        progress.capture = capture;
-        progress.phase("looking for TLS libraries");
-        log.debug("libbpf bound, sinks and reader started {} ms after JVM start", Capture.sinceJvmStartMs());
+        exit.started(capture, dispatcher);
+        exit.phase("looking for TLS libraries");
+        log.debug("libbpf bound, sinks and reader started {} ms after JVM start", AgentLog.sinceJvmStartMs());
         AgentControl.Session session = new AgentControl.Session(config, capture, dispatcher, hook, log);
         AgentControl.register(session);
 
@@ -151,17 +123,17 @@ public final class AgentRuntime {
         session.lateLoads(late);
         List<String> lateLoads = config.list("late-loads");
         if (lateLoads.contains("linker")) {
-            capture.onLibraryMapped(late::wake);
-            capture.watchLinker().ifPresent(p -> log.warn("{}; libraries that native code loads later are found by "
-                    + "the periodic maps scan only", p));
+            capture.linker().onMapped(late::wake);
+            capture.linker().attach().ifPresent(p -> log.warn("{}; libraries that native code loads later are "
+                    + "found by the periodic maps scan only", p));
         }
         if (lateLoads.contains("java")) {
             late.instrument(inst);
         }
         weaveTlsStacks(config, capture, log, inst);
         late.rescan(watched).get();
-        progress.phase("watching for TLS libraries");
-        if (capture.hookedCount() == 0) {
+        exit.phase("watching for TLS libraries");
+        if (capture.libraries().size() == 0) {
             log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);
         }
         session.ready();
@@ -196,9 +168,6 @@ public final class AgentRuntime {
         }
     }
 
-    /** The woven TLS stacks (io.btfagent.identity.TlsStacks), for the summary at exit; null if none. */
-    private static volatile Object stacks;
-
     /**
      * Connection identity and Java thread names for the JVM's TLS stacks. The bridge goes into
      * the bootstrap loader first; only then are classes that refer to it loaded (TlsStacks).
@@ -214,12 +183,12 @@ public final class AgentRuntime {
             return;
         }
         try {
-            io.btfagent.identity.BootstrapClasses.inject(inst,
+            io.btfagent.instrument.BootstrapClasses.inject(inst,
                     List.of("io.btfagent.bootstrap.ConnectionBridge$Listener", "io.btfagent.bootstrap.ConnectionBridge"));
-            stacks = io.btfagent.identity.TlsStacks.install(inst, capture.peers(), (stack, reason) -> log.warn(
+            ExitSummary.stacksWoven(io.btfagent.identity.TlsStacks.install(inst, capture.peers(), (stack, reason) -> log.warn(
                     "identity: {} not woven ({}); its connections are captured without role, addresses and Java "
-                    + "thread names", stack, reason));
-            log.debug("TLS stacks woven {} ms after JVM start", Capture.sinceJvmStartMs());
+                    + "thread names", stack, reason)));
+            log.debug("TLS stacks woven {} ms after JVM start", AgentLog.sinceJvmStartMs());
         } catch (Throwable t) {
             log.warn("identity: TLS stacks not woven ({}); events carry no role, JVM-side addresses or Java thread names",
                     String.valueOf(t));
@@ -252,74 +221,6 @@ public final class AgentRuntime {
         return List.copyOf(out);
     }
 
-    /**
-     * Extracts the native libraries into {@code native.dir} and binds JNA and libbpf to them.
-     * Returns the reason it could not, as one line.
-     */
-    @SuppressWarnings("unchecked")
-    private static Path nativeDir(AgentConfig config) {
-        String configured = config.get("native.dir");
-        return configured == null ? NativeFiles.defaultDir() : Path.of(configured);
-    }
-
-    private static Optional<String> loadNatives(AgentConfig config, Logger log) {
-        Path dir = nativeDir(config);
-        ClassLoader loader = AgentRuntime.class.getClassLoader();
-        try {
-            NativeFiles.prepareDir(dir);
-            Optional<String> noexec = NativeFiles.noexecProblem(dir, Files.readString(Path.of("/proc/self/mountinfo")));
-            if (noexec.isPresent()) {
-                return Optional.of("capture disabled: " + noexec.get());
-            }
-            Path dispatch = NativeFiles.extract(loader, JNA_DISPATCH, dir);
-            if (loader instanceof BiConsumer) {
-                ((BiConsumer<String, URL>) loader).accept(JNA_DISPATCH, dispatch.toUri().toURL());
-            }
-            String libbpf = config.get("libbpf.path");
-            if (libbpf == null) {
-                libbpf = loader.getResource(BUNDLED_LIBBPF) != null
-                        ? NativeFiles.extract(loader, BUNDLED_LIBBPF, dir).toString()
-                        : Preflight.systemLibbpf().orElse(null);
-            }
-            if (libbpf == null) {
-                return Optional.of("capture disabled: this agent build carries no libbpf and none is installed; "
-                        + "set libbpf.path or install libbpf1");
-            }
-            bindKeepingJvmProperties(libbpf);
-            log.debug("natives: JNA dispatch {}, libbpf {}", dispatch, libbpf);
-            return Optional.empty();
-        } catch (IOException e) {
-            return Optional.of("capture disabled: cannot prepare native libraries in " + dir + ": " + e.getMessage()
-                    + "; set native.dir to a writable directory of your own");
-        } catch (UnsatisfiedLinkError e) {
-            return Optional.of("capture disabled: cannot load native libraries from " + dir + " (" + e.getMessage()
-                    + "); set native.dir to a directory on a file system that allows executables");
-        }
-    }
-
-    /**
-     * JNA's class initialisation sets JVM-wide system properties ({@code jna.loaded},
-     * {@code jnidispatch.path}, {@code jna.platform.library.path}); the application's own JNA
-     * would see ours. Put back what was there before.
-     */
-    private static void bindKeepingJvmProperties(String libbpf) {
-        Map<String, String> before = new LinkedHashMap<>();
-        for (String k : JNA_GLOBALS) {
-            before.put(k, System.getProperty(k));
-        }
-        try {
-            Libbpf.bind(libbpf);
-        } finally {
-            before.forEach((k, v) -> {
-                if (v == null) {
-                    System.clearProperty(k);
-                } else {
-                    System.setProperty(k, v);
-                }
-            });
-        }
-    }
-
     /** {@code redact.patterns}: regular expressions separated by {@code ;;}. */
     static List<String> redactPatterns(String value) {
         List<String> out = new ArrayList<>();
@@ -342,69 +243,5 @@ public final class AgentRuntime {
             log.warn("no sink could start; captured events are counted but not written anywhere");
         }
         return sinks;
-    }
-
-    /** The exit hook: says how far start-up got, or finishes the capture and says what it got. */
-    private static void shutdown(Progress progress, Logger log) {
-        try {
-            long exitMs = Capture.sinceJvmStartMs();
-            Capture capture = progress.capture;
-            Dispatcher dispatcher = progress.dispatcher;
-            if (progress.disabled) {
-                return; // the one warning already said that there is no capture
-            }
-            if (capture == null || dispatcher == null) {
-                log.info("capture summary: capture had not started yet: the JVM exited {} ms after its start while "
-                        + "the agent was {} (since {} ms); no TLS call was seen", exitMs, progress.phase,
-                        progress.phaseSinceMs);
-                return;
-            }
-            String notStarted = null;
-            if (capture.firstHookedMs() < 0) {
-                String hooking = capture.hooking();
-                // a hook under way is let finish briefly, so the summary can say when capture would have started
-                long until = System.nanoTime() + STOP_DEADLINE_MS * 1_000_000;
-                while (hooking != null && capture.firstHookedMs() < 0 && System.nanoTime() < until) {
-                    Thread.sleep(5);
-                }
-                long at = capture.firstHookedMs();
-                notStarted = at >= 0
-                        ? "capture had not started yet: the JVM exited " + exitMs + " ms after its start; probes "
-                                + "would have been attached at " + at + " ms, so no TLS call was seen;"
-                        : hooking != null
-                                ? "capture had not started yet: the JVM exited " + exitMs + " ms after its start "
-                                        + "while the agent was hooking " + hooking + "; no TLS call was seen;"
-                                : "capture had not started: no TLS library was hooked (" + progress.phase + ");";
-            }
-            finish(capture, dispatcher, log, notStarted);
-        } catch (Throwable t) {
-            AgentLog.early("shutdown: " + t);
-        }
-    }
-
-    /** Detaches, drains, flushes the sinks, logs the capture summary and stats, and returns them (null on failure). */
-    static CaptureStats shutdown(Capture capture, Dispatcher dispatcher, Logger log) {
-        try {
-            return finish(capture, dispatcher, log, null);
-        } catch (Throwable t) {
-            AgentLog.early("shutdown: " + t);
-            return null;
-        }
-    }
-
-    private static CaptureStats finish(Capture capture, Dispatcher dispatcher, Logger log, String notStarted) {
-        capture.stop(STOP_DEADLINE_MS);
-        dispatcher.close(FLUSH_DEADLINE_MS);
-        CaptureStats s = capture.stats(dispatcher.stats());
-        String summary = s.summaryLine();
-        if (notStarted != null) {
-            summary = summary.replaceFirst("^capture summary:", "capture summary: " + notStarted);
-        }
-        log.info(summary);
-        log.info(STATS_PREFIX + s.json());
-        if (stacks instanceof io.btfagent.identity.TlsStacks t) {
-            log.info(t.summary());
-        }
-        return s;
     }
 }

@@ -63,6 +63,15 @@ public final class LibraryScanner {
     }
 
     /**
+     * The dynamic linker ({@code ld-linux*}) among the files mapped in {@code mapsText}: its
+     * {@code _dl_debug_state} is called around every change of the loaded libraries.
+     */
+    public static java.util.Optional<String> dynamicLinker(String mapsText) {
+        return mappedFiles(mapsText).stream().map(Mapping::name)
+                .filter(n -> Path.of(n).getFileName().toString().startsWith("ld-linux")).findFirst();
+    }
+
+    /**
      * The distinct files mapped in {@code mapsText}, one entry per device and inode (the first
      * range, executable if any range of it is), deleted ones included.
      */

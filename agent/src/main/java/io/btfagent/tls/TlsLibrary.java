@@ -58,6 +58,16 @@ public record TlsLibrary(Path path, String family, String buildId, List<String> 
         return open(file, family);
     }
 
+    /**
+     * Reads a library found by the scan: a deleted file (and netty-tcnative, whatever its name)
+     * through its {@code attachPath}, a present one by its name, so that OpenSSL's libcrypto
+     * beside it can still be found for the version.
+     */
+    public static TlsLibrary open(LibraryScanner.LibraryFile found) throws IOException {
+        boolean byName = !found.deleted() && !found.family().equals("boringssl");
+        return open(byName ? found.path() : found.attachPath(), found.family());
+    }
+
     /** Reads {@code file} (which may be a {@code /proc/self/map_files} link) as a library of {@code family}. */
     public static TlsLibrary open(Path file, String family) throws IOException {
         return switch (family) {

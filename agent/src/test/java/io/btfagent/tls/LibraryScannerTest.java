@@ -108,6 +108,18 @@ class LibraryScannerTest {
     }
 
     @Test
+    void theDynamicLinkerIsTheMappedLdLinuxFile() {
+        String maps = String.join("\n",
+                "55d0c0a00000-55d0c0a01000 r--p 00000000 08:01 917505                     /usr/lib/jvm/bin/java",
+                "7f1c2a000000-7f1c2a01f000 r-xp 00000000 08:01 1311                       /usr/lib/x86_64-linux-gnu/libssl.so.3",
+                "7f1c3a000000-7f1c3a001000 r--p 00000000 08:01 1400                       /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+                "7f1c3a001000-7f1c3a027000 r-xp 00001000 08:01 1400                       /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+                "");
+        assertEquals(Optional.of("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"), LibraryScanner.dynamicLinker(maps));
+        assertEquals(Optional.empty(), LibraryScanner.dynamicLinker(MAPS), "a static binary maps none");
+    }
+
+    @Test
     void mappedLibrariesTellFamiliesByNameAndReportADeletedFileTheyCannotReach() throws IOException {
         Path libssl = Files.copy(Fixtures.path(Fixtures.FAKE_LIBSSL), dir.resolve("libssl.so.3"));
         Path other = Files.copy(Fixtures.path(Fixtures.FAKE_LIBSSL), dir.resolve("libother.so"));

@@ -1,4 +1,4 @@
-package io.btfagent.identity;
+package io.btfagent.instrument;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,8 +12,9 @@ import net.bytebuddy.dynamic.ClassFileLocator;
 
 /**
  * Puts the agent's bridge classes ({@code io.btfagent.bootstrap}) into the bootstrap class
- * loader, where code woven into any application or JDK class finds them. Must run before any
- * class of the agent's loader refers to them, or that loader would define its own copy.
+ * loader, where code woven into any application or JDK class finds them, and reads the agent's
+ * own class files for byte-buddy. Must run before any class of the agent's loader refers to a
+ * bridge, or that loader would define its own copy.
  */
 public final class BootstrapClasses {
     private BootstrapClasses() {
@@ -21,10 +22,13 @@ public final class BootstrapClasses {
 
     /**
      * Defines {@code classes} (binary names, supertypes first) in the bootstrap loader, unless
-     * it has them already. Through {@code jdk.internal.misc.Unsafe.defineClass}, opened to the
-     * agent alone with {@link Instrumentation#redefineModule}: appending a jar to the bootstrap
-     * class path instead would make the JVM print a warning (class data sharing turns off for
-     * the application's classes) into the application's output.
+     * it has them already; the isolated loader delegates to its parents first, so from then on
+     * the agent sees the bootstrap copies too. Through {@code jdk.internal.misc.Unsafe.defineClass},
+     * opened to the agent alone with {@link Instrumentation#redefineModule}: appending a jar to
+     * the bootstrap class path instead would make the JVM print a warning (class data sharing
+     * turns off for the application's classes) into the application's output, and
+     * {@code sun.misc.Unsafe} (what byte-buddy's injector uses) a deprecation warning on JDK 24
+     * and newer.
      */
     public static void inject(Instrumentation inst, List<String> classes) throws Exception {
         Module base = Object.class.getModule();
@@ -40,7 +44,11 @@ public final class BootstrapClasses {
             if (inBootstrap(name)) {
                 continue;
             }
-            byte[] b = locator.locate(name).resolve();
+            ClassFileLocator.Resolution found = locator.locate(name);
+            if (!found.isResolved()) {
+                throw new IOException("the agent lacks the class " + name);
+            }
+            byte[] b = found.resolve();
             define.invoke(unsafe, name, b, 0, b.length, null, null);
         }
     }
@@ -58,7 +66,7 @@ public final class BootstrapClasses {
      * The agent's own class files: stored as {@code .classdata} in the agent jar (so that no
      * other loader finds them), as {@code .class} when run from a build directory.
      */
-    static ClassFileLocator agentClasses() {
+    public static ClassFileLocator agentClasses() {
         ClassLoader loader = BootstrapClasses.class.getClassLoader();
         return new ClassFileLocator() {
             @Override
