@@ -12,6 +12,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Set;
 
 /**
  * Makes the custom BTF for CO-RE: the kernel's BTF with one library build's BTF appended.
@@ -54,22 +55,44 @@ public final class BtfMerger {
      * libbpf's {@code btf__add_btf}, which first indexes every kernel type (tens of ms).
      */
     public static Merged merge(String kernelBtfPath, byte[] userBtf) throws IOException {
-        Kernel kernel = kernel(kernelBtfPath);
+        return merge(kernelBtfPath, Set.of(), userBtf);
+    }
+
+    /**
+     * As {@link #merge(String, byte[])}, with only the kernel types a program can reach through
+     * {@code kernelTypes} (the names of its own types; empty: the whole kernel BTF), see
+     * {@link KernelBtfSubset}: libbpf then parses tens of kilobytes at each load instead of the
+     * kernel's megabytes.
+     */
+    public static Merged merge(String kernelBtfPath, Set<String> kernelTypes, byte[] userBtf) throws IOException {
+        Kernel kernel = kernel(kernelBtfPath, kernelTypes);
         byte[][] parts;
         try {
             parts = parts(kernel, userBtf);
         } catch (BtfFormatException e) {
             return mergeWithLibbpf(kernelBtfPath, userBtf);
         }
+        return written(ByteBuffer.wrap(parts[0]), ByteBuffer.wrap(kernel.btf, kernel.typeOff, kernel.typeLen),
+                ByteBuffer.wrap(parts[1]), ByteBuffer.wrap(kernel.btf, kernel.strOff, kernel.strLen),
+                ByteBuffer.wrap(parts[2]));
+    }
+
+    /**
+     * The kernel's BTF alone, cut to {@code kernelTypes} as for {@link #merge(String, Set, byte[])}:
+     * for a program that relocates kernel types only (a library hooked without BTF of its own).
+     */
+    public static Merged kernelOnly(String kernelBtfPath, Set<String> kernelTypes) throws IOException {
+        return written(ByteBuffer.wrap(kernel(kernelBtfPath, kernelTypes).btf));
+    }
+
+    /** A memfd holding {@code buffers} one after the other. */
+    private static Merged written(ByteBuffer... buffers) throws IOException {
         int fd = LibC.memfd_create("btf-agent-btf", LibC.MFD_CLOEXEC);
         if (fd < 0) {
             throw new IOException("memfd_create failed (errno " + com.sun.jna.Native.getLastError() + ")");
         }
         long size = 0;
         try (FileChannel ch = FileChannel.open(Path.of("/proc/self/fd/" + fd), StandardOpenOption.WRITE)) {
-            ByteBuffer[] buffers = {ByteBuffer.wrap(parts[0]), ByteBuffer.wrap(kernel.btf, kernel.typeOff, kernel.typeLen),
-                ByteBuffer.wrap(parts[1]), ByteBuffer.wrap(kernel.btf, kernel.strOff, kernel.strLen),
-                ByteBuffer.wrap(parts[2])};
             for (ByteBuffer b : buffers) {
                 size += b.remaining();
             }
@@ -88,8 +111,8 @@ public final class BtfMerger {
      * Reads and indexes the kernel's BTF now, so that the first library hooked later (a late
      * load, where the caller may be waiting) merges without doing it.
      */
-    public static void prepare(String kernelBtfPath) throws IOException {
-        kernel(kernelBtfPath);
+    public static void prepare(String kernelBtfPath, Set<String> kernelTypes) throws IOException {
+        kernel(kernelBtfPath, kernelTypes);
     }
 
     private static final int HEADER = 24;
@@ -100,14 +123,15 @@ public final class BtfMerger {
      * MB or so, freed if the heap needs it and read again then); {@code /sys/kernel/btf/vmlinux}
      * does not change while the kernel runs.
      */
-    private record Kernel(String path, byte[] btf, int types, int typeOff, int typeLen, int strOff, int strLen) {
+    private record Kernel(String path, Set<String> subset, byte[] btf, int types, int typeOff, int typeLen,
+            int strOff, int strLen) {
     }
 
     private static java.lang.ref.SoftReference<Kernel> kernelCache = new java.lang.ref.SoftReference<>(null);
 
-    private static synchronized Kernel kernel(String path) throws IOException {
+    private static synchronized Kernel kernel(String path, Set<String> subset) throws IOException {
         Kernel k = kernelCache.get();
-        if (k != null && k.path.equals(path)) {
+        if (k != null && k.path.equals(path) && k.subset.equals(subset)) {
             return k;
         }
         byte[] btf;
@@ -116,13 +140,20 @@ public final class BtfMerger {
         } catch (IOException e) {
             throw new IOException("cannot parse kernel BTF " + path + " (" + e + ")", e);
         }
-        k = indexed(path, btf);
+        if (!subset.isEmpty()) {
+            try {
+                btf = KernelBtfSubset.of(btf, subset);
+            } catch (BtfFormatException | RuntimeException e) {
+                // a kernel BTF this class does not know: the whole of it, as libbpf would read it
+            }
+        }
+        k = indexed(path, subset, btf);
         kernelCache = new java.lang.ref.SoftReference<>(k);
         return k;
     }
 
     /** {@code btf}'s sections and type count; a BTF this class cannot walk gets types = -1. */
-    private static Kernel indexed(String path, byte[] btf) {
+    private static Kernel indexed(String path, Set<String> subset, byte[] btf) {
         try {
             ByteBuffer k = section(btf, "kernel");
             int typeOff = HEADER + k.getInt(8);
@@ -131,9 +162,9 @@ public final class BtfMerger {
             for (int at = typeOff; at < typeOff + typeLen; at += typeSize(k, at)) {
                 types++;
             }
-            return new Kernel(path, btf, types, typeOff, typeLen, HEADER + k.getInt(16), k.getInt(20));
+            return new Kernel(path, subset, btf, types, typeOff, typeLen, HEADER + k.getInt(16), k.getInt(20));
         } catch (BtfFormatException e) {
-            return new Kernel(path, btf, -1, 0, 0, 0, 0);
+            return new Kernel(path, subset, btf, -1, 0, 0, 0, 0);
         }
     }
 
@@ -144,7 +175,7 @@ public final class BtfMerger {
      * copied as they are.
      */
     static byte[] append(byte[] base, byte[] extra) throws BtfFormatException {
-        Kernel k = indexed("", base);
+        Kernel k = indexed("", Set.of(), base);
         byte[][] parts = parts(k, extra);
         byte[] out = new byte[parts[0].length + k.typeLen + parts[1].length + k.strLen + parts[2].length];
         int at = 0;

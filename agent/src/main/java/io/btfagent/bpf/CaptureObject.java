@@ -80,6 +80,7 @@ public final class CaptureObject {
     }
 
     private final byte[] elf;
+    private final java.util.Set<String> kernelTypeNames;
     private final RecordLayout layout;
     private final PeerLayout peerLayout;
     private final long maxCaptureOffset;
@@ -94,6 +95,11 @@ public final class CaptureObject {
         try {
             btf = BtfFile.parse(file.section(".BTF")
                     .orElseThrow(() -> new IOException(RESOURCE + " has no .BTF section")));
+        } catch (BtfFormatException e) {
+            throw new IOException("BTF of " + RESOURCE + ": " + e.getMessage(), e);
+        }
+        try {
+            this.kernelTypeNames = java.util.Set.copyOf(KernelBtfSubset.namesOf(file.section(".BTF").orElseThrow()));
         } catch (BtfFormatException e) {
             throw new IOException("BTF of " + RESOURCE + ": " + e.getMessage(), e);
         }
@@ -124,6 +130,14 @@ public final class CaptureObject {
     /** The object from its ELF bytes. */
     public static CaptureObject of(byte[] elf) throws IOException {
         return new CaptureObject(elf);
+    }
+
+    /**
+     * The names of the object's own struct, union and enum types: all its relocations can look
+     * up in the kernel's BTF (see {@link BtfMerger#merge(String, java.util.Set, byte[])}).
+     */
+    public java.util.Set<String> kernelTypeNames() {
+        return kernelTypeNames;
     }
 
     /** Where each field of a ring record is, from the object's own BTF. */

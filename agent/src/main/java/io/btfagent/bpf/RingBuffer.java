@@ -29,6 +29,15 @@ public final class RingBuffer implements AutoCloseable {
         void onRecord(ByteBuffer payload);
     }
 
+    /**
+     * Receives each record in place: {@code size} bytes at {@code at} in the mapped data area
+     * (little-endian), valid only during the call. No buffer is made per record.
+     */
+    @FunctionalInterface
+    public interface RecordAtHandler {
+        void onRecord(ByteBuffer area, int at, int size);
+    }
+
     private static final int BPF_MAP_TYPE_RINGBUF = 27;
 
     private final int mapFd;
@@ -106,7 +115,12 @@ public final class RingBuffer implements AutoCloseable {
      * record still being written. Returns the number of records consumed (discarded ones
      * included). Only one thread may consume.
      */
-    public synchronized int consume(RecordHandler handler) {
+    public int consume(RecordHandler handler) {
+        return consume((area, at, size) -> handler.onRecord(area.slice(at, size).order(ByteOrder.LITTLE_ENDIAN)));
+    }
+
+    /** {@link #consume(RecordHandler)}, handing each record over in place. */
+    public synchronized int consume(RecordAtHandler handler) {
         if (closed) {
             return 0;
         }
@@ -122,7 +136,7 @@ public final class RingBuffer implements AutoCloseable {
             int size = len & ~(BUSY_BIT | DISCARD_BIT);
             if ((len & DISCARD_BIT) == 0) {
                 try {
-                    handler.onRecord(data.slice(at + HEADER, size).order(ByteOrder.LITTLE_ENDIAN));
+                    handler.onRecord(data, at + HEADER, size);
                 } finally {
                     cons += (size + HEADER + 7) & ~7L;
                     LONGS.setRelease(consumer, 0, cons);

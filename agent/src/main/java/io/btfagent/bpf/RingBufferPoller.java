@@ -14,7 +14,7 @@ public final class RingBufferPoller implements AutoCloseable {
     private static final int WAIT_MS = 20;
 
     /** A ring and what to do with its records. */
-    private record Source(RingBuffer ring, RingBuffer.RecordHandler handler) {
+    private record Source(RingBuffer ring, RingBuffer.RecordAtHandler handler) {
     }
 
     private final int epfd;
@@ -42,6 +42,11 @@ public final class RingBufferPoller implements AutoCloseable {
     }
 
     public void add(RingBuffer ring, RingBuffer.RecordHandler handler) throws BpfException {
+        addInPlace(ring, (area, at, size) -> handler.onRecord(area.slice(at, size).order(java.nio.ByteOrder.LITTLE_ENDIAN)));
+    }
+
+    /** {@link #add}, with each record handed over in place (nothing made per record). */
+    public void addInPlace(RingBuffer ring, RingBuffer.RecordAtHandler handler) throws BpfException {
         if (LibC.epoll_ctl(epfd, LibC.EPOLL_CTL_ADD, ring.fd(), readable()) != 0) {
             throw new BpfException("epoll_ctl(ring buffer)", com.sun.jna.Native.getLastError(), "");
         }
@@ -61,7 +66,8 @@ public final class RingBufferPoller implements AutoCloseable {
     /** Consumes every complete record of every ring; returns how many. */
     public int drainAll() {
         int n = 0;
-        for (Source s : sources) {
+        for (int i = 0; i < sources.size(); i++) { // no iterator per drain
+            Source s = sources.get(i);
             n += s.ring().consume(s.handler());
         }
         return n;

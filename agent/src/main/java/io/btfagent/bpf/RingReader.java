@@ -15,9 +15,9 @@ public final class RingReader {
     }
 
     /** Starts reading {@code ring} into {@code handler}, on the ring thread. */
-    public static RingReader start(RingBuffer ring, RingBuffer.RecordHandler handler) throws BpfException {
+    public static RingReader start(RingBuffer ring, RingBuffer.RecordAtHandler handler) throws BpfException {
         RingBufferPoller poller = new RingBufferPoller();
-        poller.add(ring, handler);
+        poller.addInPlace(ring, handler);
         RingReader reader = new RingReader(poller);
         reader.thread.start();
         return reader;

@@ -29,8 +29,14 @@ public final class BuildCheck {
 
     /** Why this record shows the BTF does not describe the library, or empty if it is sound. */
     public Optional<String> problem(ByteBuffer record) {
-        int type = record.getInt(layout.bioType());
-        int fd = record.getInt(layout.fd());
+        return problem(record, 0);
+    }
+
+    /** {@link #problem(ByteBuffer)} of the record at {@code at} in {@code area}; allocates nothing when sound. */
+    public Optional<String> problem(ByteBuffer area, int at) {
+        ByteBuffer record = area;
+        int type = record.getInt(at + layout.bioType());
+        int fd = record.getInt(at + layout.fd());
         if (fd == -2 || type == 0) {
             return Optional.of("the BIO of a TLS call could not be read");
         }
@@ -44,7 +50,7 @@ public final class BuildCheck {
         }
         boolean socketBio = type == BIO_TYPE_SOCKET || type == BIO_TYPE_CONNECT || type == BIO_TYPE_ACCEPT
                 || type == BIO_TYPE_DGRAM;
-        if (socketBio && Short.toUnsignedInt(record.getShort(layout.family())) == 0) {
+        if (socketBio && Short.toUnsignedInt(record.getShort(at + layout.family())) == 0) {
             return Optional.of("it reads fd " + fd + " for a socket BIO, and fd " + fd + " is not a socket");
         }
         return Optional.empty();

@@ -55,6 +55,11 @@ public enum CaptureFunction {
         return "FUNC_" + name();
     }
 
+    /** The function of {@code id}, or null; allocates nothing (the ring reader's path). */
+    public static CaptureFunction byIdOrNull(int id) {
+        return id >= 0 && id < BY_ID.length ? BY_ID[id] : null;
+    }
+
     public static Optional<CaptureFunction> byId(int id) {
         return id >= 0 && id < BY_ID.length ? Optional.ofNullable(BY_ID[id]) : Optional.empty();
     }

@@ -11,6 +11,8 @@ public enum ConnRole {
     CLIENT(1, "client"),
     SERVER(2, "server");
 
+    private static final ConnRole[] VALUES = values();
+
     private final int value;
     private final String label;
 
@@ -34,7 +36,7 @@ public enum ConnRole {
 
     /** The role a record's value names; unknown for any other value. */
     public static ConnRole of(int value) {
-        for (ConnRole r : values()) {
+        for (ConnRole r : VALUES) {
             if (r.value == value) {
                 return r;
             }

@@ -36,6 +36,9 @@ public final class RecordRouter implements Consumer<ByteBuffer> {
 
     private final RecordLayout layout;
     private final Consumer<CaptureEvent> publish;
+    private final Consumer<EventView> publishView;
+    /** The one view every record is decoded into, when events are published as views. */
+    private final EventView view = new EventView();
     private final Consumer<String> firstFailure;
     private final Consumer<Refusal> onRefused;
     private final Map<Integer, Route> routes = new ConcurrentHashMap<>();
@@ -50,10 +53,26 @@ public final class RecordRouter implements Consumer<ByteBuffer> {
      */
     public RecordRouter(RecordLayout layout, Consumer<CaptureEvent> publish, Consumer<String> firstFailure,
             Consumer<Refusal> onRefused) {
+        this(layout, publish, null, firstFailure, onRefused);
+    }
+
+    private RecordRouter(RecordLayout layout, Consumer<CaptureEvent> publish, Consumer<EventView> publishView,
+            Consumer<String> firstFailure, Consumer<Refusal> onRefused) {
         this.layout = layout;
         this.publish = publish;
+        this.publishView = publishView;
         this.firstFailure = firstFailure;
         this.onRefused = onRefused;
+    }
+
+    /**
+     * A router that decodes every record into one reused {@link EventView} and hands that on:
+     * nothing is allocated per record. {@code publish} must be done with the view when it
+     * returns (copy what it keeps).
+     */
+    public static RecordRouter ofViews(RecordLayout layout, Consumer<EventView> publish, Consumer<String> firstFailure,
+            Consumer<Refusal> onRefused) {
+        return new RecordRouter(layout, null, publish, firstFailure, onRefused);
     }
 
     /**
@@ -94,21 +113,36 @@ public final class RecordRouter implements Consumer<ByteBuffer> {
     /** Called on the ring thread for every record of every library. */
     @Override
     public void accept(ByteBuffer record) {
+        accept(record, 0, record.limit());
+    }
+
+    /**
+     * {@link #accept(ByteBuffer)} of the record of {@code size} bytes at {@code at} in
+     * {@code area} (the ring's mapped data, read in place: no buffer is made per record).
+     */
+    public void accept(ByteBuffer area, int at, int size) {
         try {
-            int cookie = record.getInt(layout.cookie());
+            int cookie = area.getInt(at + layout.cookie());
             if (cookie == LINKER_COOKIE) {
-                onLinker.accept(record.getLong(layout.tsNs()));
+                onLinker.accept(area.getLong(at + layout.tsNs()));
                 return;
             }
             Route r = routes.get(cookie >>> 8);
             if (r == null) {
                 throw new IllegalArgumentException("record of no hooked library (cookie "
-                        + Integer.toHexString(record.getInt(layout.cookie())) + ")");
+                        + Integer.toHexString(cookie) + ")");
             }
-            if (r.check != null && !passes(r, record)) {
+            if (r.check != null && !passes(r, area, at)) {
                 return;
             }
-            publish.accept(r.decoder.decode(record));
+            if (publishView != null) {
+                r.decoder.decodeInto(area, at, size, view);
+                publishView.accept(view);
+            } else {
+                ByteBuffer record = at == 0 && size == area.limit() ? area
+                        : area.slice(at, size).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                publish.accept(r.decoder.decode(record));
+            }
         } catch (RuntimeException e) {
             if (undecodable.incrementAndGet() == 1) {
                 firstFailure.accept(e.getMessage());
@@ -116,18 +150,18 @@ public final class RecordRouter implements Consumer<ByteBuffer> {
         }
     }
 
-    private boolean passes(Route r, ByteBuffer record) {
+    private boolean passes(Route r, ByteBuffer area, int at) {
         if (r.refusedBecause != null) {
             refusedRecords.incrementAndGet();
             return false;
         }
-        Optional<String> problem = r.check.problem(record);
+        Optional<String> problem = r.check.problem(area, at);
         if (problem.isEmpty()) {
             return true;
         }
         r.refusedBecause = problem.get();
         refusedRecords.incrementAndGet();
-        onRefused.accept(new Refusal(record.getInt(layout.cookie()) >>> 8, problem.get()));
+        onRefused.accept(new Refusal(area.getInt(at + layout.cookie()) >>> 8, problem.get()));
         return false;
     }
 

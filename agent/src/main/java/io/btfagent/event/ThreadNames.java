@@ -18,6 +18,9 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class ThreadNames {
     private static final int COMM_BYTES = 15;
     private static final Map<Integer, String> BY_TID = new ConcurrentHashMap<>();
+    /** Changes with every registration: a name worked out before is still right while it is the same. */
+    private static final java.util.concurrent.atomic.AtomicInteger GENERATION =
+            new java.util.concurrent.atomic.AtomicInteger();
 
     private ThreadNames() {
     }
@@ -25,6 +28,15 @@ public final class ThreadNames {
     /** Records that the OS thread {@code tid} is the Java thread {@code name}. */
     public static void register(int tid, String name) {
         BY_TID.put(tid, name);
+        GENERATION.incrementAndGet();
+    }
+
+    /**
+     * A number that changes whenever a registration does: {@link #name} gives the same answer
+     * for the same tid and comm while it stays the same (decoders cache names by it).
+     */
+    public static int generation() {
+        return GENERATION.get();
     }
 
     /** The name to report for a record of thread {@code tid} whose OS name was {@code comm}. */
@@ -58,5 +70,6 @@ public final class ThreadNames {
     /** Forgets every registration (tests). */
     static void clear() {
         BY_TID.clear();
+        GENERATION.incrementAndGet();
     }
 }

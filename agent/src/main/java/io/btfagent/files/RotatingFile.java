@@ -45,7 +45,11 @@ public final class RotatingFile implements Closeable {
     private long size;
     private boolean holdsRecord;
     private long rotations;
-    private byte[] buf = new byte[64 * 1024];
+    /**
+     * The buffered records, in native memory: a channel writes a heap buffer by copying it into
+     * a native one first, which for a busy sink is a copy of every byte written.
+     */
+    private ByteBuffer buf = ByteBuffer.allocateDirect(64 * 1024);
     private int buffered;
     /** End offset in {@link #buf} of each buffered record. */
     private int[] ends = new int[256];
@@ -79,10 +83,12 @@ public final class RotatingFile implements Closeable {
 
     /** Buffers one whole record; nothing is written until {@link #flush}. */
     public void append(byte[] record, int off, int len) {
-        if (buffered + len > buf.length) {
-            buf = Arrays.copyOf(buf, Math.max(buf.length * 2, buffered + len));
+        if (buffered + len > buf.capacity()) {
+            ByteBuffer larger = ByteBuffer.allocateDirect(Math.max(buf.capacity() * 2, buffered + len));
+            larger.put(0, buf, 0, buffered);
+            buf = larger;
         }
-        System.arraycopy(record, off, buf, buffered, len);
+        buf.put(buffered, record, off, len);
         buffered += len;
         if (records == ends.length) {
             ends = Arrays.copyOf(ends, records * 2);
@@ -129,8 +135,8 @@ public final class RotatingFile implements Closeable {
             records = 0;
             projected = size;
             projectedHolds = holdsRecord;
-            if (buf.length > 1 << 20) {
-                buf = new byte[64 * 1024]; // give back what one large batch took
+            if (buf.capacity() > 1 << 20) {
+                buf = ByteBuffer.allocateDirect(64 * 1024); // give back what one large batch took
             }
         }
     }
@@ -139,7 +145,7 @@ public final class RotatingFile implements Closeable {
         if (to <= from) {
             return;
         }
-        ByteBuffer bb = ByteBuffer.wrap(buf, from, to - from);
+        ByteBuffer bb = buf.duplicate().limit(to).position(from);
         while (bb.hasRemaining()) {
             channel.write(bb);
         }

@@ -54,7 +54,7 @@ public final class BtfBackedHook implements LibraryHook {
         String version = btf.selection().version();
         long tResolved = System.nanoTime();
         RecordRouter router = setup.router();
-        try (BtfMerger.Merged merged = BtfMerger.merge(setup.kernelBtf(), btf.selection().btf())) {
+        try (BtfMerger.Merged merged = BtfMerger.merge(setup.kernelBtf(), setup.object().kernelTypeNames(), btf.selection().btf())) {
             long tMerged = System.nanoTime();
             int id = setup.nextId();
             router.add(id, setup.decoder(lib, version, file),

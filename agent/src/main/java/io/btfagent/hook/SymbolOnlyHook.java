@@ -1,6 +1,7 @@
 package io.btfagent.hook;
 
 import io.btfagent.bpf.BpfException;
+import io.btfagent.bpf.BtfMerger;
 import io.btfagent.bpf.CaptureObject;
 import io.btfagent.event.RecordRouter;
 import io.btfagent.tls.LibraryScanner;
@@ -39,11 +40,11 @@ public final class SymbolOnlyHook implements LibraryHook {
             long[] cookies = lib.functions().stream().mapToLong(f -> RecordRouter.cookie(id, f)).toArray();
             long[] offsets = lib.offsets().stream().mapToLong(Long::longValue).toArray();
             CaptureObject.Attached a;
-            try {
-                a = setup.object().attach(setup.kernelBtf(), setup.settings(), setup.ringFd(), setup.pid(),
+            try (BtfMerger.Merged kernel = BtfMerger.kernelOnly(setup.kernelBtf(), setup.object().kernelTypeNames())) {
+                a = setup.object().attach(kernel.path(), setup.settings(), setup.ringFd(), setup.pid(),
                         file.attachPath().toString(), lib.functions(), offsets, true, cookies, lib.freeProbe(),
                         setup.attachMode(), setup.multiUsable(), debug);
-            } catch (BpfException | RuntimeException e) {
+            } catch (java.io.IOException | BpfException | RuntimeException e) {
                 router.remove(id);
                 throw e;
             }
@@ -52,7 +53,7 @@ public final class SymbolOnlyHook implements LibraryHook {
                     + " (build-id " + lib.buildId() + ", no BTF needed: memory BIO only)";
             return new HookedLibrary(id, lib, VERSION, "none (memory BIO only)", a.object(), a.multi(), null,
                     hookedAs, new AtomicBoolean());
-        } catch (BpfException | RuntimeException e) {
+        } catch (java.io.IOException | BpfException | RuntimeException e) {
             throw new HookRefused("not hooking " + lib.family() + " at " + file.path() + ": " + e.getMessage());
         }
     }

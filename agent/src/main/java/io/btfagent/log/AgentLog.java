@@ -109,7 +109,14 @@ public final class AgentLog {
 
     /** Milliseconds since the JVM started (-1 if unknown), the figure the agent's lines give times in. */
     public static long sinceJvmStartMs() {
-        return ProcessHandle.current().info().startInstant()
-                .map(s -> java.time.Duration.between(s, java.time.Instant.now()).toMillis()).orElse(-1L);
+        long start = JvmStart.EPOCH_MS;
+        return start < 0 ? -1 : System.currentTimeMillis() - start;
+    }
+
+    /** When this JVM started (ms since the epoch, -1 if unknown): read once, it never changes. */
+    private static final class JvmStart {
+        // ProcessHandle.Info reads several /proc files and looks the user up at every call
+        static final long EPOCH_MS = ProcessHandle.current().info().startInstant()
+                .map(java.time.Instant::toEpochMilli).orElse(-1L);
     }
 }

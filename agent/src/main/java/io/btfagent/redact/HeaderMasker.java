@@ -24,7 +24,8 @@ final class HeaderMasker {
 
     private enum State { LINE_START, NAME, BEFORE_VALUE, VALUE, SKIP_LINE }
 
-    private final Set<String> names;
+    /** The header names, lower case, as ISO-8859-1 bytes: compared without making a string per header line. */
+    private final byte[][] nameBytes;
     private State state = State.LINE_START;
     /** The header name read so far, lower case. */
     private final byte[] name = new byte[MAX_NAME];
@@ -34,7 +35,16 @@ final class HeaderMasker {
 
     /** @param names header names, lower case */
     HeaderMasker(Set<String> names) {
-        this.names = names;
+        this.nameBytes = names.stream().map(n -> n.getBytes(StandardCharsets.ISO_8859_1)).toArray(byte[][]::new);
+    }
+
+    private boolean isMasked(byte[] n, int len) {
+        for (byte[] candidate : nameBytes) {
+            if (candidate.length == len && java.util.Arrays.equals(candidate, 0, len, n, 0, len)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -84,7 +94,7 @@ final class HeaderMasker {
                     break;
                 case NAME:
                     if (b == ':') {
-                        if (names.contains(new String(name, 0, nameLen, StandardCharsets.ISO_8859_1))) {
+                        if (isMasked(name, nameLen)) {
                             state = State.BEFORE_VALUE;
                             folding = true;
                         } else {

@@ -1,6 +1,7 @@
 package io.btfagent.redact;
 
 import io.btfagent.event.CaptureEvent;
+import io.btfagent.event.EventView;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -35,6 +36,12 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
 
     private final Set<String> headers;
     private final List<Pattern> patterns;
+    /** One matcher per pattern, reset for each record over {@link #text}. */
+    private final Matcher[] matchers;
+    private final Latin1Text text = new Latin1Text();
+    private byte[] snapshot = new byte[0];
+    /** The key a lookup is made with; a stream's own key is a copy. */
+    private final StreamKey probe = new StreamKey(0, false);
     private final Map<StreamKey, Stream> streams = new LinkedHashMap<>(256, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<StreamKey, Stream> eldest) {
@@ -46,9 +53,23 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
      * One direction of one connection. Until events carry a connection id, a connection is
      * its TLS object ({@code ssl}); this is the one place that decides it.
      */
-    record StreamKey(long connection, boolean egress) {
-        static StreamKey of(CaptureEvent e) {
-            return new StreamKey(e.ssl(), e.egress());
+    static final class StreamKey {
+        long connection;
+        boolean egress;
+
+        StreamKey(long connection, boolean egress) {
+            this.connection = connection;
+            this.egress = egress;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof StreamKey k && k.connection == connection && k.egress == egress;
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(connection) * 31 + (egress ? 1 : 0);
         }
     }
 
@@ -64,6 +85,10 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
         headers.forEach(h -> lower.add(h.toLowerCase(Locale.ROOT)));
         this.headers = Set.copyOf(lower);
         this.patterns = List.copyOf(patterns);
+        this.matchers = new Matcher[this.patterns.size()];
+        for (int i = 0; i < matchers.length; i++) {
+            matchers[i] = this.patterns.get(i).matcher("");
+        }
     }
 
     /**
@@ -111,37 +136,100 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
     @Override
     public CaptureEvent apply(CaptureEvent e) {
         byte[] data = e.data();
-        int masked = 0;
-        if (!headers.isEmpty() && data.length > 0) {
-            Stream s = streams.computeIfAbsent(StreamKey.of(e), k -> new Stream());
-            boolean contiguous = e.offset() == 0 ? s.nextOffset >= s.callLen : e.offset() == s.nextOffset;
-            if (!contiguous) {
-                s.masker.gap();
-            }
-            masked = s.masker.mask(data, 0, data.length);
-            s.callLen = e.len();
-            s.nextOffset = e.offset() + data.length;
-        }
-        if (!patterns.isEmpty() && data.length > 0) {
-            masked += maskPatterns(data);
-        }
+        int masked = mask(e.ssl(), e.egress(), e.len(), e.offset(), data, 0, data.length);
         return masked == 0 ? e : e.redactedAs(data);
     }
 
-    private int maskPatterns(byte[] data) {
-        // ISO-8859-1 maps each byte to one char, so string indexes are byte indexes
-        String text = new String(data, StandardCharsets.ISO_8859_1);
+    /**
+     * Masks the view's data in place and marks it redacted if anything was masked; allocates
+     * nothing for a stream seen before. The view must not have been handed to a sink yet.
+     */
+    public void mask(EventView v) {
+        if (mask(v.ssl(), v.egress(), v.len(), v.offset(), v.array(), v.dataOffset(), v.dataLength()) > 0) {
+            v.markRedacted();
+        }
+    }
+
+    private int mask(long connection, boolean egress, long callLen, long offset, byte[] data, int off, int len) {
         int masked = 0;
-        for (Pattern p : patterns) {
-            Matcher m = p.matcher(text);
+        if (!headers.isEmpty() && len > 0) {
+            probe.connection = connection;
+            probe.egress = egress;
+            Stream s = streams.get(probe);
+            if (s == null) {
+                s = new Stream();
+                streams.put(new StreamKey(connection, egress), s);
+            }
+            boolean contiguous = offset == 0 ? s.nextOffset >= s.callLen : offset == s.nextOffset;
+            if (!contiguous) {
+                s.masker.gap();
+            }
+            masked = s.masker.mask(data, off, len);
+            s.callLen = callLen;
+            s.nextOffset = offset + len;
+        }
+        if (matchers.length > 0 && len > 0) {
+            masked += maskPatterns(data, off, len);
+        }
+        return masked;
+    }
+
+    private int maskPatterns(byte[] data, int off, int len) {
+        // matched on a copy, so that every pattern sees the bytes as they came, whatever an
+        // earlier match masked
+        if (snapshot.length < len) {
+            snapshot = new byte[Math.max(len, 8192)];
+        }
+        System.arraycopy(data, off, snapshot, 0, len);
+        text.of(snapshot, 0, len);
+        int masked = 0;
+        for (Matcher m : matchers) {
+            m.reset(text);
             while (m.find()) {
                 int group = m.groupCount() >= 1 && m.start(1) >= 0 ? 1 : 0;
                 for (int i = m.start(group); i < m.end(group); i++) {
-                    data[i] = '*';
+                    data[off + i] = '*';
                     masked++;
                 }
             }
         }
+        text.of(null, 0, 0);
         return masked;
+    }
+
+    /** Bytes read as ISO-8859-1 characters without a copy: a match's indexes are byte indexes. */
+    private static final class Latin1Text implements CharSequence {
+        private byte[] a;
+        private int off;
+        private int len;
+
+        void of(byte[] a, int off, int len) {
+            this.a = a;
+            this.off = off;
+            this.len = len;
+        }
+
+        @Override
+        public int length() {
+            return len;
+        }
+
+        @Override
+        public char charAt(int index) {
+            if (index < 0 || index >= len) {
+                throw new IndexOutOfBoundsException(index);
+            }
+            return (char) (a[off + index] & 0xff);
+        }
+
+        @Override
+        public CharSequence subSequence(int start, int end) {
+            return new String(a, off + start, end - start, StandardCharsets.ISO_8859_1);
+        }
+
+        @Override
+        public String toString() {
+            return new String(a, off, len, StandardCharsets.ISO_8859_1);
+        }
     }
 }

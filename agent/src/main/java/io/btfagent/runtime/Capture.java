@@ -77,7 +77,7 @@ final class Capture {
         this.families = config.list("libraries");
         this.libraries = new HookedLibraries(log);
         this.unhooker = new Unhooker(libraries, log);
-        this.router = new RecordRouter(object.layout(), dispatcher::publish,
+        this.router = RecordRouter.ofViews(object.layout(), dispatcher::publish,
                 why -> log.warn("dropped an undecodable record: {}", why), unhooker::refused);
         this.maps = SharedMaps.create(object, ringBytes);
         this.setup = new InstanceSetup(object, settings, maps.ring().fd(), pid, config.get("kernel.btf"),
@@ -113,7 +113,7 @@ final class Capture {
             mergeReady = true;
             try {
                 // a library loaded later then waits neither for reading nor for indexing it
-                BtfMerger.prepare(kernelBtf);
+                BtfMerger.prepare(kernelBtf, object.kernelTypeNames());
             } catch (IOException e) {
                 log.debug("kernel BTF not read ahead: {}", e.toString());
             }
@@ -157,10 +157,13 @@ final class Capture {
             libraries.refuse(file, mapped, e.getMessage());
             return;
         }
+        // the probes are in place from here: the times are taken now, before any bookkeeping
+        long hookMs = (System.nanoTime() - t0) / 1_000_000;
+        String sinceReport = linker.sinceReport();
         libraries.add(file, h);
         progress.hooked(); // capture has started, whichever kind of library it was
-        log.info("{}: {} on {} in {} ms, {} ms after JVM start{}", h.hookedAs(), h.probes(), h.probed(),
-                (System.nanoTime() - t0) / 1_000_000, AgentLog.sinceJvmStartMs(), linker.sinceReport());
+        log.info("{}: {} on {} in {} ms, {} ms after JVM start{}", h.hookedAs(), h.probes(), h.probed(), hookMs,
+                AgentLog.sinceJvmStartMs(), sinceReport);
         if (h.sites() != null) {
             log.debug("probe placement of {}: {}", file.path(), h.sites().describe());
         }

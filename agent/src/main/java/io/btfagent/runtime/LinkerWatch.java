@@ -1,6 +1,7 @@
 package io.btfagent.runtime;
 
 import io.btfagent.bpf.BpfException;
+import io.btfagent.bpf.BtfMerger;
 import io.btfagent.bpf.BpfObject;
 import io.btfagent.bpf.UprobeLink;
 import io.btfagent.hook.InstanceSetup;
@@ -60,12 +61,12 @@ final class LinkerWatch {
         if (ld.isEmpty()) {
             return Optional.of("no dynamic linker (ld-linux*) mapped");
         }
-        try {
-            object = setup.object().attachLinker(setup.kernelBtf(), setup.settings(), setup.ringFd(), setup.pid(),
+        try (BtfMerger.Merged kernel = BtfMerger.kernelOnly(setup.kernelBtf(), setup.object().kernelTypeNames())) {
+            object = setup.object().attachLinker(kernel.path(), setup.settings(), setup.ringFd(), setup.pid(),
                     ld.get());
             debug.accept("probing the dynamic linker " + ld.get());
             return Optional.empty();
-        } catch (BpfException | RuntimeException e) {
+        } catch (java.io.IOException | BpfException | RuntimeException e) {
             return Optional.of("cannot probe the dynamic linker " + ld.get() + " (" + e.getMessage() + ")");
         }
     }

@@ -1,6 +1,8 @@
 package io.btfagent.sink;
 
 import io.btfagent.event.CaptureEvent;
+import io.btfagent.event.EventView;
+import io.btfagent.redact.Redactor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -8,6 +10,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 
@@ -19,6 +22,13 @@ import java.util.function.UnaryOperator;
  * <p>For every sink, each event published ends in exactly one of: delivered, dropped because
  * its queue was full, failed (the sink threw), or dropped at exit (still queued, or not yet
  * confirmed, when the exit deadline passed); each counted in events and in captured bytes.
+ *
+ * <p>Nothing is allocated per event once a sink's queue has warmed up: {@link #publish(EventView)}
+ * copies the event into a slot the sink's queue owns (a reused {@link EventView} whose data
+ * lies in the queue's ring of bytes), the sink's thread hands the slot to
+ * {@link Sink#accept(EventView)} and gives it back after the batch. A queue's slots are at most
+ * its capacity plus one batch; its ring of bytes grows (fourfold) only while the sink falls
+ * behind, up to the byte budget plus two batches.
  */
 public final class Dispatcher implements AutoCloseable {
 
@@ -63,8 +73,7 @@ public final class Dispatcher implements AutoCloseable {
     }
 
     /** Queued by close() to wake a worker waiting on an empty queue; never reaches a sink. */
-    private static final CaptureEvent STOP =
-            new CaptureEvent(0, 0, 0, "", "", "", "", "", "", 0, null, null, null, 0, 0, 0, false, new byte[0]);
+    private static final Slot STOP = new Slot();
 
     /** Most events handed to a sink between two flushes. */
     static final int MAX_BATCH = 512;
@@ -74,11 +83,18 @@ public final class Dispatcher implements AutoCloseable {
      */
     static final int MAX_BATCH_BYTES = 64 * 1024;
 
+    /** How long a sink's thread waits before it looks at its queue again while events flow. */
+    static final long LINGER_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+    /** How many such looks find nothing before the thread waits on its queue (20 ms). */
+    static final int LINGER_STEPS = 20;
+
     /** Bytes an event is counted for in a queue's budget besides its data. */
     static final int EVENT_OVERHEAD = 256;
 
     private final List<Worker> workers = new ArrayList<>();
     private final UnaryOperator<CaptureEvent> before;
+    /** {@code before} applied to a view in place; null when it is the identity. */
+    private final Consumer<EventView> beforeInPlace;
     private final AtomicLong published = new AtomicLong();
     private final AtomicLong publishedBytes = new AtomicLong();
 
@@ -102,6 +118,19 @@ public final class Dispatcher implements AutoCloseable {
     public Dispatcher(Map<String, Sink> sinks, int queueCapacity, long queueBytes, Consumer<String> problems,
             UnaryOperator<CaptureEvent> before) {
         this.before = before;
+        if (before instanceof Redactor r) {
+            this.beforeInPlace = r::mask;
+        } else if (before == UnaryOperator.<CaptureEvent>identity()) {
+            this.beforeInPlace = null;
+        } else {
+            this.beforeInPlace = v -> {
+                CaptureEvent in = v.toEvent();
+                CaptureEvent out = before.apply(in);
+                if (out != in) {
+                    v.of(out);
+                }
+            };
+        }
         for (Map.Entry<String, Sink> e : sinks.entrySet()) {
             Worker w = new Worker(e.getKey(), e.getValue(), queueCapacity, queueBytes, problems);
             workers.add(w);
@@ -111,21 +140,110 @@ public final class Dispatcher implements AutoCloseable {
 
     /** Offers the event to every sink's queue; a full queue counts a drop for that sink. */
     public void publish(CaptureEvent event) {
-        CaptureEvent e = before.apply(event);
-        long size = weight(e);
+        offer(EventView.from(before.apply(event)));
+    }
+
+    /**
+     * Offers the event to every sink's queue, copying it (a full queue counts a drop for that
+     * sink): the caller may reuse the view when this returns. {@code before} (redaction) masks
+     * its data in place first.
+     */
+    public void publish(EventView event) {
+        if (beforeInPlace != null && !workers.isEmpty()) { // with no sink, masking has no effect
+            beforeInPlace.accept(event);
+        }
+        offer(event);
+    }
+
+    private synchronized void offer(EventView e) {
+        int n = e.dataLength();
+        long size = n + (long) EVENT_OVERHEAD;
         published.incrementAndGet();
-        publishedBytes.addAndGet(e.data().length);
-        for (Worker w : workers) {
-            if (w.queuedBytes.addAndGet(size) > w.byteBudget || !w.queue.offer(e)) {
+        publishedBytes.addAndGet(n);
+        for (int i = 0; i < workers.size(); i++) { // no iterator: nothing allocated per event
+            Worker w = workers.get(i);
+            if (w.queuedBytes.addAndGet(size) > w.byteBudget || !w.offer(e)) {
                 w.queuedBytes.addAndGet(-size);
-                w.queueFull.add(e);
+                w.queueFull.add(1, n);
             }
         }
     }
 
-    private static long weight(CaptureEvent event) {
-        return event.data().length + (long) EVENT_OVERHEAD;
+    private static long weight(Slot slot) {
+        return slot.view.dataLength() + (long) EVENT_OVERHEAD;
     }
+
+    /** An event in a sink's queue: the view the sink is handed, and where its data lies. */
+    static final class Slot {
+        final EventView view = new EventView();
+        /** The ring the data was taken from, null if it has an array of its own. */
+        DataRing ring;
+        /** The ring position after the data: releasing the slot frees the ring up to it. */
+        long end;
+
+        int bytes() {
+            return view.dataLength();
+        }
+    }
+
+    /**
+     * The bytes of queued events, in one array used as a ring: one thread takes space at the
+     * head, one gives it back at the tail in the same order. An event's data is never split:
+     * one that does not fit before the end starts again at the beginning.
+     */
+    static final class DataRing {
+        final byte[] buf;
+        /** Bytes taken so far, over the ring's life (the producer's). */
+        private long head;
+        /** Bytes given back so far (the consumer's). */
+        private volatile long tail;
+
+        DataRing(int size) {
+            buf = new byte[size];
+        }
+
+        int size() {
+            return buf.length;
+        }
+
+        /** Where {@code len} bytes may be written, or -1 if there is no room now. */
+        int take(int len) {
+            int size = buf.length;
+            if (len > size) {
+                return -1;
+            }
+            long pos = head;
+            int off = (int) (pos % size);
+            if (off + len > size) {
+                pos += size - off;
+                off = 0;
+            }
+            if (pos + len - tail > size) {
+                return -1;
+            }
+            head = pos + len;
+            return off;
+        }
+
+        long head() {
+            return head;
+        }
+
+        /** Gives back everything up to {@code end} (a {@link #head()} seen after a take). */
+        void release(long end) {
+            tail = end;
+        }
+    }
+
+    /**
+     * How much larger a full ring's successor is: the rings a lagging sink left behind are
+     * garbage, at most a third of the last one.
+     */
+    static final long GROWTH = 4;
+    /** First size of a queue's ring of bytes. */
+    static final int RING_START = 64 * 1024;
+    /** Largest ring of bytes, whatever the byte budget (a larger event gets an array of its own). */
+    static final int RING_MAX = 64 * 1024 * 1024;
 
     /** Events (and their captured bytes) published to the sinks so far. */
     public Count published() {
@@ -136,6 +254,21 @@ public final class Dispatcher implements AutoCloseable {
         List<SinkStats> out = new ArrayList<>();
         for (Worker w : workers) {
             out.add(w.stats());
+        }
+        return out;
+    }
+
+    /** A sink queue's slots made so far, those given back and free now, and its ring of bytes (tests). */
+    record QueueShape(int slotsMade, int slotsFree, int ringBytes) {
+    }
+
+    /** Each sink queue's shape, in config order; exact only while nothing is being published. */
+    List<QueueShape> queueShapes() {
+        List<QueueShape> out = new ArrayList<>();
+        for (Worker w : workers) {
+            synchronized (this) {
+                out.add(new QueueShape(w.slotsMade, w.free.size(), w.ring.size()));
+            }
         }
         return out;
     }
@@ -171,9 +304,11 @@ public final class Dispatcher implements AutoCloseable {
      */
     public void close(long deadlineMs) {
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(deadlineMs);
-        for (Worker w : workers) {
-            w.closing = true;
-            w.queue.offer(STOP); // wakes an idle worker now; a busy one sees closing when it runs dry
+        synchronized (this) { // not while publish() fills a queue it found room in
+            for (Worker w : workers) {
+                w.closing = true;
+                w.queue.offer(STOP); // wakes an idle worker now; a busy one sees closing when it runs dry
+            }
         }
         for (Worker w : workers) {
             long left = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
@@ -196,8 +331,8 @@ public final class Dispatcher implements AutoCloseable {
         private final AtomicLong events = new AtomicLong();
         private final AtomicLong bytes = new AtomicLong();
 
-        void add(CaptureEvent e) {
-            add(1, e.data().length);
+        void add(Slot e) {
+            add(1, e.bytes());
         }
 
         void add(long n, long b) {
@@ -213,7 +348,15 @@ public final class Dispatcher implements AutoCloseable {
     private static final class Worker implements Runnable {
         final String name;
         final Sink sink;
-        final BlockingQueue<CaptureEvent> queue;
+        /** Events waiting for the sink, in order. */
+        final BlockingQueue<Slot> queue;
+        /** Slots given back after their batch, for the publisher to fill again. */
+        final BlockingQueue<Slot> free;
+        final int slotLimit;
+        int slotsMade;
+        /** Where the publisher puts events' data now (a larger one replaces it when it is full). */
+        DataRing ring = new DataRing(RING_START);
+        final int ringMax;
         final AtomicLong queuedBytes = new AtomicLong();
         final long byteBudget;
         final Consumer<String> problems;
@@ -236,11 +379,66 @@ public final class Dispatcher implements AutoCloseable {
             this.name = name;
             this.sink = sink;
             this.queue = new ArrayBlockingQueue<>(capacity);
+            // the publisher may fill a whole queue while the sink holds a batch
+            this.slotLimit = capacity + MAX_BATCH;
+            this.free = new ArrayBlockingQueue<>(slotLimit);
+            this.ringMax = (int) Math.min(RING_MAX, Math.max(RING_START, byteBudget + 2L * MAX_BATCH_BYTES));
             this.byteBudget = byteBudget;
             this.problems = problems;
             this.thread = new Thread(this, "btf-agent-sink-" + name);
             this.thread.setDaemon(true);
             this.lastReported = new SinkStats(name, Count.ZERO, Count.ZERO, Count.ZERO, Count.ZERO, Map.of());
+        }
+
+        /** Copies {@code e} into a slot at the queue's tail; false if the queue is full. On the publisher's thread. */
+        boolean offer(EventView e) {
+            if (queue.remainingCapacity() == 0) {
+                return false;
+            }
+            Slot slot = free.poll();
+            if (slot == null) {
+                if (slotsMade == slotLimit) {
+                    return false;
+                }
+                slotsMade++;
+                slot = new Slot();
+            }
+            int n = e.dataLength();
+            int at = ring.take(n);
+            if (at < 0 && ring.size() < ringMax) {
+                // the sink is behind by more than the ring holds: a larger one from here on
+                // (the old one goes once the slots in it are given back)
+                ring = new DataRing((int) Math.min(ringMax, Math.max(GROWTH * ring.size(), 2L * n)));
+                at = ring.take(n);
+            }
+            byte[] into;
+            if (at >= 0) {
+                into = ring.buf;
+                slot.ring = ring;
+                slot.end = ring.head();
+            } else { // larger than any ring: an array of its own
+                into = new byte[n];
+                at = 0;
+                slot.ring = null;
+            }
+            System.arraycopy(e.array(), e.dataOffset(), into, at, n);
+            slot.view.copyFieldsFrom(e);
+            slot.view.data(into, at, n);
+            queue.add(slot); // room was checked above, and only this thread adds
+            return true;
+        }
+
+        /** Gives the slots of a settled batch back: their ring space and themselves. */
+        private void recycle(List<Slot> batch) {
+            for (int i = 0; i < batch.size(); i++) {
+                Slot s = batch.get(i);
+                if (s.ring != null) {
+                    s.ring.release(s.end);
+                    s.ring = null;
+                }
+                s.view.data(EMPTY, 0, 0);
+                free.offer(s);
+            }
         }
 
         SinkStats stats() {
@@ -255,32 +453,49 @@ public final class Dispatcher implements AutoCloseable {
 
         @Override
         public void run() {
-            List<CaptureEvent> batch = new ArrayList<>(MAX_BATCH);
+            List<Slot> batch = new ArrayList<>(MAX_BATCH);
+            int idle = 0;
             try {
                 while (true) {
-                    CaptureEvent first = queue.poll(50, TimeUnit.MILLISECONDS);
+                    Slot first = queue.poll();
+                    if (first == null && idle < LINGER_STEPS && !closing) {
+                        // While events flow, look again shortly rather than wait on the queue:
+                        // the publisher then never has to wake this thread (a system call per
+                        // event), and the events of a millisecond make one batch and one write.
+                        idle++;
+                        LockSupport.parkNanos(LINGER_NANOS);
+                        if (Thread.interrupted()) {
+                            throw new InterruptedException();
+                        }
+                        continue;
+                    }
+                    if (first == null) {
+                        first = queue.poll(50, TimeUnit.MILLISECONDS);
+                    }
                     if (first == null || first == STOP) {
                         if (closing && queue.isEmpty()) {
                             break;
                         }
                         continue;
                     }
+                    idle = 0;
                     batch.clear();
                     batch.add(first);
-                    long batchBytes = first.data().length;
+                    long batchBytes = first.bytes();
                     while (batch.size() < MAX_BATCH && batchBytes < MAX_BATCH_BYTES) {
-                        CaptureEvent next = queue.poll();
+                        Slot next = queue.poll();
                         if (next == null) {
                             break;
                         }
                         if (next != STOP) {
                             batch.add(next);
-                            batchBytes += next.data().length;
+                            batchBytes += next.bytes();
                         }
                     }
                     if (!process(batch)) {
                         return;
                     }
+                    recycle(batch);
                 }
             } catch (InterruptedException ie) {
                 // close() gave up waiting; what is left is counted there
@@ -290,11 +505,12 @@ public final class Dispatcher implements AutoCloseable {
         }
 
         /** Hands one batch to the sink and settles every event of it; false once abandoned. */
-        private boolean process(List<CaptureEvent> batch) {
+        private boolean process(List<Slot> batch) {
             long bytes = 0;
-            for (CaptureEvent e : batch) {
+            for (int i = 0; i < batch.size(); i++) {
+                Slot e = batch.get(i);
                 queuedBytes.addAndGet(-weight(e));
-                bytes += e.data().length;
+                bytes += e.bytes();
             }
             synchronized (lock) {
                 if (abandoned) { // taken from the queue just as close() gave up: dropped at exit
@@ -306,10 +522,11 @@ public final class Dispatcher implements AutoCloseable {
             }
             long acceptedEvents = 0;
             long acceptedBytes = 0;
-            for (CaptureEvent e : batch) {
-                if (call(() -> sink.accept(e))) {
+            for (int i = 0; i < batch.size(); i++) {
+                Slot e = batch.get(i);
+                if (accept(e.view)) {
                     acceptedEvents++;
-                    acceptedBytes += e.data().length;
+                    acceptedBytes += e.bytes();
                 } else {
                     synchronized (lock) {
                         if (abandoned) {
@@ -317,7 +534,7 @@ public final class Dispatcher implements AutoCloseable {
                         }
                         failed.add(e);
                         unsettled--;
-                        unsettledBytes -= e.data().length;
+                        unsettledBytes -= e.bytes();
                     }
                 }
             }
@@ -349,9 +566,9 @@ public final class Dispatcher implements AutoCloseable {
                     unsettledBytes = 0;
                     thread.interrupt();
                 }
-                List<CaptureEvent> leftover = new ArrayList<>();
+                List<Slot> leftover = new ArrayList<>();
                 queue.drainTo(leftover);
-                for (CaptureEvent e : leftover) {
+                for (Slot e : leftover) {
                     if (e != STOP) {
                         exit.add(e);
                     }
@@ -367,20 +584,36 @@ public final class Dispatcher implements AutoCloseable {
         /** What the last failing {@link #call} threw. */
         private Throwable lastThrown;
 
+        private boolean accept(EventView e) {
+            try {
+                sink.accept(e);
+                return true;
+            } catch (Throwable t) {
+                failure(t);
+                return false;
+            }
+        }
+
         private boolean call(Action a) {
             try {
                 a.run();
                 return true;
             } catch (Throwable t) {
                 lastThrown = t;
-                errors++;
-                lastError = String.valueOf(t);
-                if (errors == 1 || errors % 10_000 == 0) {
-                    problems.accept("sink " + name + " failed (" + errors + " failures so far): " + t
-                            + "; its events are counted as failed, other sinks continue");
-                }
+                failure(t);
                 return false;
             }
         }
+
+        private void failure(Throwable t) {
+            errors++;
+            lastError = String.valueOf(t);
+            if (errors == 1 || errors % 10_000 == 0) {
+                problems.accept("sink " + name + " failed (" + errors + " failures so far): " + t
+                        + "; its events are counted as failed, other sinks continue");
+            }
+        }
     }
+
+    private static final byte[] EMPTY = new byte[0];
 }

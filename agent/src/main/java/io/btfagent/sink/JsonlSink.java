@@ -1,6 +1,7 @@
 package io.btfagent.sink;
 
 import io.btfagent.event.CaptureEvent;
+import io.btfagent.event.EventView;
 import io.btfagent.files.RotatingFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -54,9 +55,23 @@ public final class JsonlSink implements Sink {
         return new byte[] {'\n'};
     }
 
+    private final EventJson json = new EventJson();
+    private byte[] line = new byte[16 * 1024];
+    private final EventView copy = new EventView();
+
     @Override
     public void accept(CaptureEvent event) {
-        file.append(EventText.jsonLine(event));
+        accept(copy.of(event));
+    }
+
+    /** Encodes straight into a reused buffer: nothing is allocated per event. */
+    @Override
+    public void accept(EventView event) {
+        int max = EventJson.maxLength(event);
+        if (line.length < max) {
+            line = new byte[Math.max(max, 2 * line.length)];
+        }
+        file.append(line, 0, json.writeLine(event, line, 0));
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.btfagent.sink;
 
 import io.btfagent.event.CaptureEvent;
+import io.btfagent.event.EventView;
 import java.util.Map;
 
 /**
@@ -19,13 +20,26 @@ import java.util.Map;
  * naming how many of them failed (the others count as delivered). {@link #close} is called once, after the
  * last flush, at exit (the agent waits a bounded time for it).
  *
- * <p>Events are immutable and shared between sinks: a sink must not modify
- * {@link CaptureEvent#data()}. Credentials have already been masked (see the {@code redact}
- * setting) before any sink sees an event.
+ * <p>The agent calls {@link #accept(EventView)}: a view of the event that is valid only during
+ * the call (the agent reuses it and the buffer its data lies in for later events, so its event
+ * path allocates nothing per event). Its default gives {@link #accept(CaptureEvent)} an
+ * immutable copy, which a sink may keep; a sink that writes each event out at once (as the
+ * jsonl sink does) overrides it to save the copy. A sink must not modify an event's data.
+ * Credentials have already been masked (see the {@code redact} setting) before any sink sees
+ * an event.
  */
 public interface Sink extends AutoCloseable {
     /** Takes one event. Throwing counts a failure of this event for this sink. */
     void accept(CaptureEvent event) throws Exception;
+
+    /**
+     * Takes one event as a view valid only during this call; the default passes an immutable
+     * copy to {@link #accept(CaptureEvent)}. Throwing counts a failure of this event for this
+     * sink.
+     */
+    default void accept(EventView event) throws Exception {
+        accept(event.toEvent());
+    }
 
     /** Makes accepted events durable or visible; called after each batch. */
     default void flush() throws Exception {

@@ -70,6 +70,40 @@ class BtfMergerTest {
     }
 
     @Test
+    void theKernelSubsetKeepsEveryStructTheProgramNamesWithItsLayoutAndLibbpfParsesIt() throws Exception {
+        Path vmlinux = Path.of("/sys/kernel/btf/vmlinux");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isReadable(vmlinux), "no kernel BTF here");
+        byte[] object;
+        try (InputStream in = BtfMergerTest.class.getClassLoader().getResourceAsStream("io/btfagent/bpf/ssl_capture.bpf.o")) {
+            object = in.readAllBytes();
+        }
+        java.util.Set<String> names = CaptureObject.of(object).kernelTypeNames();
+        assertTrue(names.containsAll(java.util.Set.of("pt_regs", "task_struct", "files_struct", "fdtable", "file",
+                "inode", "socket", "sock", "ssl_st")), names.toString());
+        byte[] kernel = Files.readAllBytes(vmlinux);
+        byte[] subset = KernelBtfSubset.of(kernel, names);
+        com.sun.jna.Memory data = new com.sun.jna.Memory(subset.length);
+        data.write(0, subset, 0, subset.length);
+        com.sun.jna.Pointer parsed = Libbpf.btf__new(data, subset.length);
+        assertTrue(parsed != null, "libbpf parses the subset");
+        Libbpf.btf__free(parsed);
+        System.out.println("kernel BTF " + kernel.length + " bytes, the program's subset " + subset.length);
+        assertTrue(subset.length < kernel.length / 4, subset.length + " of " + kernel.length);
+        BtfFile full = BtfFile.parse(kernel);
+        BtfFile part = BtfFile.parse(subset);
+        for (String s : new String[] {"pt_regs", "task_struct", "files_struct", "fdtable", "file", "inode", "socket",
+            "sock", "sock_common"}) {
+            assertEquals(full.struct(s), part.struct(s), s);
+        }
+        byte[] user = Files.readAllBytes(CATALOG_BTF);
+        try (BtfMerger.Merged merged = BtfMerger.merge(vmlinux.toString(), names, user)) {
+            BtfFile m = BtfFile.parse(Files.readAllBytes(Path.of(merged.path())));
+            assertEquals(full.struct("task_struct"), m.struct("task_struct"));
+            assertEquals(16, m.struct("ssl_st").orElseThrow().offsetOf("rbio"));
+        }
+    }
+
+    @Test
     void appendingInJavaGivesWhatLibbpfMerges() throws Exception {
         byte[] user = Files.readAllBytes(CATALOG_BTF);
         byte[] appended = BtfMerger.append(Files.readAllBytes(base), user);

@@ -284,4 +284,90 @@ class RecordDecoderTest {
         assertEquals("2001:db8:0:1:1:1:1:1", RecordDecoder.ipv6Text(new int[] {0x2001, 0xdb8, 0, 1, 1, 1, 1, 1}));
         assertEquals("2001:0:0:1::1", RecordDecoder.ipv6Text(new int[] {0x2001, 0, 0, 1, 0, 0, 0, 1}));
     }
+
+    /** The same facts, compared through their JSON (a CaptureEvent's data array compares by identity). */
+    private static String facts(CaptureEvent e) {
+        return io.btfagent.sink.EventText.json(e);
+    }
+
+    @Test
+    void oneReusedViewHoldsWhatDecodeGivesRecordAfterRecord() {
+        ThreadNames.clear();
+        RecordDecoder d = new RecordDecoder(LAYOUT, SOURCE, CLOCK_OFFSET);
+        EventView view = new EventView();
+        java.util.List<Record> records = new java.util.ArrayList<>();
+        Record v4 = new Record();
+        v4.family = 2;
+        v4.lport = 50312;
+        v4.rport = 8443;
+        v4.laddr = new byte[] {127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        v4.raddr = new byte[] {10, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        records.add(v4);
+        Record v6 = new Record();
+        v6.family = 10;
+        v6.lport = 1;
+        v6.rport = 65535;
+        v6.laddr = new byte[] {0x20, 0x01, 0x0d, (byte) 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        v6.raddr = new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, (byte) 192, (byte) 168, 0, 9};
+        v6.tid = 77;
+        v6.comm = "élan-vital-thrd";
+        v6.role = 2;
+        records.add(v6);
+        Record noFd = new Record();
+        noFd.fd = -2;
+        noFd.flags = 1;
+        noFd.cookie = 0;
+        noFd.data = new byte[0];
+        records.add(noFd);
+        Record big = new Record();
+        big.data = new byte[8192];
+        for (int i = 0; i < big.data.length; i++) {
+            big.data[i] = (byte) (i * 31);
+        }
+        records.add(big);
+        // the same port on another address, the same address on another port: not the cached text
+        Record v4b = new Record();
+        v4b.family = 2;
+        v4b.lport = 50312;
+        v4b.rport = 8444;
+        v4b.laddr = new byte[] {127, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        v4b.raddr = v4.raddr;
+        records.add(v4b);
+        for (int round = 0; round < 3; round++) {
+            for (Record r : records) {
+                d.decodeInto(r.build(), view);
+                assertEquals(facts(decode(r)), facts(view.toEvent()));
+            }
+        }
+        // a Java name registered for a thread replaces its OS name from the next record on
+        Record worker = new Record();
+        worker.tid = 5150;
+        worker.comm = "epollEventLoopG";
+        d.decodeInto(worker.build(), view);
+        assertEquals("epollEventLoopG", view.thread());
+        ThreadNames.register(5150, "epollEventLoopGroup-3-1");
+        d.decodeInto(worker.build(), view);
+        assertEquals("epollEventLoopGroup-3-1", view.thread());
+        assertEquals(facts(decode(worker)), facts(view.toEvent()));
+        // the same tid with another OS name (a new thread on a reused id) is not the cached name
+        worker.comm = "other";
+        d.decodeInto(worker.build(), view);
+        assertEquals("other", view.thread());
+        ThreadNames.clear();
+    }
+
+    @Test
+    void theViewsDataArrayIsReusedWhileLargeEnough() {
+        RecordDecoder d = new RecordDecoder(LAYOUT, SOURCE, CLOCK_OFFSET);
+        EventView view = new EventView();
+        d.decodeInto(new Record().build(), view);
+        byte[] first = view.array();
+        assertEquals(8192, first.length, "one array the size of the largest record");
+        Record other = new Record();
+        other.data = "HTTP/1.1 200 OK\r\n".getBytes(StandardCharsets.US_ASCII);
+        d.decodeInto(other.build(), view);
+        assertTrue(first == view.array());
+        assertEquals("HTTP/1.1 200 OK\r\n",
+                new String(view.array(), view.dataOffset(), view.dataLength(), StandardCharsets.US_ASCII));
+    }
 }

@@ -62,8 +62,8 @@ public final class BenchMain {
      * bytes every thread allocated meanwhile; resident memory at the end; events the
      * configuration reported (-1 if it does not say) and lost.
      */
-    private record Run(Map<Integer, List<double[]>> blocks, long calls, String check, long allocated, long rssKib,
-            long events, long lost) {
+    private record Run(Map<Integer, List<double[]>> blocks, long calls, String check, long allocated,
+            long agentAllocated, long warmupCalls, long rssKib, long events, long lost) {
     }
 
     private static final Set<Process> CHILDREN = ConcurrentHashMap.newKeySet();
@@ -269,6 +269,8 @@ public final class BenchMain {
             Map<Integer, List<double[]>> blocks = new LinkedHashMap<>();
             long calls = -1;
             long allocated = -1;
+            long agentAllocated = -1;
+            long warmupCalls = 0;
             long rss = -1;
             for (String l : all) {
                 String[] f = l.split(" ");
@@ -279,6 +281,9 @@ public final class BenchMain {
                     calls = Long.parseLong(f[1]);
                 } else if (f[0].equals("allocated")) {
                     allocated = Long.parseLong(f[1]);
+                } else if (f[0].equals("agent-allocated")) {
+                    agentAllocated = Long.parseLong(f[1]);
+                    warmupCalls = Long.parseLong(f[2]);
                 } else if (f[0].equals("rss-kib")) {
                     rss = Long.parseLong(f[1]);
                 }
@@ -312,7 +317,7 @@ public final class BenchMain {
                 check = "lines printed " + printed + ", expected " + (2 * calls) + (said.isEmpty() ? "" : "; " + said);
                 Files.deleteIfExists(out);
             }
-            return new Run(blocks, calls, check, allocated, rss, events, lost);
+            return new Run(blocks, calls, check, allocated, agentAllocated, warmupCalls, rss, events, lost);
         } finally {
             if (p.isAlive()) {
                 p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
@@ -541,8 +546,9 @@ public final class BenchMain {
                         .append(ratio(bt - none, agent - none)).append(" |\n");
             }
         }
-        b.append("\n| configuration | events | events lost | allocated B per event | RSS added (MiB) |\n");
-        b.append("|---|---|---|---|---|\n");
+        b.append("\n| configuration | events | events lost | allocated B per event (agent threads, after warm-up)"
+                + " | allocated B per event (whole run, all threads − none) | RSS added (MiB) |\n");
+        b.append("|---|---|---|---|---|---|\n");
         List<Run> none = results.get("none");
         double noneAlloc = none == null ? Double.NaN : medianOf(none.stream().map(r -> (double) r.allocated()).toList());
         double noneRss = none == null ? Double.NaN : medianOf(none.stream().map(r -> (double) r.rssKib()).toList());
@@ -553,11 +559,17 @@ public final class BenchMain {
             List<Run> runs = results.get(c.name());
             long events = runs.stream().mapToLong(Run::events).sum();
             long lost = runs.stream().mapToLong(Run::lost).sum();
-            double alloc = medianOf(runs.stream().map(r -> (double) (r.allocated() - noneAlloc) / Math.max(1, r.events()))
+            // the agent's threads alone (ThreadMXBean), after the probed warm-up, over the events
+            // of the calls after it (the warm-up makes calls of every size in the same proportion)
+            double alloc = medianOf(runs.stream().map(r -> (double) r.agentAllocated()
+                    / Math.max(1, r.events() * (double) (r.calls() - r.warmupCalls()) / Math.max(1, r.calls())))
+                    .toList());
+            double whole = medianOf(runs.stream().map(r -> (r.allocated() - noneAlloc) / Math.max(1, r.events()))
                     .toList());
             double rss = medianOf(runs.stream().map(r -> (double) r.rssKib()).toList()) - noneRss;
             b.append("| ").append(c.name()).append(" | ").append(events).append(" | ").append(lost).append(" | ")
                     .append(c.kind() == Kind.AGENT ? String.format(Locale.ROOT, "%.0f", alloc) : "–").append(" | ")
+                    .append(c.kind() == Kind.AGENT ? String.format(Locale.ROOT, "%.0f", whole) : "–").append(" | ")
                     .append(c.kind() == Kind.AGENT ? String.format(Locale.ROOT, "%.0f", rss / 1024) : "–")
                     .append(" |\n");
         }

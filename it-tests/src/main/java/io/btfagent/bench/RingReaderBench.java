@@ -27,7 +27,8 @@ public final class RingReaderBench {
             // each record takes its size rounded up to 8 plus an 8-byte header; fill 9/10 of the ring
             int records = (int) (ringBytes * 0.9 / (((size + 7) & ~7) + 8));
             long[] sum = {0};
-            RingBuffer.RecordHandler handler = r -> sum[0] += r.getInt(0);
+            // in place, as the agent's reader takes them (RecordRouter)
+            RingBuffer.RecordAtHandler handler = (area, at, n) -> sum[0] += area.getInt(at);
             for (int round = -2; round < rounds; round++) { // two unmeasured rounds: JIT
                 Memory ctx = new Memory(12);
                 ctx.clear();

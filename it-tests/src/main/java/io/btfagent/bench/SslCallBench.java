@@ -138,6 +138,9 @@ public final class SslCallBench {
         for (int i = 0; i < n; i++) {
             b.block(sizes[i], Math.max(1, iterations[i] / 4), ns);
         }
+        long warmupCalls = b.calls;
+        // the agent's allocation in steady state: from after the probed warm-up
+        java.util.Map<Long, Long> agent0 = agentAllocatedBytes();
         StringBuilder report = new StringBuilder();
         for (int k = 0; k < blocks; k++) {
             for (int i = 0; i < n; i++) {
@@ -150,6 +153,12 @@ public final class SslCallBench {
         report.append("calls ").append(b.calls).append('\n');
         // every thread's allocation during the measured calls (the agent's reader and sinks included)
         report.append("allocated ").append(allocatedBytes() - allocated0).append('\n');
+        // the agent's own threads (btf-agent-*: the ring reader, the sinks) alone
+        long agent = 0;
+        for (java.util.Map.Entry<Long, Long> e : agentAllocatedBytes().entrySet()) {
+            agent += e.getValue() - agent0.getOrDefault(e.getKey(), 0L);
+        }
+        report.append("agent-allocated ").append(agent).append(' ').append(warmupCalls).append('\n');
         report.append("rss-kib ").append(rssKib()).append('\n');
         System.out.print(report);
         System.out.flush();
@@ -185,6 +194,22 @@ public final class SslCallBench {
             sum += Math.max(0, v);
         }
         return sum;
+    }
+
+    /** Bytes allocated so far by each live thread whose name starts with {@code btf-agent}, by thread id. */
+    static java.util.Map<Long, Long> agentAllocatedBytes() {
+        com.sun.management.ThreadMXBean t =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        java.util.Map<Long, Long> out = new java.util.HashMap<>();
+        for (java.lang.management.ThreadInfo i : t.getThreadInfo(t.getAllThreadIds())) {
+            if (i != null && i.getThreadName().startsWith("btf-agent")) {
+                long v = t.getThreadAllocatedBytes(i.getThreadId());
+                if (v >= 0) {
+                    out.put(i.getThreadId(), v);
+                }
+            }
+        }
+        return out;
     }
 
     /** Resident memory of this process (VmRSS), KiB. */

@@ -1,7 +1,8 @@
 package io.btfagent.sink.kafka;
 
 import io.btfagent.event.CaptureEvent;
-import io.btfagent.sink.EventText;
+import io.btfagent.event.EventView;
+import io.btfagent.sink.EventJson;
 import io.btfagent.sink.PartialFailure;
 import io.btfagent.sink.Sink;
 import io.btfagent.sink.SinkContext;
@@ -10,6 +11,7 @@ import io.btfagent.sink.SinkSetting;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -46,6 +48,9 @@ public final class KafkaSink implements Sink {
     private final String topic;
     private final List<Future<RecordMetadata>> sent = new ArrayList<>();
     private final List<Integer> sentBytes = new ArrayList<>();
+    private final EventJson json = new EventJson();
+    private byte[] buffer = new byte[16 * 1024];
+    private final EventView copy = new EventView();
     /** Set when a send of this batch timed out waiting for the broker: the rest fail at once. */
     private String noMetadata;
     /** Events the broker did not take, by the exception's simple name. */
@@ -102,18 +107,31 @@ public final class KafkaSink implements Sink {
     }
 
     /** The record key of an event: its {@code conn}, else its TLS object. */
-    static byte[] key(CaptureEvent e) {
+    static byte[] key(EventView e) {
         String k = e.conn() != 0 ? Long.toString(e.conn()) : "ssl-0x" + Long.toHexString(e.ssl());
         return k.getBytes(StandardCharsets.US_ASCII);
     }
 
-    /** The record value: the event as the {@code jsonl} sink writes it, without the newline. */
-    static byte[] value(CaptureEvent e) {
-        return EventText.json(e).getBytes(StandardCharsets.UTF_8);
+    /**
+     * The record value: the event's JSON object as the {@code jsonl} sink writes it (its
+     * encoder, {@link EventJson}), without the newline; an array of its own, which the producer
+     * keeps until the broker has it.
+     */
+    byte[] value(EventView e) {
+        int max = EventJson.maxLength(e);
+        if (buffer.length < max) {
+            buffer = new byte[Math.max(max, 2 * buffer.length)];
+        }
+        return Arrays.copyOf(buffer, json.write(e, buffer, 0));
     }
 
     @Override
     public void accept(CaptureEvent event) throws InterruptedException, UnsentEvent {
+        accept(copy.of(event));
+    }
+
+    @Override
+    public void accept(EventView event) throws InterruptedException, UnsentEvent {
         if (noMetadata != null) {
             synchronized (failedBy) {
                 failedBy.merge("unsent", 1L, Long::sum);
@@ -123,7 +141,7 @@ public final class KafkaSink implements Sink {
         Future<RecordMetadata> f = producer().send(new ProducerRecord<>(topic, null, event.epochNanos() / 1_000_000,
                 key(event), value(event)));
         sent.add(f);
-        sentBytes.add(event.data().length);
+        sentBytes.add(event.dataLength());
         if (f.isDone()) {
             Throwable why = failure(f);
             if (why instanceof org.apache.kafka.common.errors.TimeoutException) {

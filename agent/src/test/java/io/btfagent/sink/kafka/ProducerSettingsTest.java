@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.btfagent.event.CaptureEvent;
+import io.btfagent.event.EventView;
 import io.btfagent.sink.EventText;
 import io.btfagent.sink.SinkContext;
 import io.btfagent.sink.SinkSetting;
@@ -120,12 +121,16 @@ class ProducerSettingsTest {
         CaptureEvent e = new CaptureEvent(1_795_578_011_123_456_789L, 4242, 4250, "main", "openssl", "3.0.22", "/l",
                 "SSL_write", "egress", 0x7f3a5c001230L, 17, "client", null, "127.0.0.1:50312", "127.0.0.1:8443", 5, 0,
                 5, false, "hello".getBytes(StandardCharsets.US_ASCII));
-        assertArrayEquals("17".getBytes(StandardCharsets.US_ASCII), KafkaSink.key(e));
-        byte[] line = EventText.jsonLine(e);
-        assertEquals(new String(line, 0, line.length - 1, StandardCharsets.UTF_8),
-                new String(KafkaSink.value(e), StandardCharsets.UTF_8));
+        assertArrayEquals("17".getBytes(StandardCharsets.US_ASCII), KafkaSink.key(EventView.from(e)));
+        KafkaSink sink = (KafkaSink) new KafkaSink.Provider().create(context(Map.of("bootstrap", "127.0.0.1:1")));
+        try {
+            assertEquals(EventText.json(e), new String(sink.value(EventView.from(e)), StandardCharsets.UTF_8));
+        } finally {
+            sink.close();
+        }
         CaptureEvent noConn = new CaptureEvent(e.epochNanos(), e.pid(), e.tid(), e.thread(), e.lib(), e.libVersion(),
                 e.libPath(), e.func(), e.dir(), e.ssl(), 0, null, null, null, null, 5, 0, 5, false, e.data());
-        assertArrayEquals("ssl-0x7f3a5c001230".getBytes(StandardCharsets.US_ASCII), KafkaSink.key(noConn));
+        assertArrayEquals("ssl-0x7f3a5c001230".getBytes(StandardCharsets.US_ASCII),
+                KafkaSink.key(EventView.from(noConn)));
     }
 }

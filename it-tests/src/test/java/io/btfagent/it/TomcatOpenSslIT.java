@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.btfagent.demo.TomcatFfmServer;
+import io.btfagent.demo.TomcatOpenSslServer;
 import io.btfagent.it.CapturedEvents.Event;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -16,16 +16,19 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Tomcat embedded with its FFM OpenSSL engine on JDK 25, curl as the client: two connections in
- * flight at once, each request (ingress) and response (egress) captured exactly, with role
- * server, the addresses of that curl connection, and the Tomcat worker thread's Java name.
+ * Tomcat embedded with each of its OpenSSL engines, curl as the client: the FFM engine on JDK 25
+ * and the JNI engine on Debian's Tomcat Native (libtcnative-1, linked to the system's libssl).
+ * Two connections in flight at once, each request (ingress) and response (egress) captured
+ * exactly, with role server, the addresses of that curl connection, and the Tomcat worker
+ * thread's Java name.
  */
 @Privileged
-class TomcatFfmIT {
+class TomcatOpenSslIT {
     static final Path JDK25 = Path.of("/usr/lib/jvm/temurin-25-jdk-amd64/bin/java");
     private static final String TOMCAT_CLASSPATH = System.getProperty("tomcat.classpath");
 
@@ -36,24 +39,30 @@ class TomcatFfmIT {
     record Curl(String name, byte[] request, byte[] response, int localPort) {
     }
 
-    @Test
-    void twoConcurrentCurlConnectionsAreCapturedExactlyWithTheirOwnConnAndAddresses() throws Exception {
-        assumeTrue(Files.isExecutable(JDK25), "Tomcat's FFM engine needs JDK 22+; " + JDK25 + " is not installed");
+    @ParameterizedTest(name = "{0} engine")
+    @ValueSource(strings = {"ffm", "jni"})
+    void twoConcurrentCurlConnectionsAreCapturedExactlyWithTheirOwnConnAndAddresses(String engine) throws Exception {
+        boolean ffm = engine.equals("ffm");
+        if (ffm) {
+            assumeTrue(Files.isExecutable(JDK25), "Tomcat's FFM engine needs JDK 22+; " + JDK25 + " is not installed");
+        }
         Path[] pem = ConnIdentityIT.certificate(tmp);
         Path jsonl = tmp.resolve("events.jsonl");
         Path out = tmp.resolve("server.out");
         Path err = tmp.resolve("server.err");
-        Process server = new ProcessBuilder(JDK25.toString(), "--enable-native-access=ALL-UNNAMED",
+        List<String> command = new ArrayList<>(List.of(ffm ? JDK25.toString() : ChildJvm.JAVA,
+                ffm ? "--enable-native-access=ALL-UNNAMED" : "-Djava.library.path=" + ChildJvm.LIBSSL_DIR,
                 "-javaagent:" + ChildJvm.AGENT_JAR.toAbsolutePath() + "=sinks=jsonl,log,sink.jsonl.path=" + jsonl,
-                "-cp", TOMCAT_CLASSPATH, "io.btfagent.demo.TomcatFfmServer", pem[0].toString(), pem[1].toString(),
-                tmp.resolve("work").toString())
+                "-cp", TOMCAT_CLASSPATH, "io.btfagent.demo.TomcatOpenSslServer", pem[0].toString(), pem[1].toString(),
+                tmp.resolve("work").toString(), engine));
+        Process server = new ProcessBuilder(command)
                 .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
         List<Curl> curls = new ArrayList<>();
         int port;
         try {
             port = Integer.parseInt(awaitLine(server, out, "port ").substring(5).trim());
-            // Tomcat's FFM engine looks up "libssl.so", the development package's name (libssl-dev)
-            assertTrue(port > 0, "Tomcat's connector did not start (is libssl-dev installed?):\n" + Files.readString(err));
+            // Tomcat's FFM engine looks up "libssl.so" (libssl-dev); the JNI one needs libtcnative-1
+            assertTrue(port > 0, "Tomcat's connector did not start:\n" + Files.readString(err));
             awaitLine(server, err, "[btf-agent]", WildflyCaptureIT.HOOKED);
             List<Process> running = new ArrayList<>();
             List<String[]> names = List.of(new String[] {"alpha", "a"}, new String[] {"beta", "b"});
@@ -78,7 +87,7 @@ class TomcatFfmIT {
                 byte[] response = concat(Files.readAllBytes(tmp.resolve(n + ".headers")),
                         Files.readAllBytes(tmp.resolve(n + ".response")));
                 assertTrue(new String(response, StandardCharsets.ISO_8859_1).endsWith(
-                        new String(TomcatFfmServer.responseBody(body), StandardCharsets.ISO_8859_1)), "the echo");
+                        new String(TomcatOpenSslServer.responseBody(body), StandardCharsets.ISO_8859_1)), "the echo");
                 curls.add(new Curl(n, concat(requestHead(tmp.resolve(n + ".verbose")), body), response,
                         Integer.parseInt(Files.readString(tmp.resolve(n + ".port")).trim())));
             }

@@ -16,18 +16,21 @@ import org.apache.tomcat.util.net.SSLHostConfig;
 import org.apache.tomcat.util.net.SSLHostConfigCertificate;
 
 /**
- * Tomcat embedded with an HTTPS connector whose TLS is its FFM (Panama) OpenSSL engine
- * ({@code org.apache.tomcat.util.net.openssl.panama}, JDK 22+), which drives the system's
- * libssl over a memory BIO from Java. Every request body is answered with
- * {@code echo <n> bytes: } followed by the body.
+ * Tomcat embedded with an HTTPS connector whose TLS is one of its OpenSSL engines, each driving
+ * the system's libssl over a memory BIO: {@code ffm}, the FFM (Panama) engine
+ * ({@code org.apache.tomcat.util.net.openssl.panama}, JDK 22+), or {@code jni}, the JNI engine
+ * on Tomcat Native ({@code libtcnative-1}, loaded by the {@code AprLifecycleListener}). Every
+ * request body is answered with {@code echo <n> bytes: } followed by the body.
  *
- * <p>Usage: {@code TomcatFfmServer <cert.pem> <key.pem> <work dir>}. Prints {@code port <n>}
- * once it listens on 127.0.0.1 (a free port) and stops when stdin closes or gives a line.
+ * <p>Usage: {@code TomcatOpenSslServer <cert.pem> <key.pem> <work dir> [ffm|jni]} (ffm by
+ * default). Prints {@code port <n>} once it listens on 127.0.0.1 (a free port) and stops when
+ * stdin closes or gives a line.
  */
-public final class TomcatFfmServer {
+public final class TomcatOpenSslServer {
     static final String FFM_IMPLEMENTATION = "org.apache.tomcat.util.net.openssl.panama.OpenSSLImplementation";
+    static final String JNI_IMPLEMENTATION = "org.apache.tomcat.util.net.openssl.OpenSSLImplementation";
 
-    private TomcatFfmServer() {
+    private TomcatOpenSslServer() {
     }
 
     /** The response body for a request body. */
@@ -41,8 +44,13 @@ public final class TomcatFfmServer {
 
     public static void main(String[] args) throws Exception {
         Path work = Files.createDirectories(Path.of(args[2]));
+        boolean jni = args.length > 3 && args[3].equals("jni");
         Tomcat tomcat = new Tomcat();
         tomcat.setBaseDir(work.toString());
+        if (jni) {
+            // loads Tomcat Native and initialises OpenSSL through it, as a Tomcat server.xml would
+            tomcat.getServer().addLifecycleListener(new org.apache.catalina.core.AprLifecycleListener());
+        }
         Connector connector = new Connector("org.apache.coyote.http11.Http11NioProtocol");
         connector.setPort(0);
         connector.setProperty("address", "127.0.0.1");
@@ -56,7 +64,7 @@ public final class TomcatFfmServer {
         cert.setCertificateKeyFile(Path.of(args[1]).toAbsolutePath().toString());
         host.addCertificate(cert);
         connector.addSslHostConfig(host);
-        connector.setProperty("sslImplementationName", FFM_IMPLEMENTATION);
+        connector.setProperty("sslImplementationName", jni ? JNI_IMPLEMENTATION : FFM_IMPLEMENTATION);
         tomcat.getService().addConnector(connector);
         tomcat.setConnector(connector);
 
