@@ -23,8 +23,6 @@ import java.util.function.Consumer;
  * damaged line stays one line of its own, and is counted.
  */
 public final class JsonlSink implements Sink {
-    static final long DEFAULT_MAX_BYTES = 104_857_600;
-    static final int DEFAULT_KEEP = 5;
 
     private final RotatingFile file;
     private final Consumer<String> notices;
@@ -102,18 +100,13 @@ public final class JsonlSink implements Sink {
 
         @Override
         public List<SinkSetting> settings() {
-            return List.of(
-                    new SinkSetting("path", "btf-agent-events.jsonl", "the JSON Lines file (appended; created 0600)"),
-                    new SinkSetting("max-bytes", Long.toString(DEFAULT_MAX_BYTES),
-                            "size at which the file is rotated; 0 never rotates"),
-                    new SinkSetting("keep", Integer.toString(DEFAULT_KEEP),
-                            "rotated files kept as <path>.1 (newest) … <path>.<keep>"));
+            return FileSinkSettings.declared("btf-agent-events.jsonl", "the JSON Lines file");
         }
 
         @Override
         public Sink create(SinkContext context) throws IOException {
-            return new JsonlSink(Path.of(context.get("path")), context.longValue("max-bytes", 0, Long.MAX_VALUE),
-                    (int) context.longValue("keep", 0, 1000), context::warn);
+            FileSinkSettings f = FileSinkSettings.of(context);
+            return new JsonlSink(f.path(), f.maxBytes(), f.keep(), context::warn);
         }
     }
 }

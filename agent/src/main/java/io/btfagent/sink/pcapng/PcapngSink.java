@@ -2,6 +2,7 @@ package io.btfagent.sink.pcapng;
 
 import io.btfagent.event.CaptureEvent;
 import io.btfagent.files.RotatingFile;
+import io.btfagent.sink.FileSinkSettings;
 import io.btfagent.sink.Sink;
 import io.btfagent.sink.SinkContext;
 import io.btfagent.sink.SinkProvider;
@@ -34,8 +35,6 @@ import java.util.function.Consumer;
  * each file starts with its own header and, for each connection, a handshake.
  */
 public final class PcapngSink implements Sink {
-    static final long DEFAULT_MAX_BYTES = 104_857_600;
-    static final int DEFAULT_KEEP = 5;
 
     private final RotatingFile file;
     private final Map<Long, Flow> flows = new HashMap<>();
@@ -261,18 +260,13 @@ public final class PcapngSink implements Sink {
 
         @Override
         public List<SinkSetting> settings() {
-            return List.of(
-                    new SinkSetting("path", "btf-agent-events.pcapng", "the pcapng file (appended; created 0600)"),
-                    new SinkSetting("max-bytes", Long.toString(DEFAULT_MAX_BYTES),
-                            "size at which the file is rotated; 0 never rotates"),
-                    new SinkSetting("keep", Integer.toString(DEFAULT_KEEP),
-                            "rotated files kept as <path>.1 (newest) … <path>.<keep>"));
+            return FileSinkSettings.declared("btf-agent-events.pcapng", "the pcapng file");
         }
 
         @Override
         public Sink create(SinkContext context) throws IOException {
-            return new PcapngSink(Path.of(context.get("path")), context.longValue("max-bytes", 0, Long.MAX_VALUE),
-                    (int) context.longValue("keep", 0, 1000), context::warn);
+            FileSinkSettings f = FileSinkSettings.of(context);
+            return new PcapngSink(f.path(), f.maxBytes(), f.keep(), context::warn);
         }
     }
 }
