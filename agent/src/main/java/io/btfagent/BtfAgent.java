@@ -135,6 +135,37 @@ public final class BtfAgent {
         }
     }
 
+    /** Clock ticks per second of /proc's times (USER_HZ: 100 on every Linux the agent runs on). */
+    private static final long USER_HZ = 100;
+    /** When this process started, in clock ticks since boot (/proc/self/stat); -1 unknown, 0 not read yet. */
+    private static volatile long startTicks;
+
+    /**
+     * Milliseconds since this JVM's process started, in 10 ms steps, or -1 if unknown. Both ends
+     * come from the kernel's boot-time clock: the start time of /proc/self/stat against
+     * /proc/uptime. {@code ProcessHandle}'s start instant adds the boot time, which /proc gives
+     * in whole seconds, so it is off by up to a second. The agent's lines give every time in
+     * this figure (the isolated side reaches it through the system loader).
+     */
+    public static long sinceStartMs() {
+        try {
+            long start = startTicks;
+            if (start == 0) {
+                String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/stat"));
+                // fields after the command, which may hold spaces: state is field 3, starttime 22
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                start = Long.parseLong(f[22 - 3]);
+                startTicks = start;
+            }
+            String uptime = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/uptime"));
+            long nowMs = Math.round(Double.parseDouble(uptime.substring(0, uptime.indexOf(' '))) * 1000);
+            return start < 0 ? -1 : Math.max(0, nowMs - start * 1000 / USER_HZ);
+        } catch (IOException | RuntimeException e) {
+            startTicks = -1;
+            return -1;
+        }
+    }
+
     /**
      * The exit hook of a JVM that ends while the agent is still starting (before the runtime has
      * warned why it cannot capture, or registered its own exit summary): it lets start-up go on
@@ -161,9 +192,7 @@ public final class BtfAgent {
         public void run() {
             try {
                 if (!decided.await(waitMs, TimeUnit.MILLISECONDS)) {
-                    long sinceStart = System.currentTimeMillis() - ProcessHandle.current().info().startInstant()
-                            .map(java.time.Instant::toEpochMilli).orElse(System.currentTimeMillis());
-                    err.println("[btf-agent] the JVM exited " + sinceStart + " ms after its start, before the agent "
+                    err.println("[btf-agent] the JVM exited " + sinceStartMs() + " ms after its start, before the agent "
                             + "had started (still starting " + waitMs + " ms later); nothing was captured");
                 }
             } catch (InterruptedException e) {
@@ -179,13 +208,15 @@ public final class BtfAgent {
      */
     static final class MainClassLoaded implements java.lang.instrument.ClassFileTransformer {
         private static final long MAX_WAIT_MS = 300;
+        private static final String SELF = BtfAgent.class.getName().replace('.', '/');
         private final java.util.concurrent.CountDownLatch seen = new java.util.concurrent.CountDownLatch(1);
 
         @Override
         public byte[] transform(ClassLoader loader, String className, Class<?> classBeingRedefined,
                 ProtectionDomain protectionDomain, byte[] classfileBuffer) {
+            // the agent's only classes in the system loader are BtfAgent and its nested classes
             if (seen.getCount() > 0 && loader != null && loader == ClassLoader.getSystemClassLoader()
-                    && className != null && !className.startsWith("io/btfagent/")) {
+                    && className != null && !className.equals(SELF) && !className.startsWith(SELF + "$")) {
                 seen.countDown();
             }
             return null;

@@ -3,10 +3,10 @@ package io.btfagent.log;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
-import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.AppenderBase;
 import ch.qos.logback.core.ConsoleAppender;
+import ch.qos.logback.core.encoder.LayoutWrappingEncoder;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -35,9 +35,12 @@ public final class AgentLog {
             ctx.setName("btf-agent");
             // Set by auto-configuration normally, which this context deliberately skips.
             ctx.setMDCAdapter(new ch.qos.logback.classic.util.LogbackMDCAdapter());
-            PatternLayoutEncoder enc = new PatternLayoutEncoder();
+            LineLayout layout = new LineLayout();
+            layout.setContext(ctx);
+            layout.start();
+            LayoutWrappingEncoder<ILoggingEvent> enc = new LayoutWrappingEncoder<>();
             enc.setContext(ctx);
-            enc.setPattern(PREFIX + " %d{HH:mm:ss.SSS} %-5level %msg%n");
+            enc.setLayout(layout);
             enc.start();
             ConsoleAppender<ch.qos.logback.classic.spi.ILoggingEvent> out = new ConsoleAppender<>();
             out.setContext(ctx);
@@ -107,16 +110,34 @@ public final class AgentLog {
         return () -> TAPS.remove(receiver);
     }
 
-    /** Milliseconds since the JVM started (-1 if unknown), the figure the agent's lines give times in. */
+    /**
+     * Milliseconds since the JVM started (-1 if unknown), the figure the agent's lines give times
+     * in: {@code io.btfagent.BtfAgent.sinceStartMs}, reached through the system loader, which
+     * holds the agent jar's one visible class.
+     */
     public static long sinceJvmStartMs() {
-        long start = JvmStart.EPOCH_MS;
-        return start < 0 ? -1 : System.currentTimeMillis() - start;
+        java.lang.invoke.MethodHandle clock = JvmClock.SINCE_START;
+        if (clock == null) {
+            return -1;
+        }
+        try {
+            return (long) clock.invokeExact();
+        } catch (Throwable t) {
+            return -1;
+        }
     }
 
-    /** When this JVM started (ms since the epoch, -1 if unknown): read once, it never changes. */
-    private static final class JvmStart {
-        // ProcessHandle.Info reads several /proc files and looks the user up at every call
-        static final long EPOCH_MS = ProcessHandle.current().info().startInstant()
-                .map(java.time.Instant::toEpochMilli).orElse(-1L);
+    private static final class JvmClock {
+        static final java.lang.invoke.MethodHandle SINCE_START = find();
+
+        private static java.lang.invoke.MethodHandle find() {
+            try {
+                Class<?> agent = Class.forName("io.btfagent.BtfAgent", false, ClassLoader.getSystemClassLoader());
+                return java.lang.invoke.MethodHandles.publicLookup().findStatic(agent, "sinceStartMs",
+                        java.lang.invoke.MethodType.methodType(long.class));
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                return null;
+            }
+        }
     }
 }

@@ -109,8 +109,9 @@ public final class NativeFiles {
         String stem = dot < 0 ? name : name.substring(0, dot);
         String suffix = dot < 0 ? "" : name.substring(dot);
         Path target = dir.resolve(stem + "-" + sha256(bytes).substring(0, 16) + suffix);
+        // a file left by an earlier start is used only if it holds exactly these bytes
         if (Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS) && Files.size(target) == bytes.length
-                && sha256(Files.readAllBytes(target)).equals(sha256(bytes))) {
+                && java.util.Arrays.equals(Files.readAllBytes(target), bytes)) {
             return target;
         }
         Path tmp = Files.createTempFile(dir, stem, ".tmp");

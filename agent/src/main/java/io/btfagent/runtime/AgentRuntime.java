@@ -117,10 +117,13 @@ public final class AgentRuntime {
 
         List<Path> watched = watchedPaths(config);
         long interval = config.longValue("scan.interval-ms");
-        // Late loads first: a library the application loads while the watched ones are being
-        // hooked is then looked at as soon as that is done.
         LateLoads late = new LateLoads(capture, log, config.longValue("late-loads.wait-ms"));
         session.lateLoads(late);
+        // The application is already running: hook what is mapped or watched first, then put
+        // the slower instrumentation in place (byte-buddy's start is most of the agent's own).
+        // Connections whose handshake comes before the TLS stacks are woven are captured
+        // without identity; libraries mapped meanwhile are hooked by the rescan after it.
+        late.rescan(watched).get();
         List<String> lateLoads = config.list("late-loads");
         if (lateLoads.contains("linker")) {
             capture.linker().onMapped(late::wake);
@@ -131,11 +134,14 @@ public final class AgentRuntime {
             late.instrument(inst);
         }
         weaveTlsStacks(config, capture, log, inst);
-        late.rescan(watched).get();
+        late.rescan(List.of()).get();
         exit.phase("watching for TLS libraries");
         if (capture.libraries().size() == 0) {
             log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);
         }
+        log.info("capture ready {} ms after JVM start: {} TLS libraries hooked; libraries loaded later are found "
+                + "through {}", AgentLog.sinceJvmStartMs(), capture.libraries().size(),
+                lateLoads.isEmpty() ? "the maps scan" : String.join(", ", lateLoads) + " and the maps scan");
         session.ready();
         long lastLost = 0;
         long nextReport = System.currentTimeMillis() + REPORT_EVERY_MS;

@@ -86,7 +86,7 @@ class ConflictIT extends AgainstEchoServer {
         Path jsonl = tmp.resolve("events.jsonl");
         ChildJvm agent = new ChildJvm().classpath(cp).agent("sinks=jsonl,sink.jsonl.path=" + jsonl);
         jvmArgs.forEach(agent::jvmArg);
-        ChildJvm.Result with = agent.runWhenReady(APP, args, 120, "traffic", List.of(WildflyCaptureIT.HOOKED));
+        ChildJvm.Result with = agent.runWhenReady(APP, args, 120, "traffic", List.of(WildflyCaptureIT.READY));
 
         assertEquals(0, without.exitCode(), "without the agent:\n" + without.stderr());
         assertEquals(without.exitCode(), with.exitCode(), "with the agent:\n" + with.stderr());

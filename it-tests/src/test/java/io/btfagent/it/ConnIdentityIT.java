@@ -44,7 +44,7 @@ class ConnIdentityIT {
                 .agent("sinks=jsonl,sink.jsonl.path=" + jsonl)
                 .runWhenReady("io.btfagent.demo.SslReuseClient", List.of(Libraries.LIBSSL.toString(),
                         Libraries.LIBCRYPTO.toString(), pem[0].toString(), pem[1].toString()), 120, "traffic",
-                        List.of(WildflyCaptureIT.HOOKED));
+                        List.of(WildflyCaptureIT.READY));
         assertEquals(0, r.exitCode(), r.stderr());
         String reused = r.stdout().lines().filter(l -> l.startsWith("reused ")).findFirst()
                 .orElseThrow(() -> new AssertionError("no reuse line:\n" + r.stdout()));

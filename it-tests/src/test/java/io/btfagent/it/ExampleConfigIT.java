@@ -34,7 +34,7 @@ class ExampleConfigIT extends AgainstEchoServer {
                 .agent("config=" + EXAMPLE + ",sink.jsonl.path=" + jsonl + ",sink.pcapng.path=" + pcap)
                 .jvmArg("-Ddemo.headers=" + HEADERS)
                 .runWhenReady(CLIENT, List.of(HOST, String.valueOf(server.port()), "/login", "1"), 120, "traffic",
-                        List.of(WildflyCaptureIT.HOOKED));
+                        List.of(WildflyCaptureIT.READY));
         assertEquals(0, r.exitCode(), r.stderr());
         assertEquals(List.of(), r.agentLines().stream().filter(l -> l.contains(" WARN ")).toList(),
                 "the example config is valid as it stands");

@@ -27,7 +27,7 @@ class ExtensionSinkIT extends AgainstEchoServer {
     private ChildJvm.Result run(String options) throws Exception {
         ChildJvm.Result r = new ChildJvm().agent(options).jvmArg("-Ddemo.headers=" + HEADERS)
                 .runWhenReady(CLIENT, List.of(HOST, String.valueOf(server.port()), "/login", "1"), 120, "traffic",
-                        List.of(WildflyCaptureIT.HOOKED));
+                        List.of(WildflyCaptureIT.READY));
         assertEquals(0, r.exitCode(), "client failed:\n" + r.stderr());
         return r;
     }

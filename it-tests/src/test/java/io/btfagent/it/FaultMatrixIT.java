@@ -118,7 +118,7 @@ class FaultMatrixIT extends AgainstEchoServer {
         Path jsonl = tmp.resolve("events.jsonl");
         ChildJvm.Result r = compare("unreadable config file",
                 "config=/nonexistent/btf-agent.properties,sinks=jsonl,sink.jsonl.path=" + jsonl,
-                List.of(WildflyCaptureIT.HOOKED), args("/", 1));
+                List.of(WildflyCaptureIT.READY), args("/", 1));
         assertTrue(r.agentLines().get(0).contains("cannot read config file /nonexistent/btf-agent.properties")
                 && r.agentLines().get(0).contains("using defaults"), r.agentLines().get(0));
         List<Event> events = CapturedEvents.read(jsonl);
@@ -134,7 +134,7 @@ class FaultMatrixIT extends AgainstEchoServer {
         try {
             sh("head -c 4096 /dev/zero > " + full + "/filler");
             r = compare("sink failing on every event", "sinks=jsonl,log,sink.jsonl.path=" + full + "/events.jsonl",
-                    List.of(WildflyCaptureIT.HOOKED), args("/", 2));
+                    List.of(WildflyCaptureIT.READY), args("/", 2));
         } finally {
             sh("umount " + full);
         }
@@ -154,7 +154,7 @@ class FaultMatrixIT extends AgainstEchoServer {
         String path = "/bytes/" + (1 << 20);
         Path jsonl = tmp.resolve("events.jsonl");
         ChildJvm.Result r = compare("ring buffer far too small",
-                "ring.bytes=4096,sinks=jsonl,sink.jsonl.path=" + jsonl, List.of(WildflyCaptureIT.HOOKED),
+                "ring.bytes=4096,sinks=jsonl,sink.jsonl.path=" + jsonl, List.of(WildflyCaptureIT.READY),
                 args(path, 1));
         List<Event> events = CapturedEvents.read(jsonl);
         long capturedBytes = events.stream().mapToLong(e -> e.num("captured")).sum();
@@ -180,7 +180,7 @@ class FaultMatrixIT extends AgainstEchoServer {
         ChildJvm base = new ChildJvm().jvmArg("-Ddemo.exit-after-bytes=8000000");
         ChildJvm withAgent = new ChildJvm().jvmArg("-Ddemo.exit-after-bytes=8000000");
         ChildJvm.Result r = compare("JVM exit during a large captured transfer", "sinks=jsonl,sink.jsonl.path=" + jsonl,
-                List.of(WildflyCaptureIT.HOOKED), base, withAgent, args("/bytes/" + (64 << 20), 1));
+                List.of(WildflyCaptureIT.READY), base, withAgent, args("/bytes/" + (64 << 20), 1));
         assertEquals(3, r.exitCode());
         assertTrue(r.stdout().contains("exiting after 8000000 bytes"), r.stdout());
         List<Event> events = CapturedEvents.read(jsonl);
@@ -195,7 +195,7 @@ class FaultMatrixIT extends AgainstEchoServer {
     @Test
     void aDeviceAsJsonlPathIsRefusedInOneLineAndTheLogSinkRuns() throws Exception {
         ChildJvm.Result r = compare("device as jsonl path", "sinks=jsonl,log,sink.jsonl.path=/dev/full",
-                List.of(WildflyCaptureIT.HOOKED), args("/", 1));
+                List.of(WildflyCaptureIT.READY), args("/", 1));
         assertEquals(1, r.agentLines().stream().filter(l -> l.endsWith(
                 "WARN  sink jsonl not started: /dev/full is not a regular file; name a regular file")).count(),
                 r.stderr());

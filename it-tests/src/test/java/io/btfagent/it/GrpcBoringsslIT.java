@@ -41,6 +41,7 @@ class GrpcBoringsslIT {
                 .start(APP, List.of(cert[0].toString(), cert[1].toString(), text))) {
             app.awaitPrinted("ready", 60);
             app.awaitStderr(NettyStack.HOOKED, 60);
+            app.awaitStderr(WildflyCaptureIT.READY, 60); // and woven: identity for every connection
             app.send();
             r = app.finish(60);
         }

@@ -126,7 +126,7 @@ class KafkaSinkIT extends AgainstEchoServer {
         Path jsonl = tmp.resolve("events.jsonl");
         ChildJvm.Result r;
         try (ChildJvm.Running jvm = agentJvm(topic, jsonl, "").start(CLIENT, args(3))) {
-            jvm.awaitStderr(WildflyCaptureIT.HOOKED, 120);
+            jvm.awaitStderr(WildflyCaptureIT.READY, 120);
             phase(jvm, 1);
             // before the client exits: at exit the agent waits only briefly for its sinks
             jvm.awaitStderr("\"kafka\":{\"delivered\":6,", 60);
@@ -154,7 +154,7 @@ class KafkaSinkIT extends AgainstEchoServer {
         try (ChildJvm.Running jvm = agentJvm(topic, jsonl,
                 ",sink.kafka.delivery.timeout.ms=3000,sink.kafka.request.timeout.ms=2000,sink.kafka.linger.ms=0")
                 .start(CLIENT, args(2))) {
-            jvm.awaitStderr(WildflyCaptureIT.HOOKED, 120);
+            jvm.awaitStderr(WildflyCaptureIT.READY, 120);
             phase(jvm, 1);
             jvm.awaitStderr("\"kafka\":{\"delivered\":4,", 60); // the broker acknowledged phase 1
             broker.kill();
@@ -205,7 +205,7 @@ class KafkaSinkIT extends AgainstEchoServer {
         broker.kill();
         try (ChildJvm.Running jvm = agentJvm(topic, jsonl, ",sink.kafka.max.block.ms=3000").start(CLIENT, args(1))) {
             try {
-                jvm.awaitStderr(WildflyCaptureIT.HOOKED, 120);
+                jvm.awaitStderr(WildflyCaptureIT.READY, 120);
                 phase(jvm, 1);
                 // no metadata: each send gives up after max.block.ms
                 jvm.awaitStderr("\"kafka\":{\"delivered\":0,\"dropped\":0,\"failed\":2,", 60);
@@ -257,7 +257,7 @@ class KafkaSinkIT extends AgainstEchoServer {
         try (ChildJvm.Running jvm = agentJvm(topic, jsonl, "").classpath(cp)
                 .jvmArg("-Dapp.kafka.bootstrap=" + broker.bootstrap()).jvmArg("-Dapp.kafka.topic=" + appWith)
                 .start(CLIENT, args(2))) {
-            jvm.awaitStderr(WildflyCaptureIT.HOOKED, 120);
+            jvm.awaitStderr(WildflyCaptureIT.READY, 120);
             phase(jvm, 1);
             jvm.awaitStderr("\"kafka\":{\"delivered\":4,", 60);
             with = jvm.finish(60);
@@ -284,7 +284,7 @@ class KafkaSinkIT extends AgainstEchoServer {
         Path jsonl = tmp.resolve("events.jsonl");
         ChildJvm.Result r;
         try (ChildJvm.Running jvm = agentJvm("unused", jsonl, ",sink.kafka.lingerms=5").start(CLIENT, args(1))) {
-            jvm.awaitStderr(WildflyCaptureIT.HOOKED, 120);
+            jvm.awaitStderr(WildflyCaptureIT.READY, 120);
             phase(jvm, 1);
             r = jvm.finish(60);
         }

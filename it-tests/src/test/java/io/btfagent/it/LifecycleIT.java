@@ -33,7 +33,7 @@ class LifecycleIT {
         try (ChildProcess p = ChildProcess.start(cmd, Map.of(), true)) {
             long deadline = ChildProcess.deadline(60);
             if (agentOptions != null) {
-                p.awaitStderr(text -> text.contains(WildflyCaptureIT.HOOKED), null, deadline, "the hooked line", 10);
+                p.awaitStderr(text -> text.contains(WildflyCaptureIT.READY), null, deadline, "the ready line", 10);
             }
             p.sendLine();
             p.closeStdin();

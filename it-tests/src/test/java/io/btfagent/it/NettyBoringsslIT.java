@@ -131,6 +131,7 @@ class NettyBoringsslIT {
                 .start(SERVER, List.of(cert[0].toString(), cert[1].toString()))) {
             port = Integer.parseInt(server.awaitPrinted("port", 60));
             server.awaitStderr(NettyStack.HOOKED, 60);
+            server.awaitStderr(WildflyCaptureIT.READY, 60); // and woven: identity for every connection
             List<Process> running = new ArrayList<>();
             for (int i = 0; i < bodies.size(); i++) {
                 running.add(NettyStack.startCurlPost(port, bodies.get(i), tmp.resolve("curl" + i)));

@@ -31,7 +31,7 @@ class RedactionIT extends AgainstEchoServer {
         ChildJvm.Result r = new ChildJvm().agent("sinks=jsonl,log,sink.jsonl.path=" + jsonl + options)
                 .jvmArg("-Ddemo.headers=" + HEADERS)
                 .runWhenReady(CLIENT, List.of(HOST, String.valueOf(server.port()), "/login", "1"), 120, "traffic",
-                        List.of(WildflyCaptureIT.HOOKED));
+                        List.of(WildflyCaptureIT.READY));
         assertEquals(0, r.exitCode(), "client failed:\n" + r.stderr());
         return r;
     }

@@ -31,7 +31,7 @@ class SocketBioCaptureIT extends AgainstEchoServer {
         ChildJvm.Result r = new ChildJvm().classpath(ChildJvm.classpathWithApplicationJna())
                 .agent("sinks=jsonl,sink.jsonl.path=" + jsonl)
                 .runWhenReady(CLIENT, List.of(HOST, String.valueOf(server.port()), path, LIBSSL, mode), 120, "traffic",
-                        List.of(WildflyCaptureIT.HOOKED));
+                        List.of(WildflyCaptureIT.READY));
         assertEquals(0, r.exitCode(), r.stderr());
         Map<String, String> printed = r.printed();
         assertTrue(printed.get("fd-link").matches("socket:\\[\\d+\\]"), "a real socket: " + printed);

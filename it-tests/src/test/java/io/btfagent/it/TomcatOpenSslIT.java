@@ -64,6 +64,7 @@ class TomcatOpenSslIT {
             // Tomcat's FFM engine looks up "libssl.so" (libssl-dev); the JNI one needs libtcnative-1
             assertTrue(port > 0, "Tomcat's connector did not start:\n" + Files.readString(err));
             awaitLine(server, err, "[btf-agent]", WildflyCaptureIT.HOOKED);
+            awaitLine(server, err, "[btf-agent]", WildflyCaptureIT.READY);
             List<Process> running = new ArrayList<>();
             List<String[]> names = List.of(new String[] {"alpha", "a"}, new String[] {"beta", "b"});
             for (String[] n : names) {
