@@ -103,25 +103,46 @@ public final class BtfAgent {
                     // no transformer: start at once
                 }
             }
-            boolean wait = watching;
             // Set once the runtime has either said why it does not capture or registered its own
             // exit summary; a JVM that exits before that still gets one line (see EarlyExit).
             CountDownLatch decided = new CountDownLatch(1);
-            Thread init = new Thread(() -> {
-                try {
-                    if (wait) {
-                        mainLoaded.await(inst);
-                    }
-                    run(args, inst, decided::countDown);
-                } finally {
-                    decided.countDown();
-                }
-            }, "btf-agent-init");
+            Thread init = new Thread(new Init(args, inst, watching ? mainLoaded : null, decided), "btf-agent-init");
             init.setDaemon(true);
             Runtime.getRuntime().addShutdownHook(new Thread(new EarlyExit(decided), "btf-agent-early-exit"));
             init.start();
         } catch (Throwable t) {
             System.err.println("[btf-agent] not started: " + t + "; the application runs without capture");
+        }
+    }
+
+    /**
+     * The agent's start on its own thread. A class rather than a lambda: the first lambda of a
+     * JVM bootstraps the invokedynamic machinery, some milliseconds that premain would add to
+     * the application's start.
+     */
+    private static final class Init implements Runnable {
+        private final String args;
+        private final Instrumentation inst;
+        private final MainClassLoaded mainLoaded;
+        private final CountDownLatch decided;
+
+        Init(String args, Instrumentation inst, MainClassLoaded mainLoaded, CountDownLatch decided) {
+            this.args = args;
+            this.inst = inst;
+            this.mainLoaded = mainLoaded;
+            this.decided = decided;
+        }
+
+        @Override
+        public void run() {
+            try {
+                if (mainLoaded != null) {
+                    mainLoaded.await(inst);
+                }
+                BtfAgent.run(args, inst, decided::countDown);
+            } finally {
+                decided.countDown();
+            }
         }
     }
 

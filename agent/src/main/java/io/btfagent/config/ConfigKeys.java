@@ -35,7 +35,7 @@ public final class ConfigKeys {
             ConfigKey.number("scan.interval-ms", 1000, 50, 3_600_000),
             ConfigKey.number("stats.interval", 60, 0, 86_400).unlisted(),
             ConfigKey.words("late-loads", "java,linker", "java", "linker").unlisted(),
-            ConfigKey.number("late-loads.wait-ms", 1000, 0, 10_000).unlisted(),
+            ConfigKey.number("late-loads.wait-ms", 200, 0, 10_000).unlisted(),
             ConfigKey.text("kernel.btf", "/sys/kernel/btf/vmlinux"),
             ConfigKey.word("log.level", "info", "error", "warn", "info", "debug", "trace"),
             ConfigKey.words("libraries", null, "openssl", "gnutls", "boringssl"),

@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * Hooks libraries loaded after start as soon as they are mapped. A load through Java
  * ({@code System.load}, JNA, FFM) reports itself through the instrumented loading methods and
- * waits, at most {@code late-loads.wait-ms} (1000 ms by default), for the rescan that hooks it, so a library's very
+ * waits, at most {@code late-loads.wait-ms} (200 ms by default), for the rescan that hooks it, so a library's very
  * first TLS call is already captured. A library mapped by native code (dlopen from C) wakes the
  * same rescan from the dynamic linker's probe ({@link #wake}). Every rescan runs on the one
  * thread {@code btf-agent-scan}.

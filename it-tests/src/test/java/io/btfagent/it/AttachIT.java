@@ -134,7 +134,7 @@ class AttachIT extends AgainstEchoServer {
                 + JAR.toAbsolutePath() + "=sinks=jsonl,sink.jsonl.path=" + first), server.port())) {
             String pid = String.valueOf(service.pid());
             long deadline = System.nanoTime() + 60_000_000_000L;
-            while (!service.stderr().contains("INFO  hooked openssl ") && System.nanoTime() < deadline) {
+            while (!service.stderr().contains(WildflyCaptureIT.READY) && System.nanoTime() < deadline) {
                 Thread.sleep(50);
             }
             service.request();

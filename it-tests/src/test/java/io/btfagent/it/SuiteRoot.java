@@ -312,8 +312,8 @@ final class SuiteRoot implements AutoCloseable {
         /**
          * Runs {@code cmd} with the given environment additions (BTF_AGENT_* and
          * JAVA_TOOL_OPTIONS removed). With {@code ready} set, fails, naming {@code readyWhat}, if
-         * no stderr line satisfies it before the child exits or {@link #READY_SECONDS} pass, or
-         * as soon as a line satisfies {@code refused}.
+         * no stderr line satisfies it (and none says the agent's capture is ready) before the
+         * child exits or {@link #READY_SECONDS} pass, or as soon as a line satisfies {@code refused}.
          */
         static Result run(List<String> cmd, Map<String, String> env, long timeoutSeconds, Predicate<String> ready,
                 Predicate<String> refused, String readyWhat) throws IOException, InterruptedException {
@@ -321,7 +321,8 @@ final class SuiteRoot implements AutoCloseable {
                 long deadline = ChildProcess.deadline(timeoutSeconds);
                 if (ready != null) {
                     long readyDeadline = ChildProcess.deadline(Math.min(READY_SECONDS, timeoutSeconds));
-                    p.awaitStderr(text -> text.lines().anyMatch(ready),
+                    // and the agent's "capture ready": the TLS stacks are woven too
+                    p.awaitStderr(text -> text.lines().anyMatch(ready) && text.contains(WildflyCaptureIT.READY),
                             refused == null ? null : text -> text.lines().anyMatch(refused), readyDeadline,
                             "a line that says " + readyWhat, 20);
                     p.sendLine();
