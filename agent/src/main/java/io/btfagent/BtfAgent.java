@@ -229,7 +229,9 @@ public final class BtfAgent {
      */
     static final class MainClassLoaded implements java.lang.instrument.ClassFileTransformer {
         private static final long MAX_WAIT_MS = 300;
-        private static final String SELF = BtfAgent.class.getName().replace('.', '/');
+        /** BtfAgent's internal name and its nested classes' prefix: constants, so no string is built per class. */
+        static final String SELF = "io/btfagent/BtfAgent";
+        private static final String SELF_NESTED = SELF + "$";
         private final java.util.concurrent.CountDownLatch seen = new java.util.concurrent.CountDownLatch(1);
 
         @Override
@@ -237,10 +239,14 @@ public final class BtfAgent {
                 ProtectionDomain protectionDomain, byte[] classfileBuffer) {
             // the agent's only classes in the system loader are BtfAgent and its nested classes
             if (seen.getCount() > 0 && loader != null && loader == ClassLoader.getSystemClassLoader()
-                    && className != null && !className.equals(SELF) && !className.startsWith(SELF + "$")) {
+                    && className != null && !className.equals(SELF) && !className.startsWith(SELF_NESTED)) {
                 seen.countDown();
             }
             return null;
+        }
+
+        boolean mainSeen() {
+            return seen.getCount() == 0;
         }
 
         void await(Instrumentation inst) {

@@ -117,14 +117,21 @@ public final class CaptureObject {
         return file.symbolValue(name).orElseThrow(() -> new IOException(RESOURCE + " lacks the " + name + " setting"));
     }
 
-    /** The object bundled in the agent jar. */
+    private static volatile CaptureObject bundled;
+
+    /** The object bundled in the agent jar (read once; instances are opened from its bytes). */
     public static CaptureObject bundled() throws IOException {
-        try (InputStream in = CaptureObject.class.getClassLoader().getResourceAsStream(RESOURCE)) {
-            if (in == null) {
-                throw new IOException("the agent jar lacks " + RESOURCE);
+        CaptureObject b = bundled;
+        if (b == null) {
+            try (InputStream in = CaptureObject.class.getClassLoader().getResourceAsStream(RESOURCE)) {
+                if (in == null) {
+                    throw new IOException("the agent jar lacks " + RESOURCE);
+                }
+                b = of(in.readAllBytes());
             }
-            return of(in.readAllBytes());
+            bundled = b;
         }
+        return b;
     }
 
     /** The object from its ELF bytes. */

@@ -15,20 +15,29 @@ public final class LibbpfLog {
     private static final int KEEP = 12;
     private static final Deque<String> RECENT = new ArrayDeque<>();
     private static volatile Consumer<String> debug = s -> { };
+    private static volatile java.util.function.BooleanSupplier debugWanted = () -> false;
     // Held strongly: libbpf keeps only the native function pointer.
     private static final Libbpf.PrintFn PRINT = LibbpfLog::print;
 
     private LibbpfLog() {
     }
 
-    /** Installs the print callback; {@code debugSink} receives every line. */
-    public static void install(Consumer<String> debugSink) {
+    /**
+     * Installs the print callback; {@code debugSink} receives every line while {@code wanted}
+     * says so, and the warning and info lines always (to explain a failure). libbpf prints some
+     * hundreds of debug lines per object load: unwanted, each is dropped before it is formatted.
+     */
+    public static void install(Consumer<String> debugSink, java.util.function.BooleanSupplier wanted) {
         debug = debugSink;
+        debugWanted = wanted;
         Libbpf.libbpf_set_print(PRINT);
     }
 
     private static int print(int level, com.sun.jna.Pointer format, com.sun.jna.Pointer args) {
         try {
+            if (level > 1 && !debugWanted.getAsBoolean()) { // LIBBPF_DEBUG
+                return 0;
+            }
             byte[] buf = new byte[1024];
             int n = LibC.vsnprintf(buf, buf.length, format, args);
             int len = Math.max(0, Math.min(n, buf.length - 1));

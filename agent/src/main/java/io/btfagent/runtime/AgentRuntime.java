@@ -1,6 +1,8 @@
 package io.btfagent.runtime;
 
 import ch.qos.logback.classic.Logger;
+import io.btfagent.bpf.BtfMerger;
+import io.btfagent.bpf.CaptureObject;
 import io.btfagent.bpf.LibbpfLog;
 import io.btfagent.config.AgentConfig;
 import io.btfagent.event.CaptureCounter;
@@ -87,13 +89,14 @@ public final class AgentRuntime {
         Runtime.getRuntime().addShutdownHook(hook);
         exitHandled.run();
         exit.phase("loading libbpf");
+        readKernelBtfAhead(config, log);
         Optional<String> natives = NativeBinding.bind(config, log);
         if (natives.isPresent()) {
             exit.disabled();
             log.warn(natives.get());
             return;
         }
-        LibbpfLog.install(line -> log.debug("libbpf: {}", line));
+        LibbpfLog.install(line -> log.debug("libbpf: {}", line), log::isDebugEnabled);
 
         exit.phase("starting sinks and the ring reader");
         Dispatcher dispatcher;
@@ -172,6 +175,22 @@ public final class AgentRuntime {
                 dispatcher.dropReport().forEach(log::warn);
             }
         }
+    }
+
+    /**
+     * Reads the kernel's BTF, cut to what the capture program can reach, on a thread of its own
+     * while libbpf is bound: the first OpenSSL or GnuTLS hook then merges without waiting for it.
+     */
+    private static void readKernelBtfAhead(AgentConfig config, Logger log) {
+        Thread t = new Thread(() -> {
+            try {
+                BtfMerger.prepare(config.get("kernel.btf"), CaptureObject.bundled().kernelTypeNames());
+            } catch (java.io.IOException | RuntimeException e) {
+                log.debug("kernel BTF not read ahead: {}", e.toString());
+            }
+        }, "btf-agent-kernel-btf");
+        t.setDaemon(true);
+        t.start();
     }
 
     /**
