@@ -249,7 +249,10 @@ public final class BenchMain {
                 tracer = startBpftrace((int) p.pid(), libssl, errFile);
             } else if (c.kind() == Kind.AGENT) {
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_S);
-                while (!Files.readString(errFile).contains("hooked openssl")) {
+                // hooked, and the agent's start-up done ("capture ready"): calls are timed in its
+                // steady state, not while byte-buddy weaves on another thread
+                while (!(Files.readString(errFile).contains("hooked openssl")
+                        && Files.readString(errFile).contains("capture ready"))) {
                     if (!p.isAlive() || System.nanoTime() > deadline) {
                         throw new IllegalStateException(c.name() + ": the agent did not hook libssl: " + tail(errFile));
                     }
