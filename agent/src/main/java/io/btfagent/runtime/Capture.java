@@ -27,6 +27,8 @@ import io.btfagent.tls.LibraryScanner;
 import io.btfagent.tls.MappedLibraries;
 import io.btfagent.tls.TlsLibrary;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -49,6 +51,8 @@ final class Capture {
     private final LibraryHook symbolOnly;
     private final List<String> families;
     private final MappedLibraries mappedLibraries = new MappedLibraries();
+    /** Set by a hook whose library's file went away meanwhile (see {@link #vanishedWhileHooked}); under scan's lock. */
+    private boolean vanished;
     private final HookedLibraries libraries;
     private final Unhooker unhooker;
     private final RecordRouter router;
@@ -97,8 +101,15 @@ final class Capture {
     synchronized void scan(List<Path> watched) {
         linker.scanStarts();
         try {
-            for (LibraryScanner.LibraryFile f : mappedLibraries.scan()) {
-                consider(f, true);
+            // a second look when a library's file went away while it was being hooked
+            for (int pass = 0; pass < 2; pass++) {
+                vanished = false;
+                for (LibraryScanner.LibraryFile f : mappedLibraries.scan()) {
+                    consider(f, true);
+                }
+                if (!vanished) {
+                    break;
+                }
             }
         } catch (IOException e) {
             log.warn("cannot read /proc/self/maps ({}); libraries loaded later are not hooked", e.toString());
@@ -146,7 +157,9 @@ final class Capture {
         try {
             lib = TlsLibrary.open(file);
         } catch (IOException e) {
-            libraries.refuse(file, mapped, "not hooking " + file.path() + ": " + e.getMessage());
+            if (!vanishedWhileHooked(file, mapped, e.getMessage())) {
+                libraries.refuse(file, mapped, "not hooking " + file.path() + ": " + e.getMessage());
+            }
             return;
         }
         LibraryHook strategy = lib.family().equals("boringssl") ? symbolOnly : btfBacked;
@@ -154,7 +167,9 @@ final class Capture {
         try {
             h = strategy.attach(file, lib, t0);
         } catch (HookRefused e) {
-            libraries.refuse(file, mapped, e.getMessage());
+            if (!vanishedWhileHooked(file, mapped, e.getMessage())) {
+                libraries.refuse(file, mapped, e.getMessage());
+            }
             return;
         }
         // the probes are in place from here: the times are taken now, before any bookkeeping
@@ -169,6 +184,21 @@ final class Capture {
         }
         // A check that failed before the library was registered here found nothing to detach.
         router.refusal(h.id()).ifPresent(problem -> unhooker.unhook(h, problem));
+    }
+
+    /**
+     * A mapped library whose file was deleted while it was being hooked through its path
+     * (netty deletes its library as soon as the load returns, which the hook may outlast): not
+     * refused. The maps then show it deleted, and the next look attaches through
+     * /proc/self/map_files.
+     */
+    private boolean vanishedWhileHooked(LibraryScanner.LibraryFile file, boolean mapped, String why) {
+        if (!mapped || file.deleted() || Files.exists(file.path(), LinkOption.NOFOLLOW_LINKS)) {
+            return false;
+        }
+        log.debug("{} was deleted while it was being hooked ({}); looking at the maps again", file.path(), why);
+        vanished = true;
+        return true;
     }
 
     /** The dynamic linker's probe, which libraries mapped by native code wake the scan through. */
