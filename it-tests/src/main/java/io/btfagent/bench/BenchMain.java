@@ -251,12 +251,13 @@ public final class BenchMain {
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_S);
                 // hooked, and the agent's start-up done ("capture ready"): calls are timed in its
                 // steady state, not while byte-buddy weaves on another thread
-                while (!(Files.readString(errFile).contains("hooked openssl")
-                        && Files.readString(errFile).contains("capture ready"))) {
+                String err = Files.readString(errFile);
+                while (!(err.contains("hooked openssl") && err.contains("capture ready"))) {
                     if (!p.isAlive() || System.nanoTime() > deadline) {
                         throw new IllegalStateException(c.name() + ": the agent did not hook libssl: " + tail(errFile));
                     }
                     Thread.sleep(20);
+                    err = Files.readString(errFile);
                 }
             }
             try (OutputStream go = p.getOutputStream()) {

@@ -201,10 +201,10 @@ class WildflyCaptureIT extends AgainstEchoServer {
         assertArrayEquals(WildflyHttpsClient.request(HOST, server.port(), "/"), CapturedEvents.stream(events, true));
         assertArrayEquals(TlsEchoServer.responseFor("/"), CapturedEvents.stream(events, false));
         List<String> agent = r[0].agentLines();
-        int watching = java.util.stream.IntStream.range(0, agent.size()).filter(i -> agent.get(i).contains(WATCHING))
-                .findFirst().orElse(-1);
-        int hooked = java.util.stream.IntStream.range(0, agent.size()).filter(i -> agent.get(i).contains(HOOKED))
-                .findFirst().orElse(-1);
+        java.util.function.ToIntFunction<String> first = marker -> java.util.stream.IntStream.range(0, agent.size())
+                .filter(i -> agent.get(i).contains(marker)).findFirst().orElse(-1);
+        int watching = first.applyAsInt(WATCHING);
+        int hooked = first.applyAsInt(HOOKED);
         assertTrue(watching == 0 && hooked > watching, "watching first, hooked after it: " + String.join("\n", agent));
     }
 
