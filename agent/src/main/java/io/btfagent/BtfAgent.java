@@ -1,23 +1,34 @@
 package io.btfagent;
 
+import java.io.ByteArrayInputStream;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.instrument.Instrumentation;
 import java.lang.reflect.InvocationTargetException;
 import java.net.MalformedURLException;
 import java.net.URL;
+import java.net.URLConnection;
+import java.net.URLStreamHandler;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.CodeSource;
 import java.security.ProtectionDomain;
 import java.security.cert.Certificate;
 import java.util.Collections;
 import java.util.Enumeration;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
-import java.util.jar.JarFile;
-import java.util.zip.ZipEntry;
+import java.util.zip.DataFormatException;
+import java.util.zip.Inflater;
 
 /**
  * The only class of the agent the application can see. It starts the real agent in an
@@ -35,7 +46,7 @@ public final class BtfAgent {
      * One isolated loader per JVM, kept for the JVM's life: a native library (JNA's) is bound
      * to the loader that loaded it, so an agent attached again after a detach must reuse it.
      */
-    private static IsolatedLoader loader;
+    private static ClassLoader loader;
 
     private BtfAgent() {
     }
@@ -75,8 +86,7 @@ public final class BtfAgent {
 
     private static synchronized ClassLoader loader() throws Exception {
         if (loader == null) {
-            CodeSource cs = BtfAgent.class.getProtectionDomain().getCodeSource();
-            loader = new IsolatedLoader(new JarFile(new java.io.File(cs.getLocation().toURI())), cs);
+            loader = IsolatedLoader.of(BtfAgent.class.getProtectionDomain().getCodeSource());
         }
         return loader;
     }
@@ -172,13 +182,13 @@ public final class BtfAgent {
         try {
             long start = startTicks;
             if (start == 0) {
-                String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/stat"));
+                String stat = java.nio.file.Files.readString(Path.of("/proc/self/stat"));
                 // fields after the command, which may hold spaces: state is field 3, starttime 22
                 String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
                 start = Long.parseLong(f[22 - 3]);
                 startTicks = start;
             }
-            String uptime = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/uptime"));
+            String uptime = java.nio.file.Files.readString(Path.of("/proc/uptime"));
             long nowMs = Math.round(Double.parseDouble(uptime.substring(0, uptime.indexOf(' '))) * 1000);
             return start < 0 ? -1 : Math.max(0, nowMs - start * 1000 / USER_HZ);
         } catch (IOException | RuntimeException e) {
@@ -261,57 +271,61 @@ public final class BtfAgent {
     }
 
     /**
-     * Loads the agent's classes and resources from {@code inst/} in the agent jar, where they
-     * are stored as {@code .classdata} so no other class loader finds them.
+     * Loads the agent's classes and resources from the agent's own archive ({@link Archive}), which
+     * no other class loader reads.
      */
     static final class IsolatedLoader extends ClassLoader implements BiConsumer<String, URL> {
-        private static final String ROOT = "inst/";
-
         static {
             registerAsParallelCapable();
         }
 
-        private final JarFile jar;
+        private final Archive archive;
         private final ProtectionDomain domain;
-        private final String jarUrl;
         private final Map<String, URL> overrides = new ConcurrentHashMap<>();
 
-        IsolatedLoader(JarFile jar, CodeSource cs) {
+        /**
+         * The loader of the agent jar at {@code cs}. A factory typed {@code ClassLoader}, so that
+         * verifying {@code BtfAgent} (in premain, before {@code main}) does not load this class.
+         */
+        static ClassLoader of(CodeSource cs) throws Exception {
+            return new IsolatedLoader(Archive.open(Path.of(cs.getLocation().toURI()), Archive.NAME), cs);
+        }
+
+        IsolatedLoader(Archive archive, CodeSource cs) {
             super("btf-agent", ClassLoader.getPlatformClassLoader());
-            this.jar = jar;
+            this.archive = archive;
             this.domain = new ProtectionDomain(new CodeSource(cs.getLocation(), (Certificate[]) null), null, this, null);
-            this.jarUrl = "jar:" + cs.getLocation() + "!/";
         }
 
         @Override
         protected Class<?> findClass(String name) throws ClassNotFoundException {
-            ZipEntry e = jar.getEntry(ROOT + name.replace('.', '/') + ".classdata");
-            if (e == null) {
-                throw new ClassNotFoundException(name);
-            }
-            try (InputStream in = jar.getInputStream(e)) {
-                byte[] b = in.readAllBytes();
-                int dot = name.lastIndexOf('.');
-                if (dot > 0) {
-                    String pkg = name.substring(0, dot);
-                    if (getDefinedPackage(pkg) == null) {
-                        try {
-                            definePackage(pkg, null, null, null, null, null, null, null);
-                        } catch (IllegalArgumentException raced) {
-                            // defined concurrently
-                        }
-                    }
-                }
-                return defineClass(name, b, 0, b.length, domain);
+            byte[] b;
+            try {
+                b = archive.read(name.replace('.', '/') + ".class");
             } catch (IOException io) {
                 throw new ClassNotFoundException(name, io);
             }
+            if (b == null) {
+                throw new ClassNotFoundException(name);
+            }
+            int dot = name.lastIndexOf('.');
+            if (dot > 0) {
+                String pkg = name.substring(0, dot);
+                if (getDefinedPackage(pkg) == null) {
+                    try {
+                        definePackage(pkg, null, null, null, null, null, null, null);
+                    } catch (IllegalArgumentException raced) {
+                        // defined concurrently
+                    }
+                }
+            }
+            return defineClass(name, b, 0, b.length, domain);
         }
 
         /**
-         * Serves {@code name} from {@code url} instead of the jar. The agent uses it to hand JNA
-         * a {@code file:} URL to its dispatch library, which JNA then loads in place rather than
-         * extracting a copy to a directory chosen by JVM-global properties.
+         * Serves {@code name} from {@code url} instead of the archive. The agent uses it to hand
+         * JNA a {@code file:} URL to its dispatch library, which JNA then loads in place rather
+         * than extracting a copy to a directory chosen by JVM-global properties.
          */
         @Override
         public void accept(String name, URL url) {
@@ -321,23 +335,217 @@ public final class BtfAgent {
         @Override
         protected URL findResource(String name) {
             URL override = overrides.get(name);
-            if (override != null) {
-                return override;
-            }
-            if (jar.getEntry(ROOT + name) == null) {
-                return null;
-            }
-            try {
-                return new URL(jarUrl + ROOT + name);
-            } catch (MalformedURLException e) {
-                return null;
-            }
+            return override != null ? override : archive.url(name);
         }
 
         @Override
         protected Enumeration<URL> findResources(String name) {
             URL u = findResource(name);
             return u == null ? Collections.emptyEnumeration() : Collections.enumeration(Collections.singletonList(u));
+        }
+    }
+
+    /**
+     * The agent's classes and resources, dependencies included: one zip archive, {@value #NAME},
+     * stored uncompressed in the agent jar, and read in place from the mapped jar. The JVM opens
+     * the agent jar before {@code main}, as part of the application's class path, and indexes
+     * every entry of it there; with the agent's 8,000-odd entries nested in one, that index has
+     * a handful, and the agent's own is built on the agent's thread when it first loads a class.
+     */
+    static final class Archive {
+        static final String NAME = "inst.jar";
+        private static final int LOCAL = 0x04034b50;
+        private static final int CENTRAL = 0x02014b50;
+        private static final int END = 0x06054b50;
+        private static final int STORED = 0;
+        private static final int DEFLATED = 8;
+
+        private final String where;
+        /** The archive's bytes, little-endian; never changed. */
+        private final ByteBuffer zip;
+        /** Entry name to the offset of its central directory header. */
+        private final Map<String, Integer> central;
+        private final Handler handler = new Handler(this);
+
+        private Archive(String where, ByteBuffer zip) throws IOException {
+            this.where = where;
+            this.zip = zip.order(ByteOrder.LITTLE_ENDIAN);
+            this.central = index();
+        }
+
+        /** The archive {@code name} stored uncompressed in the zip file {@code jar}. */
+        static Archive open(Path jar, String name) throws IOException {
+            ByteBuffer mapped;
+            try (FileChannel ch = FileChannel.open(jar, StandardOpenOption.READ)) {
+                mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size());
+            }
+            Archive outer = new Archive(jar.toString(), mapped);
+            Integer at = outer.central.get(name);
+            if (at == null) {
+                throw new IOException(jar + " has no " + name + ": not a btf-agent jar, or a damaged one");
+            }
+            if (outer.u16(at + 10) != STORED) {
+                throw new IOException(name + " in " + jar + " is compressed; the agent reads it only stored");
+            }
+            return new Archive(jar + "!/" + name, outer.data(at));
+        }
+
+        private Map<String, Integer> index() throws IOException {
+            int end = -1;
+            // the end record is the last thing in the file, before a comment of up to 64 KiB
+            for (int i = zip.limit() - 22; i >= Math.max(0, zip.limit() - 22 - 0xffff); i--) {
+                if (zip.getInt(i) == END) {
+                    end = i;
+                    break;
+                }
+            }
+            if (end < 0) {
+                throw new IOException(where + " is not a zip archive (no end record)");
+            }
+            int count = u16(end + 10);
+            int at = zip.getInt(end + 16);
+            Map<String, Integer> map = new HashMap<>(count * 4 / 3 + 1);
+            byte[] name = new byte[256];
+            for (int i = 0; i < count; i++) {
+                if (at < 0 || at + 46 > zip.limit() || zip.getInt(at) != CENTRAL) {
+                    throw new IOException(where + " has a damaged central directory (entry " + i + ")");
+                }
+                int nameLength = u16(at + 28);
+                if (at + 46 + nameLength > zip.limit()) {
+                    throw new IOException(where + " has a damaged central directory (entry " + i + ")");
+                }
+                if (nameLength > name.length) {
+                    name = new byte[nameLength];
+                }
+                zip.get(at + 46, name, 0, nameLength);
+                map.put(new String(name, 0, nameLength, StandardCharsets.UTF_8), at);
+                at += 46 + nameLength + u16(at + 30) + u16(at + 32);
+            }
+            return map;
+        }
+
+        /** The bytes of the entry whose central header is at {@code at}, as stored. */
+        private ByteBuffer data(int at) throws IOException {
+            int local = zip.getInt(at + 42);
+            if (local < 0 || local + 30 > zip.limit() || zip.getInt(local) != LOCAL) {
+                throw new IOException(where + " has a damaged local header at " + local);
+            }
+            int start = local + 30 + u16(local + 26) + u16(local + 28);
+            int size = zip.getInt(at + 20);
+            if (size < 0 || start + size > zip.limit()) {
+                throw new IOException(where + ": an entry runs past the end of the archive");
+            }
+            return zip.slice(start, size);
+        }
+
+        /** The content of entry {@code name}, or null if there is none. */
+        byte[] read(String name) throws IOException {
+            Integer at = central.get(name);
+            if (at == null) {
+                return null;
+            }
+            ByteBuffer data = data(at);
+            int size = zip.getInt(at + 24);
+            if (size < 0) {
+                throw new IOException(where + "!/" + name + " is too large");
+            }
+            byte[] b = new byte[size];
+            int method = u16(at + 10);
+            if (method == STORED) {
+                data.get(b);
+                return b;
+            }
+            if (method != DEFLATED) {
+                throw new IOException(where + "!/" + name + " has compression method " + method);
+            }
+            Inflater inflater = new Inflater(true);
+            try {
+                inflater.setInput(data);
+                int n = 0;
+                while (n < size) {
+                    int k = inflater.inflate(b, n, size - n);
+                    if (k == 0 && (inflater.finished() || inflater.needsInput() || inflater.needsDictionary())) {
+                        break;
+                    }
+                    n += k;
+                }
+                if (n != size) {
+                    throw new IOException(where + "!/" + name + " inflates to " + n + " bytes, not " + size);
+                }
+                return b;
+            } catch (DataFormatException e) {
+                throw new IOException(where + "!/" + name + " is damaged: " + e.getMessage());
+            } finally {
+                inflater.end();
+            }
+        }
+
+        /** A URL that reads entry {@code name}, or null if there is none. */
+        URL url(String name) {
+            if (!central.containsKey(name)) {
+                return null;
+            }
+            try {
+                return new URL(Handler.PROTOCOL, "", -1, "/" + name, handler);
+            } catch (MalformedURLException e) {
+                return null;
+            }
+        }
+
+        private int u16(int at) {
+            return zip.getShort(at) & 0xffff;
+        }
+
+        /** {@code btf-agent:/<entry>} URLs of one archive. */
+        static final class Handler extends URLStreamHandler {
+            static final String PROTOCOL = "btf-agent";
+            private final Archive archive;
+
+            Handler(Archive archive) {
+                this.archive = archive;
+            }
+
+            @Override
+            protected URLConnection openConnection(URL u) {
+                return new Connection(u, archive);
+            }
+        }
+
+        static final class Connection extends URLConnection {
+            private final Archive archive;
+            private byte[] content;
+
+            Connection(URL u, Archive archive) {
+                super(u);
+                this.archive = archive;
+            }
+
+            @Override
+            public void connect() throws IOException {
+                if (content == null) {
+                    content = archive.read(getURL().getPath().substring(1));
+                    if (content == null) {
+                        throw new FileNotFoundException(getURL().toString());
+                    }
+                    connected = true;
+                }
+            }
+
+            @Override
+            public InputStream getInputStream() throws IOException {
+                connect();
+                return new ByteArrayInputStream(content);
+            }
+
+            @Override
+            public long getContentLengthLong() {
+                try {
+                    connect();
+                    return content.length;
+                } catch (IOException e) {
+                    return -1;
+                }
+            }
         }
     }
 }

@@ -62,24 +62,15 @@ public final class BootstrapClasses {
         }
     }
 
-    /**
-     * The agent's own class files: stored as {@code .classdata} in the agent jar (so that no
-     * other loader finds them), as {@code .class} when run from a build directory.
-     */
+    /** The agent's own class files, read through its class loader (the agent jar's archive or a build directory). */
     public static ClassFileLocator agentClasses() {
         ClassLoader loader = BootstrapClasses.class.getClassLoader();
         return new ClassFileLocator() {
             @Override
             public Resolution locate(String name) throws IOException {
-                String path = name.replace('.', '/');
-                for (String suffix : new String[] {".classdata", ".class"}) {
-                    try (InputStream in = loader.getResourceAsStream(path + suffix)) {
-                        if (in != null) {
-                            return new Resolution.Explicit(in.readAllBytes());
-                        }
-                    }
+                try (InputStream in = loader.getResourceAsStream(name.replace('.', '/') + ".class")) {
+                    return in != null ? new Resolution.Explicit(in.readAllBytes()) : new Resolution.Illegal(name);
                 }
-                return new Resolution.Illegal(name);
             }
 
             @Override

@@ -12,6 +12,7 @@ import java.io.InputStream;
 import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
@@ -26,36 +27,63 @@ import java.util.zip.ZipFile;
 import java.util.zip.ZipInputStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The agent jar as the application sees it: one entry class on the class path, everything else
- * stored under {@code inst/} as {@code .classdata} (one copy of each library) that only the
- * agent's isolated class loader can define. Needs no privileges: the child JVMs run with the
- * agent disabled, which still loads the agent's runtime classes from {@code inst/}.
+ * in one nested archive, {@code inst.jar}, stored uncompressed (one copy of each library), that
+ * only the agent's isolated class loader reads. Needs no privileges: the child JVMs run with the
+ * agent disabled, which still loads the agent's runtime classes from the archive.
  */
 class PackagingIT {
     private static final String ENTRY = "io.btfagent.BtfAgent";
+    private static final String ARCHIVE = "inst.jar";
     private static final String APP = ConflictIT.APP;
     private static final String DISABLED = "[btf-agent] disabled (enabled=false); the application runs without capture";
     private static final String ALREADY = "[btf-agent] already running in this JVM; this -javaagent does nothing";
 
-    /** Entry names in the order the jar stores them, read twice: central directory and local headers. */
+    /** The agent jar's entry names in the order it stores them, read twice: central directory and local headers. */
     private static List<String> central;
     private static List<String> local;
+    /** The same of the nested archive. */
+    private static List<String> inner;
+    private static List<String> innerLocal;
+    /** The nested archive, copied out of the agent jar. */
+    private static Path archive;
 
     @BeforeAll
-    static void readEntries() throws IOException {
+    static void readEntries(@TempDir Path tmp) throws IOException {
         assertTrue(Files.isRegularFile(ChildJvm.AGENT_JAR), "no agent jar at " + ChildJvm.AGENT_JAR.toAbsolutePath());
-        central = new ArrayList<>();
+        central = centralNames(ChildJvm.AGENT_JAR);
+        local = localNames(ChildJvm.AGENT_JAR);
+        archive = tmp.resolve(ARCHIVE);
         try (ZipFile zip = new ZipFile(ChildJvm.AGENT_JAR.toFile())) {
-            zip.stream().forEach(e -> central.add(e.getName()));
-        }
-        local = new ArrayList<>();
-        try (ZipInputStream in = new ZipInputStream(Files.newInputStream(ChildJvm.AGENT_JAR))) {
-            for (ZipEntry e = in.getNextEntry(); e != null; e = in.getNextEntry()) {
-                local.add(e.getName());
+            ZipEntry e = zip.getEntry(ARCHIVE);
+            assertNotNull(e, "no " + ARCHIVE + " in the agent jar: " + central);
+            try (InputStream in = zip.getInputStream(e)) {
+                Files.copy(in, archive);
             }
         }
+        inner = centralNames(archive);
+        innerLocal = localNames(archive);
+    }
+
+    private static List<String> centralNames(Path zipFile) throws IOException {
+        List<String> names = new ArrayList<>();
+        try (ZipFile zip = new ZipFile(zipFile.toFile())) {
+            zip.stream().forEach(e -> names.add(e.getName()));
+        }
+        return names;
+    }
+
+    private static List<String> localNames(Path zipFile) throws IOException {
+        List<String> names = new ArrayList<>();
+        try (ZipInputStream in = new ZipInputStream(Files.newInputStream(zipFile))) {
+            for (ZipEntry e = in.getNextEntry(); e != null; e = in.getNextEntry()) {
+                names.add(e.getName());
+            }
+        }
+        return names;
     }
 
     @Test
@@ -82,17 +110,35 @@ class PackagingIT {
         assertEquals(central.size(), local.size(), "central directory and local headers list the same entries");
         assertEquals(List.of(), duplicates(central), "duplicated in the central directory");
         assertEquals(List.of(), duplicates(local), "duplicated among the local headers");
+        assertEquals(inner.size(), innerLocal.size(), ARCHIVE + ": central directory and local headers differ");
+        assertEquals(List.of(), duplicates(inner), "duplicated in the central directory of " + ARCHIVE);
+        assertEquals(List.of(), duplicates(innerLocal), "duplicated among the local headers of " + ARCHIVE);
+    }
+
+    @Test
+    void theArchiveIsStoredUncompressedAndTheJarHasAHandfulOfEntries() throws IOException {
+        // The agent reads the archive in place from the mapped jar, which needs it stored; the JVM
+        // indexes every entry of the jar before main, which the nesting keeps to a handful.
+        try (ZipFile zip = new ZipFile(ChildJvm.AGENT_JAR.toFile())) {
+            ZipEntry e = zip.getEntry(ARCHIVE);
+            assertEquals(ZipEntry.STORED, e.getMethod(), ARCHIVE + " compression method");
+            assertEquals(Files.size(archive), e.getSize());
+        }
+        assertTrue(central.size() <= 20, "the agent jar has " + central.size() + " entries: " + central);
+        assertTrue(inner.size() > 5000, ARCHIVE + " has only " + inner.size() + " entries");
+        long deflated;
+        try (ZipFile zip = new ZipFile(archive.toFile())) {
+            deflated = zip.stream().filter(x -> x.getMethod() == ZipEntry.DEFLATED).count();
+        }
+        assertTrue(deflated > inner.size() / 2, "only " + deflated + " of " + inner.size() + " entries compressed");
     }
 
     @Test
     void theApplicationClassPathSeesOnlyTheEntryClass() {
         List<String> outside = new ArrayList<>();
         for (String name : central) {
-            if (name.startsWith("inst/")) {
-                continue;
-            }
             boolean allowed = name.equals("META-INF/") || name.equals("META-INF/MANIFEST.MF")
-                    || name.equals("io/") || name.equals("io/btfagent/")
+                    || name.equals("io/") || name.equals("io/btfagent/") || name.equals(ARCHIVE)
                     || name.equals("io/btfagent/BtfAgent.class")
                     || name.matches("io/btfagent/BtfAgent\\$[^/]+\\.class");
             if (!allowed) {
@@ -101,30 +147,21 @@ class PackagingIT {
         }
         // The jar is appended to the application's class path: a service file, a logback.xml or
         // a native library here would be found by the application's own libraries.
-        assertEquals(List.of(), outside, "entries outside inst/ other than the entry class and the manifest");
+        assertEquals(List.of(), outside, "entries other than the entry class, the manifest and " + ARCHIVE);
         assertTrue(central.contains("io/btfagent/BtfAgent.class"));
-
-        List<String> classes = central.stream().filter(n -> n.endsWith(".class")).sorted().toList();
-        assertTrue(classes.contains("io/btfagent/BtfAgent.class"), classes.toString());
-        for (String c : classes) {
-            assertTrue(c.equals("io/btfagent/BtfAgent.class") || c.matches("io/btfagent/BtfAgent\\$[^/]+\\.class"),
-                    "a .class entry other than the entry class: " + c);
-        }
-        assertFalse(central.contains("inst/io/btfagent/BtfAgent.classdata"), "a second copy of the entry class");
+        assertFalse(inner.contains("io/btfagent/BtfAgent.class"), "a second copy of the entry class");
     }
 
     @Test
-    void everyClassUnderInstIsStoredOnceAndEachLibraryOnce() throws IOException {
+    void everyClassInTheArchiveIsStoredOnceAndEachLibraryOnce() throws IOException {
         Set<String> classNames = new HashSet<>();
         List<String> notClassFiles = new ArrayList<>();
-        try (ZipFile zip = new ZipFile(ChildJvm.AGENT_JAR.toFile())) {
-            for (String name : central) {
-                if (!name.endsWith(".classdata")) {
+        try (ZipFile zip = new ZipFile(archive.toFile())) {
+            for (String name : inner) {
+                if (!name.endsWith(".class")) {
                     continue;
                 }
-                assertTrue(name.startsWith("inst/"), ".classdata outside inst/: " + name);
-                String className = name.substring("inst/".length(), name.length() - ".classdata".length())
-                        .replace('/', '.');
+                String className = name.substring(0, name.length() - ".class".length()).replace('/', '.');
                 assertTrue(classNames.add(className), "class stored twice: " + className);
                 try (InputStream in = zip.getInputStream(zip.getEntry(name))) {
                     byte[] magic = in.readNBytes(4);
@@ -135,20 +172,20 @@ class PackagingIT {
                 }
             }
         }
-        assertEquals(List.of(), notClassFiles, ".classdata entries that are not class files");
-        assertTrue(classNames.contains("io.btfagent.runtime.AgentRuntime"), "the runtime is under inst/");
+        assertEquals(List.of(), notClassFiles, ".class entries that are not class files");
+        assertTrue(classNames.contains("io.btfagent.runtime.AgentRuntime"), "the runtime is in " + ARCHIVE);
 
         // Exactly one copy of each library the agent carries, at its own package: a second copy
         // (another version, or a relocated one) would hold a second entry ending in these paths.
-        for (String path : List.of("org/slf4j/Logger.classdata", "ch/qos/logback/classic/Logger.classdata",
-                "ch/qos/logback/core/Appender.classdata", "com/sun/jna/Native.classdata",
-                "org/apache/kafka/clients/producer/KafkaProducer.classdata")) {
-            List<String> copies = central.stream().filter(n -> n.endsWith("/" + path) || n.equals(path)).toList();
-            assertEquals(List.of("inst/" + path), copies, "copies of " + path);
+        for (String path : List.of("org/slf4j/Logger.class", "ch/qos/logback/classic/Logger.class",
+                "ch/qos/logback/core/Appender.class", "com/sun/jna/Native.class",
+                "org/apache/kafka/clients/producer/KafkaProducer.class")) {
+            List<String> copies = inner.stream().filter(n -> n.endsWith("/" + path) || n.equals(path)).toList();
+            assertEquals(List.of(path), copies, "copies of " + path);
         }
 
         // More generally: no class is stored again below another package prefix
-        // (e.g. inst/x/org/slf4j/Logger next to inst/org/slf4j/Logger).
+        // (e.g. x/org/slf4j/Logger next to org/slf4j/Logger).
         Set<String> paths = new HashSet<>();
         for (String c : classNames) {
             paths.add(c.replace('.', '/'));
@@ -168,7 +205,7 @@ class PackagingIT {
 
     @Test
     void noSignatureFiles() {
-        List<String> signatures = central.stream()
+        List<String> signatures = java.util.stream.Stream.concat(central.stream(), inner.stream())
                 .filter(n -> n.matches("(?i)(.*/)?META-INF/[^/]*\\.(SF|RSA|DSA|EC)")).toList();
         assertEquals(List.of(), signatures);
     }
