@@ -374,16 +374,23 @@ public final class CaptureObject {
         if (sites.isEmpty()) {
             return;
         }
-        long[] offsets = sites.stream().mapToLong(Site::fileOffset).toArray();
-        long[] cookies = sites.stream().mapToLong(Site::cookie).toArray();
+        // loops, not streams: this runs cold when a library is loaded late, and each stream
+        // shape's first use costs classes and lambdas
+        int n = sites.size();
+        long[] offsets = new long[n];
+        long[] cookies = new long[n];
+        String[] names = new String[n];
+        for (int i = 0; i < n; i++) {
+            Site s = sites.get(i);
+            offsets[i] = s.fileOffset();
+            cookies[i] = s.cookie();
+            names[i] = s.function() + "@0x" + Long.toHexString(s.fileOffset());
+        }
         if (multi) {
-            String what = String.join(",", sites.stream()
-                    .map(s -> s.function() + "@0x" + Long.toHexString(s.fileOffset())).toList());
-            obj.attachUprobeMultiAt(program, pid, path, offsets, cookies, retprobe, what);
+            obj.attachUprobeMultiAt(program, pid, path, offsets, cookies, retprobe, String.join(",", names));
         } else {
-            for (int i = 0; i < offsets.length; i++) {
-                obj.attachUprobeAt(program, pid, path, offsets[i], retprobe, cookies[i],
-                        sites.get(i).function() + "@0x" + Long.toHexString(offsets[i]));
+            for (int i = 0; i < n; i++) {
+                obj.attachUprobeAt(program, pid, path, offsets[i], retprobe, cookies[i], names[i]);
             }
         }
     }

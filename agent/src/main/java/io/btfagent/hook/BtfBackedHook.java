@@ -61,11 +61,13 @@ public final class BtfBackedHook implements LibraryHook {
                     btf.guarded() ? new BuildCheck(setup.object().layout()) : null);
             CaptureObject.Attached a;
             ProbeSites sites;
+            long tPlanned;
             try {
                 // GnuTLS stays at entry: with its moved gnutls_record_send probes a GnuTLS 3.8.13 client
                 // crashed at exit (SIGSEGV in a native thread) in CatalogMatrixIT; cause not yet known
                 sites = ProbeSites.plan(file.attachPath(), lib.functions(),
                         placeProbes && !lib.family().equals("gnutls"));
+                tPlanned = System.nanoTime();
                 a = setup.object().attachAt(merged.path(), setup.settings(), setup.ringFd(), setup.pid(),
                         file.attachPath().toString(), sites(id, sites), lib.freeProbe(), false, setup.attachMode(),
                         setup.multiUsable(), debug);
@@ -74,8 +76,8 @@ public final class BtfBackedHook implements LibraryHook {
                 throw e;
             }
             debug.accept("hook phases: resolve " + (tResolved - t0) / 1_000_000 + " ms, BTF merge "
-                    + (tMerged - tResolved) / 1_000_000 + " ms, load and attach "
-                    + (System.nanoTime() - tMerged) / 1_000_000 + " ms");
+                    + (tMerged - tResolved) / 1_000_000 + " ms, probe sites " + (tPlanned - tMerged) / 1_000_000
+                    + " ms, load and attach " + (System.nanoTime() - tPlanned) / 1_000_000 + " ms");
             String hookedAs = "hooked " + lib.family() + " " + version + " at " + file.path() + " (build-id "
                     + lib.buildId() + ", BTF " + btf.selection().origin() + (!btf.selection().checked() ? ""
                             : btf.guarded()
@@ -86,6 +88,25 @@ public final class BtfBackedHook implements LibraryHook {
         } catch (IOException | BpfException | RuntimeException e) {
             throw new HookRefused("not hooking " + lib.family() + " " + version + " at " + file.path() + ": "
                     + e.getMessage());
+        }
+    }
+
+    /**
+     * Runs the Java side of a hook on {@code file} and attaches nothing: reads the library,
+     * chooses its BTF, merges it with the kernel's and plans its probe sites. A JVM that hooked
+     * nothing at start-up runs it once on a library on disk, so that the first library loaded
+     * later is hooked by code that has run before (classes loaded, call sites linked): that
+     * hook is then some milliseconds sooner.
+     */
+    public void rehearse(LibraryScanner.LibraryFile file) throws IOException {
+        TlsLibrary lib = TlsLibrary.open(file);
+        BtfSelection.Outcome outcome = BtfSelection.select(catalog, lib.family(), lib.buildId(),
+                lib::reportedVersion, fallback, line -> { });
+        if (outcome instanceof BtfSelection.Chosen btf) {
+            try (BtfMerger.Merged merged = BtfMerger.merge(setup.kernelBtf(), setup.object().kernelTypeNames(),
+                    btf.selection().btf())) {
+                ProbeSites.plan(file.attachPath(), lib.functions(), placeProbes && !lib.family().equals("gnutls"));
+            }
         }
     }
 

@@ -138,6 +138,10 @@ public final class AgentRuntime {
         }
         weaveTlsStacks(config, capture, log, inst);
         late.rescan(List.of()).get();
+        // nothing hooked: the first library loaded later would be hooked by code never run before
+        List<Path> rehearsal = new ArrayList<>(watched);
+        DEFAULT_WATCHED.forEach(d -> rehearsal.add(Path.of(d)));
+        capture.rehearse(rehearsal).ifPresent(what -> log.debug("rehearsed a hook on {}, attaching nothing", what));
         exit.phase("watching for TLS libraries");
         if (capture.libraries().size() == 0) {
             log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);

@@ -34,6 +34,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -47,7 +48,7 @@ final class Capture {
     private final Logger log;
     private final CaptureObject object;
     private final InstanceSetup setup;
-    private final LibraryHook btfBacked;
+    private final BtfBackedHook btfBacked;
     private final LibraryHook symbolOnly;
     private final List<String> families;
     private final MappedLibraries mappedLibraries = new MappedLibraries();
@@ -129,6 +130,30 @@ final class Capture {
                 log.debug("kernel BTF not read ahead: {}", e.toString());
             }
         }
+    }
+
+    /**
+     * When nothing is hooked yet: rehearses a hook (see {@link BtfBackedHook#rehearse}) on the
+     * first OpenSSL library in {@code dirs}, attaching nothing. Returns what it rehearsed on, and
+     * in how many ms, for a debug line; empty if it did not.
+     */
+    synchronized Optional<String> rehearse(List<Path> dirs) {
+        if (libraries.size() > 0) {
+            return Optional.empty();
+        }
+        for (LibraryScanner.LibraryFile f : LibraryScanner.onDisk(dirs)) {
+            if (!f.family().equals("openssl")) {
+                continue;
+            }
+            long t0 = System.nanoTime();
+            try {
+                btfBacked.rehearse(f);
+                return Optional.of(f.path() + " in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+            } catch (IOException | RuntimeException e) {
+                log.debug("no hook rehearsed on {}: {}", f.path(), e.toString());
+            }
+        }
+        return Optional.empty();
     }
 
     private void consider(LibraryScanner.LibraryFile f, boolean mapped) {

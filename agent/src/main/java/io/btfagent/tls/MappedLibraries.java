@@ -29,6 +29,12 @@ public final class MappedLibraries {
     public List<LibraryScanner.LibraryFile> scan(String mapsText) {
         List<LibraryScanner.LibraryFile> out = new ArrayList<>();
         for (LibraryScanner.Mapping m : LibraryScanner.mappedFiles(mapsText)) {
+            if (!m.executable()) {
+                // Not loaded code: a file only read through a mapping (the agent's own ELF reader
+                // maps the libraries it looks at), or a library the linker has not finished
+                // mapping yet (its next report wakes another scan).
+                continue;
+            }
             Optional<String> family = familyByInode.computeIfAbsent(m.dev() + ":" + m.inode(), k -> familyOf(m));
             if (family.isEmpty()) {
                 continue;

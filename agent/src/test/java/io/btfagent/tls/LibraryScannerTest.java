@@ -138,4 +138,16 @@ class LibraryScannerTest {
         assertTrue(found.get(1).deleted());
         assertEquals(null, found.get(1).attachPath());
     }
+
+    @Test
+    void aLibraryMappedOnlyForReadingIsNotLoaded() throws IOException {
+        Path libssl = Files.copy(Fixtures.path(Fixtures.FAKE_LIBSSL), dir.resolve("libssl.so.3"));
+        // how FileChannel.map(READ_ONLY) of the file shows (the agent's ELF reader does that)
+        String read = "10000-11000 r--s 00000000 08:01 91 " + libssl + "\n";
+        assertEquals(List.of(), new MappedLibraries().scan(read));
+        List<LibraryScanner.LibraryFile> loaded = new MappedLibraries()
+                .scan(read + "20000-21000 r-xp 00001000 08:01 91 " + libssl + "\n");
+        assertEquals(1, loaded.size(), loaded.toString());
+        assertEquals(libssl, loaded.get(0).attachPath());
+    }
 }
