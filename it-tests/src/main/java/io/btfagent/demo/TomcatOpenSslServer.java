@@ -82,6 +82,7 @@ public final class TomcatOpenSslServer {
         });
         ctx.addServletMappingDecoded("/*", "echo");
         tomcat.start();
+        System.out.println("tomcat " + org.apache.catalina.util.ServerInfo.getServerNumber());
         System.out.println("port " + connector.getLocalPort());
         System.out.flush();
         new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();

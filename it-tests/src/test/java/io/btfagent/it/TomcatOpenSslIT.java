@@ -21,8 +21,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Tomcat embedded with each of its OpenSSL engines, curl as the client: the FFM engine on JDK 25
- * and the JNI engine on Debian's Tomcat Native (libtcnative-1, linked to the system's libssl).
+ * Tomcat embedded with each of its OpenSSL engines, curl as the client: the FFM engine of Tomcat
+ * 11 and of Tomcat 10.1 on JDK 25, and Tomcat 10.1's JNI engine on Debian's Tomcat Native
+ * (libtcnative-1, linked to the system's libssl; Tomcat 11 no longer loads that version).
  * Two connections in flight at once, each request (ingress) and response (egress) captured
  * exactly, with role server, the addresses of that curl connection, and the Tomcat worker
  * thread's Java name.
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 class TomcatOpenSslIT {
     static final Path JDK25 = Path.of("/usr/lib/jvm/temurin-25-jdk-amd64/bin/java");
     private static final String TOMCAT_CLASSPATH = System.getProperty("tomcat.classpath");
+    private static final String TOMCAT11_CLASSPATH = System.getProperty("tomcat11.classpath");
 
     @TempDir
     Path tmp;
@@ -39,9 +41,12 @@ class TomcatOpenSslIT {
     record Curl(String name, byte[] request, byte[] response, int localPort) {
     }
 
-    @ParameterizedTest(name = "{0} engine")
-    @ValueSource(strings = {"ffm", "jni"})
-    void twoConcurrentCurlConnectionsAreCapturedExactlyWithTheirOwnConnAndAddresses(String engine) throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"ffm 11", "ffm 10.1", "jni 10.1"})
+    void twoConcurrentCurlConnectionsAreCapturedExactlyWithTheirOwnConnAndAddresses(String engineAndTomcat)
+            throws Exception {
+        String engine = engineAndTomcat.split(" ")[0];
+        boolean tomcat11 = engineAndTomcat.endsWith(" 11");
         boolean ffm = engine.equals("ffm");
         if (ffm) {
             assumeTrue(Files.isExecutable(JDK25), "Tomcat's FFM engine needs JDK 22+; " + JDK25 + " is not installed");
@@ -53,7 +58,7 @@ class TomcatOpenSslIT {
         List<String> command = new ArrayList<>(List.of(ffm ? JDK25.toString() : ChildJvm.JAVA,
                 ffm ? "--enable-native-access=ALL-UNNAMED" : "-Djava.library.path=" + ChildJvm.LIBSSL_DIR,
                 "-javaagent:" + ChildJvm.AGENT_JAR.toAbsolutePath() + "=sinks=jsonl,log,sink.jsonl.path=" + jsonl,
-                "-cp", TOMCAT_CLASSPATH, "io.btfagent.demo.TomcatOpenSslServer", pem[0].toString(), pem[1].toString(),
+                "-cp", tomcat11 ? TOMCAT11_CLASSPATH : TOMCAT_CLASSPATH, "io.btfagent.demo.TomcatOpenSslServer", pem[0].toString(), pem[1].toString(),
                 tmp.resolve("work").toString(), engine));
         Process server = new ProcessBuilder(command)
                 .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
@@ -61,6 +66,9 @@ class TomcatOpenSslIT {
         int port;
         try {
             port = Integer.parseInt(awaitLine(server, out, "port ").substring(5).trim());
+            String version = System.getProperty(tomcat11 ? "tomcat11.version" : "tomcat.version");
+            assertEquals("tomcat " + version + ".0", awaitLine(server, out, "tomcat "), "the Tomcat that runs");
+            System.out.println("Tomcat " + version + ", " + engine + " engine"); // names the lines below
             // Tomcat's FFM engine looks up "libssl.so" (libssl-dev); the JNI one needs libtcnative-1
             assertTrue(port > 0, "Tomcat's connector did not start:\n" + Files.readString(err));
             awaitLine(server, err, "[btf-agent]", WildflyCaptureIT.HOOKED);
