@@ -18,7 +18,7 @@
 # bpftrace; also floor-single, agent-single), BENCH_JSONL (the jsonl sink's file,
 # bench-events.jsonl in the work directory; deleted after each run), BENCH_LIBSSL /
 # BENCH_LIBCRYPTO (the system's libssl.so.3 / libcrypto.so.3), BENCH_STARTUP (false skips the
-# start-up runs), BENCH_STARTUP_REPS (11); BENCH_LOAD (false skips the real-stack load: 8
+# start-up runs), BENCH_STARTUP_REPS (21); BENCH_LOAD (false skips the real-stack load: 8
 # threads of wildfly-openssl HTTPS requests with and without the agent and its jsonl sink),
 # BENCH_LOAD_REPS (interleaved pairs, 3), BENCH_LOAD_SECONDS (measured per run, 20).
 set -euo pipefail
@@ -50,9 +50,14 @@ trap 'rm -rf "$work"' EXIT
 # the server's certificate for the in-process handshake
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench \
     -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-# an agent that does nothing, for the time-to-main comparison
+# an agent that does nothing, for the time-to-main comparison, and the start-up probe's class
+# path: MainProbe alone, so that the empty agent's class is found only in its jar and the JVM
+# opens that jar as it opens any agent's (with it-tests' classes on the class path, it would
+# take the class from there and never open the jar)
 printf 'Premain-Class: io.btfagent.bench.EmptyAgent\n' > "$work/manifest"
 jar cfm "$work/empty-agent.jar" "$work/manifest" -C "$classes" io/btfagent/bench/EmptyAgent.class
+mkdir -p "$work/startup-cp/io/btfagent/bench"
+cp "$classes/io/btfagent/bench/MainProbe.class" "$work/startup-cp/io/btfagent/bench/"
 table=$root/it-tests/target/bench-table.md
 # The controller runs the agent's own classes (BpfObject, the bundled libbpf) with the agent's
 # JNA; the workload JVMs run with it-tests' classes and a JNA of their own.
@@ -65,6 +70,7 @@ java -cp "$classes:$agent_classes:$agent_deps" \
     -Dbench.work="$work" \
     -Dbench.ring.object="$ring" \
     -Dbench.empty.agent="$work/empty-agent.jar" \
+    -Dbench.startup.classpath="$work/startup-cp" \
     -Dbench.table="$table" \
     ${BENCH_STARTUP:+-Dbench.startup="$BENCH_STARTUP"} \
     ${BENCH_STARTUP_REPS:+-Dbench.startup.reps="$BENCH_STARTUP_REPS"} \

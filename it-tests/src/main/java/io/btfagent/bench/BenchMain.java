@@ -141,8 +141,9 @@ public final class BenchMain {
             }
         }
         Startup startup = Boolean.parseBoolean(System.getProperty("bench.startup", "true"))
-                ? startup(java, childClasspath, agentJar, Path.of(required("bench.empty.agent")),
-                        Integer.parseInt(System.getProperty("bench.startup.reps", "11")), work)
+                ? startup(java, System.getProperty("bench.startup.classpath", childClasspath), agentJar,
+                        Path.of(required("bench.empty.agent")),
+                        Integer.parseInt(System.getProperty("bench.startup.reps", "21")), work)
                 : null;
         double[] reader = System.getProperty("bench.ring.object") == null ? null
                 : RingReaderBench.measure(Files.readAllBytes(Path.of(System.getProperty("bench.ring.object"))),
