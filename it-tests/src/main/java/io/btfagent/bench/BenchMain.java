@@ -582,7 +582,7 @@ public final class BenchMain {
         if (startup != null) {
             b.append(String.format(Locale.ROOT, "| `main` reached, empty `-javaagent` (ms after process start, median of %d) "
                     + "| %.1f |%n", startup.reps(), startup.mainEmpty()));
-            b.append(String.format(Locale.ROOT, "| `main` reached, btf-agent | %.1f (+%.1f) |%n", startup.mainAgent(),
+            b.append(String.format(Locale.ROOT, "| `main` reached, btf-agent | %.1f (%+.1f) |%n", startup.mainAgent(),
                     startup.mainAgent() - startup.mainEmpty()));
             b.append(String.format(Locale.ROOT, "| probes attached (ms after JVM start, median of %d) | %s |%n",
                     startup.attachedRuns(), Double.isNaN(startup.attached()) ? "–"
