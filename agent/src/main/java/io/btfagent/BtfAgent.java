@@ -347,10 +347,12 @@ public final class BtfAgent {
 
     /**
      * The agent's classes and resources, dependencies included: one zip archive, {@value #NAME},
-     * stored uncompressed in the agent jar, and read in place from the mapped jar. The JVM opens
-     * the agent jar before {@code main}, as part of the application's class path, and indexes
-     * every entry of it there; with the agent's 8,000-odd entries nested in one, that index has
-     * a handful, and the agent's own is built on the agent's thread when it first loads a class.
+     * stored uncompressed in the agent jar and read in place, by positional reads of the jar. The
+     * JVM opens the agent jar before {@code main}, as part of the application's class path, and
+     * indexes every entry of it there; with the agent's 8,000-odd entries nested in one, that
+     * index has a handful, and the agent's own is built on the agent's thread when it first
+     * loads a class. The jar is read, not mapped: a jar overwritten in place while the JVM runs
+     * then fails a read (one line, no class) instead of faulting on a mapped page.
      */
     static final class Archive {
         static final String NAME = "inst.jar";
@@ -361,81 +363,107 @@ public final class BtfAgent {
         private static final int DEFLATED = 8;
 
         private final String where;
-        /** The archive's bytes, little-endian; never changed. */
-        private final ByteBuffer zip;
-        /** Entry name to the offset of its central directory header. */
+        private final FileChannel file;
+        /** Where the archive starts in the file, and its length. */
+        private final long base;
+        private final long length;
+        /** The archive's central directory, little-endian. */
+        private final ByteBuffer cen;
+        /** Entry name to the offset of its header in {@link #cen}. */
         private final Map<String, Integer> central;
         private final Handler handler = new Handler(this);
 
-        private Archive(String where, ByteBuffer zip) throws IOException {
+        private Archive(String where, FileChannel file, long base, long length) throws IOException {
             this.where = where;
-            this.zip = zip.order(ByteOrder.LITTLE_ENDIAN);
-            this.central = index();
+            this.file = file;
+            this.base = base;
+            this.length = length;
+            // the end record is the last thing in the archive, before a comment of up to 64 KiB
+            int tail = (int) Math.min(length, 22 + 0xffff);
+            ByteBuffer end = read(length - tail, tail);
+            int at = -1;
+            for (int i = tail - 22; i >= 0; i--) {
+                if (end.getInt(i) == END) {
+                    at = i;
+                    break;
+                }
+            }
+            if (at < 0) {
+                throw new IOException(where + " is not a zip archive (no end record)");
+            }
+            int count = u16(end, at + 10);
+            long cenSize = end.getInt(at + 12) & 0xffffffffL;
+            long cenStart = end.getInt(at + 16) & 0xffffffffL;
+            if (cenStart + cenSize > length - tail + at) {
+                throw new IOException(where + " has a damaged end record");
+            }
+            this.cen = read(cenStart, (int) cenSize);
+            this.central = index(count);
         }
 
         /** The archive {@code name} stored uncompressed in the zip file {@code jar}. */
         static Archive open(Path jar, String name) throws IOException {
-            ByteBuffer mapped;
-            try (FileChannel ch = FileChannel.open(jar, StandardOpenOption.READ)) {
-                mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size());
+            FileChannel ch = FileChannel.open(jar, StandardOpenOption.READ);
+            try {
+                Archive outer = new Archive(jar.toString(), ch, 0, ch.size());
+                Integer at = outer.central.get(name);
+                if (at == null) {
+                    throw new IOException(jar + " has no " + name + ": not a btf-agent jar, or a damaged one");
+                }
+                if (u16(outer.cen, at + 10) != STORED) {
+                    throw new IOException(name + " in " + jar + " is compressed; the agent reads it only stored");
+                }
+                return new Archive(jar + "!/" + name, ch, outer.dataStart(at), outer.cen.getInt(at + 20) & 0xffffffffL);
+            } catch (IOException | RuntimeException e) {
+                ch.close();
+                throw e;
             }
-            Archive outer = new Archive(jar.toString(), mapped);
-            Integer at = outer.central.get(name);
-            if (at == null) {
-                throw new IOException(jar + " has no " + name + ": not a btf-agent jar, or a damaged one");
-            }
-            if (outer.u16(at + 10) != STORED) {
-                throw new IOException(name + " in " + jar + " is compressed; the agent reads it only stored");
-            }
-            return new Archive(jar + "!/" + name, outer.data(at));
         }
 
-        private Map<String, Integer> index() throws IOException {
-            int end = -1;
-            // the end record is the last thing in the file, before a comment of up to 64 KiB
-            for (int i = zip.limit() - 22; i >= Math.max(0, zip.limit() - 22 - 0xffff); i--) {
-                if (zip.getInt(i) == END) {
-                    end = i;
-                    break;
+        /** {@code n} bytes at {@code offset} of the archive, little-endian; fewer is an IOException. */
+        private ByteBuffer read(long offset, int n) throws IOException {
+            if (offset < 0 || n < 0 || offset + n > length) {
+                throw new IOException(where + ": a read past the end of the archive (damaged, or changed since it was opened)");
+            }
+            ByteBuffer b = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+            while (b.hasRemaining()) {
+                if (file.read(b, base + offset + b.position()) < 0) {
+                    throw new IOException(where + " ended early: the file was changed since the agent opened it");
                 }
             }
-            if (end < 0) {
-                throw new IOException(where + " is not a zip archive (no end record)");
-            }
-            int count = u16(end + 10);
-            int at = zip.getInt(end + 16);
+            return b.flip();
+        }
+
+        private Map<String, Integer> index(int count) throws IOException {
             Map<String, Integer> map = new HashMap<>(count * 4 / 3 + 1);
             byte[] name = new byte[256];
+            int at = 0;
             for (int i = 0; i < count; i++) {
-                if (at < 0 || at + 46 > zip.limit() || zip.getInt(at) != CENTRAL) {
+                if (at + 46 > cen.limit() || cen.getInt(at) != CENTRAL) {
                     throw new IOException(where + " has a damaged central directory (entry " + i + ")");
                 }
-                int nameLength = u16(at + 28);
-                if (at + 46 + nameLength > zip.limit()) {
+                int nameLength = u16(cen, at + 28);
+                if (at + 46 + nameLength > cen.limit()) {
                     throw new IOException(where + " has a damaged central directory (entry " + i + ")");
                 }
                 if (nameLength > name.length) {
                     name = new byte[nameLength];
                 }
-                zip.get(at + 46, name, 0, nameLength);
+                cen.get(at + 46, name, 0, nameLength);
                 map.put(new String(name, 0, nameLength, StandardCharsets.UTF_8), at);
-                at += 46 + nameLength + u16(at + 30) + u16(at + 32);
+                at += 46 + nameLength + u16(cen, at + 30) + u16(cen, at + 32);
             }
             return map;
         }
 
-        /** The bytes of the entry whose central header is at {@code at}, as stored. */
-        private ByteBuffer data(int at) throws IOException {
-            int local = zip.getInt(at + 42);
-            if (local < 0 || local + 30 > zip.limit() || zip.getInt(local) != LOCAL) {
+        /** Where the data of the entry whose central header is at {@code at} starts in the archive. */
+        private long dataStart(int at) throws IOException {
+            long local = cen.getInt(at + 42) & 0xffffffffL;
+            ByteBuffer h = read(local, 30);
+            if (h.getInt(0) != LOCAL) {
                 throw new IOException(where + " has a damaged local header at " + local);
             }
-            int start = local + 30 + u16(local + 26) + u16(local + 28);
-            int size = zip.getInt(at + 20);
-            if (size < 0 || start + size > zip.limit()) {
-                throw new IOException(where + ": an entry runs past the end of the archive");
-            }
-            return zip.slice(start, size);
+            return local + 30 + u16(h, 26) + u16(h, 28);
         }
 
         /** The content of entry {@code name}, or null if there is none. */
@@ -444,23 +472,23 @@ public final class BtfAgent {
             if (at == null) {
                 return null;
             }
-            ByteBuffer data = data(at);
-            int size = zip.getInt(at + 24);
-            if (size < 0) {
+            int stored = cen.getInt(at + 20);
+            int size = cen.getInt(at + 24);
+            if (stored < 0 || size < 0) {
                 throw new IOException(where + "!/" + name + " is too large");
             }
-            byte[] b = new byte[size];
-            int method = u16(at + 10);
+            ByteBuffer data = read(dataStart(at), stored);
+            int method = u16(cen, at + 10);
             if (method == STORED) {
-                data.get(b);
-                return b;
+                return data.array();
             }
             if (method != DEFLATED) {
                 throw new IOException(where + "!/" + name + " has compression method " + method);
             }
+            byte[] b = new byte[size];
             Inflater inflater = new Inflater(true);
             try {
-                inflater.setInput(data);
+                inflater.setInput(data.array(), 0, stored);
                 int n = 0;
                 while (n < size) {
                     int k = inflater.inflate(b, n, size - n);
@@ -492,8 +520,8 @@ public final class BtfAgent {
             }
         }
 
-        private int u16(int at) {
-            return zip.getShort(at) & 0xffff;
+        private static int u16(ByteBuffer b, int at) {
+            return b.getShort(at) & 0xffff;
         }
 
         /** {@code btf-agent:/<entry>} URLs of one archive. */

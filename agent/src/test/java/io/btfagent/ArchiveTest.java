@@ -119,6 +119,21 @@ class ArchiveTest {
     }
 
     @Test
+    void aJarOverwrittenInPlaceAfterItWasOpenedFailsAReadInsteadOfFaulting() throws IOException {
+        Map<String, byte[]> content = content();
+        Path jar = jar(zip(content, false, null), true, null);
+        BtfAgent.Archive a = BtfAgent.Archive.open(jar, BtfAgent.Archive.NAME);
+        assertArrayEquals(content.get("a/random.bin"), a.read("a/random.bin"));
+        // as `cp other.jar agent.jar` does: same inode, shorter content
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(jar,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(200);
+        }
+        IOException e = assertThrows(IOException.class, () -> a.read("a/random.bin"));
+        assertTrue(e.getMessage().contains("changed since"), e.getMessage());
+    }
+
+    @Test
     void aTruncatedArchiveIsRefusedWithACauseNotAnException() throws IOException {
         byte[] archive = zip(content(), false, null);
         byte[] cut = java.util.Arrays.copyOf(archive, archive.length - 30);

@@ -117,7 +117,7 @@ class PackagingIT {
 
     @Test
     void theArchiveIsStoredUncompressedAndTheJarHasAHandfulOfEntries() throws IOException {
-        // The agent reads the archive in place from the mapped jar, which needs it stored; the JVM
+        // The agent reads the archive in place from the jar, which needs it stored; the JVM
         // indexes every entry of the jar before main, which the nesting keeps to a handful.
         try (ZipFile zip = new ZipFile(ChildJvm.AGENT_JAR.toFile())) {
             ZipEntry e = zip.getEntry(ARCHIVE);
