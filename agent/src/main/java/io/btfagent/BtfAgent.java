@@ -4,6 +4,7 @@ import java.io.ByteArrayInputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.RandomAccessFile;
 import java.lang.instrument.Instrumentation;
 import java.lang.reflect.InvocationTargetException;
 import java.net.MalformedURLException;
@@ -12,10 +13,8 @@ import java.net.URLConnection;
 import java.net.URLStreamHandler;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.security.CodeSource;
 import java.security.ProtectionDomain;
 import java.security.cert.Certificate;
@@ -352,7 +351,9 @@ public final class BtfAgent {
      * indexes every entry of it there; with the agent's 8,000-odd entries nested in one, that
      * index has a handful, and the agent's own is built on the agent's thread when it first
      * loads a class. The jar is read, not mapped: a jar overwritten in place while the JVM runs
-     * then fails a read (one line, no class) instead of faulting on a mapped page.
+     * then fails a read (one line, no class) instead of faulting on a mapped page. And it is read
+     * through a {@link RandomAccessFile}, not a {@code FileChannel}: a channel closes for good
+     * when a thread reading it is interrupted, and application threads load agent classes too.
      */
     static final class Archive {
         static final String NAME = "inst.jar";
@@ -363,7 +364,7 @@ public final class BtfAgent {
         private static final int DEFLATED = 8;
 
         private final String where;
-        private final FileChannel file;
+        private final RandomAccessFile file;
         /** Where the archive starts in the file, and its length. */
         private final long base;
         private final long length;
@@ -373,7 +374,7 @@ public final class BtfAgent {
         private final Map<String, Integer> central;
         private final Handler handler = new Handler(this);
 
-        private Archive(String where, FileChannel file, long base, long length) throws IOException {
+        private Archive(String where, RandomAccessFile file, long base, long length) throws IOException {
             this.where = where;
             this.file = file;
             this.base = base;
@@ -403,9 +404,9 @@ public final class BtfAgent {
 
         /** The archive {@code name} stored uncompressed in the zip file {@code jar}. */
         static Archive open(Path jar, String name) throws IOException {
-            FileChannel ch = FileChannel.open(jar, StandardOpenOption.READ);
+            RandomAccessFile ch = new RandomAccessFile(jar.toFile(), "r");
             try {
-                Archive outer = new Archive(jar.toString(), ch, 0, ch.size());
+                Archive outer = new Archive(jar.toString(), ch, 0, ch.length());
                 Integer at = outer.central.get(name);
                 if (at == null) {
                     throw new IOException(jar + " has no " + name + ": not a btf-agent jar, or a damaged one");
@@ -425,13 +426,16 @@ public final class BtfAgent {
             if (offset < 0 || n < 0 || offset + n > length) {
                 throw new IOException(where + ": a read past the end of the archive (damaged, or changed since it was opened)");
             }
-            ByteBuffer b = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
-            while (b.hasRemaining()) {
-                if (file.read(b, base + offset + b.position()) < 0) {
-                    throw new IOException(where + " ended early: the file was changed since the agent opened it");
+            byte[] b = new byte[n];
+            try {
+                synchronized (file) {
+                    file.seek(base + offset);
+                    file.readFully(b);
                 }
+            } catch (java.io.EOFException e) {
+                throw new IOException(where + " ended early: the file was changed since the agent opened it");
             }
-            return b.flip();
+            return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
         }
 
         private Map<String, Integer> index(int count) throws IOException {

@@ -119,6 +119,20 @@ class ArchiveTest {
     }
 
     @Test
+    void aReadByAnInterruptedThreadWorksAndLeavesTheArchiveOpen() throws IOException {
+        // application threads load agent classes (the woven advice), interrupted or not
+        Map<String, byte[]> content = content();
+        BtfAgent.Archive a = BtfAgent.Archive.open(jar(zip(content, false, null), true, null), BtfAgent.Archive.NAME);
+        Thread.currentThread().interrupt();
+        try {
+            assertArrayEquals(content.get("a/B.class"), a.read("a/B.class"));
+        } finally {
+            assertTrue(Thread.interrupted(), "the interrupt is left for its owner");
+        }
+        assertArrayEquals(content.get("a/random.bin"), a.read("a/random.bin"));
+    }
+
+    @Test
     void aJarOverwrittenInPlaceAfterItWasOpenedFailsAReadInsteadOfFaulting() throws IOException {
         Map<String, byte[]> content = content();
         Path jar = jar(zip(content, false, null), true, null);
