@@ -443,13 +443,10 @@ public final class BtfAgent {
             byte[] name = new byte[256];
             int at = 0;
             for (int i = 0; i < count; i++) {
-                if (at + 46 > cen.limit() || cen.getInt(at) != CENTRAL) {
+                if (at + 46 > cen.limit() || cen.getInt(at) != CENTRAL || at + 46 + u16(cen, at + 28) > cen.limit()) {
                     throw new IOException(where + " has a damaged central directory (entry " + i + ")");
                 }
                 int nameLength = u16(cen, at + 28);
-                if (at + 46 + nameLength > cen.limit()) {
-                    throw new IOException(where + " has a damaged central directory (entry " + i + ")");
-                }
                 if (nameLength > name.length) {
                     name = new byte[nameLength];
                 }

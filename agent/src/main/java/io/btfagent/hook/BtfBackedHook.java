@@ -42,8 +42,7 @@ public final class BtfBackedHook implements LibraryHook {
 
     @Override
     public HookedLibrary attach(LibraryScanner.LibraryFile file, TlsLibrary lib, long t0) throws HookRefused {
-        BtfSelection.Outcome outcome = BtfSelection.select(catalog, lib.family(), lib.buildId(),
-                lib::reportedVersion, fallback, debug);
+        BtfSelection.Outcome outcome = select(lib, debug);
         if (outcome instanceof BtfSelection.Refused r) {
             throw new HookRefused(r.version().isEmpty()
                     ? "not hooking " + file.path() + ": " + r.reason()
@@ -54,7 +53,7 @@ public final class BtfBackedHook implements LibraryHook {
         String version = btf.selection().version();
         long tResolved = System.nanoTime();
         RecordRouter router = setup.router();
-        try (BtfMerger.Merged merged = BtfMerger.merge(setup.kernelBtf(), setup.object().kernelTypeNames(), btf.selection().btf())) {
+        try (BtfMerger.Merged merged = merge(btf)) {
             long tMerged = System.nanoTime();
             int id = setup.nextId();
             router.add(id, setup.decoder(lib, version, file),
@@ -63,10 +62,7 @@ public final class BtfBackedHook implements LibraryHook {
             ProbeSites sites;
             long tPlanned;
             try {
-                // GnuTLS stays at entry: with its moved gnutls_record_send probes a GnuTLS 3.8.13 client
-                // crashed at exit (SIGSEGV in a native thread) in CatalogMatrixIT; cause not yet known
-                sites = ProbeSites.plan(file.attachPath(), lib.functions(),
-                        placeProbes && !lib.family().equals("gnutls"));
+                sites = plan(file, lib);
                 tPlanned = System.nanoTime();
                 a = setup.object().attachAt(merged.path(), setup.settings(), setup.ringFd(), setup.pid(),
                         file.attachPath().toString(), sites(id, sites), lib.freeProbe(), false, setup.attachMode(),
@@ -100,14 +96,28 @@ public final class BtfBackedHook implements LibraryHook {
      */
     public void rehearse(LibraryScanner.LibraryFile file) throws IOException {
         TlsLibrary lib = TlsLibrary.open(file);
-        BtfSelection.Outcome outcome = BtfSelection.select(catalog, lib.family(), lib.buildId(),
-                lib::reportedVersion, fallback, line -> { });
-        if (outcome instanceof BtfSelection.Chosen btf) {
-            try (BtfMerger.Merged merged = BtfMerger.merge(setup.kernelBtf(), setup.object().kernelTypeNames(),
-                    btf.selection().btf())) {
-                ProbeSites.plan(file.attachPath(), lib.functions(), placeProbes && !lib.family().equals("gnutls"));
+        if (select(lib, line -> { }) instanceof BtfSelection.Chosen btf) {
+            try (BtfMerger.Merged merged = merge(btf)) {
+                plan(file, lib);
             }
         }
+    }
+
+    /** The BTF for {@code lib}'s build, or why there is none. */
+    private BtfSelection.Outcome select(TlsLibrary lib, Consumer<String> said) {
+        return BtfSelection.select(catalog, lib.family(), lib.buildId(), lib::reportedVersion, fallback, said);
+    }
+
+    /** The chosen BTF merged with the kernel's (the part the capture program can reach). */
+    private BtfMerger.Merged merge(BtfSelection.Chosen btf) throws IOException {
+        return BtfMerger.merge(setup.kernelBtf(), setup.object().kernelTypeNames(), btf.selection().btf());
+    }
+
+    /** Where {@code lib}'s probes go in {@code file}. */
+    private ProbeSites plan(LibraryScanner.LibraryFile file, TlsLibrary lib) throws IOException {
+        // GnuTLS stays at entry: with its moved gnutls_record_send probes a GnuTLS 3.8.13 client
+        // crashed at exit (SIGSEGV in a native thread) in CatalogMatrixIT; cause not yet known
+        return ProbeSites.plan(file.attachPath(), lib.functions(), placeProbes && !lib.family().equals("gnutls"));
     }
 
     /** The cookies of library {@code id} on the sites ProbePlacement chose. */

@@ -60,10 +60,10 @@ public final class MappedLibraries {
         return out;
     }
 
-    /** openssl or gnutls by file name; boringssl if an executable mapping is netty-tcnative. */
+    /** openssl or gnutls by file name; boringssl if the (executable) mapping is netty-tcnative. */
     private static Optional<String> familyOf(LibraryScanner.Mapping m) {
         Optional<String> byName = LibraryScanner.family(Path.of(m.name()).getFileName().toString());
-        if (byName.isPresent() || !m.executable()) {
+        if (byName.isPresent()) {
             return byName;
         }
         Path read = readable(m.mapFile()) ? m.mapFile() : Path.of(m.name());
