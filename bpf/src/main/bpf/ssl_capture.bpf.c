@@ -33,6 +33,16 @@ const volatile __u32 max_capture = 65536;
  */
 const volatile __u32 target_tgid = 0;
 /*
+ * The JVM's pid namespace (device and inode of /proc/self/ns/pid, as the kernel encodes the
+ * device). When set, the process check and the pid/tid of every record use the numbers the
+ * JVM sees in its own namespace (a container's): bpf_get_current_pid_tgid() gives the initial
+ * namespace's numbers, which a JVM inside a pid namespace cannot know, so comparing them with
+ * its own pid would match nothing. target_tgid is then the pid in that namespace. A task whose
+ * active pid namespace is another one never matches.
+ */
+const volatile __u64 pidns_dev = 0;
+const volatile __u64 pidns_ino = 0;
+/*
  * Records are submitted without waking the reader, which polls the ring on a short timer,
  * until this much data waits: a wakeup per record would cost every TLS call a context switch.
  * 0 wakes the reader for every record. Set before load (the agent sets 1/32 of the ring).
@@ -51,6 +61,7 @@ struct call_args {
 	__u64 ssl;
 	__u64 buf;
 	__u64 ex_len_ptr; /* size_t * of the _ex variants, else 0 */
+	__u64 own_id;     /* tgid << 32 | pid as the JVM sees them (see own_task) */
 	__u32 cookie;
 };
 
@@ -121,6 +132,25 @@ static __always_inline void count(__u32 which, __u64 n)
 
 	if (v)
 		*v += n;
+}
+
+/*
+ * Whether the current task is one of the JVM's threads. Sets *own to its tgid << 32 | pid as
+ * the JVM sees them: in its own pid namespace when pidns_ino is set, else the initial one.
+ */
+static __always_inline int own_task(__u64 *own)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (pidns_ino) {
+		struct bpf_pidns_info ns = {};
+
+		if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)))
+			return 0; /* another pid namespace */
+		id = (__u64)ns.tgid << 32 | ns.pid;
+	}
+	*own = id;
+	return !target_tgid || (id >> 32) == target_tgid;
 }
 
 static __always_inline int is_write(__u32 func)
@@ -239,8 +269,9 @@ SEC("uprobe")
 int ssl_free_enter(struct pt_regs *ctx)
 {
 	__u64 ssl = ARG1(ctx);
+	__u64 own;
 
-	if (target_tgid && (bpf_get_current_pid_tgid() >> 32) != target_tgid)
+	if (!own_task(&own))
 		return 0;
 	bpf_map_delete_elem(&conns, &ssl);
 	bpf_map_delete_elem(&peers, &ssl);
@@ -258,7 +289,7 @@ int ssl_call_enter(struct pt_regs *ctx)
 	};
 	__u32 func = args.cookie & 0xff;
 
-	if (target_tgid && (id >> 32) != target_tgid)
+	if (!own_task(&args.own_id))
 		return 0;
 	if (func == FUNC_SSL_READ_EX || func == FUNC_SSL_WRITE_EX)
 		args.ex_len_ptr = ARG4(ctx);
@@ -412,7 +443,7 @@ int ssl_call_exit(struct pt_regs *ctx)
 
 	ec.args = args;
 	ec.ts_ns = bpf_ktime_get_ns();
-	ec.pid_tgid = id;
+	ec.pid_tgid = args->own_id;
 	if (memory_bio_only) {
 		ec.fd = -1;
 	} else if (is_gnutls(func)) {
@@ -463,10 +494,10 @@ out:
 SEC("uprobe")
 int linker_mapped(struct pt_regs *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct capture_header *h;
+	__u64 id;
 
-	if (target_tgid && (id >> 32) != target_tgid)
+	if (!own_task(&id))
 		return 0;
 	h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
 	if (!h) {

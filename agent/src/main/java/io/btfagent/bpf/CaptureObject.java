@@ -41,8 +41,12 @@ public final class CaptureObject {
         AUTO, SINGLE, MULTI
     }
 
-    /** The rodata settings of every instance, set between open and load. */
-    public record Settings(int maxCapture, int targetTgid, long wakeupBytes) {
+    /**
+     * The rodata settings of every instance, set between open and load. {@code pidNamespace}:
+     * the JVM's pid namespace, whose numbers {@code targetTgid} and the records' pid/tid are in;
+     * null: the initial namespace's numbers.
+     */
+    public record Settings(int maxCapture, int targetTgid, long wakeupBytes, PidNamespace pidNamespace) {
     }
 
     /** One loaded instance with its probes attached; {@code multi}: two uprobe_multi links. */
@@ -85,6 +89,8 @@ public final class CaptureObject {
     private final PeerLayout peerLayout;
     private final long maxCaptureOffset;
     private final long targetTgidOffset;
+    private final long pidnsDevOffset;
+    private final long pidnsInoOffset;
     private final long wakeupBytesOffset;
     private final long memoryBioOnlyOffset;
 
@@ -109,6 +115,8 @@ public final class CaptureObject {
         // at open from the symbol table), so they are read from the symbol table here too.
         this.maxCaptureOffset = setting(file, "max_capture");
         this.targetTgidOffset = setting(file, "target_tgid");
+        this.pidnsDevOffset = setting(file, "pidns_dev");
+        this.pidnsInoOffset = setting(file, "pidns_ino");
         this.wakeupBytesOffset = setting(file, "wakeup_bytes");
         this.memoryBioOnlyOffset = setting(file, "memory_bio_only");
     }
@@ -240,6 +248,14 @@ public final class CaptureObject {
         }
     }
 
+    private void setProcess(BpfObject obj, Settings settings) throws BpfException {
+        obj.setRodataInt(targetTgidOffset, settings.targetTgid());
+        if (settings.pidNamespace() != null) {
+            obj.setRodataLong(pidnsDevOffset, settings.pidNamespace().kernelDev());
+            obj.setRodataLong(pidnsInoOffset, settings.pidNamespace().inode());
+        }
+    }
+
     private BpfObject load(String btfPath, Settings settings, int ringFd, int pid, String path, List<String> functions,
             long[] fileOffsets, boolean memoryBioOnly, long[] cookies, FreeProbe free, Sites sites,
             boolean multi) throws BpfException {
@@ -250,7 +266,7 @@ public final class CaptureObject {
                 obj.skipProgram(FREE_PROGRAM);
             }
             obj.setRodataInt(maxCaptureOffset, settings.maxCapture());
-            obj.setRodataInt(targetTgidOffset, settings.targetTgid());
+            setProcess(obj, settings);
             obj.setRodataLong(wakeupBytesOffset, settings.wakeupBytes());
             obj.setRodataInt(memoryBioOnlyOffset, memoryBioOnly ? 1 : 0);
             obj.reuseMap(EVENTS_MAP, ringFd);
@@ -304,7 +320,7 @@ public final class CaptureObject {
             throws BpfException {
         BpfObject obj = BpfObject.open(OBJECT_NAME, elf, kernelBtfPath);
         try {
-            obj.setRodataInt(targetTgidOffset, settings.targetTgid());
+            setProcess(obj, settings);
             obj.setRodataInt(memoryBioOnlyOffset, 1);
             obj.reuseMap(EVENTS_MAP, ringFd);
             reuseConnMaps(obj);

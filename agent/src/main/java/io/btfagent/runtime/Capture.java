@@ -4,6 +4,7 @@ import ch.qos.logback.classic.Logger;
 import io.btfagent.bpf.BpfException;
 import io.btfagent.bpf.BtfMerger;
 import io.btfagent.bpf.CaptureObject;
+import io.btfagent.bpf.PidNamespace;
 import io.btfagent.bpf.RingReader;
 import io.btfagent.bpf.SharedMaps;
 import io.btfagent.bpf.UprobeLink;
@@ -72,10 +73,20 @@ final class Capture {
         this.object = CaptureObject.bundled();
         int ringBytes = CaptureObject.ringSize(config.longValue("ring.bytes"));
         int pid = (int) ProcessHandle.current().pid();
-        // this process as the kernel's BPF helpers see it (another number inside a pid namespace)
-        int tgid = AgentControl.initialNamespacePid().orElse(pid);
+        // The program matches this JVM's threads by their numbers in its own pid namespace (a
+        // container's): the only numbers it knows, and the ones ps and jstack there show.
+        PidNamespace pidNamespace = null;
+        int tgid = pid;
+        try {
+            pidNamespace = PidNamespace.ofThisProcess();
+        } catch (IOException | RuntimeException e) {
+            // without /proc/self/ns/pid: the initial namespace's numbers, which an attach from
+            // outside a container tells (else this JVM's own, right outside a pid namespace)
+            tgid = AgentControl.initialNamespacePid().orElse(pid);
+            log.debug("pid namespace of this JVM unknown ({}); matching pid {} as the kernel numbers it", e, tgid);
+        }
         CaptureObject.Settings settings = new CaptureObject.Settings((int) config.longValue("capture.max-bytes"),
-                tgid, ringBytes / 32);
+                tgid, ringBytes / 32, pidNamespace);
         CaptureObject.AttachMode attachMode = CaptureObject.AttachMode.valueOf(
                 config.word("attach.mode").toUpperCase(Locale.ROOT));
         boolean multiUsable = CaptureObject.uprobeMultiUsable();
