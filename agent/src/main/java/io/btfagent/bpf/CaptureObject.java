@@ -314,10 +314,13 @@ public final class CaptureObject {
      * Loads the one instance that probes the dynamic linker at {@code linkerPath} (its
      * {@code _dl_debug_state}) in process {@code pid}: each call writes a record with cookie
      * {@link #LINKER_COOKIE} into {@code ringFd}. It reads no library struct: the kernel's BTF
-     * ({@code kernelBtfPath}) suffices. Closes the instance on failure.
+     * ({@code kernelBtfPath}) suffices. With {@code multi} the probe is a uprobe_multi link
+     * (a BPF link, which CAP_BPF and CAP_PERFMON allow), else a perf-event uprobe, which kernels
+     * since 2025 grant only with CAP_SYS_ADMIN: inside a container that lacks it, only the first
+     * works. Closes the instance on failure.
      */
-    public BpfObject attachLinker(String kernelBtfPath, Settings settings, int ringFd, int pid, String linkerPath)
-            throws BpfException {
+    public BpfObject attachLinker(String kernelBtfPath, Settings settings, int ringFd, int pid, String linkerPath,
+            boolean multi) throws BpfException {
         BpfObject obj = BpfObject.open(OBJECT_NAME, elf, kernelBtfPath);
         try {
             setProcess(obj, settings);
@@ -327,8 +330,16 @@ public final class CaptureObject {
             obj.skipProgram(ENTRY_PROGRAM);
             obj.skipProgram(EXIT_PROGRAM);
             obj.skipProgram(FREE_PROGRAM);
+            if (multi) {
+                obj.useUprobeMulti(LINKER_PROGRAM);
+            }
             obj.load();
-            obj.attachUprobe(LINKER_PROGRAM, pid, linkerPath, LINKER_FUNCTION, false, LINKER_COOKIE);
+            if (multi) {
+                obj.attachUprobeMulti(LINKER_PROGRAM, pid, linkerPath, List.of(LINKER_FUNCTION),
+                        new long[] {LINKER_COOKIE}, false);
+            } else {
+                obj.attachUprobe(LINKER_PROGRAM, pid, linkerPath, LINKER_FUNCTION, false, LINKER_COOKIE);
+            }
             return obj;
         } catch (BpfException | RuntimeException e) {
             obj.close();

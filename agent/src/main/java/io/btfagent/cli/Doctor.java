@@ -1,16 +1,16 @@
 package io.btfagent.cli;
 
 import io.btfagent.bpf.CaptureObject;
+import io.btfagent.bpf.ProcessAccess;
 import io.btfagent.btf.BtfCatalog;
 import io.btfagent.btf.BtfSelection;
 import io.btfagent.config.AgentConfig;
 import io.btfagent.natives.NativeFiles;
-import io.btfagent.runtime.Preflight;
+import io.btfagent.runtime.NativeBinding;
 import io.btfagent.tls.LibraryScanner;
 import io.btfagent.tls.TlsLibrary;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -41,6 +41,8 @@ final class Doctor {
 
     private final List<String> lines = new ArrayList<>();
     private boolean failed;
+    /** A JVM under a seccomp filter whose rules /proc does not show. */
+    private boolean seccomp;
 
     private void ok(String text) {
         lines.add(OK + " " + text);
@@ -62,7 +64,9 @@ final class Doctor {
         d.check(target, options);
         d.lines.forEach(out::println);
         out.println(d.failed ? "capture would not work: fix the lines marked " + BAD
-                : "capture would work" + target.map(t -> " in pid " + t.pid).orElse(" here"));
+                : "capture would work" + target.map(t -> " in pid " + t.pid).orElse(" here")
+                        + (d.seccomp && target.isPresent() ? " if its seccomp filter allows " + ProcessAccess.SYSCALLS
+                                + " (run doctor inside its container to try it)" : ""));
         return d.failed ? 1 : 0;
     }
 
@@ -83,8 +87,11 @@ final class Doctor {
         config.validate();
         config.problems().forEach(p -> bad("configuration: " + p, "correct the setting"));
         kernel(config);
-        capabilities("this process (" + TargetProcess.userName(NativeFiles.uid()) + ")",
-                Files.readString(Path.of("/proc/self/status")), target.isEmpty());
+        access("this process (" + TargetProcess.userName(NativeFiles.uid()) + ")", ProcessAccess.ofThisProcess(),
+                target.isEmpty());
+        if (target.isEmpty()) {
+            bpfCall(config);
+        }
         if (target.isEmpty()) {
             nativeDir(config, Path.of(System.getProperty("java.io.tmpdir", "/tmp")), NativeFiles.uid(),
                     Files.readString(Path.of("/proc/self/mountinfo")), null);
@@ -102,7 +109,7 @@ final class Doctor {
         if (Files.exists(t.seen("/tmp/.btf-agent-" + t.namespacePid() + "/control.sock"))) {
             info("btf-agent already runs in pid " + t.pid + ": 'status " + t.pid + "' shows it");
         }
-        capabilities("pid " + t.pid + " (" + TargetProcess.userName(t.uid()) + ")", t.status(), true);
+        access("pid " + t.pid + " (" + TargetProcess.userName(t.uid()) + ")", ProcessAccess.of(t.procFile("")), true);
         String tmpdir = t.systemProperties().getProperty("java.io.tmpdir", "/tmp");
         nativeDir(config, Path.of(tmpdir), t.uid(), Files.readString(t.procFile("mountinfo")), t);
         try {
@@ -176,16 +183,49 @@ final class Doctor {
         return found;
     }
 
-    private void capabilities(String who, String status, boolean decides) {
-        BigInteger eff = Preflight.effectiveCapabilities(status);
-        String text = "capabilities of " + who + ": effective 0x" + eff.toString(16);
-        if (Preflight.canCapture(eff)) {
+    /**
+     * The capabilities, user namespace and seccomp filter of {@code who}: its own, for a JVM, are
+     * what decide, since the agent runs inside it whether started with -javaagent or attached.
+     */
+    private void access(String who, ProcessAccess a, boolean decides) {
+        String text = "capabilities of " + who + ": " + a.sets();
+        Optional<String> blocker = a.blocker();
+        if (blocker.isEmpty()) {
             ok(text + " (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)");
         } else if (decides) {
-            bad(text + " lacks CAP_BPF and CAP_PERFMON", "run the JVM as root or grant them (setcap "
-                    + "cap_bpf,cap_perfmon+ep on the java binary, or add them to the container)");
+            bad(who + ": " + blocker.get(), null);
         } else {
-            info(text + " (lacks CAP_BPF and CAP_PERFMON; only the JVM's own capabilities matter)");
+            info(text + " (" + blocker.get().replaceFirst("^this process ", "") + "; only the JVM's own count)");
+        }
+        if (a.seccomp() == 2 && decides) {
+            seccomp = true;
+            info(who + " runs under a seccomp filter: capture there needs it to allow the " + ProcessAccess.SYSCALLS
+                    + " syscalls (Docker's and containerd's current default profiles do with CAP_BPF and CAP_PERFMON, "
+                    + "podman 4's only with CAP_SYS_ADMIN); the agent names the filter if it refuses them");
+        }
+        if (a.blocker().isEmpty() && !a.hasSysAdmin() && decides) {
+            info(who + " lacks CAP_SYS_ADMIN: kernels since mid-2025 create perf-event uprobes only with it, so "
+                    + "probes attach as uprobe_multi links (kernel 6.6 or newer, attach.mode auto or multi)");
+        }
+    }
+
+    /**
+     * Inside a container, doctor runs under the same seccomp filter and capabilities as the JVM
+     * would: one harmless bpf() call (a one-slot array, closed at once) shows whether the filter
+     * lets it through, which /proc cannot tell.
+     */
+    private void bpfCall(AgentConfig config) {
+        Optional<String> refused;
+        try {
+            refused = NativeBinding.tryBpfCall(config);
+        } catch (Throwable e) {
+            info("could not try a bpf() call here (" + e + ")");
+            return;
+        }
+        if (refused.isEmpty()) {
+            ok("a bpf() call from this process went through");
+        } else {
+            bad("a bpf() call from this process was refused: " + refused.get(), null);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.btfagent.hook;
 
+import io.btfagent.bpf.ProcessAccess;
 import io.btfagent.bpf.BpfException;
 import io.btfagent.bpf.BtfMerger;
 import io.btfagent.bpf.CaptureObject;
@@ -83,7 +84,7 @@ public final class BtfBackedHook implements LibraryHook {
                     hookedAs, new AtomicBoolean());
         } catch (IOException | BpfException | RuntimeException e) {
             throw new HookRefused("not hooking " + lib.family() + " " + version + " at " + file.path() + ": "
-                    + e.getMessage());
+                    + e.getMessage() + ProcessAccess.cause(e));
         }
     }
 

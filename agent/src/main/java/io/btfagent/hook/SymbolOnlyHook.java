@@ -1,5 +1,6 @@
 package io.btfagent.hook;
 
+import io.btfagent.bpf.ProcessAccess;
 import io.btfagent.bpf.BpfException;
 import io.btfagent.bpf.BtfMerger;
 import io.btfagent.bpf.CaptureObject;
@@ -54,7 +55,8 @@ public final class SymbolOnlyHook implements LibraryHook {
             return new HookedLibrary(id, lib, VERSION, "none (memory BIO only)", a.object(), a.multi(), null,
                     hookedAs, new AtomicBoolean());
         } catch (java.io.IOException | BpfException | RuntimeException e) {
-            throw new HookRefused("not hooking " + lib.family() + " at " + file.path() + ": " + e.getMessage());
+            throw new HookRefused("not hooking " + lib.family() + " at " + file.path() + ": " + e.getMessage()
+                    + ProcessAccess.cause(e));
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.btfagent.runtime;
 
+import io.btfagent.bpf.ProcessAccess;
 import ch.qos.logback.classic.Logger;
 import io.btfagent.bpf.BtfMerger;
 import io.btfagent.bpf.CaptureObject;
@@ -67,7 +68,8 @@ public final class AgentRuntime {
         try {
             runLogged(config, log, inst, exitHandled);
         } catch (Throwable t) {
-            log.warn("capture stopped: {}; the application continues without capture", String.valueOf(t));
+            log.warn("capture stopped: {}{}; the application continues without capture", String.valueOf(t),
+                    ProcessAccess.cause(t));
             log.debug("cause", t);
         }
     }

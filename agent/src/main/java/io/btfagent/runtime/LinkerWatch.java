@@ -1,8 +1,10 @@
 package io.btfagent.runtime;
 
+import io.btfagent.bpf.ProcessAccess;
 import io.btfagent.bpf.BpfException;
 import io.btfagent.bpf.BtfMerger;
 import io.btfagent.bpf.BpfObject;
+import io.btfagent.bpf.CaptureObject;
 import io.btfagent.bpf.UprobeLink;
 import io.btfagent.hook.InstanceSetup;
 import io.btfagent.tls.LibraryScanner;
@@ -62,12 +64,23 @@ final class LinkerWatch {
             return Optional.of("no dynamic linker (ld-linux*) mapped");
         }
         try (BtfMerger.Merged kernel = BtfMerger.kernelOnly(setup.kernelBtf(), setup.object().kernelTypeNames())) {
-            object = setup.object().attachLinker(kernel.path(), setup.settings(), setup.ringFd(), setup.pid(),
-                    ld.get());
+            boolean multi = setup.attachMode() != CaptureObject.AttachMode.SINGLE && setup.multiUsable();
+            try {
+                object = setup.object().attachLinker(kernel.path(), setup.settings(), setup.ringFd(), setup.pid(),
+                        ld.get(), multi);
+            } catch (BpfException e) {
+                if (!multi || setup.attachMode() == CaptureObject.AttachMode.MULTI) {
+                    throw e;
+                }
+                debug.accept("uprobe_multi on the dynamic linker failed (" + e.getMessage() + "); a single uprobe");
+                object = setup.object().attachLinker(kernel.path(), setup.settings(), setup.ringFd(), setup.pid(),
+                        ld.get(), false);
+            }
             debug.accept("probing the dynamic linker " + ld.get());
             return Optional.empty();
         } catch (java.io.IOException | BpfException | RuntimeException e) {
-            return Optional.of("cannot probe the dynamic linker " + ld.get() + " (" + e.getMessage() + ")");
+            return Optional.of("cannot probe the dynamic linker " + ld.get() + " (" + e.getMessage()
+                    + ProcessAccess.cause(e) + ")");
         }
     }
 

@@ -1,6 +1,9 @@
 package io.btfagent.runtime;
 
 import ch.qos.logback.classic.Logger;
+import io.btfagent.bpf.BpfMap;
+import io.btfagent.bpf.ProcessAccess;
+import io.btfagent.bpf.internal.LibC;
 import io.btfagent.bpf.internal.Libbpf;
 import io.btfagent.config.AgentConfig;
 import io.btfagent.natives.NativeFiles;
@@ -19,7 +22,7 @@ import java.util.function.BiConsumer;
  * {@code libbpf.path}, or the system's libbpf) and leaves the JVM's {@code jna.*} properties as
  * they were, so the application's own JNA never sees ours.
  */
-final class NativeBinding {
+public final class NativeBinding {
     private static final String JNA_DISPATCH = "com/sun/jna/linux-x86-64/libjnidispatch.so";
     private static final String BUNDLED_LIBBPF = "io/btfagent/natives/libbpf.so";
     private static final List<String> JNA_GLOBALS = List.of("jna.loaded", "jnidispatch.path", "jna.platform.library.path");
@@ -61,7 +64,9 @@ final class NativeBinding {
                         + "set libbpf.path or install libbpf1");
             }
             bindKeepingJvmProperties(libbpf);
-            log.debug("natives: JNA dispatch {}, libbpf {}", dispatch, libbpf);
+            if (log != null) {
+                log.debug("natives: JNA dispatch {}, libbpf {}", dispatch, libbpf);
+            }
             return Optional.empty();
         } catch (IOException e) {
             return Optional.of("capture disabled: cannot prepare native libraries in " + dir + ": " + e.getMessage()
@@ -70,6 +75,25 @@ final class NativeBinding {
             return Optional.of("capture disabled: cannot load native libraries from " + dir + " (" + e.getMessage()
                     + "); set native.dir to a directory on a file system that allows executables");
         }
+    }
+
+    /**
+     * Binds the natives as the agent would and makes one harmless bpf() call (a one-slot array
+     * map, closed at once): whether a seccomp filter or anything else refuses it shows only so.
+     * Returns why it was refused, with the cause and fix, or empty when it went through.
+     */
+    public static Optional<String> tryBpfCall(AgentConfig config) {
+        Optional<String> unbound = bind(config, null);
+        if (unbound.isPresent()) {
+            return unbound;
+        }
+        int fd = Libbpf.bpf_map_create(BpfMap.BPF_MAP_TYPE_ARRAY, "btf_agent_try", 4, 4, 1, null);
+        if (fd >= 0) {
+            LibC.close(fd);
+            return Optional.empty();
+        }
+        String call = "bpf(BPF_MAP_CREATE) failed (errno " + -fd + ")";
+        return Optional.of(call + "; refused because " + ProcessAccess.ofThisProcess().explain(call, -fd));
     }
 
     /**

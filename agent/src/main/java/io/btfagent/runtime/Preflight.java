@@ -1,8 +1,7 @@
 package io.btfagent.runtime;
 
+import io.btfagent.bpf.ProcessAccess;
 import io.btfagent.config.AgentConfig;
-import java.io.IOException;
-import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -14,10 +13,6 @@ import java.util.Optional;
  * missing and how to fix it; the agent then stays idle and the application runs as without it.
  */
 public final class Preflight {
-    static final int CAP_SYS_ADMIN = 21;
-    static final int CAP_PERFMON = 38;
-    static final int CAP_BPF = 39;
-
     private static final List<String> LIBBPF_CANDIDATES = List.of(
             "/usr/lib/x86_64-linux-gnu/libbpf.so.1", "/lib/x86_64-linux-gnu/libbpf.so.1",
             "/usr/lib64/libbpf.so.1", "/usr/lib/libbpf.so.1", "/lib64/libbpf.so.1");
@@ -38,7 +33,7 @@ public final class Preflight {
             return Optional.of("capture disabled: kernel BTF " + kernelBtf + " is missing or unreadable; use a kernel "
                     + "built with CONFIG_DEBUG_INFO_BTF=y (or point kernel.btf at a readable vmlinux BTF file)");
         }
-        Optional<String> caps = capabilityProblem(readStatus());
+        Optional<String> caps = accessProblem(ProcessAccess.ofThisProcess());
         if (caps.isPresent()) {
             return caps;
         }
@@ -50,42 +45,12 @@ public final class Preflight {
         return Optional.empty();
     }
 
-    /** The effective capability set in {@code status} (the text of a {@code /proc/<pid>/status}). */
-    public static BigInteger effectiveCapabilities(String status) {
-        BigInteger eff = BigInteger.ZERO;
-        for (String line : status.split("\n")) {
-            if (line.startsWith("CapEff:")) {
-                eff = new BigInteger(line.substring(7).trim(), 16);
-            }
-        }
-        return eff;
-    }
-
     /**
-     * Capture needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, which implies both on older
-     * kernels) in the effective set.
+     * What keeps this process from capturing (missing capabilities, a user namespace), as the
+     * line that says why and how to fix it.
      */
-    public static boolean canCapture(BigInteger effective) {
-        return effective.testBit(CAP_SYS_ADMIN) || (effective.testBit(CAP_BPF) && effective.testBit(CAP_PERFMON));
-    }
-
-    /** {@link #canCapture} for this process, read from {@code /proc/self/status}, as the line that says why not. */
-    public static Optional<String> capabilityProblem(String status) {
-        BigInteger eff = effectiveCapabilities(status);
-        if (canCapture(eff)) {
-            return Optional.empty();
-        }
-        return Optional.of("capture disabled: this process lacks CAP_BPF and CAP_PERFMON (effective capabilities 0x"
-                + eff.toString(16) + "); run the JVM as root or grant them (setcap cap_bpf,cap_perfmon+ep on the java "
-                + "binary, or add the capabilities to the container); the application runs without capture");
-    }
-
-    private static String readStatus() {
-        try {
-            return Files.readString(Path.of("/proc/self/status"));
-        } catch (IOException e) {
-            return "";
-        }
+    static Optional<String> accessProblem(ProcessAccess access) {
+        return access.blocker().map(b -> "capture disabled: " + b + "; the application runs without capture");
     }
 
     /** The host's libbpf, for builds of the agent that do not carry their own. */
