@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The agent's memory in a container with a memory limit: the benchmark's workload
+# (SslCallBench: 64 B and 16 KiB SSL_write/SSL_read pairs through the image's OpenSSL 3.5.9)
+# in a podman container limited to LIMIT (default 256m, swap off), once without the agent,
+# once with the agent and no sink, once with the jsonl sink. Prints per run the JVM's exit
+# status (137 = killed by the kernel's OOM killer), its resident memory at the end and the
+# container's peak memory (its memory cgroup's max_usage_in_bytes).
+#
+#   bash it-tests/container-memory.sh [LIMIT] [extra agent options]
+#
+# Needs root, the build (mvn -B package -DskipTests) and the set-up's podman and runc.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+limit=${1:-256m}
+extra=${2:-}
+jar=$PWD/agent/target/btf-agent.jar
+classes=$PWD/it-tests/target/classes
+jna=$PWD/it-tests/target/conflict-lib/jna-5.13.0.jar
+for f in "$jar" "$classes/io/btfagent/bench/SslCallBench.class" "$jna"; do
+    [ -e "$f" ] || { echo "container-memory: $f is missing; build first: mvn -B package -DskipTests" >&2; exit 1; }
+done
+work=$(mktemp -d "${TMPDIR:-/tmp}/btf-agent-memory.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+chmod 700 "$work"
+mkdir -m 700 "$work/out"
+# this sandbox's podman settings (runc, cgroupfs, ulimits within the host's hard limits)
+hard=$(ulimit -Hn)
+printf '[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=32768:32768"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n' \
+    "$hard" "$hard" > "$work/containers.conf"
+export CONTAINERS_CONF=$work/containers.conf
+image=$(bash it-tests/bin/make-image.sh trixie "$PWD/it-tests/target/roots/trixie")
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench \
+    -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+chmod 644 "$work/key.pem" "$work/cert.pem"
+java=/usr/lib/jvm/java-21-openjdk-amd64/bin/java
+lib=/usr/lib/x86_64-linux-gnu
+printf '| %s limit | exit | JVM resident at end (MiB) | container peak (MiB) | calls |\n|---|---|---|---|---|\n' "$limit"
+for config in none agent-no-sink agent-jsonl; do
+    case $config in
+        none) agent= ;;
+        agent-no-sink) agent="-javaagent:/btf/btf-agent.jar=sinks=${extra:+,$extra}" ;;
+        agent-jsonl) agent="-javaagent:/btf/btf-agent.jar=sinks=jsonl,sink.jsonl.path=/btf/out/events.jsonl${extra:+,$extra}" ;;
+    esac
+    rm -f "$work/out/events.jsonl"
+    # the JVM waits for one line (the agent is up by then), then runs 3 blocks of both sizes
+    out=$( (sleep 8; echo go) | podman run --rm -i --memory "$limit" --memory-swap "$limit" \
+        --cap-add=BPF,PERFMON --security-opt seccomp=unconfined --network none \
+        -v "$jar:/btf/btf-agent.jar:ro" -v "$classes:/btf/classes:ro" -v "$jna:/btf/jna.jar:ro" \
+        -v "$work:/btf/work:ro" -v "$work/out:/btf/out" "$image" \
+        sh -c "$java $agent -cp /btf/classes:/btf/jna.jar io.btfagent.bench.SslCallBench $lib/libssl.so.3 \
+            $lib/libcrypto.so.3 /btf/work/cert.pem /btf/work/key.pem 3 64:20000 16384:4000 2>/tmp/err; \
+            echo exit \$?; grep -h 'WARN\|capture summary' /tmp/err | cut -c1-300 >&2; \
+            echo peak \$(cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes)") || true
+    exit=$(awk '$1 == "exit" { print $2 }' <<<"$out")
+    rss=$(awk '$1 == "rss-kib" { printf "%.1f", $2 / 1024 }' <<<"$out")
+    peak=$(awk '$1 == "peak" { printf "%.1f", $2 / 1048576 }' <<<"$out")
+    calls=$(awk '$1 == "calls" { print $2 }' <<<"$out")
+    printf '| %s | %s | %s | %s | %s |\n' "$config" "${exit:-?}" "${rss:--}" "${peak:--}" "${calls:--}"
+done
