@@ -89,7 +89,8 @@ final class Doctor {
         kernel(config);
         access("this process (" + TargetProcess.userName(NativeFiles.uid()) + ")", ProcessAccess.ofThisProcess(),
                 target.isEmpty());
-        if (target.isEmpty()) {
+        ProcessAccess self = ProcessAccess.ofThisProcess();
+        if (target.isEmpty() && self.seccomp() == 2 && self.blocker().isEmpty()) {
             bpfCall(config);
         }
         if (target.isEmpty()) {
@@ -193,7 +194,7 @@ final class Doctor {
         if (blocker.isEmpty()) {
             ok(text + " (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)");
         } else if (decides) {
-            bad(who + ": " + blocker.get(), null);
+            bad("capabilities of " + who + ": " + blocker.get().replaceFirst("^this process ", ""), null);
         } else {
             info(text + " (" + blocker.get().replaceFirst("^this process ", "") + "; only the JVM's own count)");
         }
@@ -210,9 +211,10 @@ final class Doctor {
     }
 
     /**
-     * Inside a container, doctor runs under the same seccomp filter and capabilities as the JVM
-     * would: one harmless bpf() call (a one-slot array, closed at once) shows whether the filter
-     * lets it through, which /proc cannot tell.
+     * Under a seccomp filter (inside a container, doctor runs under the JVM's filter and
+     * capabilities), one harmless bpf() call (a one-slot array, closed at once) shows whether the
+     * filter lets it through, which /proc cannot tell. It binds the natives as the agent would,
+     * in native.dir: the one thing doctor writes, and only then.
      */
     private void bpfCall(AgentConfig config) {
         Optional<String> refused;

@@ -184,6 +184,35 @@ class ContainerIT extends AgainstEchoServer {
     }
 
     /**
+     * doctor inside a container under podman's default seccomp profile tries one bpf() call and
+     * names the filter; doctor from the host reads the JVM's capabilities and seccomp mode and
+     * says that the filter must allow the syscalls.
+     */
+    @Test
+    void doctorInsideAndOutsideNamesTheSeccompFilter() throws Exception {
+        List<String> inside = List.of(Container.JAVA, "-jar", Container.AGENT_INSIDE, "doctor");
+        try (Container c = Container.start(with(CAPS, List.of("--network", "none")), out, inside, false)) {
+            assertEquals(1, c.awaitExit(120), c.podman().stdout() + c.podman().stderr());
+            String text = c.podman().stdout();
+            assertTrue(text.contains("\n✗ a bpf() call from this process was refused: bpf(BPF_MAP_CREATE) failed "
+                    + "(errno 1); refused because a seccomp filter (Seccomp: 2 in /proc/self/status) refuses it"), text);
+            assertTrue(text.endsWith("capture would not work: fix the lines marked ✗\n"), text);
+        }
+        try (Container c = Container.start(with(CAPS, List.of("--network", "host")), out, Container.java(WILDFLY,
+                "io.btfagent.demo.WildflyOnDemandClient", HOST, String.valueOf(server.port()), "/"), true)) {
+            c.podman().awaitStdout(s -> s.contains("ready"), ChildProcess.deadline(120), "ready", 50);
+            String pid = String.valueOf(c.hostPid());
+            RunningJvm.Command doctor = RunningJvm.command(ChildJvm.AGENT_JAR, "doctor", pid);
+            assertTrue(doctor.stdout().contains("\n· pid " + pid + " (root) runs under a seccomp filter: capture "
+                    + "there needs it to allow the bpf and perf_event_open syscalls"), doctor.stdout());
+            assertTrue(doctor.stdout().endsWith("capture would work in pid " + pid + " if its seccomp filter allows "
+                    + "bpf and perf_event_open (run doctor inside its container to try it)\n"), doctor.stdout());
+            c.podman().closeStdin();
+            assertEquals(0, c.awaitExit(60), c.podman().stderr());
+        }
+    }
+
+    /**
      * dlopen from native code inside a container: the dynamic linker's probe (a uprobe_multi
      * link: a perf-event uprobe would need CAP_SYS_ADMIN) wakes the scan. The scan's own
      * period is 10 minutes here.
