@@ -4,7 +4,8 @@
 # in a podman container limited to LIMIT (default 256m, swap off), once without the agent,
 # once with the agent and no sink, once with the jsonl sink. Prints per run the JVM's exit
 # status (137 = killed by the kernel's OOM killer), its resident memory at the end and the
-# container's peak memory (its memory cgroup's max_usage_in_bytes).
+# container's peak memory (its memory cgroup's max_usage_in_bytes, which counts the page cache
+# of the files it writes: reclaimable, it never makes the OOM killer act).
 #
 #   bash it-tests/container-memory.sh [LIMIT] [extra agent options]
 #
@@ -34,7 +35,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -su
 chmod 644 "$work/key.pem" "$work/cert.pem"
 java=/usr/lib/jvm/java-21-openjdk-amd64/bin/java
 lib=/usr/lib/x86_64-linux-gnu
-printf '| %s limit | exit | JVM resident at end (MiB) | container peak (MiB) | calls |\n|---|---|---|---|---|\n' "$limit"
+printf '| %s limit | exit | JVM resident at end (MiB) | container peak, with page cache (MiB) | calls |\n|---|---|---|---|---|\n' "$limit"
 for config in none agent-no-sink agent-jsonl; do
     case $config in
         none) agent= ;;
