@@ -215,6 +215,7 @@ public final class KafkaSink implements Sink {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(answerWaitMs);
         long failed = 0;
         long failedBytes = 0;
+        long refused = 0;
         long held = 0;
         long heldBytes = 0;
         String first = null;
@@ -250,6 +251,9 @@ public final class KafkaSink implements Sink {
             }
             failed++;
             failedBytes += p.bytes;
+            if (!(why == UNSENT_TOO_LONG || why instanceof org.apache.kafka.common.errors.TimeoutException)) {
+                refused++;
+            }
             synchronized (failedBy) {
                 failedBy.merge(why == UNSENT_TOO_LONG ? "unsent" : why.getClass().getSimpleName(), 1L, Long::sum);
             }
@@ -258,9 +262,11 @@ public final class KafkaSink implements Sink {
             }
         }
         pending.subList(kept, pending.size()).clear();
-        if (held > 0) {
+        if (held > 0 || (failed > 0 && refused == 0)) {
+            // what waited too long for an unreachable broker is counted (and in the periodic loss
+            // warning), not one failure line each time
             throw new SinkUnavailable(held, heldBytes, failed, failedBytes, "cannot deliver to the broker at "
-                    + bootstrap + ": " + heldWhy);
+                    + bootstrap + ": " + (heldWhy != null ? heldWhy : first));
         }
         if (failed > 0) {
             throw new PartialFailure(failed, failedBytes, first);

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.btfagent.event.CaptureEvent;
-import io.btfagent.sink.PartialFailure;
 import io.btfagent.sink.Sink;
 import io.btfagent.sink.SinkUnavailable;
 import java.net.InetAddress;
@@ -52,9 +51,9 @@ class KafkaSinkTest {
             assertEquals(Map.of(), sink.counters());
             Thread.sleep(4_100);
             // held longer than delivery.timeout.ms: failed, all three
-            PartialFailure f = assertThrows(PartialFailure.class, sink::flush);
-            assertEquals(3, f.events());
-            assertEquals(60, f.bytes());
+            SinkUnavailable f = assertThrows(SinkUnavailable.class, sink::flush);
+            assertEquals(List.of(0L, 0L, 3L, 60L), List.of(f.heldEvents(), f.heldBytes(), f.failedEvents(),
+                    f.failedBytes()));
             assertEquals(Map.of("failed unsent", 3L), sink.counters());
             sink.flush(); // nothing left
         } finally {
