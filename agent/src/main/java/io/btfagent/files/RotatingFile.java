@@ -7,15 +7,20 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
  * A file of whole records, opened with {@link SafeFile}, rotated by size.
  *
  * <p>{@link #append} only buffers; {@link #flush} writes. Each write carries whole records
- * only, so a reader following the file never sees part of a record unless a write itself
- * fails half-way (a full disk, a crash); the next open finds that through {@link Start}.
+ * only, and a file never keeps part of one: when a write fails half-way (a full disk, an I/O
+ * error) the file is cut back to its last whole record at once, the records written stay
+ * written, and the others stay buffered ("held") for the next flush, which writes them whole.
+ * Held records that waited longer than {@link #holdAtMost} are dropped (and counted) instead.
+ * A torn end found when a file is opened (a JVM killed while writing) goes to {@link Start}.
  *
  * <p>Rotation: before a record that would take the file past {@code maxBytes} (when the file
  * already holds a record; a new file's start, e.g. a header, is not counted against the
@@ -23,6 +28,10 @@ import java.util.function.Consumer;
  * and so on up to {@code keep}; the oldest beyond {@code keep} is deleted. Renaming keeps the
  * owner-only mode. A record larger than {@code maxBytes} gets a file of its own.
  * {@code maxBytes = 0} never rotates.
+ *
+ * <p>Moved files: when the path no longer names the file being written (another program, such
+ * as logrotate, renamed or deleted it), a new file is started at the path, opened the same
+ * way, and said once.
  */
 public final class RotatingFile implements Closeable {
 
@@ -36,15 +45,43 @@ public final class RotatingFile implements Closeable {
         byte[] begin(Path file, long size) throws IOException;
     }
 
+    /** What happens before a buffered record: nothing, a rotation, or a new file at the path. */
+    private static final byte SAME_FILE = 0;
+    private static final byte ROTATE = 1;
+    /** After a rotation's renames: a new file at the path. */
+    private static final byte OPEN_NEW = 2;
+    /** The path was renamed or deleted by another program: say so, and a new file at the path. */
+    private static final byte MOVED = 3;
+
+    /** How often {@link #append} looks whether the path still names the file being written. */
+    static final long MOVED_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+
     private final Path path;
     private final long maxBytes;
     private final int keep;
     private final Start start;
     private final Consumer<String> notices;
     private FileChannel channel;
+    /** The file's length up to its last whole record written (or its start). */
     private long size;
     private boolean holdsRecord;
     private long rotations;
+    private long moves;
+    /** The identity (device, inode) of the file being written; null before the first open. */
+    private Object fileKey;
+    /** Set when the path was found to name another file, or none. */
+    private boolean moved;
+    private long lastMovedCheck;
+    /**
+     * Set when a failed write could not be cut back and the channel was closed: a reopen of the
+     * same file cuts it back to {@link #size} (its torn end is ours, not an earlier run's).
+     */
+    private boolean resume;
+    /** {@link System#nanoTime()} when the records held now were first held; 0 when none are. */
+    private long heldSince;
+    private long maxHoldNanos = Long.MAX_VALUE;
+    private long expiredRecords;
+    private long expiredWeight;
     /**
      * The buffered records, in native memory: a channel writes a heap buffer by copying it into
      * a native one first, which for a busy sink is a copy of every byte written.
@@ -53,8 +90,10 @@ public final class RotatingFile implements Closeable {
     private int buffered;
     /** End offset in {@link #buf} of each buffered record. */
     private int[] ends = new int[256];
-    /** Whether a new file starts with the buffered record of the same index. */
-    private boolean[] rotateBefore = new boolean[256];
+    /** What happens before the buffered record of the same index ({@link #SAME_FILE}, ...). */
+    private byte[] before = new byte[256];
+    /** What each buffered record counts for (its events' captured bytes). */
+    private long[] weights = new long[256];
     private int records;
     /** Size the file being filled will have once the buffered records are written. */
     private long projected;
@@ -72,17 +111,36 @@ public final class RotatingFile implements Closeable {
         open();
     }
 
+    /** Held records that waited longer than {@code millis} are dropped at the next flush (counted). */
+    public void holdAtMost(long millis) {
+        maxHoldNanos = TimeUnit.MILLISECONDS.toNanos(millis);
+    }
+
     /**
      * Whether a record of {@code len} bytes appended now would start a new file (the rotation
      * is decided when a record is appended, so a format can begin that file with what a
      * reader needs, e.g. a stream's handshake).
      */
     public boolean wouldStartNewFile(int len) {
+        checkMoved();
+        return moved || rotates(len);
+    }
+
+    private boolean rotates(int len) {
         return maxBytes > 0 && projectedHolds && projected + len > maxBytes;
     }
 
     /** Buffers one whole record; nothing is written until {@link #flush}. */
     public void append(byte[] record, int off, int len) {
+        append(record, off, len, 0);
+    }
+
+    /**
+     * Buffers one whole record that counts for {@code weight} (e.g. its events' captured
+     * bytes, summed in {@link #heldWeight()}).
+     */
+    public void append(byte[] record, int off, int len, long weight) {
+        checkMoved();
         if (buffered + len > buf.capacity()) {
             ByteBuffer larger = ByteBuffer.allocateDirect(Math.max(buf.capacity() * 2, buffered + len));
             larger.put(0, buf, 0, buffered);
@@ -92,14 +150,18 @@ public final class RotatingFile implements Closeable {
         buffered += len;
         if (records == ends.length) {
             ends = Arrays.copyOf(ends, records * 2);
-            rotateBefore = Arrays.copyOf(rotateBefore, records * 2);
+            before = Arrays.copyOf(before, records * 2);
+            weights = Arrays.copyOf(weights, records * 2);
         }
-        rotateBefore[records] = wouldStartNewFile(len);
-        if (rotateBefore[records]) {
+        // another program's rename goes first: a rotation would rename the file it put there
+        before[records] = moved ? MOVED : rotates(len) ? ROTATE : SAME_FILE;
+        moved = false;
+        if (before[records] != SAME_FILE) {
             projected = 0; // the next file's start (a header) is not counted
         }
         projected += len;
         projectedHolds = true;
+        weights[records] = weight;
         ends[records++] = buffered;
     }
 
@@ -108,61 +170,179 @@ public final class RotatingFile implements Closeable {
     }
 
     /**
-     * Writes the buffered records, rotating where needed. On failure the buffered records are
-     * discarded and the file is reopened at the next flush (whose {@link Start} sees any torn
-     * end).
+     * Writes the buffered records, rotating where needed. When a write fails, the records
+     * written stay, the file is cut back to its last whole record, and the rest stay buffered
+     * (held) for the next flush; the failure is thrown.
      */
     public void flush() throws IOException {
-        int from = 0;
+        if (heldSince != 0 && records > 0 && System.nanoTime() - heldSince > maxHoldNanos) {
+            expireHeld();
+        }
+        int written = 0;
+        lastWhole = 0;
         try {
-            if (channel == null) {
+            if (channel == null && (records == 0 || before[0] == SAME_FILE)) {
                 open();
             }
+            int from = 0;
             for (int i = 0; i < records; i++) {
-                int recStart = i == 0 ? 0 : ends[i - 1];
-                if (rotateBefore[i]) {
-                    write(from, recStart);
-                    from = recStart;
-                    rotate();
+                if (before[i] != SAME_FILE) {
+                    written = writeRecords(from, i);
+                    from = i;
+                    startNewFile(i);
                 }
             }
-            write(from, buffered);
+            written = writeRecords(from, records);
         } catch (IOException e) {
-            closeQuietly();
-            throw e;
-        } finally {
-            buffered = 0;
-            records = 0;
-            projected = size;
-            projectedHolds = holdsRecord;
-            if (buf.capacity() > 1 << 20) {
-                buf = ByteBuffer.allocateDirect(64 * 1024); // give back what one large batch took
+            written = Math.max(written, lastWhole);
+            keepFrom(written);
+            if (heldSince == 0) {
+                heldSince = System.nanoTime();
             }
+            throw e;
+        }
+        buffered = 0;
+        records = 0;
+        heldSince = 0;
+        projected = size;
+        projectedHolds = holdsRecord;
+        if (buf.capacity() > 1 << 20) {
+            buf = ByteBuffer.allocateDirect(64 * 1024); // give back what one large batch took
         }
     }
 
-    private void write(int from, int to) throws IOException {
-        if (to <= from) {
-            return;
+    /** Records written whole by the last {@link #writeRecords}, even when it failed. */
+    private int lastWhole;
+
+    /** Writes records [{@code from}, {@code to}); returns {@code to}. On failure cuts back to the last whole one. */
+    private int writeRecords(int from, int to) throws IOException {
+        lastWhole = from;
+        int start = from == 0 ? 0 : ends[from - 1];
+        int end = to == 0 ? 0 : ends[to - 1];
+        if (end <= start) {
+            lastWhole = to;
+            return to;
         }
-        ByteBuffer bb = buf.duplicate().limit(to).position(from);
-        while (bb.hasRemaining()) {
-            channel.write(bb);
+        ByteBuffer bb = buf.duplicate().limit(end).position(start);
+        try {
+            while (bb.hasRemaining()) {
+                channel.write(bb);
+            }
+        } catch (IOException e) {
+            int whole = from;
+            while (whole < to && ends[whole] <= bb.position()) {
+                whole++;
+            }
+            if (whole > from) {
+                size += ends[whole - 1] - start;
+                holdsRecord = true;
+            }
+            lastWhole = whole;
+            cutBack();
+            throw e;
         }
-        size += to - from;
+        size += end - start;
         holdsRecord = true;
+        lastWhole = to;
+        return to;
+    }
+
+    /** Cuts a torn record off the file's end; if even that fails, the next open of this file does. */
+    private void cutBack() {
+        try {
+            if (channel.size() > size) {
+                channel.truncate(size);
+            }
+        } catch (IOException e) {
+            closeQuietly();
+            resume = true;
+        }
+    }
+
+    /** Drops the first {@code n} buffered records (written). */
+    private void keepFrom(int n) {
+        if (n > 0) {
+            int cut = ends[n - 1];
+            byte[] rest = new byte[buffered - cut];
+            buf.get(cut, rest);
+            buf.put(0, rest);
+            buffered -= cut;
+            records -= n;
+            for (int i = 0; i < records; i++) {
+                ends[i] = ends[i + n] - cut;
+                before[i] = before[i + n];
+                weights[i] = weights[i + n];
+            }
+        }
+        projected = size + buffered;
+        projectedHolds = holdsRecord || records > 0;
+    }
+
+    /** Drops every held record, counting them; a new file they were to start is still started. */
+    private void expireHeld() {
+        boolean anyMoved = false;
+        for (int i = 0; i < records; i++) {
+            expiredWeight += weights[i];
+            anyMoved |= before[i] == MOVED; // after OPEN_NEW the channel is closed: the next flush opens anew
+        }
+        expiredRecords += records;
+        moved |= anyMoved;
+        buffered = 0;
+        records = 0;
+        heldSince = 0;
+        projected = size;
+        projectedHolds = holdsRecord;
+    }
+
+    /** Before record {@code i}: a rotation, or a new file where another program moved ours. */
+    private void startNewFile(int i) throws IOException {
+        if (before[i] == ROTATE) {
+            closeQuietly();
+            renameAway();
+            rotations++;
+            before[i] = OPEN_NEW; // renamed: a retry only opens
+        }
+        if (before[i] == MOVED) {
+            closeQuietly();
+            moves++;
+            notices.accept(path + " was renamed or deleted by another program (a log rotation?); what was written"
+                    + " before went with it, and a new " + path.getFileName() + " is started (moves so far: " + moves + ")");
+            before[i] = OPEN_NEW;
+        }
+        open();
+        before[i] = SAME_FILE;
     }
 
     private void open() throws IOException {
         FileChannel ch = SafeFile.openAppend(path, notices);
         try {
             long existing = ch.size();
-            byte[] first = start.begin(path, existing);
+            Object key = keyOf(path);
+            byte[] first;
+            if (resume && key != null && key.equals(fileKey)) {
+                // the file this run was writing when a write failed half-way: cut back to its
+                // last whole record (the torn end is this run's, not an earlier one's)
+                if (existing > size) {
+                    ch.truncate(size);
+                    existing = size;
+                }
+                first = new byte[0];
+            } else {
+                first = start.begin(path, existing);
+            }
             ByteBuffer bb = ByteBuffer.wrap(first);
-            while (bb.hasRemaining()) {
-                ch.write(bb);
+            try {
+                while (bb.hasRemaining()) {
+                    ch.write(bb);
+                }
+            } catch (IOException e) {
+                ch.truncate(existing); // no torn start either
+                throw e;
             }
             channel = ch;
+            fileKey = key;
+            resume = false;
+            lastMovedCheck = System.nanoTime();
             size = existing + first.length;
             holdsRecord = existing > 0;
             if (records == 0) {
@@ -175,11 +355,37 @@ public final class RotatingFile implements Closeable {
         }
     }
 
-    private void rotate() throws IOException {
-        channel.close();
-        channel = null;
+    /** Whether the path still names the file being written, looked at most every {@link #MOVED_CHECK_NANOS}. */
+    private void checkMoved() {
+        if (moved || fileKey == null) {
+            return;
+        }
+        long now = System.nanoTime();
+        if (now - lastMovedCheck < MOVED_CHECK_NANOS) {
+            return;
+        }
+        lastMovedCheck = now;
+        if (!fileKey.equals(keyOf(path))) {
+            moved = true;
+        }
+    }
+
+    /** The file's identity (device and inode), or null if there is none at the path. */
+    private static Object keyOf(Path p) {
+        try {
+            return Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** The rotation's renames (or deletion, keep=0); the file at the path is left alone unless it is ours. */
+    private void renameAway() throws IOException {
         Path dir = path.getParent();
         String name = path.getFileName().toString();
+        if (fileKey != null && !fileKey.equals(keyOf(path))) {
+            return; // someone else moved or replaced it meanwhile: nothing of ours to rename
+        }
         // links are moved or deleted as links, never followed
         if (keep > 0) {
             Files.deleteIfExists(dir.resolve(name + "." + keep));
@@ -195,13 +401,40 @@ public final class RotatingFile implements Closeable {
         } else {
             Files.delete(path);
         }
-        rotations++;
-        open();
     }
 
     /** Times the file was rotated in this run. */
     public long rotations() {
         return rotations;
+    }
+
+    /** Times another program renamed or deleted the file and a new one was started. */
+    public long moves() {
+        return moves;
+    }
+
+    /** Records buffered and not yet written (held after a failed write, or appended since). */
+    public int heldRecords() {
+        return records;
+    }
+
+    /** Their weights, summed. */
+    public long heldWeight() {
+        long w = 0;
+        for (int i = 0; i < records; i++) {
+            w += weights[i];
+        }
+        return w;
+    }
+
+    /** Held records dropped so far because they waited longer than {@link #holdAtMost}. */
+    public long expiredRecords() {
+        return expiredRecords;
+    }
+
+    /** Their weights, summed. */
+    public long expiredWeight() {
+        return expiredWeight;
     }
 
     public Path path() {

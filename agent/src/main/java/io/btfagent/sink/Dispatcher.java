@@ -23,6 +23,13 @@ import java.util.function.UnaryOperator;
  * its queue was full, failed (the sink threw), or dropped at exit (still queued, or not yet
  * confirmed, when the exit deadline passed); each counted in events and in captured bytes.
  *
+ * <p>A sink that cannot write now says so with {@link SinkUnavailable} and holds what it could
+ * not write: its thread then hands it nothing new and has it try again after a pause that grows
+ * from {@link #BACKOFF_MIN_MS} to {@link #BACKOFF_MAX_MS}; the queue keeps what arrives
+ * meanwhile (what does not fit is dropped, queue full), and what has waited longer than the
+ * sink's {@link Sink#maxHoldMillis()} fails. One line says when such a fault begins and one
+ * when it ends, never one per retry.
+ *
  * <p>Nothing is allocated per event once a sink's queue has warmed up: {@link #publish(EventView)}
  * copies the event into a slot the sink's queue owns (a reused {@link EventView} whose data
  * lies in the queue's ring of bytes), the sink's thread hands the slot to
@@ -91,6 +98,11 @@ public final class Dispatcher implements AutoCloseable {
     /** Bytes an event is counted for in a queue's budget besides its data. */
     static final int EVENT_OVERHEAD = 256;
 
+    /** First pause before a sink that holds events (see {@link SinkUnavailable}) tries again. */
+    static final long BACKOFF_MIN_MS = 100;
+    /** Longest such pause: the pause doubles after each try that still fails. */
+    static final long BACKOFF_MAX_MS = 2_000;
+
     private final List<Worker> workers = new ArrayList<>();
     private final UnaryOperator<CaptureEvent> before;
     /** {@code before} applied to a view in place; null when it is the identity. */
@@ -156,13 +168,14 @@ public final class Dispatcher implements AutoCloseable {
     }
 
     private synchronized void offer(EventView e) {
+        long now = System.nanoTime();
         int n = e.dataLength();
         long size = n + (long) EVENT_OVERHEAD;
         published.incrementAndGet();
         publishedBytes.addAndGet(n);
         for (int i = 0; i < workers.size(); i++) { // no iterator: nothing allocated per event
             Worker w = workers.get(i);
-            if (w.queuedBytes.addAndGet(size) > w.byteBudget || !w.offer(e)) {
+            if (w.queuedBytes.addAndGet(size) > w.byteBudget || !w.offer(e, now)) {
                 w.queuedBytes.addAndGet(-size);
                 w.queueFull.add(1, n);
             }
@@ -180,6 +193,8 @@ public final class Dispatcher implements AutoCloseable {
         DataRing ring;
         /** The ring position after the data: releasing the slot frees the ring up to it. */
         long end;
+        /** {@link System#nanoTime()} when it was queued. */
+        long queuedAt;
 
         int bytes() {
             return view.dataLength();
@@ -388,10 +403,32 @@ public final class Dispatcher implements AutoCloseable {
             this.thread = new Thread(this, "btf-agent-sink-" + name);
             this.thread.setDaemon(true);
             this.lastReported = new SinkStats(name, Count.ZERO, Count.ZERO, Count.ZERO, Count.ZERO, Map.of());
+            long hold;
+            try {
+                hold = sink.maxHoldMillis();
+            } catch (RuntimeException e) {
+                hold = Sink.DEFAULT_MAX_HOLD_MS;
+            }
+            this.maxHoldNanos = TimeUnit.MILLISECONDS.toNanos(Math.max(0, hold));
         }
 
+        /** Longest an event waits while the sink holds events (see {@link SinkUnavailable}). */
+        final long maxHoldNanos;
+        /** Events (and their captured bytes) the sink holds now; guarded by {@link #lock}. */
+        private long held;
+        private long heldBytes;
+        /** When the current fault began ({@link System#nanoTime()}), and the counts then. */
+        private long faultSince;
+        private Count faultDelivered;
+        private Count faultQueueFull;
+        private Count faultFailed;
+        /** Whether the sink wrote again since the fault began (the queue it left may still be full). */
+        private boolean recovered;
+        private long peakHeld;
+        private long peakHeldBytes;
+
         /** Copies {@code e} into a slot at the queue's tail; false if the queue is full. On the publisher's thread. */
-        boolean offer(EventView e) {
+        boolean offer(EventView e, long now) {
             if (queue.remainingCapacity() == 0) {
                 return false;
             }
@@ -423,6 +460,7 @@ public final class Dispatcher implements AutoCloseable {
             }
             System.arraycopy(e.array(), e.dataOffset(), into, at, n);
             slot.view.copyFieldsFrom(e);
+            slot.queuedAt = now;
             slot.view.data(into, at, n);
             queue.add(slot); // room was checked above, and only this thread adds
             return true;
@@ -473,7 +511,14 @@ public final class Dispatcher implements AutoCloseable {
                         first = queue.poll(50, TimeUnit.MILLISECONDS);
                     }
                     if (first == null || first == STOP) {
+                        if (faultSince != 0 && recovered && queue.isEmpty()) {
+                            endFault();
+                        }
                         if (closing && queue.isEmpty()) {
+                            if (faultSince != 0) {
+                                problems.accept("sink " + name + " had not written again at exit, after "
+                                        + faultSummary());
+                            }
                             break;
                         }
                         continue;
@@ -505,7 +550,7 @@ public final class Dispatcher implements AutoCloseable {
         }
 
         /** Hands one batch to the sink and settles every event of it; false once abandoned. */
-        private boolean process(List<Slot> batch) {
+        private boolean process(List<Slot> batch) throws InterruptedException {
             long bytes = 0;
             for (int i = 0; i < batch.size(); i++) {
                 Slot e = batch.get(i);
@@ -538,29 +583,162 @@ public final class Dispatcher implements AutoCloseable {
                     }
                 }
             }
+            if (!settleFlush(acceptedEvents, acceptedBytes)) {
+                return false;
+            }
+            if (faultSince != 0) {
+                notePeak();
+            }
+            return held == 0 || holdUntilWritten();
+        }
+
+        /**
+         * Flushes the sink and settles the events it had: {@code events} accepted since the
+         * previous flush plus those it held. False once abandoned.
+         */
+        private boolean settleFlush(long acceptedEvents, long acceptedBytes) {
             boolean flushed = call(sink::flush);
             synchronized (lock) {
                 if (abandoned) {
                     return false;
                 }
-                if (!flushed && lastThrown instanceof PartialFailure p && p.events() >= 0 && p.bytes() >= 0
-                        && p.events() <= acceptedEvents && p.bytes() <= acceptedBytes) {
+                long events = acceptedEvents + held;
+                long bytes = acceptedBytes + heldBytes;
+                long deliveredBefore = delivered.events.get();
+                if (!flushed && lastThrown instanceof SinkUnavailable u && u.heldEvents() >= 0 && u.heldBytes() >= 0
+                        && u.failedEvents() >= 0 && u.failedBytes() >= 0
+                        && u.heldEvents() + u.failedEvents() <= events && u.heldBytes() + u.failedBytes() <= bytes) {
+                    failed.add(u.failedEvents(), u.failedBytes());
+                    delivered.add(events - u.heldEvents() - u.failedEvents(), bytes - u.heldBytes() - u.failedBytes());
+                    held = u.heldEvents();
+                    heldBytes = u.heldBytes();
+                    if (u.failedEvents() > 0) {
+                        lastError = "held longer than " + seconds(maxHoldNanos) + " while: " + u.getMessage();
+                    }
+                } else if (!flushed && lastThrown instanceof PartialFailure p && p.events() >= 0 && p.bytes() >= 0
+                        && p.events() <= events && p.bytes() <= bytes) {
                     failed.add(p.events(), p.bytes());
-                    delivered.add(acceptedEvents - p.events(), acceptedBytes - p.bytes());
+                    delivered.add(events - p.events(), bytes - p.bytes());
+                    held = 0;
+                    heldBytes = 0;
                 } else {
-                    (flushed ? delivered : failed).add(acceptedEvents, acceptedBytes);
+                    if (!flushed && lastThrown instanceof SinkUnavailable u) { // claims more than it had
+                        failure(u);
+                    }
+                    (flushed ? delivered : failed).add(events, bytes);
+                    held = 0;
+                    heldBytes = 0;
                 }
-                unsettled = 0;
-                unsettledBytes = 0;
+                unsettled = held;
+                unsettledBytes = heldBytes;
+                // a fault is over once the sink holds nothing and has written again
+                recovered = held == 0 && delivered.events.get() > deliveredBefore;
             }
             return true;
         }
+
+        /**
+         * While the sink holds events: one line, then tries again after a growing pause, failing
+         * what waited too long, until the sink holds nothing; then one line. False once abandoned.
+         */
+        private boolean holdUntilWritten() throws InterruptedException {
+            if (faultSince == 0) {
+                beginFault();
+            }
+            long pause = BACKOFF_MIN_MS;
+            while (true) {
+                long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(pause);
+                for (long left; (left = until - System.nanoTime()) > 0; ) {
+                    LockSupport.parkNanos(left);
+                    if (Thread.interrupted()) {
+                        throw new InterruptedException();
+                    }
+                }
+                failExpired(System.nanoTime());
+                notePeak();
+                if (!settleFlush(0, 0)) {
+                    return false;
+                }
+                if (held == 0) {
+                    return true; // the fault ends (one line) once the queue it left is delivered too
+                }
+                pause = Math.min(BACKOFF_MAX_MS, pause * 2);
+            }
+        }
+
+        /** One line: what the sink cannot write, what it holds, what happens next. */
+        private void beginFault() {
+            faultSince = System.nanoTime();
+            faultDelivered = delivered.get();
+            faultQueueFull = queueFull.get();
+            faultFailed = failed.get();
+            peakHeld = 0;
+            peakHeldBytes = 0;
+            notePeak();
+            problems.accept("sink " + name + " cannot write now: " + lastThrown.getMessage() + "; it holds " + held
+                    + " events (" + heldBytes + " bytes) and its queue keeps what arrives (" + queue.size()
+                    + " events waiting, room for " + queue.remainingCapacity() + " more), trying again with a backoff"
+                    + " of " + BACKOFF_MIN_MS + " ms to " + BACKOFF_MAX_MS / 1000 + " s; what waits longer than "
+                    + seconds(maxHoldNanos) + " fails");
+        }
+
+        /** One line once the sink wrote again and what waited for it is delivered. */
+        private void endFault() {
+            problems.accept("sink " + name + " writes again after " + faultSummary());
+            faultSince = 0;
+            recovered = false;
+        }
+
+        /** How long the fault lasted and what became of the events meanwhile. */
+        private String faultSummary() {
+            Count d = delivered.get().minus(faultDelivered);
+            Count q = queueFull.get().minus(faultQueueFull);
+            Count f = failed.get().minus(faultFailed);
+            return String.format(java.util.Locale.ROOT, "%.1f s", (System.nanoTime() - faultSince) / 1e9)
+                    + ": held up to " + peakHeld + " events (" + peakHeldBytes + " bytes); meanwhile delivered " + d
+                    + ", dropped " + q + " (queue full), failed " + f + " (waited longer than " + seconds(maxHoldNanos)
+                    + ")";
+        }
+
+        /** Records the most events held (by the sink and in its queue) during the fault. */
+        private void notePeak() {
+            int queued = queue.size();
+            long events = held + queued;
+            if (events > peakHeld) {
+                peakHeld = events;
+                peakHeldBytes = heldBytes + Math.max(0, queuedBytes.get() - (long) queued * EVENT_OVERHEAD);
+            }
+        }
+
+        /** Fails the queued events that waited longer than the sink's hold time (oldest first). */
+        private void failExpired(long now) {
+            boolean any = false;
+            for (Slot s = queue.peek(); s != null && s != STOP && now - s.queuedAt > maxHoldNanos; s = queue.peek()) {
+                queue.poll(); // only this thread takes from the queue: it is s
+                queuedBytes.addAndGet(-weight(s));
+                failed.add(s);
+                any = true;
+                expired.clear();
+                expired.add(s);
+                recycle(expired);
+            }
+            if (any) {
+                lastError = "waited longer than " + seconds(maxHoldNanos) + " for a sink that could not write: "
+                        + (lastThrown == null ? "" : lastThrown.getMessage());
+            }
+        }
+
+        private final List<Slot> expired = new ArrayList<>(1);
 
         /** After the exit deadline: whatever is queued or unconfirmed counts as dropped at exit. */
         void abandonIfRunning() {
             synchronized (lock) {
                 if (thread.isAlive()) {
                     abandoned = true;
+                    if (faultSince != 0) {
+                        problems.accept("sink " + name + " still could not write at exit, after " + faultSummary()
+                                + "; what it held (" + held + " events) and what was queued count as dropped at exit");
+                    }
                     exit.add(unsettled, unsettledBytes);
                     unsettled = 0;
                     unsettledBytes = 0;
@@ -600,7 +778,9 @@ public final class Dispatcher implements AutoCloseable {
                 return true;
             } catch (Throwable t) {
                 lastThrown = t;
-                failure(t);
+                if (!(t instanceof SinkUnavailable)) { // a fault's begin and end are said by holdUntilWritten
+                    failure(t);
+                }
                 return false;
             }
         }
@@ -613,6 +793,11 @@ public final class Dispatcher implements AutoCloseable {
                         + "; its events are counted as failed, other sinks continue");
             }
         }
+    }
+
+    private static String seconds(long nanos) {
+        long ms = TimeUnit.NANOSECONDS.toMillis(nanos);
+        return ms % 1000 == 0 ? ms / 1000 + " s" : ms + " ms";
     }
 
     private static final byte[] EMPTY = new byte[0];

@@ -18,9 +18,11 @@ import java.util.function.Consumer;
 
 /**
  * Appends one JSON object per line to {@code sink.jsonl.path}: an owner-only file (see
- * {@link io.btfagent.files.SafeFile}), rotated by size, written in whole lines. A file whose
- * last line was left partial by an earlier run (killed mid-write) gets a newline first, so the
- * damaged line stays one line of its own, and is counted.
+ * {@link io.btfagent.files.SafeFile}), rotated by size, written in whole lines. A write that
+ * fails (a full disk) leaves no partial line: the file is cut back and the lines not written
+ * are held and written whole later (see {@link RotatingFile}). A file whose last line was left
+ * partial by an earlier run (a JVM killed mid-write) gets a newline first, so the damaged line
+ * stays one line of its own, and is counted.
  */
 public final class JsonlSink implements Sink {
 
@@ -28,11 +30,21 @@ public final class JsonlSink implements Sink {
     private final Consumer<String> notices;
     private final AtomicLong damaged = new AtomicLong();
     private final AtomicLong rotations = new AtomicLong();
+    private final AtomicLong moves = new AtomicLong();
 
     public JsonlSink(Path path, long maxBytes, int keep, Consumer<String> notices) throws IOException {
+        this(path, maxBytes, keep, Sink.DEFAULT_MAX_HOLD_MS, notices);
+    }
+
+    /** @param holdMs how long lines wait while the file cannot be written (then they fail) */
+    public JsonlSink(Path path, long maxBytes, int keep, long holdMs, Consumer<String> notices) throws IOException {
         this.notices = notices;
         this.file = new RotatingFile(path, maxBytes, keep, this::begin, notices);
+        this.file.holdAtMost(holdMs);
+        this.holdMs = holdMs;
     }
+
+    private final long holdMs;
 
     /** Repairs a torn last line: a newline ends it, so the next line starts whole. */
     private byte[] begin(Path path, long size) throws IOException {
@@ -69,13 +81,22 @@ public final class JsonlSink implements Sink {
         if (line.length < max) {
             line = new byte[Math.max(max, 2 * line.length)];
         }
-        file.append(line, 0, json.writeLine(event, line, 0));
+        file.append(line, 0, json.writeLine(event, line, 0), event.dataLength());
     }
 
     @Override
-    public void flush() throws IOException {
-        file.flush();
-        rotations.set(file.rotations());
+    public void flush() throws SinkUnavailable {
+        try {
+            FileSinkSettings.flush(file);
+        } finally {
+            rotations.set(file.rotations());
+            moves.set(file.moves());
+        }
+    }
+
+    @Override
+    public long maxHoldMillis() {
+        return holdMs;
     }
 
     @Override
@@ -88,6 +109,9 @@ public final class JsonlSink implements Sink {
         Map<String, Long> m = new LinkedHashMap<>();
         m.put("damaged lines", damaged.get());
         m.put("rotations", rotations.get());
+        if (moves.get() > 0) { // a file another program renamed or deleted
+            m.put("moved away", moves.get());
+        }
         return m;
     }
 
@@ -106,7 +130,7 @@ public final class JsonlSink implements Sink {
         @Override
         public Sink create(SinkContext context) throws IOException {
             FileSinkSettings f = FileSinkSettings.of(context);
-            return new JsonlSink(f.path(), f.maxBytes(), f.keep(), context::warn);
+            return new JsonlSink(f.path(), f.maxBytes(), f.keep(), f.holdMs(), context::warn);
         }
     }
 }

@@ -17,8 +17,10 @@ import java.util.Map;
  * {@link #flush}. An event counts as delivered when the flush after it returns; when
  * {@code accept} throws, that event counts as failed; when {@code flush} throws, every event
  * accepted since the previous flush counts as failed, unless it is a {@link PartialFailure}
- * naming how many of them failed (the others count as delivered). {@link #close} is called once, after the
- * last flush, at exit (the agent waits a bounded time for it).
+ * naming how many of them failed (the others count as delivered), or a {@link SinkUnavailable}:
+ * the sink cannot write now and holds what it could not write, which the dispatcher has it try
+ * again (see there). {@link #close} is called once, after the last flush, at exit (the agent
+ * waits a bounded time for it).
  *
  * <p>The agent calls {@link #accept(EventView)}: a view of the event that is valid only during
  * the call (the agent reuses it and the buffer its data lies in for later events, so its event
@@ -43,6 +45,17 @@ public interface Sink extends AutoCloseable {
 
     /** Makes accepted events durable or visible; called after each batch. */
     default void flush() throws Exception {
+    }
+
+    /** How long events wait for a sink that holds them (see {@link SinkUnavailable}), unless it says otherwise. */
+    long DEFAULT_MAX_HOLD_MS = 300_000;
+
+    /**
+     * Longest an event may wait, in the sink's queue or held by the sink, while the sink cannot
+     * write (see {@link SinkUnavailable}); after that it fails. Called once, at start.
+     */
+    default long maxHoldMillis() {
+        return DEFAULT_MAX_HOLD_MS;
     }
 
     @Override

@@ -2,6 +2,7 @@ package io.btfagent.files;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -10,6 +11,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -150,5 +152,86 @@ class RotatingFileTest {
         assertEquals(List.of(0L, 0L), sizes);
         assertEquals("HEADER\n" + recs(1, 2), Files.readString(dir.resolve("e.1")));
         assertEquals("HEADER\n" + recs(3, 3), Files.readString(file));
+    }
+
+    /** Lets the next append look at the path again. */
+    private static void pastMovedCheck() throws InterruptedException {
+        Thread.sleep(TimeUnit.NANOSECONDS.toMillis(RotatingFile.MOVED_CHECK_NANOS) + 50);
+    }
+
+    @Test
+    void aFileRenamedByAnotherProgramIsFollowedByANewFileSaidOnce() throws Exception {
+        Path file = dir.resolve("events.jsonl");
+        try (RotatingFile f = open(file, 0, 0)) {
+            write(f, 1, 2);
+            Files.move(file, dir.resolve("events.jsonl-20261207")); // logrotate without copytruncate
+            pastMovedCheck();
+            write(f, 3, 4);
+            write(f, 5, 5);
+            assertEquals(1, f.moves());
+        }
+        assertEquals(recs(1, 2), Files.readString(dir.resolve("events.jsonl-20261207")));
+        assertEquals(recs(3, 5), Files.readString(file));
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
+        assertEquals(List.of(file + " was renamed or deleted by another program (a log rotation?); what was written"
+                + " before went with it, and a new events.jsonl is started (moves so far: 1)"), notices);
+    }
+
+    @Test
+    void aDeletedFileIsFollowedByANewFile() throws Exception {
+        Path file = dir.resolve("events.jsonl");
+        try (RotatingFile f = open(file, 0, 0)) {
+            write(f, 1, 2);
+            Files.delete(file);
+            pastMovedCheck();
+            write(f, 3, 3);
+            assertEquals(1, f.moves());
+        }
+        assertEquals(recs(3, 3), Files.readString(file));
+        assertEquals(1, notices.size(), notices.toString());
+    }
+
+    @Test
+    void recordsThatCannotBeWrittenAreHeldAndWrittenWholeLater() throws Exception {
+        Path file = dir.resolve("events.jsonl");
+        try (RotatingFile f = open(file, 0, 0)) {
+            write(f, 1, 1);
+            Files.delete(file);
+            Files.createDirectory(file); // the path cannot be opened as a file now
+            pastMovedCheck();
+            f.append(rec(2), 0, 30, 2);
+            f.append(rec(3), 0, 30, 3);
+            assertThrows(IOException.class, f::flush);
+            assertEquals(2, f.heldRecords());
+            assertEquals(5, f.heldWeight());
+            assertThrows(IOException.class, f::flush);
+            assertEquals(2, f.heldRecords());
+            Files.delete(file);
+            f.flush();
+            assertEquals(0, f.heldRecords());
+            assertEquals(0, f.expiredRecords());
+        }
+        assertEquals(recs(2, 3), Files.readString(file));
+        assertEquals(1, notices.size(), notices.toString());
+    }
+
+    @Test
+    void heldRecordsOlderThanTheHoldTimeAreDroppedAndCounted() throws Exception {
+        Path file = dir.resolve("events.jsonl");
+        try (RotatingFile f = open(file, 0, 0)) {
+            f.holdAtMost(100);
+            Files.delete(file);
+            Files.createDirectory(file);
+            pastMovedCheck();
+            f.append(rec(1), 0, 30, 7);
+            assertThrows(IOException.class, f::flush);
+            Thread.sleep(150);
+            Files.delete(file);
+            f.flush(); // record 1 waited too long: dropped, counted
+            assertEquals(1, f.expiredRecords());
+            assertEquals(7, f.expiredWeight());
+            write(f, 2, 2);
+        }
+        assertEquals(recs(2, 2), Files.readString(file));
     }
 }

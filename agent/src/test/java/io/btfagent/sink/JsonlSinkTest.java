@@ -80,8 +80,8 @@ class JsonlSinkTest {
     @Test
     void providerDeclaresItsKeysAndRefusesBadValuesInOneLine() {
         JsonlSink.Provider p = new JsonlSink.Provider();
-        assertEquals(List.of("path", "max-bytes", "keep"), p.settings().stream().map(SinkSetting::key).toList());
-        assertEquals(List.of("btf-agent-events.jsonl", "104857600", "5"),
+        assertEquals(List.of("path", "max-bytes", "keep", "hold-ms"), p.settings().stream().map(SinkSetting::key).toList());
+        assertEquals(List.of("btf-agent-events.jsonl", "104857600", "5", "300000"),
                 p.settings().stream().map(SinkSetting::defaultValue).toList());
         IOException e = assertThrows(IOException.class, () -> new JsonlSink(dir, 0, 0, notices::add));
         assertEquals(dir + " is not a regular file; name a regular file", e.getMessage());

@@ -89,8 +89,8 @@ class SinkSetupTest {
                 config("sinks=jsonl,log,sink.jsonl.path=" + file + ",sink.jsonl.max-byte=10,sink.log.colour=red"),
                 providers(), problems::add);
         assertEquals(List.of(), List.copyOf(sinks.keySet()));
-        assertEquals(List.of("sink jsonl not started: unknown key sink.jsonl.max-byte; valid keys: sink.jsonl.keep,"
-                + " sink.jsonl.max-bytes, sink.jsonl.path",
+        assertEquals(List.of("sink jsonl not started: unknown key sink.jsonl.max-byte; valid keys: sink.jsonl.hold-ms,"
+                + " sink.jsonl.keep, sink.jsonl.max-bytes, sink.jsonl.path",
                 "sink log not started: unknown key sink.log.colour; valid keys: none"), problems);
     }
 

@@ -22,8 +22,9 @@ import org.junit.jupiter.api.Test;
  * The kafka sink against a real broker (Kafka's own artifacts, KRaft, one child JVM shared by
  * the class): a JVM with the agent does HTTPS through wildfly-openssl (OpenSSL 3) with both the
  * jsonl and the kafka sink; the topic read back must hold exactly the jsonl sink's events, one
- * record each, keyed by {@code conn}; a broker killed and restarted mid-run, and a broker down
- * at start, leave the counters exact and delivery resumes by itself; an application with its
+ * record each, keyed by {@code conn}; a broker killed and restarted mid-run loses nothing
+ * while the outage stays within {@code delivery.timeout.ms} (the sink holds what it cannot
+ * send), fails exactly what waited longer, and a broker down at start costs nothing; an application with its
  * own, older kafka-clients uses it undisturbed while the agent's sink runs.
  */
 @Privileged
@@ -159,8 +160,66 @@ class KafkaSinkIT extends AgainstEchoServer {
         assertNoStackTrace(r);
     }
 
+    /** The agent's WARN lines about the kafka sink. */
+    private static List<String> kafkaWarnings(ChildJvm.Result r) {
+        return r.agentLines().stream().filter(l -> l.contains("WARN  sink kafka")).toList();
+    }
+
+    /** Exactly one line when the fault began and one when it ended, naming the broker. */
+    private static void assertOneFaultTwoLines(ChildJvm.Result r) {
+        List<String> w = kafkaWarnings(r);
+        String all = String.join("\n", r.agentLines());
+        assertEquals(1, w.stream().filter(l -> l.contains("WARN  sink kafka cannot write now: cannot deliver to the broker"
+                + " at " + broker.bootstrap() + ": ")).count(), all);
+        assertEquals(1, w.stream().filter(l -> l.contains("WARN  sink kafka writes again after ")).count(), all);
+    }
+
     @Test
-    void aBrokerKilledMidRunLosesOnlyWhatItMissedCountedExactlyAndDeliveryResumes() throws Exception {
+    void aBrokerRestartedWithinTheDeliveryTimeoutUnderSteadyLoadLosesNothingAndKeepsEachConnsOrder()
+            throws Exception {
+        String topic = topic();
+        Path jsonl = tmp.resolve("events.jsonl");
+        ChildJvm.Result r;
+        long outageMs;
+        try (ChildJvm.Running jvm = agentJvm(topic, jsonl,
+                ",sink.kafka.delivery.timeout.ms=120000,sink.kafka.request.timeout.ms=3000").start(CLIENT, args(2))) {
+            jvm.awaitStderr(WildflyCaptureIT.READY, 120);
+            phase(jvm, 1);
+            jvm.awaitStderr("\"kafka\":{\"delivered\":4,", 60); // the broker acknowledged phase 1
+            long down = System.nanoTime();
+            broker.kill();
+            try {
+                for (int n = 2; n <= 5; n++) { // the application goes on: a phase a second
+                    phase(jvm, n);
+                    Thread.sleep(1_000);
+                }
+                jvm.awaitStderr("WARN  sink kafka cannot write now: ", 60);
+            } finally {
+                broker.start();
+            }
+            outageMs = (System.nanoTime() - down) / 1_000_000;
+            phase(jvm, 6);
+            jvm.awaitStderr("\"kafka\":{\"delivered\":24,", 120); // by itself, once the broker is back
+            jvm.awaitStderr("WARN  sink kafka writes again after ", 60);
+            r = jvm.finish(60);
+        }
+        System.out.println("broker down for " + outageMs + " ms; the agent printed:");
+        r.agentLines().forEach(l -> System.out.println("  " + l));
+        assertEquals(0, r.exitCode(), r.stderr());
+        List<String> lines = lines(jsonl);
+        assertEquals(24, lines.size(), "six phases of two requests and responses: " + lines);
+        // every event once (one record per jsonl line), each conn's in the jsonl order
+        assertSameEvents(lines, broker.consume(topic, lines.size(), 60));
+        AgentStats s = AgentStats.of(r);
+        assertDeliveredAndFailed(s, lines, List.of());
+        assertOneFaultTwoLines(r);
+        assertEquals(2, kafkaWarnings(r).size(), String.join("\n", r.agentLines()));
+        assertNoStackTrace(r);
+    }
+
+    @Test
+    void aBrokerDownLongerThanTheDeliveryTimeoutFailsWhatWaitedThatLongCountedExactlyAndDeliveryResumes()
+            throws Exception {
         String topic = topic();
         Path jsonl = tmp.resolve("events.jsonl");
         ChildJvm.Result r;
@@ -173,15 +232,18 @@ class KafkaSinkIT extends AgainstEchoServer {
             broker.kill();
             try {
                 phase(jvm, 2);
-                // the producer gives up on phase 2's records after delivery.timeout.ms
-                jvm.awaitStderr("WARN  sink kafka failed (1 failures so far)", 60);
+                // phase 2's records waited longer than delivery.timeout.ms
+                jvm.awaitStderr("\"kafka\":{\"delivered\":4,\"dropped\":0,\"failed\":4,", 60);
             } finally {
                 broker.start();
             }
             phase(jvm, 3);
             jvm.awaitStderr("\"kafka\":{\"delivered\":8,", 60); // by itself, once the broker is back
+            jvm.awaitStderr("WARN  sink kafka writes again after ", 60);
             r = jvm.finish(60);
         }
+        System.out.println("the agent printed:");
+        r.agentLines().forEach(l -> System.out.println("  " + l));
         assertEquals(0, r.exitCode(), r.stderr());
         List<String> lines = lines(jsonl);
         assertEquals(12, lines.size(), "three phases of two requests and responses: " + lines);
@@ -193,49 +255,51 @@ class KafkaSinkIT extends AgainstEchoServer {
         AgentStats s = AgentStats.of(r);
         assertDeliveredAndFailed(s, delivered, lost);
         assertEquals(s.sink("jsonl", "delivered_bytes"), bytes(lines));
-        // timed out waiting for the broker, or (after a send that waited max.block.ms for
-        // metadata) not sent with the rest of its batch
+        // expired by the producer, or held unsent (no metadata) that long
         assertEquals(4, s.sink("kafka", "failed_TimeoutException") + unsent(s), s.toString());
-        List<String> failures = r.agentLines().stream().filter(l -> l.contains("WARN  sink kafka failed (")).toList();
-        assertEquals(1, failures.size(), String.join("\n", r.agentLines()));
-        // the first failure of a run is one line, whichever way its event failed
-        assertTrue(failures.get(0).contains(" not delivered: org.apache.kafka.common.errors.TimeoutException: ")
-                || failures.get(0).contains(" not sent, the broker did not answer for an earlier event of its batch:"
-                        + " org.apache.kafka.common.errors.TimeoutException: "), String.join("\n", r.agentLines()));
+        assertOneFaultTwoLines(r);
+        String end = kafkaWarnings(r).stream().filter(l -> l.contains("writes again after ")).findFirst().orElseThrow();
+        assertTrue(end.contains(", dropped 0 events (0 bytes) (queue full), failed 4 events (" + bytes(lost)
+                + " bytes) (waited longer than 3 s)"), end);
+        // and the periodic loss warning (every 10 s, so at most once here) for what was lost
+        long lossLines = kafkaWarnings(r).stream().filter(l -> l.contains("WARN  sink kafka failed on 4 events ("
+                + bytes(lost) + " bytes) since the last report")).count();
+        assertTrue(lossLines <= 1, String.join("\n", r.agentLines()));
+        assertEquals(2 + lossLines, kafkaWarnings(r).size(), String.join("\n", r.agentLines()));
         assertNoStackTrace(r);
     }
 
     @Test
-    void aBrokerDownAtStartCostsOnlyTheEventsItMissedAndDeliveryStartsWhenItIsUp() throws Exception {
+    void aBrokerDownAtStartHoldsTheEventsAndDeliversThemWhenItIsUp() throws Exception {
         String topic = topic();
         Path jsonl = tmp.resolve("events.jsonl");
         ChildJvm.Result r;
         broker.kill();
-        try (ChildJvm.Running jvm = agentJvm(topic, jsonl, ",sink.kafka.max.block.ms=3000").start(CLIENT, args(1))) {
+        try (ChildJvm.Running jvm = agentJvm(topic, jsonl, ",sink.kafka.max.block.ms=3000"
+                + ",sink.kafka.delivery.timeout.ms=120000").start(CLIENT, args(1))) {
             try {
                 jvm.awaitStderr(WildflyCaptureIT.READY, 120);
                 phase(jvm, 1);
-                // no metadata: each send gives up after max.block.ms
-                jvm.awaitStderr("\"kafka\":{\"delivered\":0,\"dropped\":0,\"failed\":2,", 60);
+                // no metadata: the first send gives up after max.block.ms, the events are held
+                jvm.awaitStderr("WARN  sink kafka cannot write now: ", 60);
             } finally {
                 broker.start();
             }
+            jvm.awaitStderr("\"kafka\":{\"delivered\":2,", 120); // by itself, once the broker is up
             phase(jvm, 2);
-            jvm.awaitStderr("\"kafka\":{\"delivered\":2,", 60); // by itself, once the broker is up
+            jvm.awaitStderr("\"kafka\":{\"delivered\":4,", 60);
             r = jvm.finish(60);
         }
         assertEquals(0, r.exitCode(), r.stderr());
         List<String> lines = lines(jsonl);
         assertEquals(4, lines.size(), "two phases of one request and its response: " + lines);
-        assertSameEvents(lines.subList(2, 4), broker.consume(topic, 2, 60));
+        assertSameEvents(lines, broker.consume(topic, 4, 60));
         AgentStats s = AgentStats.of(r);
-        assertDeliveredAndFailed(s, lines.subList(2, 4), lines.subList(0, 2));
-        // the first send of a batch waits max.block.ms; the rest of that batch is not sent
-        assertEquals(2, s.sink("kafka", "failed_TimeoutException") + unsent(s), s.toString());
-        List<String> failures = r.agentLines().stream().filter(l -> l.contains("WARN  sink kafka failed (")).toList();
-        assertEquals(1, failures.size(), String.join("\n", r.agentLines()));
-        assertTrue(failures.get(0).contains("TimeoutException: Topic " + topic + " not present in metadata after 3000 ms"),
-                failures.get(0));
+        assertDeliveredAndFailed(s, lines, List.of());
+        assertOneFaultTwoLines(r);
+        String begin = kafkaWarnings(r).get(0);
+        assertTrue(begin.contains("TimeoutException: Topic " + topic + " not present in metadata after 3000 ms"), begin);
+        assertEquals(2, kafkaWarnings(r).size(), String.join("\n", r.agentLines()));
         assertNoStackTrace(r);
         // kafka-clients' own warnings (retrying the broker) are single lines, a repeat held back
         List<String> kafkaLines = r.agentLines().stream().filter(l -> l.contains("  kafka: ")).map(l -> l.substring(

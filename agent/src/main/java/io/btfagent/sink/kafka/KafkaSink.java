@@ -8,6 +8,7 @@ import io.btfagent.sink.Sink;
 import io.btfagent.sink.SinkContext;
 import io.btfagent.sink.SinkProvider;
 import io.btfagent.sink.SinkSetting;
+import io.btfagent.sink.SinkUnavailable;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -18,6 +19,7 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -30,13 +32,15 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * (decimal), so that one connection's events stay in order in one partition; an event without a
  * {@code conn} is keyed by its TLS object ({@code ssl-0x...}).
  *
- * <p>A batch from the dispatcher is sent, then {@link #flush} waits until the producer has the
- * broker's answer for every record of it (at most {@code delivery.timeout.ms}): records the
- * broker did not take (unreachable past that time, refused) fail as a {@link PartialFailure},
- * the others count as delivered. While the broker is down the sink thread waits, its queue fills
- * and drops (counted); when the broker is back the producer reconnects by itself. The producer
- * is made on a thread of its own (its settings were checked at start), so making it never
- * delays the start of the capture.
+ * <p>A batch from the dispatcher is sent, then {@link #flush} waits for the broker's answers (at
+ * most {@code request.timeout.ms}). While the broker cannot be reached (a restart, a leader
+ * election, no metadata) the sink holds what it could not deliver yet and says so with a
+ * {@link SinkUnavailable}: records the producer still retries, and records not sent because the
+ * send waited {@code max.block.ms} for metadata (the rest of that batch is not sent, in order);
+ * the dispatcher then keeps the sink's queue and has it try again. A record fails only when it
+ * waited longer than {@code delivery.timeout.ms} (the producer expires it, or it was held that
+ * long unsent) or when the broker refuses it. The producer is made on a thread of its own (its
+ * settings were checked at start), so making it never delays the start of the capture.
  */
 public final class KafkaSink implements Sink {
     /** Bounded wait for the producer's own threads at exit. */
@@ -46,18 +50,40 @@ public final class KafkaSink implements Sink {
     private final CompletableFuture<Producer<byte[], byte[]>> made = new CompletableFuture<>();
     private Producer<byte[], byte[]> producer;
     private final String topic;
-    private final List<Future<RecordMetadata>> sent = new ArrayList<>();
-    private final List<Integer> sentBytes = new ArrayList<>();
+    /** Records taken and not yet settled, in the order taken (a connection's stay in order). */
+    private final List<Pending> pending = new ArrayList<>();
     private final EventJson json = new EventJson();
     private byte[] buffer = new byte[16 * 1024];
     private final EventView copy = new EventView();
-    /** Set when a send of this batch timed out waiting for the broker: the rest fail at once. */
+    /** Set when a send timed out waiting for metadata: later records wait unsent until the next try. */
     private String noMetadata;
     /** Events the broker did not take, by the exception's simple name. */
     private final Map<String, Long> failedBy = new TreeMap<>();
+    /** Longest a record may wait to be delivered ({@code delivery.timeout.ms}). */
+    private final long deliveryTimeoutMs;
+    /** Longest one flush waits for the broker's answers ({@code request.timeout.ms}, at most the above). */
+    private final long answerWaitMs;
+    private final String bootstrap;
+
+    /** A record taken by the sink: unsent (future null) or sent. */
+    private static final class Pending {
+        final ProducerRecord<byte[], byte[]> record;
+        final int bytes;
+        final long takenAt;
+        Future<RecordMetadata> future;
+
+        Pending(ProducerRecord<byte[], byte[]> record, int bytes, long takenAt) {
+            this.record = record;
+            this.bytes = bytes;
+            this.takenAt = takenAt;
+        }
+    }
 
     KafkaSink(ProducerSettings settings) {
         this.topic = settings.topic();
+        this.deliveryTimeoutMs = millis(settings, "delivery.timeout.ms", 120_000);
+        this.answerWaitMs = Math.min(deliveryTimeoutMs, millis(settings, "request.timeout.ms", 30_000));
+        this.bootstrap = String.valueOf(settings.producerProperties().get("bootstrap.servers"));
         Thread t = new Thread(() -> {
             Producer<byte[], byte[]> p;
             try {
@@ -80,6 +106,21 @@ public final class KafkaSink implements Sink {
         // application's kafka-clients (any version) is never mixed in.
         t.setContextClassLoader(KafkaSink.class.getClassLoader());
         t.start();
+    }
+
+    /** A producer setting in milliseconds (checked at start), or Kafka's default. */
+    private static long millis(ProducerSettings settings, String key, long kafkaDefault) {
+        Object v = settings.producerProperties().get(key);
+        try {
+            return v == null ? kafkaDefault : Long.parseLong(v.toString().trim());
+        } catch (NumberFormatException e) {
+            return kafkaDefault;
+        }
+    }
+
+    @Override
+    public long maxHoldMillis() {
+        return deliveryTimeoutMs;
     }
 
     private Producer<byte[], byte[]> producer() throws InterruptedException {
@@ -126,74 +167,117 @@ public final class KafkaSink implements Sink {
     }
 
     @Override
-    public void accept(CaptureEvent event) throws InterruptedException, UnsentEvent {
+    public void accept(CaptureEvent event) throws InterruptedException {
         accept(copy.of(event));
     }
 
     @Override
-    public void accept(EventView event) throws InterruptedException, UnsentEvent {
-        if (noMetadata != null) {
-            synchronized (failedBy) {
-                failedBy.merge("unsent", 1L, Long::sum);
-            }
-            throw new UnsentEvent(noMetadata);
-        }
-        Future<RecordMetadata> f = producer().send(new ProducerRecord<>(topic, null, event.epochNanos() / 1_000_000,
-                key(event), value(event)));
-        sent.add(f);
-        sentBytes.add(event.dataLength());
-        if (f.isDone()) {
-            Throwable why = failure(f);
-            if (why instanceof org.apache.kafka.common.errors.TimeoutException) {
-                // the send waited max.block.ms for the broker: the rest of this batch is not
-                // sent, so that a broker that is down holds the sink that long once per batch
-                noMetadata = why.toString();
-            }
+    public void accept(EventView event) throws InterruptedException {
+        Pending p = new Pending(new ProducerRecord<>(topic, null, event.epochNanos() / 1_000_000, key(event),
+                value(event)), event.dataLength(), System.nanoTime());
+        pending.add(p);
+        if (noMetadata == null) {
+            send(p);
         }
     }
 
-    /** An event not sent because the broker did not answer for an earlier one of its batch. */
-    static final class UnsentEvent extends Exception {
-        private static final long serialVersionUID = 1L;
-
-        UnsentEvent(String why) {
-            super("not sent, the broker did not answer for an earlier event of its batch: " + why, null, false, false);
+    /** Sends one record; a send that waited {@code max.block.ms} for metadata leaves it (and the rest) unsent. */
+    private void send(Pending p) throws InterruptedException {
+        Future<RecordMetadata> f = producer().send(p.record);
+        if (f.isDone() && failure(f) instanceof org.apache.kafka.common.errors.TimeoutException why) {
+            // no metadata (the broker unreachable): held unsent, in order; so that a broker
+            // that is down holds the sink max.block.ms once per try, not once per record
+            noMetadata = why.toString();
+            return;
         }
+        p.future = f;
     }
 
+    /**
+     * Sends what is held unsent, waits for the broker's answers (at most
+     * {@code request.timeout.ms}) and settles: delivered, failed (refused, or waited longer than
+     * {@code delivery.timeout.ms}), or still held ({@link SinkUnavailable}).
+     */
     @Override
-    public void flush() throws PartialFailure {
-        try {
-            if (sent.isEmpty()) {
-                return; // every accept threw (and counted)
-            }
-            producer.flush();
-            long events = 0;
-            long bytes = 0;
-            String first = null;
-            for (int i = 0; i < sent.size(); i++) {
-                Throwable why = failure(sent.get(i));
-                if (why != null) {
-                    events++;
-                    bytes += sentBytes.get(i);
-                    String reason = why.getClass().getSimpleName();
-                    synchronized (failedBy) {
-                        failedBy.merge(reason, 1L, Long::sum);
-                    }
-                    if (first == null) {
-                        first = why.toString();
-                    }
+    public void flush() throws PartialFailure, SinkUnavailable, InterruptedException {
+        if (pending.isEmpty()) {
+            return;
+        }
+        if (noMetadata == null) { // a try after a pause: what is held unsent goes now, in order
+            for (int i = 0; i < pending.size() && noMetadata == null; i++) {
+                if (pending.get(i).future == null) {
+                    send(pending.get(i));
                 }
             }
-            if (events > 0) {
-                throw new PartialFailure(events, bytes, first);
+        } // else a send of this batch just waited max.block.ms: the next try comes after a pause
+        String heldWhy = noMetadata;
+        noMetadata = null;
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(answerWaitMs);
+        long failed = 0;
+        long failedBytes = 0;
+        long refused = 0;
+        long held = 0;
+        long heldBytes = 0;
+        String first = null;
+        long now = System.nanoTime();
+        int kept = 0;
+        for (int i = 0; i < pending.size(); i++) {
+            Pending p = pending.get(i);
+            Throwable why;
+            if (p.future == null) {
+                why = now - p.takenAt > TimeUnit.MILLISECONDS.toNanos(deliveryTimeoutMs) ? UNSENT_TOO_LONG : null;
+                if (why == null) {
+                    held++;
+                    heldBytes += p.bytes;
+                    pending.set(kept++, p);
+                    continue;
+                }
+            } else {
+                try {
+                    p.future.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                    continue; // delivered
+                } catch (java.util.concurrent.TimeoutException stillWaiting) {
+                    // the producer still retries it (until delivery.timeout.ms)
+                    held++;
+                    heldBytes += p.bytes;
+                    pending.set(kept++, p);
+                    if (heldWhy == null) {
+                        heldWhy = "no answer from the broker in " + answerWaitMs + " ms";
+                    }
+                    continue;
+                } catch (ExecutionException e) {
+                    why = e.getCause() == null ? e : e.getCause();
+                }
             }
-        } finally {
-            sent.clear();
-            sentBytes.clear();
-            noMetadata = null;
+            failed++;
+            failedBytes += p.bytes;
+            if (!(why == UNSENT_TOO_LONG || why instanceof org.apache.kafka.common.errors.TimeoutException)) {
+                refused++;
+            }
+            synchronized (failedBy) {
+                failedBy.merge(why == UNSENT_TOO_LONG ? "unsent" : why.getClass().getSimpleName(), 1L, Long::sum);
+            }
+            if (first == null) {
+                first = why.toString();
+            }
+        }
+        pending.subList(kept, pending.size()).clear();
+        if (held > 0 || (failed > 0 && refused == 0)) {
+            // what waited too long for an unreachable broker is counted (and in the periodic loss
+            // warning), not one failure line each time
+            throw new SinkUnavailable(held, heldBytes, failed, failedBytes, "cannot deliver to the broker at "
+                    + bootstrap + ": " + (heldWhy != null ? heldWhy : first));
+        }
+        if (failed > 0) {
+            throw new PartialFailure(failed, failedBytes, first);
         }
     }
+
+    /** A record held unsent (no metadata) longer than {@code delivery.timeout.ms}. */
+    private static final Throwable UNSENT_TOO_LONG = new Exception("not sent: no metadata from the broker for longer"
+            + " than delivery.timeout.ms", null, false, false) {
+        private static final long serialVersionUID = 1L;
+    };
 
     /** Why a sent record was not delivered, or null; the future is done after a flush. */
     private static Throwable failure(Future<RecordMetadata> f) {

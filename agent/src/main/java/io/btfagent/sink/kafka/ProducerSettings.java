@@ -40,10 +40,10 @@ record ProducerSettings(String topic, Properties producerProperties) {
             new SinkSetting("linger.ms", "20", "how long the producer waits to fill a batch"),
             new SinkSetting("batch.size", "262144", "largest batch per partition, in bytes"),
             new SinkSetting("max.block.ms", "1000", "longest a send waits for the broker's metadata or buffer"
-                    + " space before the event fails"),
+                    + " space; the event is then held and sent again after a pause"),
             new SinkSetting("request.timeout.ms", "10000", "longest wait for one request's answer"),
             new SinkSetting("delivery.timeout.ms", "30000", "longest a record may take to be delivered,"
-                    + " retries included, before it fails"),
+                    + " retries and waiting for an unreachable broker included, before it fails"),
             new SinkSetting("metric.reporters", "", "the producer's metric reporters (none: no JMX beans)"),
             new SinkSetting("enable.metrics.push", "false", "whether the producer pushes its metrics to the broker"));
 

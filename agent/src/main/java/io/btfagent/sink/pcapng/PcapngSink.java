@@ -7,6 +7,7 @@ import io.btfagent.sink.Sink;
 import io.btfagent.sink.SinkContext;
 import io.btfagent.sink.SinkProvider;
 import io.btfagent.sink.SinkSetting;
+import io.btfagent.sink.SinkUnavailable;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -32,7 +33,9 @@ import java.util.function.Consumer;
  * has them, else stable made-up ones: 10.1.x.y for our side (x.y numbering the connections
  * in order of appearance) with a port derived from the pid, 10.2.0.1:443 for the peer. Each packet's comment names pid, thread,
  * library, function and TLS object. Files are owner-only and rotated like the jsonl sink's;
- * each file starts with its own header and, for each connection, a handshake.
+ * each file starts with its own header and, for each connection, a handshake. A write that
+ * fails (a full disk) leaves no partial block: the file is cut back and the packets not written
+ * are held and written whole later (see {@link RotatingFile}).
  */
 public final class PcapngSink implements Sink {
 
@@ -42,15 +45,25 @@ public final class PcapngSink implements Sink {
     private final Set<Long> inThisFile = new HashSet<>();
     private final AtomicLong packets = new AtomicLong();
     private final AtomicLong rotations = new AtomicLong();
+    private final AtomicLong moves = new AtomicLong();
     private int nextSynthetic = 1;
 
     private final AtomicLong damaged = new AtomicLong();
     private final Consumer<String> notices;
 
     public PcapngSink(Path path, long maxBytes, int keep, Consumer<String> notices) throws IOException {
+        this(path, maxBytes, keep, Sink.DEFAULT_MAX_HOLD_MS, notices);
+    }
+
+    /** @param holdMs how long packets wait while the file cannot be written (then they fail) */
+    public PcapngSink(Path path, long maxBytes, int keep, long holdMs, Consumer<String> notices) throws IOException {
         this.notices = notices;
         this.file = new RotatingFile(path, maxBytes, keep, this::begin, notices);
+        this.file.holdAtMost(holdMs);
+        this.holdMs = holdMs;
     }
+
+    private final long holdMs;
 
     /**
      * A new section header for every file opened (pcapng allows several sections in one file).
@@ -210,7 +223,7 @@ public final class PcapngSink implements Sink {
             both.writeBytes(record);
             record = both.toByteArray();
         }
-        file.append(record);
+        file.append(record, 0, record.length, e.data().length);
     }
 
     /**
@@ -232,9 +245,18 @@ public final class PcapngSink implements Sink {
     }
 
     @Override
-    public void flush() throws IOException {
-        file.flush();
-        rotations.set(file.rotations());
+    public void flush() throws SinkUnavailable {
+        try {
+            FileSinkSettings.flush(file);
+        } finally {
+            rotations.set(file.rotations());
+            moves.set(file.moves());
+        }
+    }
+
+    @Override
+    public long maxHoldMillis() {
+        return holdMs;
     }
 
     @Override
@@ -248,6 +270,9 @@ public final class PcapngSink implements Sink {
         m.put("damaged blocks", damaged.get());
         m.put("packets", packets.get());
         m.put("rotations", rotations.get());
+        if (moves.get() > 0) { // a file another program renamed or deleted
+            m.put("moved away", moves.get());
+        }
         return m;
     }
 
@@ -266,7 +291,7 @@ public final class PcapngSink implements Sink {
         @Override
         public Sink create(SinkContext context) throws IOException {
             FileSinkSettings f = FileSinkSettings.of(context);
-            return new PcapngSink(f.path(), f.maxBytes(), f.keep(), context::warn);
+            return new PcapngSink(f.path(), f.maxBytes(), f.keep(), f.holdMs(), context::warn);
         }
     }
 }

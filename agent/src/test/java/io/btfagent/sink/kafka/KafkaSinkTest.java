@@ -5,11 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.btfagent.event.CaptureEvent;
-import io.btfagent.sink.PartialFailure;
 import io.btfagent.sink.Sink;
+import io.btfagent.sink.SinkUnavailable;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -24,30 +25,37 @@ class KafkaSinkTest {
     }
 
     @Test
-    void withoutABrokerTheFirstSendOfABatchWaitsMaxBlockAndTheRestFailAtOnceAllCounted() throws Exception {
+    void withoutABrokerEventsAreHeldUnsentInOrderAndFailOnlyAfterTheDeliveryTimeout() throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             port = s.getLocalPort(); // closed again: nothing listens there
         }
-        Sink sink = new KafkaSink.Provider().create(ProducerSettingsTest.contextOf(
-                Map.of("bootstrap", "127.0.0.1:" + port, "topic", "t", "max.block.ms", "200")));
+        Sink sink = new KafkaSink.Provider().create(ProducerSettingsTest.contextOf(Map.of("bootstrap", "127.0.0.1:"
+                + port, "topic", "t", "max.block.ms", "1000", "linger.ms", "0", "request.timeout.ms", "500",
+                "delivery.timeout.ms", "4000")));
         try {
-            sink.accept(event(1, 10));
-            KafkaSink.UnsentEvent unsent = assertThrows(KafkaSink.UnsentEvent.class, () -> sink.accept(event(2, 20)));
-            assertTrue(unsent.getMessage().startsWith("not sent, the broker did not answer for an earlier event of its"
-                    + " batch: org.apache.kafka.common.errors.TimeoutException: Topic t not present in metadata after"
-                    + " 200 ms"), unsent.getMessage());
-            assertThrows(KafkaSink.UnsentEvent.class, () -> sink.accept(event(3, 30)));
-            PartialFailure f = assertThrows(PartialFailure.class, sink::flush);
-            assertEquals(1, f.events());
-            assertEquals(10, f.bytes());
-            assertEquals(Map.of("failed TimeoutException", 1L, "failed unsent", 2L), sink.counters());
-
-            // the next batch tries again
-            sink.accept(event(4, 40));
-            PartialFailure again = assertThrows(PartialFailure.class, sink::flush);
-            assertEquals(40, again.bytes());
-            assertEquals(Map.of("failed TimeoutException", 2L, "failed unsent", 2L), sink.counters());
+            assertEquals(4000, sink.maxHoldMillis());
+            sink.accept(event(1, 10)); // waits max.block.ms for metadata, then held unsent
+            long start = System.nanoTime();
+            sink.accept(event(2, 20)); // held unsent at once
+            sink.accept(event(3, 30));
+            assertTrue(System.nanoTime() - start < 900_000_000L, "one wait of max.block.ms, not one per event");
+            SinkUnavailable held = assertThrows(SinkUnavailable.class, sink::flush);
+            assertEquals(List.of(3L, 60L, 0L, 0L), List.of(held.heldEvents(), held.heldBytes(), held.failedEvents(),
+                    held.failedBytes()));
+            assertEquals("cannot deliver to the broker at 127.0.0.1:" + port + ": org.apache.kafka.common.errors"
+                    + ".TimeoutException: Topic t not present in metadata after 1000 ms.", held.getMessage());
+            // a try: the first held record waits max.block.ms again, the rest stay unsent
+            SinkUnavailable again = assertThrows(SinkUnavailable.class, sink::flush);
+            assertEquals(3, again.heldEvents());
+            assertEquals(Map.of(), sink.counters());
+            Thread.sleep(4_100);
+            // held longer than delivery.timeout.ms: failed, all three
+            SinkUnavailable f = assertThrows(SinkUnavailable.class, sink::flush);
+            assertEquals(List.of(0L, 0L, 3L, 60L), List.of(f.heldEvents(), f.heldBytes(), f.failedEvents(),
+                    f.failedBytes()));
+            assertEquals(Map.of("failed unsent", 3L), sink.counters());
+            sink.flush(); // nothing left
         } finally {
             sink.close();
         }
