@@ -68,7 +68,12 @@ final class Capture {
         this.log = log;
         this.kernelBtf = config.get("kernel.btf");
         String btfDir = config.get("btf.path");
-        BtfCatalog catalog = BtfCatalog.bundled(btfDir == null ? null : Path.of(btfDir));
+        Optional<String> btfDirProblem = btfDir == null ? Optional.empty() : BtfCatalog.userDirProblem(Path.of(btfDir));
+        if (btfDirProblem.isPresent()) {
+            log.warn("btf.path {} {}; BTF is chosen from the bundled catalog only; name a directory of <build-id>.btf "
+                    + "files", btfDir, btfDirProblem.get());
+        }
+        BtfCatalog catalog = BtfCatalog.bundled(btfDir == null || btfDirProblem.isPresent() ? null : Path.of(btfDir));
         this.object = CaptureObject.bundled();
         int ringBytes = CaptureObject.ringSize(config.longValue("ring.bytes"));
         int pid = (int) ProcessHandle.current().pid();
