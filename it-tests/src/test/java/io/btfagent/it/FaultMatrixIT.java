@@ -197,7 +197,7 @@ class FaultMatrixIT extends AgainstEchoServer {
         ChildJvm.Result r = compare("device as jsonl path", "sinks=jsonl,log,sink.jsonl.path=/dev/full",
                 List.of(WildflyCaptureIT.READY), args("/", 1));
         assertEquals(1, r.agentLines().stream().filter(l -> l.endsWith(
-                "WARN  sink jsonl not started: /dev/full is not a regular file; name a regular file")).count(),
+                "WARN  sink jsonl not started: /dev/full is a character device, not a regular file; name a regular file")).count(),
                 r.stderr());
         AgentStats stats = AgentStats.of(r);
         assertEquals(2, stats.sink("log", "delivered"), stats.toString());
