@@ -71,9 +71,26 @@ public final class BoundedFile {
             if (!whole) {
                 return head;
             }
+            if (declared >= 0) {
+                // what the header declares and no more: bytes appended behind it are never read
+                long want = Math.max(declared, head.length);
+                // a short file claiming much costs no buffer of the claim: grow as bytes come
+                byte[] buf = Arrays.copyOf(head, (int) Math.min(want, Math.max(size, head.length)));
+                int at = head.length;
+                while (at < want) {
+                    if (at == buf.length) {
+                        buf = Arrays.copyOf(buf, (int) Math.min(want, Math.max(buf.length * 2L, 4096)));
+                    }
+                    int n = in.read(buf, at, buf.length - at);
+                    if (n < 0) {
+                        break; // shorter than declared: the parser names it truncated
+                    }
+                    at += n;
+                }
+                return at == buf.length ? buf : Arrays.copyOf(buf, at);
+            }
             // the size from stat may be stale (a growing file): read at most one byte past the bound
-            long expect = Math.max(size, declared);
-            byte[] buf = Arrays.copyOf(head, (int) Math.min(Math.max(expect, head.length), bound) + 1);
+            byte[] buf = Arrays.copyOf(head, (int) Math.min(Math.max(size, head.length), bound) + 1);
             int at = head.length;
             while (true) {
                 if (at == buf.length) {

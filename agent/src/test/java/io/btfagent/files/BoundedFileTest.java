@@ -102,4 +102,16 @@ class BoundedFileTest {
             writer.join();
         }
     }
+
+    @Test
+    void onlyWhatTheHeaderDeclaresIsRead() throws IOException {
+        byte[] btf = {(byte) 0x9f, (byte) 0xeb, 1, 0, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7};
+        byte[] withTail = java.util.Arrays.copyOf(btf, btf.length + 100_000); // appended after the BTF
+        Path f = Files.write(dir.resolve("tail.btf"), withTail);
+        assertArrayEquals(btf, BoundedFile.read(f, 1 << 20, "kernel BTF", BtfFile.HEADER_BYTES, BtfFile::declaredLength));
+        // one that declares more than it holds is read to its end, the parser then names it truncated
+        Path shortOne = Files.write(dir.resolve("short.btf"), java.util.Arrays.copyOf(btf, 24));
+        assertEquals(24, BoundedFile.read(shortOne, 1 << 20, "kernel BTF", BtfFile.HEADER_BYTES,
+                BtfFile::declaredLength).length);
+    }
 }
