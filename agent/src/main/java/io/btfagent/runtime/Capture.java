@@ -63,6 +63,8 @@ final class Capture {
     private final HookProgress progress = new HookProgress();
     private final String kernelBtf;
     private boolean mergeReady;
+    /** Files in watched directories named like TLS libraries that are not regular files, said once each. */
+    private final java.util.Set<Path> skippedOnDisk = new java.util.HashSet<>();
 
     Capture(AgentConfig config, Logger log, Dispatcher dispatcher) throws IOException, BpfException {
         this.log = log;
@@ -121,7 +123,11 @@ final class Capture {
             log.warn("cannot read /proc/self/maps ({}); libraries loaded later are not hooked", e.toString());
         }
         // OpenSSL first: it is what the JVM stacks load (netty-tcnative, Tomcat, wildfly-openssl)
-        List<LibraryScanner.LibraryFile> onDisk = new ArrayList<>(LibraryScanner.onDisk(watched));
+        List<LibraryScanner.LibraryFile> onDisk = new ArrayList<>(LibraryScanner.onDisk(watched, (p, why) -> {
+            if (skippedOnDisk.add(p)) {
+                log.debug("watched {} skipped: {} (never opened)", p, why);
+            }
+        }));
         onDisk.sort(Comparator.comparing(f -> !f.family().equals("openssl")));
         for (LibraryScanner.LibraryFile f : onDisk) {
             consider(f, false);
