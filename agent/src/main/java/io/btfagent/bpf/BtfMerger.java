@@ -4,7 +4,9 @@ import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.btfagent.bpf.internal.LibC;
 import io.btfagent.bpf.internal.Libbpf;
+import io.btfagent.btf.BtfFile;
 import io.btfagent.btf.BtfFormatException;
+import io.btfagent.files.BoundedFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -118,6 +120,12 @@ public final class BtfMerger {
     private static final int HEADER = 24;
 
     /**
+     * The most a kernel BTF may hold: this machine's 6.18 kernel has 5.4 MB, the largest
+     * distribution kernels a little over 10 MB.
+     */
+    public static final long KERNEL_BTF_BOUND = 64L << 20;
+
+    /**
      * The kernel's BTF as read once, with where its sections are and how many types it has:
      * later merges (a library loaded late) need neither read nor walk it again. Softly held (5
      * MB or so, freed if the heap needs it and read again then); {@code /sys/kernel/btf/vmlinux}
@@ -136,9 +144,11 @@ public final class BtfMerger {
         }
         byte[] btf;
         try {
-            btf = Files.readAllBytes(Path.of(path));
+            btf = BoundedFile.read(Path.of(path), KERNEL_BTF_BOUND, "kernel BTF", BtfFile.HEADER_BYTES,
+                    BtfFile::declaredLength);
         } catch (IOException e) {
-            throw new IOException("cannot parse kernel BTF " + path + " (" + e + ")", e);
+            throw e.getMessage() != null && e.getMessage().startsWith("kernel BTF ") ? e
+                    : new IOException("cannot parse kernel BTF " + path + " (" + e + ")", e);
         }
         if (!subset.isEmpty()) {
             try {

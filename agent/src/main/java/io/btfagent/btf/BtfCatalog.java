@@ -4,7 +4,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import io.btfagent.files.BoundedFile;
+import io.btfagent.files.SafeFile;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.function.Consumer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -85,10 +89,30 @@ public final class BtfCatalog {
      * Empty when neither has this exact build.
      */
     public Optional<Selection> select(String lib, String buildId, String versionHint) throws IOException {
-        if (userDir != null) {
+        return select(lib, buildId, versionHint, true, refused -> { });
+    }
+
+    /**
+     * As {@link #select(String, String, String)}; with {@code user} false the user's directory
+     * is skipped. A user's file that is there but refused (not a regular file, a link or file
+     * others could change, larger than {@link #USER_BTF_BOUND}, not BTF) is passed over and its
+     * reason, a phrase naming the file, goes to {@code refusedUserFile}.
+     */
+    public Optional<Selection> select(String lib, String buildId, String versionHint, boolean user,
+            Consumer<String> refusedUserFile) throws IOException {
+        if (user && userDir != null) {
             Path f = userDir.resolve(buildId + ".btf");
-            if (Files.isRegularFile(f)) {
-                return Optional.of(new Selection(f.toString(), versionHint, Files.readAllBytes(f), true));
+            if (Files.exists(f, LinkOption.NOFOLLOW_LINKS)) {
+                try {
+                    BoundedFile.regularSize(f, "btf.path file"); // a device or FIFO: named as such
+                    SafeFile.checkTrusted(f);
+                    byte[] btf = BoundedFile.read(f, USER_BTF_BOUND, "btf.path file", BtfFile.HEADER_BYTES,
+                            BtfFile::declaredLength);
+                    return Optional.of(new Selection(f.toString(), versionHint, btf, true));
+                } catch (IOException e) {
+                    refusedUserFile.accept(e.getMessage().startsWith("btf.path file") ? e.getMessage()
+                            : "btf.path file " + e.getMessage());
+                }
             }
         }
         Optional<Entry> e = entry(lib, buildId);
@@ -96,6 +120,30 @@ public final class BtfCatalog {
             return Optional.empty();
         }
         return Optional.of(new Selection("catalog:" + e.get().btf(), e.get().version(), bundled(e.get()), false));
+    }
+
+    /** The most a user's BTF file may hold; one library build's BTF is tens of kilobytes. */
+    public static final long USER_BTF_BOUND = 16L << 20;
+
+    /**
+     * Why {@code dir} (the {@code btf.path} setting) cannot be searched, as a phrase after its
+     * name; empty when it is a readable directory.
+     */
+    public static Optional<String> userDirProblem(Path dir) {
+        try {
+            java.nio.file.attribute.BasicFileAttributes a = Files.readAttributes(dir,
+                    java.nio.file.attribute.BasicFileAttributes.class);
+            if (!a.isDirectory()) {
+                return Optional.of("is " + BoundedFile.typeOf(dir, a) + ", not a directory");
+            }
+            if (!Files.isReadable(dir) || !Files.isExecutable(dir)) {
+                return Optional.of("is a directory this process cannot read");
+            }
+            return Optional.empty();
+        } catch (IOException | SecurityException e) {
+            return Optional.of(e instanceof java.nio.file.NoSuchFileException ? "does not exist"
+                    : "cannot be read (" + e.getClass().getSimpleName() + ")");
+        }
     }
 
     /**

@@ -45,6 +45,28 @@ public final class BtfFile {
         this.datasecVars = datasecVars;
     }
 
+    /** Bytes of the fixed part of a BTF header, what {@link #declaredLength} reads. */
+    public static final int HEADER_BYTES = 24;
+
+    /**
+     * The length of the BTF whose first {@link #HEADER_BYTES} bytes are {@code head}: its header
+     * and the further of its two sections. Checked before a file is read whole, so a file that
+     * is not BTF costs no buffer of its size.
+     */
+    public static long declaredLength(byte[] head) throws java.io.IOException {
+        ByteBuffer b = ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN);
+        if (head.length < HEADER_BYTES || Short.toUnsignedInt(b.getShort(0)) != MAGIC) {
+            throw new java.io.IOException("is not BTF (its first bytes are not the BTF magic 0xeb9f)");
+        }
+        long hdrLen = Integer.toUnsignedLong(b.getInt(4));
+        if (hdrLen < HEADER_BYTES) {
+            throw new java.io.IOException("is not BTF (header length " + hdrLen + ")");
+        }
+        long typeEnd = hdrLen + Integer.toUnsignedLong(b.getInt(8)) + Integer.toUnsignedLong(b.getInt(12));
+        long strEnd = hdrLen + Integer.toUnsignedLong(b.getInt(16)) + Integer.toUnsignedLong(b.getInt(20));
+        return Math.max(typeEnd, strEnd);
+    }
+
     /**
      * Parses raw BTF. Every malformed input (wrong magic, truncated header or sections, unknown
      * kinds, string offsets out of range) is a {@link BtfFormatException} naming the cause.

@@ -27,7 +27,11 @@ public final class BtfSelection {
      * check of what it reads (OpenSSL's BIO type and socket), so every record must pass that
      * check before it is reported.
      */
-    public record Chosen(BtfCatalog.Selection selection, boolean guarded) implements Outcome {
+    public record Chosen(BtfCatalog.Selection selection, boolean guarded, Optional<String> passedOver)
+            implements Outcome {
+        public Chosen(BtfCatalog.Selection selection, boolean guarded) {
+            this(selection, guarded, Optional.empty());
+        }
     }
 
     /**
@@ -47,8 +51,17 @@ public final class BtfSelection {
         Optional<BtfCatalog.Entry> known = catalog.entry(family, buildId);
         Optional<String> reported = known.isPresent() ? Optional.of(known.get().version()) : reportedVersion.get();
         Optional<BtfCatalog.Selection> btf;
+        // a btf.path file of this build that is refused: said on the line of what is used instead
+        List<String> passedOver = new java.util.ArrayList<>();
         try {
-            btf = catalog.select(family, buildId, reported.orElse("unknown"));
+            btf = catalog.select(family, buildId, reported.orElse("unknown"), true, passedOver::add);
+            if (btf.isPresent() && btf.get().checked() && !btf.get().origin().startsWith("catalog:")) {
+                Optional<String> unusable = unusable(family, btf.get().btf());
+                if (unusable.isPresent()) {
+                    passedOver.add("btf.path file " + btf.get().origin() + " " + unusable.get());
+                    btf = catalog.select(family, buildId, reported.orElse("unknown"), false, passedOver::add);
+                }
+            }
         } catch (IOException e) {
             return new Refused(Optional.empty(), e.getMessage());
         }
@@ -61,18 +74,20 @@ public final class BtfSelection {
                 debug.accept("no version-line BTF: " + e.getMessage());
             }
         }
+        String refusedFile = passedOver.isEmpty() ? "" : " (" + String.join("; ", passedOver) + ")";
         if (btf.isEmpty()) {
             return new Refused(Optional.of(reported.orElse("(version unknown)")), "build-id " + buildId
                     + " is not in the BTF catalog"
-                    + (lineFallback ? " and no catalog build shares its version line" : "")
+                    + (lineFallback ? " and no catalog build shares its version line" : "") + refusedFile
                     + "; generate its BTF (native-targets) and put it in btf.path as " + buildId + ".btf");
         }
         Optional<String> unusable = unusable(family, btf.get().btf());
         if (unusable.isPresent()) {
             return new Refused(Optional.of(btf.get().version()), "BTF " + btf.get().origin() + " " + unusable.get()
-                    + "; regenerate it (native-targets) or remove it from btf.path");
+                    + refusedFile + "; regenerate it (native-targets) or remove it from btf.path");
         }
-        return new Chosen(btf.get(), btf.get().checked() && family.equals("openssl"));
+        return new Chosen(btf.get(), btf.get().checked() && family.equals("openssl"),
+                passedOver.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", passedOver)));
     }
 
     /**

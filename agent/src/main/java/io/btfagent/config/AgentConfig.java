@@ -129,15 +129,26 @@ public final class AgentConfig {
         return out;
     }
 
+    /** The most a config file may hold: its keys fit in a few kilobytes. */
+    static final long CONFIG_FILE_BOUND = 1L << 20;
+
     private static Map<String, String> readFile(Path file, List<String> problems) {
         Properties props = new Properties();
-        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            props.load(r);
+        try {
+            // bounded, and refused when a FIFO or a device: reading it must not stall or fill the JVM
+            byte[] bytes = io.btfagent.files.BoundedFile.read(file, CONFIG_FILE_BOUND, "config file");
+            props.load(new java.io.StringReader(StandardCharsets.UTF_8.newDecoder()
+                    .decode(java.nio.ByteBuffer.wrap(bytes)).toString()));
         } catch (CharacterCodingException e) {
             problems.add("cannot read config file " + file + " (" + describe(e) + "): it is not UTF-8 text; using "
                     + "defaults and inline options; save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)");
             return Map.of();
         } catch (IOException | IllegalArgumentException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith("config file " + file + " ")) {
+                problems.add(e.getMessage() + "; using defaults and inline options; name a regular file of at most "
+                        + CONFIG_FILE_BOUND + " bytes");
+                return Map.of();
+            }
             problems.add("cannot read config file " + file + " (" + describe(e)
                     + "); using defaults and inline options; fix the path or its permissions");
             return Map.of();

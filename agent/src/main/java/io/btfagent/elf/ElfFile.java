@@ -1,14 +1,20 @@
 package io.btfagent.elf;
 
+import io.btfagent.files.BoundedFile;
 import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -17,91 +23,211 @@ import java.util.regex.Pattern;
 /**
  * The facts the agent needs from a 64-bit little-endian ELF shared library: its GNU build-id,
  * the names of its dynamic symbols, and version strings embedded in its read-only data.
- * Parsing needs no privileges; the file is mapped read-only and closed at once.
+ * Parsing needs no privileges.
+ *
+ * <p>A file is never read whole: {@link #open} reads its header and section headers, each
+ * question reads the sections it needs (each at most {@link #SECTION_BOUND} bytes), through
+ * positional reads that fail cleanly if the file shrinks meanwhile. A file the agent does not
+ * control may be anything: what lies outside its sections, or is inconsistent inside one, makes
+ * the answer empty, never an exception other than the {@link IOException} of {@link #open}.
+ * Close it when done; an unclosed one holds a descriptor until it is collected.
  */
-public final class ElfFile {
+public final class ElfFile implements AutoCloseable {
+    private static final int SHT_PROGBITS = 1;
     private static final int SHT_SYMTAB = 2;
     private static final int SHT_NOTE = 7;
+    private static final int SHT_NOBITS = 8;
     private static final int SHT_DYNSYM = 11;
     private static final int NT_GNU_BUILD_ID = 3;
     private static final int STT_FUNC = 2;
+    private static final long SHF_ALLOC = 0x2;
+    private static final long SHF_EXECINSTR = 0x4;
 
-    private final Path path;
-    private final ByteBuffer buf;
+    /** The largest section read whole (a symbol or string table); larger ones are treated as absent. */
+    public static final long SECTION_BOUND = 64L << 20;
+    /** The largest function whose code is read. */
+    static final long FUNCTION_BOUND = 1 << 20;
+    /** Read-only data is searched in windows of this many bytes (overlapping by {@link #OVERLAP}). */
+    private static final int WINDOW = 1 << 20;
+    private static final int OVERLAP = 256;
 
-    private ElfFile(Path path, ByteBuffer buf) {
-        this.path = path;
-        this.buf = buf;
+    /** Where the bytes come from: a file by positional reads, or an array. */
+    private interface Source extends AutoCloseable {
+        long size();
+
+        /** Fills {@code dst} from {@code pos}; fails if the source has fewer bytes there. */
+        void read(long pos, byte[] dst) throws IOException;
+
+        @Override
+        void close();
     }
 
-    /** Maps {@code path} and checks that it is an ELF64 little-endian file. */
-    public static ElfFile open(Path path) throws IOException {
-        ByteBuffer buf;
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            buf = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size()).order(ByteOrder.LITTLE_ENDIAN);
+    /** Something outside the bounds of the file or of a section: the question has no answer. */
+    private static final class Malformed extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        Malformed(String message) {
+            super(message, null, false, false);
         }
-        if (buf.limit() < 64 || buf.getInt(0) != 0x464c457f) {
-            throw new IOException(path + " is not an ELF file");
-        }
-        if (buf.get(4) != 2 || buf.get(5) != 1) {
-            throw new IOException(path + " is not a 64-bit little-endian ELF file");
-        }
-        return checked(new ElfFile(path, buf));
+    }
+
+    private final Path path;
+    private final Source src;
+    /** The section header table, shnum entries of 64 bytes. */
+    private final ByteBuffer sh;
+    private final int shnum;
+    private final int shstrndx;
+    private final Map<Integer, ByteBuffer> sections = new HashMap<>();
+
+    private ElfFile(Path path, Source src, ByteBuffer sh, int shnum, int shstrndx) {
+        this.path = path;
+        this.src = src;
+        this.sh = sh;
+        this.shnum = shnum;
+        this.shstrndx = shstrndx;
     }
 
     /**
-     * Checks the section header table and every section lie inside the file, so that later
-     * reads cannot run off the end of a truncated or corrupt file.
+     * Opens {@code path} and checks that it is an ELF64 little-endian file whose section headers
+     * and sections lie inside it. A FIFO, a device or another special file is refused before it
+     * is opened (opening a FIFO would block).
      */
-    private static ElfFile checked(ElfFile f) throws IOException {
-        ByteBuffer b = f.buf;
-        long shoff = b.getLong(40);
-        int shentsize = Short.toUnsignedInt(b.getShort(58));
-        int shnum = Short.toUnsignedInt(b.getShort(60));
-        int shstrndx = Short.toUnsignedInt(b.getShort(62));
-        boolean ok = shnum == 0 || (shentsize == 64 && shoff >= 64 && shoff + (long) shnum * 64 <= b.limit()
-                && shstrndx < shnum);
-        for (int i = 0; ok && i < shnum; i++) {
-            int sh = (int) (shoff + 64L * i);
-            long off = b.getLong(sh + 24);
-            long size = b.getLong(sh + 32);
-            ok = b.getInt(sh + 4) == 8 /* SHT_NOBITS */ || (off >= 0 && size >= 0 && off + size <= b.limit());
+    public static ElfFile open(Path path) throws IOException {
+        BoundedFile.regularSize(path, "ELF file");
+        // not a FileChannel: an interrupt of the reading thread would close it for good
+        RandomAccessFile ch = new RandomAccessFile(path.toFile(), "r");
+        try {
+            long size = ch.length();
+            Source src = new Source() {
+                @Override
+                public long size() {
+                    return size;
+                }
+
+                @Override
+                public void read(long pos, byte[] dst) throws IOException {
+                    ch.seek(pos);
+                    ch.readFully(dst); // EOFException if the file shrank meanwhile
+                }
+
+                @Override
+                public void close() {
+                    try {
+                        ch.close();
+                    } catch (IOException ignored) {
+                        // read-only: nothing is lost
+                    }
+                }
+            };
+            return parse(path, src, path + " is not an ELF file");
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
         }
-        if (!ok) {
-            throw new IOException(f.path + " is a truncated or corrupt ELF file");
+    }
+
+    /** Parses ELF bytes held in memory (e.g. a resource). */
+    public static ElfFile of(byte[] bytes, String description) throws IOException {
+        Source src = new Source() {
+            @Override
+            public long size() {
+                return bytes.length;
+            }
+
+            @Override
+            public void read(long pos, byte[] dst) throws IOException {
+                if (pos < 0 || pos + dst.length > bytes.length) {
+                    throw new IOException(description + ": " + dst.length + " bytes at " + pos + " are outside it");
+                }
+                System.arraycopy(bytes, (int) pos, dst, 0, dst.length);
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        return parse(Path.of(description), src, description + " is not a 64-bit little-endian ELF file");
+    }
+
+    private static ElfFile parse(Path path, Source src, String notElf) throws IOException {
+        if (src.size() < 64) {
+            throw new IOException(notElf);
         }
-        return f;
+        byte[] head = new byte[64];
+        src.read(0, head);
+        ByteBuffer h = ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN);
+        if (h.getInt(0) != 0x464c457f) {
+            throw new IOException(notElf);
+        }
+        if (h.get(4) != 2 || h.get(5) != 1) {
+            throw new IOException(path + " is not a 64-bit little-endian ELF file");
+        }
+        long shoff = h.getLong(40);
+        int shentsize = Short.toUnsignedInt(h.getShort(58));
+        int shnum = Short.toUnsignedInt(h.getShort(60));
+        int shstrndx = Short.toUnsignedInt(h.getShort(62));
+        IOException corrupt = new IOException(path + " is a truncated or corrupt ELF file");
+        if (shnum != 0 && (shentsize != 64 || shoff < 64 || shoff > src.size()
+                || shoff + (long) shnum * 64 > src.size() || shstrndx >= shnum)) {
+            throw corrupt;
+        }
+        byte[] table = new byte[shnum * 64];
+        if (shnum != 0) {
+            src.read(shoff, table);
+        }
+        ByteBuffer sh = ByteBuffer.wrap(table).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < shnum; i++) {
+            long off = sh.getLong(i * 64 + 24);
+            long size = sh.getLong(i * 64 + 32);
+            if (sh.getInt(i * 64 + 4) != SHT_NOBITS && (off < 0 || size < 0 || off + size < 0
+                    || off + size > src.size())) {
+                throw corrupt;
+            }
+        }
+        return new ElfFile(path, src, sh, shnum, shstrndx);
     }
 
     public Path path() {
         return path;
     }
 
+    @Override
+    public void close() {
+        src.close();
+    }
+
     /** The GNU build-id as lower-case hex, if the file carries one. */
     public Optional<String> buildId() {
-        for (int i = 0; i < sectionCount(); i++) {
-            int sh = sectionHeader(i);
-            if (buf.getInt(sh + 4) != SHT_NOTE) {
-                continue;
-            }
-            long off = buf.getLong(sh + 24);
-            long size = buf.getLong(sh + 32);
-            long pos = off;
-            while (pos + 12 <= off + size) {
-                int nameSize = buf.getInt((int) pos);
-                int descSize = buf.getInt((int) pos + 4);
-                int type = buf.getInt((int) pos + 8);
-                long name = pos + 12;
-                long desc = name + align4(nameSize);
-                if (type == NT_GNU_BUILD_ID && nameSize == 4 && cString((int) name).equals("GNU")) {
-                    byte[] id = new byte[descSize];
-                    buf.get((int) desc, id);
-                    return Optional.of(HexFormat.of().formatHex(id));
+        try {
+            for (int i = 0; i < shnum; i++) {
+                if (type(i) != SHT_NOTE) {
+                    continue;
                 }
-                pos = desc + align4(descSize);
+                ByteBuffer n = section(i);
+                long pos = 0;
+                while (pos + 12 <= n.limit()) {
+                    long nameSize = Integer.toUnsignedLong(n.getInt((int) pos));
+                    long descSize = Integer.toUnsignedLong(n.getInt((int) pos + 4));
+                    int type = n.getInt((int) pos + 8);
+                    long name = pos + 12;
+                    long desc = name + align4(nameSize);
+                    long next = desc + align4(descSize);
+                    if (next > n.limit()) {
+                        break; // a note running past its section: the rest of the section is not notes
+                    }
+                    if (type == NT_GNU_BUILD_ID && nameSize == 4 && cString(n, (int) name).equals("GNU")
+                            && descSize > 0) {
+                        byte[] id = new byte[(int) descSize];
+                        n.get((int) desc, id);
+                        return Optional.of(HexFormat.of().formatHex(id));
+                    }
+                    pos = next;
+                }
             }
+            return Optional.empty();
+        } catch (Malformed e) {
+            return Optional.empty();
         }
-        return Optional.empty();
     }
 
     /**
@@ -110,7 +236,7 @@ public final class ElfFile {
      */
     public Optional<Long> symbolValue(String name) {
         long[] value = {0};
-        boolean found = eachSymbol(SHT_SYMTAB, (symName, symValue, shndx, info) -> {
+        boolean found = eachSymbol(SHT_SYMTAB, (symName, symValue, shndx, info, size) -> {
             if (symName.equals(name)) {
                 value[0] = symValue;
                 return true;
@@ -123,7 +249,7 @@ public final class ElfFile {
     /** Names of the functions and objects the library exports (its .dynsym). */
     public Set<String> dynamicSymbols() {
         Set<String> names = new HashSet<>();
-        eachSymbol(SHT_DYNSYM, (symName, symValue, shndx, info) -> {
+        eachSymbol(SHT_DYNSYM, (symName, symValue, shndx, info, size) -> {
             if (shndx != 0) { // shndx 0: an import, not defined here
                 names.add(symName);
             }
@@ -146,34 +272,24 @@ public final class ElfFile {
 
     /** The function {@code name}'s code; empty if no defined function symbol of that name has a size. */
     public Optional<FunctionCode> function(String name) {
+        FunctionCode[] found = {null};
         for (int type : new int[] {SHT_DYNSYM, SHT_SYMTAB}) {
-            for (int i = 0; i < sectionCount(); i++) {
-                int sh = sectionHeader(i);
-                if (buf.getInt(sh + 4) != type || buf.getLong(sh + 56) < 24) {
-                    continue;
+            eachSymbol(type, (symName, symValue, shndx, info, size) -> {
+                if ((info & 0xf) != STT_FUNC || shndx == 0 || shndx >= shnum || size <= 0 || size > FUNCTION_BOUND
+                        || type(shndx) == SHT_NOBITS || !symName.equals(name)) {
+                    return false;
                 }
-                long off = buf.getLong(sh + 24);
-                long size = buf.getLong(sh + 32);
-                long entSize = buf.getLong(sh + 56);
-                long strOff = buf.getLong(sectionHeader(buf.getInt(sh + 40)) + 24);
-                for (long e = off + entSize; e + entSize <= off + size; e += entSize) {
-                    int nameIdx = buf.getInt((int) e);
-                    int shndx = Short.toUnsignedInt(buf.getShort((int) e + 6));
-                    long symSize = buf.getLong((int) e + 16);
-                    if (nameIdx == 0 || (buf.get((int) e + 4) & 0xf) != 2 /* STT_FUNC */ || shndx == 0
-                            || shndx >= sectionCount() || symSize <= 0 || symSize > 1 << 20
-                            || !cString((int) (strOff + nameIdx)).equals(name)) {
-                        continue;
-                    }
-                    int text = sectionHeader(shndx);
-                    long at = buf.getLong(text + 24) + buf.getLong((int) e + 8) - buf.getLong(text + 16);
-                    if (at < 0 || at + symSize > buf.limit()) {
-                        continue;
-                    }
-                    byte[] code = new byte[(int) symSize];
-                    buf.get((int) at, code);
-                    return Optional.of(new FunctionCode(name, buf.getLong((int) e + 8), at, code));
+                long at = offset(shndx) + symValue - address(shndx);
+                if (at < 0 || at + size > src.size()) {
+                    return false;
                 }
+                byte[] code = new byte[(int) size];
+                read(at, code);
+                found[0] = new FunctionCode(name, symValue, at, code);
+                return true;
+            });
+            if (found[0] != null) {
+                return Optional.of(found[0]);
             }
         }
         return Optional.empty();
@@ -185,14 +301,13 @@ public final class ElfFile {
      * distinct functions share (static functions of different sources) maps to all their offsets,
      * so the caller can refuse the ambiguity; a name absent maps to nothing.
      */
-    public java.util.Map<String, java.util.List<Long>> functionFileOffsets(Set<String> names) {
-        java.util.Map<String, java.util.List<Long>> out = new java.util.LinkedHashMap<>();
-        eachSymbol(SHT_SYMTAB, (symName, symValue, shndx, info) -> {
+    public Map<String, List<Long>> functionFileOffsets(Set<String> names) {
+        Map<String, List<Long>> out = new LinkedHashMap<>();
+        eachSymbol(SHT_SYMTAB, (symName, symValue, shndx, info, size) -> {
             // STT_FUNC, defined in a real section (not undefined, ABS or COMMON)
-            if ((info & 0xf) == STT_FUNC && shndx != 0 && shndx < sectionCount() && names.contains(symName)) {
-                int sh = sectionHeader(shndx);
-                long fileOffset = symValue - buf.getLong(sh + 16) + buf.getLong(sh + 24);
-                java.util.List<Long> offsets = out.computeIfAbsent(symName, k -> new java.util.ArrayList<>());
+            if ((info & 0xf) == STT_FUNC && shndx != 0 && shndx < shnum && names.contains(symName)) {
+                long fileOffset = symValue - address(shndx) + offset(shndx);
+                List<Long> offsets = out.computeIfAbsent(symName, k -> new ArrayList<>());
                 if (!offsets.contains(fileOffset)) {
                     offsets.add(fileOffset);
                 }
@@ -204,8 +319,8 @@ public final class ElfFile {
 
     /** Whether the file still has its static symbol table (.symtab): a stripped one has not. */
     public boolean hasStaticSymbolTable() {
-        for (int i = 0; i < sectionCount(); i++) {
-            if (buf.getInt(sectionHeader(i) + 4) == SHT_SYMTAB) {
+        for (int i = 0; i < shnum; i++) {
+            if (type(i) == SHT_SYMTAB) {
                 return true;
             }
         }
@@ -214,90 +329,151 @@ public final class ElfFile {
 
     /** Sees one named symbol; returning true ends the walk. */
     private interface SymbolVisitor {
-        boolean visit(String name, long value, int shndx, int info);
+        boolean visit(String name, long value, int shndx, int info, long size);
     }
 
     /**
      * Walks the named symbols of every section of type {@code shType} (entry 0 is the null
-     * symbol); true if the visitor ended the walk.
+     * symbol); true if the visitor ended the walk. A table whose sections cannot be read (too
+     * large, a bad link) is skipped; a name outside its string table is skipped.
      */
     private boolean eachSymbol(int shType, SymbolVisitor visitor) {
-        for (int i = 0; i < sectionCount(); i++) {
-            int sh = sectionHeader(i);
-            if (buf.getInt(sh + 4) != shType) {
+        for (int i = 0; i < shnum; i++) {
+            if (type(i) != shType) {
                 continue;
             }
-            long off = buf.getLong(sh + 24);
-            long size = buf.getLong(sh + 32);
-            long entSize = buf.getLong(sh + 56);
-            if (entSize < 24) { // an Elf64_Sym is 24 bytes; less is corrupt (and 0 would never advance)
-                continue;
-            }
-            long strOff = buf.getLong(sectionHeader(buf.getInt(sh + 40)) + 24);
-            for (long e = off + entSize; e + entSize <= off + size; e += entSize) {
-                int nameIdx = buf.getInt((int) e);
-                if (nameIdx != 0 && visitor.visit(cString((int) (strOff + nameIdx)), buf.getLong((int) e + 8),
-                        Short.toUnsignedInt(buf.getShort((int) e + 6)), buf.get((int) e + 4) & 0xff)) {
-                    return true;
+            try {
+                long entSize = sh.getLong(i * 64 + 56);
+                int link = sh.getInt(i * 64 + 40);
+                if (entSize < 24 || entSize > 1024 || link <= 0 || link >= shnum) {
+                    continue; // an Elf64_Sym is 24 bytes; less is corrupt (and 0 would never advance)
                 }
+                ByteBuffer syms = section(i);
+                ByteBuffer strs = section(link);
+                for (long e = entSize; e + entSize <= syms.limit(); e += entSize) {
+                    int nameIdx = syms.getInt((int) e);
+                    if (nameIdx == 0 || Integer.toUnsignedLong(nameIdx) >= strs.limit()) {
+                        continue;
+                    }
+                    if (visitor.visit(cString(strs, nameIdx), syms.getLong((int) e + 8),
+                            Short.toUnsignedInt(syms.getShort((int) e + 6)), syms.get((int) e + 4) & 0xff,
+                            syms.getLong((int) e + 16))) {
+                        return true;
+                    }
+                }
+            } catch (Malformed e) {
+                // this table cannot be read; others may
             }
         }
         return false;
     }
 
     /**
-     * The first match of {@code pattern}'s group 1 in the file's bytes read as ISO-8859-1, e.g.
-     * {@code OpenSSL (\d+\.\d+\.\d+[a-z]*) } finds the version libcrypto reports.
+     * The first match of {@code pattern}'s group 1 in the file's read-only data (its allocated
+     * sections that are neither code nor zero-filled), read as ISO-8859-1, e.g. {@code OpenSSL
+     * (\d+\.\d+\.\d+[a-z]*) } finds the version libcrypto reports. Sections are searched in
+     * windows of 1 MiB; a match must be shorter than 256 bytes.
      */
     public Optional<String> findString(Pattern pattern) {
-        byte[] all = new byte[buf.limit()];
-        buf.get(0, all);
-        Matcher m = pattern.matcher(new String(all, StandardCharsets.ISO_8859_1));
-        return m.find() ? Optional.of(m.group(1)) : Optional.empty();
-    }
-
-    /** The contents of the section called {@code name}, e.g. {@code .BTF}. */
-    public Optional<byte[]> section(String name) {
-        int shstr = sectionHeader(Short.toUnsignedInt(buf.getShort(62)));
-        long namesOff = buf.getLong(shstr + 24);
-        for (int i = 0; i < sectionCount(); i++) {
-            int sh = sectionHeader(i);
-            if (cString((int) (namesOff + buf.getInt(sh))).equals(name)) {
-                byte[] out = new byte[(int) buf.getLong(sh + 32)];
-                buf.get((int) buf.getLong(sh + 24), out);
-                return Optional.of(out);
+        try {
+            for (int i = 0; i < shnum; i++) {
+                long flags = sh.getLong(i * 64 + 8);
+                if (type(i) != SHT_PROGBITS || (flags & SHF_ALLOC) == 0 || (flags & SHF_EXECINSTR) != 0) {
+                    continue;
+                }
+                long off = offset(i);
+                long end = off + sh.getLong(i * 64 + 32);
+                for (long at = off; at < end; at += WINDOW - OVERLAP) {
+                    byte[] window = new byte[(int) Math.min(WINDOW, end - at)];
+                    read(at, window);
+                    Matcher m = pattern.matcher(new String(window, StandardCharsets.ISO_8859_1));
+                    if (m.find()) {
+                        return Optional.of(m.group(1));
+                    }
+                    if (at + window.length >= end) {
+                        break;
+                    }
+                }
             }
+        } catch (Malformed e) {
+            // the file changed under us: nothing found
         }
         return Optional.empty();
     }
 
-    /** Parses ELF bytes held in memory (e.g. a resource). */
-    public static ElfFile of(byte[] bytes, String description) throws IOException {
-        ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        if (buf.limit() < 64 || buf.getInt(0) != 0x464c457f || buf.get(4) != 2 || buf.get(5) != 1) {
-            throw new IOException(description + " is not a 64-bit little-endian ELF file");
+    /** The contents of the section called {@code name}, e.g. {@code .BTF}; empty if absent or too large. */
+    public Optional<byte[]> section(String name) {
+        try {
+            if (shnum == 0) {
+                return Optional.empty();
+            }
+            ByteBuffer names = section(shstrndx);
+            for (int i = 0; i < shnum; i++) {
+                long nameIdx = Integer.toUnsignedLong(sh.getInt(i * 64));
+                if (nameIdx < names.limit() && cString(names, (int) nameIdx).equals(name)) {
+                    ByteBuffer s = section(i);
+                    byte[] out = new byte[s.limit()];
+                    s.get(0, out);
+                    return Optional.of(out);
+                }
+            }
+        } catch (Malformed e) {
+            // fall through
         }
-        return checked(new ElfFile(Path.of(description), buf));
+        return Optional.empty();
     }
 
-    private int sectionCount() {
-        return Short.toUnsignedInt(buf.getShort(60));
+    private int type(int index) {
+        return sh.getInt(index * 64 + 4);
     }
 
-    private int sectionHeader(int index) {
-        long shoff = buf.getLong(40);
-        int shentsize = Short.toUnsignedInt(buf.getShort(58));
-        return (int) (shoff + (long) index * shentsize);
+    private long address(int index) {
+        return sh.getLong(index * 64 + 16);
     }
 
-    private String cString(int at) {
+    private long offset(int index) {
+        return sh.getLong(index * 64 + 24);
+    }
+
+    /** Section {@code index}'s bytes, read once; NOBITS is empty. */
+    private ByteBuffer section(int index) {
+        ByteBuffer b = sections.get(index);
+        if (b != null) {
+            return b;
+        }
+        long size = type(index) == SHT_NOBITS ? 0 : sh.getLong(index * 64 + 32);
+        if (size > SECTION_BOUND) {
+            throw new Malformed("section " + index + " has " + size + " bytes, more than " + SECTION_BOUND);
+        }
+        byte[] bytes = new byte[(int) size];
+        read(offset(index), bytes);
+        b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        sections.put(index, b);
+        return b;
+    }
+
+    private void read(long pos, byte[] dst) {
+        try {
+            src.read(pos, dst);
+        } catch (IOException e) {
+            throw new Malformed(e.getMessage());
+        } catch (UncheckedIOException | IndexOutOfBoundsException e) {
+            throw new Malformed(String.valueOf(e.getMessage()));
+        }
+    }
+
+    /** The NUL-terminated string at {@code at} of {@code b} (to its end if unterminated). */
+    private static String cString(ByteBuffer b, int at) {
+        if (at < 0 || at > b.limit()) {
+            throw new Malformed("string at " + at + " outside its table");
+        }
         int end = at;
-        while (end < buf.limit() && buf.get(end) != 0) {
+        while (end < b.limit() && b.get(end) != 0) {
             end++;
         }
-        byte[] b = new byte[end - at];
-        buf.get(at, b);
-        return new String(b, StandardCharsets.ISO_8859_1);
+        byte[] bytes = new byte[end - at];
+        b.get(at, bytes);
+        return new String(bytes, StandardCharsets.ISO_8859_1);
     }
 
     private static long align4(long v) {

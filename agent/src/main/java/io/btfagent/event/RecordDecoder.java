@@ -43,6 +43,10 @@ public final class RecordDecoder {
     /** {@link #decodeInto(ByteBuffer, EventView)} of the record of {@code size} bytes at {@code at} in {@code p}. */
     public void decodeInto(ByteBuffer p, int at, int size, EventView out) {
         RecordLayout l = layout;
+        if (size < l.headerSize() || at < 0 || at > p.limit() - size) {
+            throw new IllegalArgumentException("record of " + size + " bytes at " + at + " is shorter than its "
+                    + l.headerSize() + "-byte header or runs past the buffer's " + p.limit() + " bytes");
+        }
         int captured = p.getInt(at + l.captured());
         if (captured < 0 || captured > size - l.headerSize()) {
             throw new IllegalArgumentException("record of " + size + " bytes claims " + captured + " data bytes");
@@ -152,6 +156,10 @@ public final class RecordDecoder {
     /** Decodes one record; the payload buffer is read, not kept. */
     public CaptureEvent decode(ByteBuffer p) {
         RecordLayout l = layout;
+        if (p.limit() < l.headerSize()) {
+            throw new IllegalArgumentException("record of " + p.limit() + " bytes is shorter than its "
+                    + l.headerSize() + "-byte header");
+        }
         int captured = p.getInt(l.captured());
         if (captured < 0 || captured > p.limit() - l.headerSize()) {
             throw new IllegalArgumentException("record of " + p.limit() + " bytes claims " + captured + " data bytes");

@@ -64,6 +64,7 @@ public final class SafeFile {
             throw new IOException(path + " is not a file path; name a file, e.g. /var/log/btf-agent/events.jsonl");
         }
         prepareDirectory(dir);
+        refuseSpecial(file, dir);
         int uid = effectiveUid();
         Set<OpenOption> create = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
                 StandardOpenOption.APPEND, LinkOption.NOFOLLOW_LINKS);
@@ -129,6 +130,48 @@ public final class SafeFile {
         }
         if ((mode(real) & S_IFMT) != S_IFDIR) {
             throw refusal(abs, "is not a directory", "name a file in a directory");
+        }
+    }
+
+    /**
+     * Refuses a device, FIFO or socket by its kind, and any file on a kernel file system
+     * ({@link #SPECIAL_FILE_SYSTEMS}), before it is opened.
+     */
+    private static void refuseSpecial(Path file, Path dir) throws IOException {
+        if (exists(file) && !Files.isSymbolicLink(file)) {
+            String what = switch (mode(file) & S_IFMT) {
+                case 0020000 -> "a character device";
+                case 0060000 -> "a block device";
+                case 0010000 -> "a FIFO";
+                case 0140000 -> "a socket";
+                default -> null;
+            };
+            if (what != null) {
+                throw refusal(file, "is " + what + ", not a regular file", "name a regular file");
+            }
+        }
+        String fsType = fileSystemType(dir.toRealPath());
+        if (SPECIAL_FILE_SYSTEMS.contains(fsType)) {
+            throw refusal(file, "is on " + fsType + ", a kernel file system and not storage",
+                    "name a file on a disk or tmpfs, e.g. /var/log/btf-agent/events.jsonl");
+        }
+    }
+
+    /**
+     * File systems whose files are kernel interfaces, not storage ({@code /proc/self/mem},
+     * {@code /sys/...}, {@code /dev/...}): writing captured data there fails at each batch or
+     * does something else entirely.
+     */
+    static final Set<String> SPECIAL_FILE_SYSTEMS = Set.of("proc", "sysfs", "devtmpfs", "devpts", "debugfs",
+            "tracefs", "securityfs", "cgroup", "cgroup2", "bpf", "configfs", "pstore", "efivarfs", "fusectl",
+            "mqueue", "hugetlbfs", "binfmt_misc", "nsfs", "selinuxfs", "rpc_pipefs", "autofs");
+
+    /** The type of the file system {@code p} is on, as the mount table names it; empty if unknown. */
+    static String fileSystemType(Path p) {
+        try {
+            return Files.getFileStore(p).type();
+        } catch (IOException | RuntimeException e) {
+            return "";
         }
     }
 

@@ -79,7 +79,8 @@ public final class BtfBackedHook implements LibraryHook {
                     + lib.buildId() + ", BTF " + btf.selection().origin() + (!btf.selection().checked() ? ""
                             : btf.guarded()
                                     ? ", not made for this build: every record is checked before it is reported"
-                                    : ", from btf.path, trusted as this build's") + ")";
+                                    : ", from btf.path, trusted as this build's")
+                    + btf.passedOver().map(why -> "; passed over " + why).orElse("") + ")";
             return new HookedLibrary(id, lib, version, btf.selection().origin(), a.object(), a.multi(), sites,
                     hookedAs, new AtomicBoolean());
         } catch (IOException | BpfException | RuntimeException e) {

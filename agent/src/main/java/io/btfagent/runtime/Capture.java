@@ -64,12 +64,19 @@ final class Capture {
     private final HookProgress progress = new HookProgress();
     private final String kernelBtf;
     private boolean mergeReady;
+    /** Files in watched directories named like TLS libraries that are not regular files, said once each. */
+    private final java.util.Set<Path> skippedOnDisk = new java.util.HashSet<>();
 
     Capture(AgentConfig config, Logger log, Dispatcher dispatcher) throws IOException, BpfException {
         this.log = log;
         this.kernelBtf = config.get("kernel.btf");
         String btfDir = config.get("btf.path");
-        BtfCatalog catalog = BtfCatalog.bundled(btfDir == null ? null : Path.of(btfDir));
+        Optional<String> btfDirProblem = btfDir == null ? Optional.empty() : BtfCatalog.userDirProblem(Path.of(btfDir));
+        if (btfDirProblem.isPresent()) {
+            log.warn("btf.path {} {}; BTF is chosen from the bundled catalog only; name a directory of <build-id>.btf "
+                    + "files", btfDir, btfDirProblem.get());
+        }
+        BtfCatalog catalog = BtfCatalog.bundled(btfDir == null || btfDirProblem.isPresent() ? null : Path.of(btfDir));
         this.object = CaptureObject.bundled();
         int ringBytes = CaptureObject.ringSize(config.longValue("ring.bytes"));
         int pid = (int) ProcessHandle.current().pid();
@@ -127,7 +134,11 @@ final class Capture {
             log.warn("cannot read /proc/self/maps ({}); libraries loaded later are not hooked", e.toString());
         }
         // OpenSSL first: it is what the JVM stacks load (netty-tcnative, Tomcat, wildfly-openssl)
-        List<LibraryScanner.LibraryFile> onDisk = new ArrayList<>(LibraryScanner.onDisk(watched));
+        List<LibraryScanner.LibraryFile> onDisk = new ArrayList<>(LibraryScanner.onDisk(watched, (p, why) -> {
+            if (skippedOnDisk.add(p)) {
+                log.debug("watched {} skipped: {} (never opened)", p, why);
+            }
+        }));
         onDisk.sort(Comparator.comparing(f -> !f.family().equals("openssl")));
         for (LibraryScanner.LibraryFile f : onDisk) {
             consider(f, false);

@@ -2,6 +2,10 @@ package io.btfagent.runtime;
 
 import io.btfagent.bpf.ProcessAccess;
 import io.btfagent.config.AgentConfig;
+import io.btfagent.bpf.BtfMerger;
+import io.btfagent.btf.BtfFile;
+import io.btfagent.files.BoundedFile;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -32,6 +36,14 @@ public final class Preflight {
         if (!Files.isReadable(kernelBtf)) {
             return Optional.of("capture disabled: kernel BTF " + kernelBtf + " is missing or unreadable; use a kernel "
                     + "built with CONFIG_DEBUG_INFO_BTF=y (or point kernel.btf at a readable vmlinux BTF file)");
+        }
+        try {
+            // a device, a FIFO or a huge file here would stall or exhaust the JVM at the first merge
+            BoundedFile.check(kernelBtf, BtfMerger.KERNEL_BTF_BOUND, "kernel BTF", BtfFile.HEADER_BYTES,
+                    BtfFile::declaredLength);
+        } catch (IOException e) {
+            return Optional.of("capture disabled: " + e.getMessage() + "; point kernel.btf at the kernel's BTF "
+                    + "(/sys/kernel/btf/vmlinux) or remove the setting");
         }
         Optional<String> caps = accessProblem(ProcessAccess.ofThisProcess());
         if (caps.isPresent()) {

@@ -1,5 +1,6 @@
 package io.btfagent.sink;
 
+import io.btfagent.files.BoundedFile;
 import io.btfagent.files.SafeFile;
 import java.io.IOException;
 import java.net.URL;
@@ -50,10 +51,20 @@ public final class Extensions {
     }
 
     private static void check(Path jar) throws IOException {
-        if (!Files.isRegularFile(jar)) {
+        if (!Files.exists(jar)) {
             throw new IOException("no such file");
         }
         SafeFile.checkTrusted(jar);
+        // the class loader reads it lazily: refuse what is not a jar before it ever opens it
+        BoundedFile.check(jar, EXTENSION_JAR_BOUND, "extension jar", 4, head -> {
+            if (head[0] != 'P' || head[1] != 'K' || head[2] != 3 || head[3] != 4) {
+                throw new IOException("is not a jar (no zip signature)");
+            }
+            return -1;
+        });
     }
+
+    /** The largest extension jar used: a sink with its dependencies shaded in is a few MiB. */
+    static final long EXTENSION_JAR_BOUND = 256L << 20;
 
 }

@@ -108,6 +108,14 @@ public final class LibraryScanner {
 
     /** The TLS library files in {@code dirs} (files or directories), for hooking before they load. */
     public static List<LibraryFile> onDisk(List<Path> dirs) {
+        return onDisk(dirs, (p, why) -> { });
+    }
+
+    /**
+     * As {@link #onDisk(List)}; {@code skipped} hears of each file named like a TLS library that
+     * is not a regular file (a FIFO, a device: never opened) and why.
+     */
+    public static List<LibraryFile> onDisk(List<Path> dirs, java.util.function.BiConsumer<Path, String> skipped) {
         List<LibraryFile> out = new ArrayList<>();
         for (Path d : dirs) {
             if (Files.isRegularFile(d)) {
@@ -120,7 +128,14 @@ public final class LibraryScanner {
             try (var s = Files.list(d)) {
                 s.filter(p -> family(p.getFileName().toString()).isPresent())
                         .sorted()
-                        .forEach(p -> identify(p).ifPresent(out::add));
+                        .forEach(p -> {
+                            java.util.Optional<LibraryFile> f = identify(p);
+                            if (f.isPresent()) {
+                                out.add(f.get());
+                            } else if (Files.exists(p)) {
+                                skipped.accept(p, "not a regular file");
+                            }
+                        });
             } catch (IOException | SecurityException ignored) {
                 // an unreadable directory holds nothing we can hook
             }

@@ -67,8 +67,8 @@ public final class MappedLibraries {
             return byName;
         }
         Path read = readable(m.mapFile()) ? m.mapFile() : Path.of(m.name());
-        try {
-            return TlsLibrary.isTcnative(ElfFile.open(read)) ? Optional.of("boringssl") : Optional.empty();
+        try (ElfFile elf = ElfFile.open(read)) {
+            return TlsLibrary.isTcnative(elf) ? Optional.of("boringssl") : Optional.empty();
         } catch (IOException | RuntimeException e) {
             return Optional.empty(); // not ELF, unreadable, or gone: not a library we can hook
         }

@@ -35,13 +35,18 @@ public record ProbeSites(List<Site> entries, List<Site> returnProbes, List<Site>
      * function whose code cannot be read, every probe is on the function's first instruction.
      */
     public static ProbeSites plan(Path file, List<String> functions, boolean place) throws IOException {
-        ElfFile elf = ElfFile.open(file);
+        java.util.Map<String, Optional<ElfFile.FunctionCode>> codes = new java.util.HashMap<>();
+        try (ElfFile elf = ElfFile.open(file)) {
+            for (String f : functions) {
+                codes.put(f, elf.function(f));
+            }
+        }
         List<Site> entries = new ArrayList<>();
         List<Site> returns = new ArrayList<>();
         List<Site> exits = new ArrayList<>();
         List<ProbePlacement> placements = new ArrayList<>();
         for (String f : functions) {
-            Optional<ElfFile.FunctionCode> code = elf.function(f);
+            Optional<ElfFile.FunctionCode> code = codes.get(f);
             if (code.isEmpty()) {
                 throw new IOException(file + " has no code for " + f);
             }

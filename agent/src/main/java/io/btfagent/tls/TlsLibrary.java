@@ -94,7 +94,12 @@ public record TlsLibrary(Path path, String family, String buildId, List<String> 
      * functions), so the program reads no BoringSSL struct and needs no BTF of the build.
      */
     public static TlsLibrary boringssl(Path file) throws IOException {
-        ElfFile elf = ElfFile.open(file);
+        try (ElfFile elf = ElfFile.open(file)) {
+            return boringssl(file, elf);
+        }
+    }
+
+    private static TlsLibrary boringssl(Path file, ElfFile elf) throws IOException {
         String buildId = elf.buildId().orElse("none");
         if (!isTcnative(elf)) {
             throw new IOException(file + " is not netty-tcnative (it exports no " + TCNATIVE_JNI_ONLOAD + ")");
@@ -138,7 +143,12 @@ public record TlsLibrary(Path path, String family, String buildId, List<String> 
 
     /** Reads a GnuTLS libgnutls file; fails if it has no build-id or lacks the record functions. */
     public static TlsLibrary gnutls(Path libgnutls) throws IOException {
-        ElfFile elf = ElfFile.open(libgnutls);
+        try (ElfFile elf = ElfFile.open(libgnutls)) {
+            return gnutls(libgnutls, elf);
+        }
+    }
+
+    private static TlsLibrary gnutls(Path libgnutls, ElfFile elf) throws IOException {
         String buildId = elf.buildId()
                 .orElseThrow(() -> new IOException(libgnutls + " has no GNU build-id, so its BTF cannot be chosen safely"));
         Set<String> symbols = elf.dynamicSymbols();
@@ -150,7 +160,12 @@ public record TlsLibrary(Path path, String family, String buildId, List<String> 
 
     /** Reads an OpenSSL libssl file; fails if it is not ELF, has no build-id or no SSL_write. */
     public static TlsLibrary openssl(Path libssl) throws IOException {
-        ElfFile elf = ElfFile.open(libssl);
+        try (ElfFile elf = ElfFile.open(libssl)) {
+            return openssl(libssl, elf);
+        }
+    }
+
+    private static TlsLibrary openssl(Path libssl, ElfFile elf) throws IOException {
         String buildId = elf.buildId()
                 .orElseThrow(() -> new IOException(libssl + " has no GNU build-id, so its BTF cannot be chosen safely"));
         Set<String> symbols = elf.dynamicSymbols();
@@ -175,8 +190,8 @@ public record TlsLibrary(Path path, String family, String buildId, List<String> 
         Path crypto = libssl.resolveSibling(name.replaceFirst("^libssl", "libcrypto"));
         for (Path p : List.of(crypto, libssl)) {
             if (Files.isRegularFile(p)) {
-                try {
-                    Optional<String> v = ElfFile.open(p).findString(OPENSSL_VERSION);
+                try (ElfFile elf = ElfFile.open(p)) {
+                    Optional<String> v = elf.findString(OPENSSL_VERSION);
                     if (v.isPresent()) {
                         return v;
                     }
@@ -197,8 +212,8 @@ public record TlsLibrary(Path path, String family, String buildId, List<String> 
             return Optional.empty(); // BoringSSL has no version, and netty-tcnative's file names none
         }
         if (family.equals("gnutls")) {
-            try {
-                return ElfFile.open(path).findString(GNUTLS_VERSION);
+            try (ElfFile elf = ElfFile.open(path)) {
+                return elf.findString(GNUTLS_VERSION);
             } catch (IOException e) {
                 return Optional.empty();
             }

@@ -84,7 +84,7 @@ class BtfCatalogTest {
 
     @Test
     void userFileIsPreferredOverTheBundledOne() throws IOException {
-        byte[] mine = {(byte) 0x9f, (byte) 0xeb, 1, 0, 42};
+        byte[] mine = emptyBtf(42);
         Path f = Files.write(userDir.resolve(Fixtures.CATALOG_BUILD_ID + ".btf"), mine);
         BtfCatalog.Selection s = catalog(userDir).select("openssl", Fixtures.CATALOG_BUILD_ID, "3.0.19-custom")
                 .orElseThrow();
@@ -105,11 +105,11 @@ class BtfCatalogTest {
     @Test
     void userFileServesABuildTheCatalogLacks() throws IOException {
         String buildId = "0123456789abcdef0123456789abcdef01234567";
-        Files.write(userDir.resolve(buildId + ".btf"), new byte[] {7});
+        Files.write(userDir.resolve(buildId + ".btf"), emptyBtf(7));
         BtfCatalog.Selection s = catalog(userDir).select("openssl", buildId, "3.5.0").orElseThrow();
         assertEquals(userDir.resolve(buildId + ".btf").toString(), s.origin());
         assertEquals("3.5.0", s.version());
-        assertArrayEquals(new byte[] {7}, s.btf());
+        assertArrayEquals(emptyBtf(7), s.btf());
     }
 
     @Test
@@ -161,5 +161,11 @@ class BtfCatalogTest {
         assertTrue(c.sameVersionLine("openssl", "unknown").isEmpty());
         assertTrue(c.select("openssl", "c0b9959017cf64b03131964573944fc72958bb2b", "3.0.19").orElseThrow().checked()
                 == false, "an exact build is trusted");
+    }
+
+    /** A BTF header with no types and a string section of one byte, {@code last}. */
+    static byte[] emptyBtf(int last) {
+        return new byte[] {(byte) 0x9f, (byte) 0xeb, 1, 0, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+            (byte) last};
     }
 }

@@ -138,22 +138,62 @@ class BtfSelectionTest {
     }
 
     @Test
-    void aCorruptBtfPathFileIsRefusedNamingTheFileAndTheFix() throws IOException {
+    void aCorruptBtfPathFileIsPassedOverNamingTheFileAndWhatIsUsedInstead() throws IOException {
         Path f = Files.write(userDir.resolve(UNKNOWN_BUILD + ".btf"), Arrays.copyOf(catalogBtf(), 100));
-        BtfSelection.Refused r = assertInstanceOf(BtfSelection.Refused.class,
+        BtfSelection.Chosen c = assertInstanceOf(BtfSelection.Chosen.class,
                 select(catalog(userDir), "openssl", UNKNOWN_BUILD, Optional.of("3.0.12"), true));
-        assertEquals(Optional.of("3.0.12"), r.version());
-        assertEquals("BTF " + f + " is corrupt (section bounds exceed the file (100 bytes)); regenerate it "
-                + "(native-targets) or remove it from btf.path", r.reason());
+        assertTrue(c.selection().origin().startsWith("catalog:openssl/3.0."), c.selection().origin());
+        assertTrue(c.guarded(), "a version-line BTF is checked record by record");
+        assertEquals(Optional.of("btf.path file " + f + " is corrupt (section bounds exceed the file (100 bytes))"),
+                c.passedOver());
     }
 
     @Test
-    void aBtfWithoutTheFamilysStructsIsRefused() throws IOException {
+    void aBtfWithoutTheFamilysStructsIsRefusedNamingTheFile() throws IOException {
         Path f = Files.write(userDir.resolve(UNKNOWN_BUILD + ".btf"), objectBtf());
         BtfSelection.Refused r = assertInstanceOf(BtfSelection.Refused.class,
-                select(catalog(userDir), "openssl", UNKNOWN_BUILD, Optional.of("3.0.12"), true));
-        assertEquals("BTF " + f + " has no struct ssl_st; regenerate it (native-targets) or remove it from btf.path",
-                r.reason());
+                select(catalog(userDir), "openssl", UNKNOWN_BUILD, Optional.of("9.9.9"), true));
+        assertEquals("build-id " + UNKNOWN_BUILD + " is not in the BTF catalog and no catalog build shares its "
+                + "version line (btf.path file " + f + " has no struct ssl_st); generate its BTF (native-targets) "
+                + "and put it in btf.path as " + UNKNOWN_BUILD + ".btf", r.reason());
+    }
+
+    @Test
+    void aBtfPathFileThatIsNotBtfOrALinkToADeviceIsPassedOverForTheCatalogsOwn() throws IOException {
+        Path f = Files.writeString(userDir.resolve(Fixtures.CATALOG_BUILD_ID + ".btf"), "root:x:0:0::/root:/bin/sh\n");
+        BtfSelection.Chosen c = assertInstanceOf(BtfSelection.Chosen.class,
+                select(catalog(userDir), "openssl", Fixtures.CATALOG_BUILD_ID, Optional.empty(), true));
+        assertEquals("catalog:openssl/3.0.19-c0b9959017cf.btf", c.selection().origin());
+        assertEquals(Optional.of("btf.path file " + f + " is not BTF (its first bytes are not the BTF magic 0xeb9f)"),
+                c.passedOver());
+        Files.delete(f);
+        Files.createSymbolicLink(f, Path.of("/dev/zero"));
+        c = assertInstanceOf(BtfSelection.Chosen.class,
+                select(catalog(userDir), "openssl", Fixtures.CATALOG_BUILD_ID, Optional.empty(), true));
+        assertEquals("catalog:openssl/3.0.19-c0b9959017cf.btf", c.selection().origin());
+        assertEquals(Optional.of("btf.path file " + f + " is a character device, not a regular file"),
+                c.passedOver());
+    }
+
+    @Test
+    void aBtfPathFileLargerThanItsBoundIsPassedOver() throws IOException {
+        Path f = userDir.resolve(Fixtures.CATALOG_BUILD_ID + ".btf");
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(f.toFile(), "rw")) {
+            raf.write(catalogBtf());
+            raf.setLength(BtfCatalog.USER_BTF_BOUND + 1); // sparse
+        }
+        BtfSelection.Chosen c = assertInstanceOf(BtfSelection.Chosen.class,
+                select(catalog(userDir), "openssl", Fixtures.CATALOG_BUILD_ID, Optional.empty(), true));
+        assertEquals("catalog:openssl/3.0.19-c0b9959017cf.btf", c.selection().origin());
+        assertEquals(Optional.of("btf.path file " + f + " is 16777217 bytes, more than the bound of 16777216 bytes"),
+                c.passedOver());
+    }
+
+    @Test
+    void aBtfPathThatIsNotADirectoryIsNamed() throws IOException {
+        assertEquals(Optional.of("is a regular file, not a directory"), BtfCatalog.userDirProblem(Path.of("/etc/passwd")));
+        assertEquals(Optional.of("does not exist"), BtfCatalog.userDirProblem(userDir.resolve("none")));
+        assertEquals(Optional.empty(), BtfCatalog.userDirProblem(userDir));
     }
 
     @Test

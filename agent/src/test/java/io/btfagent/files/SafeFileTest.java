@@ -259,4 +259,20 @@ class SafeFileTest {
         assertEquals(theirs + " is a directory owned by uid 65534 (this process runs as uid 0); use a directory"
                 + " owned by root or uid 0", e.getMessage());
     }
+
+    @Test
+    void filesOnKernelFileSystemsAndDevicesAreRefusedBeforeTheyAreOpened() {
+        // /proc/self/mem is a regular file of ours on procfs: opened, it failed at every write
+        Path mem = Path.of("/proc/self/mem");
+        IOException e = assertThrows(IOException.class, () -> SafeFile.openAppend(mem, n -> { }));
+        assertEquals("/proc/self/mem is on proc, a kernel file system and not storage; name a file on a disk or "
+                + "tmpfs, e.g. /var/log/btf-agent/events.jsonl", e.getMessage());
+        Path sys = Path.of("/sys/kernel/btf-agent-events.jsonl");
+        e = assertThrows(IOException.class, () -> SafeFile.openAppend(sys, n -> { }));
+        assertEquals(sys + " is on sysfs, a kernel file system and not storage; name a file on a disk or tmpfs, e.g. "
+                + "/var/log/btf-agent/events.jsonl", e.getMessage());
+        assertFalse(Files.exists(sys));
+        e = assertThrows(IOException.class, () -> SafeFile.openAppend(Path.of("/dev/null"), n -> { }));
+        assertEquals("/dev/null is a character device, not a regular file; name a regular file", e.getMessage());
+    }
 }

@@ -59,4 +59,15 @@ class ExtensionsTest {
         assertSame(agent, Extensions.loader("", agent, problems::add));
         assertEquals(List.of(), problems);
     }
+
+    @Test
+    void aFifoOrAFileThatIsNotAJarIsOneLineWithoutOpeningIt() throws Exception {
+        Path fifo = dir.resolve("fifo.jar");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        Path text = Files.writeString(dir.resolve("text.jar"), "not a jar\n");
+        ClassLoader l = Extensions.loader(fifo + "," + text, agent, problems::add);
+        assertSame(agent, l);
+        assertEquals(List.of("extension " + fifo + " not loaded: extension jar " + fifo + " is a FIFO, not a regular file",
+                "extension " + text + " not loaded: extension jar " + text + " is not a jar (no zip signature)"), problems);
+    }
 }

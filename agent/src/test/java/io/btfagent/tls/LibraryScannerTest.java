@@ -150,4 +150,23 @@ class LibraryScannerTest {
         assertEquals(1, loaded.size(), loaded.toString());
         assertEquals(libssl, loaded.get(0).attachPath());
     }
+
+    @Test
+    void aFifoNamedLikeALibraryIsSkippedAndSaidAndAHugeSparseOneIsRefusedWithoutBeingRead(@TempDir Path d)
+            throws Exception {
+        Path fifo = d.resolve("libssl.so.3");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        Path sparse = d.resolve("libgnutls.so.30");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(sparse.toFile(), "rw")) {
+            f.setLength(4L << 30);
+        }
+        List<String> said = new java.util.ArrayList<>();
+        List<LibraryScanner.LibraryFile> found = LibraryScanner.onDisk(List.of(d), (p, why) -> said.add(p + " " + why));
+        assertEquals(List.of(fifo + " not a regular file"), said);
+        assertEquals(List.of(sparse), found.stream().map(LibraryScanner.LibraryFile::path).toList());
+        long t0 = System.nanoTime();
+        IOException e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> TlsLibrary.gnutls(sparse));
+        assertEquals(sparse + " is not an ELF file", e.getMessage());
+        assertTrue(System.nanoTime() - t0 < 2_000_000_000L, "4 GiB of nothing are not read");
+    }
 }
