@@ -114,6 +114,36 @@ class Http2RedactionTest {
     }
 
     @Test
+    void theLogLineAndTheJsonLineShowTheDecodedMaskedList() {
+        EventView v = call(20, "egress", firstRequest());
+        String line = io.btfagent.sink.EventText.line(v.toEvent());
+        assertTrue(line.contains(" redacted headers=\"[stream 1 HEADERS] :method: POST | :scheme: https | :path: /a/Ok"
+                + " | authorization: " + "*".repeat(TOKEN.length()) + " | x-api-key: ****\" data=\""), line);
+        io.btfagent.sink.EventJson json = new io.btfagent.sink.EventJson();
+        byte[] b = new byte[io.btfagent.sink.EventJson.maxLength(v)];
+        String out = new String(b, 0, json.write(v, b, 0), StandardCharsets.UTF_8);
+        assertTrue(out.contains(",\"redacted\":true,\"headers\":[\"#stream 1 HEADERS\",\":method: POST\","
+                + "\":scheme: https\",\":path: /a/Ok\",\"authorization: " + "*".repeat(TOKEN.length())
+                + "\",\"x-api-key: ****\"],\"data\":\""), out);
+        assertTrue(io.btfagent.sink.EventText.json(v.toEvent()).contains(",\"headers\":[\"#stream 1 HEADERS\","));
+        assertFalse(line.contains("s3cr3t") || out.contains("s3cr3t"));
+    }
+
+    @Test
+    void redactPatternsApplyToDecodedHuffmanValues() {
+        Redactor r = Redactor.fromSettings(null, null, List.of("secret-\\w+"), notices::add);
+        byte[] value = HpackMaskerTest.Huffman.encode("my-secret-1");
+        byte[] block = cat(new byte[] {(byte) 0x82, 0x0f, (byte) (58 - 15), (byte) (0x80 | value.length)}, value);
+        byte[] in = cat(Http2Masker.PREFACE, settings(), frame(1, 0x5, 1, block));
+        EventView v = EventView.from(event(21, "egress", in.length, 0, in));
+        r.mask(v);
+        assertTrue(v.redacted());
+        for (int i = in.length - value.length; i < in.length; i++) {
+            assertEquals((byte) 0xf9, in[i]);
+        }
+    }
+
+    @Test
     void splitAtEveryByteAcrossCallsTheSameBytesAreMasked() {
         byte[] whole = firstRequest();
         Redactor once = Redactor.fromSettings(null, "x-api-key", List.of(), s -> { });
