@@ -17,10 +17,22 @@ package io.btfagent.event;
  * @param truncated the call transferred more than capture.max-bytes
  * @param data the captured bytes of this record (owned by the event; sinks must not modify it)
  * @param redacted some of {@code data} was masked (credentials; lengths unchanged)
+ * @param headers the HTTP/2 header fields decoded from this record's bytes (masked as the data is),
+ *     one {@code name: value} line each, a header block starting with a line
+ *     {@code #stream <id> HEADERS}; null when there are none
  */
 public record CaptureEvent(long epochNanos, int pid, int tid, String thread, String lib, String libVersion,
         String libPath, String func, String dir, long ssl, long conn, String role, Integer fd, String local,
-        String remote, long len, long offset, int captured, boolean truncated, byte[] data, boolean redacted) {
+        String remote, long len, long offset, int captured, boolean truncated, byte[] data, boolean redacted,
+        String headers) {
+
+    /** An event without decoded HTTP/2 headers. */
+    public CaptureEvent(long epochNanos, int pid, int tid, String thread, String lib, String libVersion,
+            String libPath, String func, String dir, long ssl, long conn, String role, Integer fd, String local,
+            String remote, long len, long offset, int captured, boolean truncated, byte[] data, boolean redacted) {
+        this(epochNanos, pid, tid, thread, lib, libVersion, libPath, func, dir, ssl, conn, role, fd, local, remote,
+                len, offset, captured, truncated, data, redacted, null);
+    }
 
     /** An event nothing was masked in. */
     public CaptureEvent(long epochNanos, int pid, int tid, String thread, String lib, String libVersion,
@@ -36,7 +48,7 @@ public record CaptureEvent(long epochNanos, int pid, int tid, String thread, Str
             throw new IllegalArgumentException("masking must keep the length: " + masked.length + " != " + data.length);
         }
         return new CaptureEvent(epochNanos, pid, tid, thread, lib, libVersion, libPath, func, dir, ssl, conn, role, fd,
-                local, remote, len, offset, captured, truncated, masked, true);
+                local, remote, len, offset, captured, truncated, masked, true, headers);
     }
 
     /** An event without connection identity (conn 0, no role). */

@@ -37,6 +37,7 @@ public final class EventView {
     private int captured;
     private boolean truncated;
     private boolean redacted;
+    private String headers;
     private byte[] array = new byte[0];
     private int dataOffset;
     private int dataLength;
@@ -131,6 +132,19 @@ public final class EventView {
         return redacted;
     }
 
+    /**
+     * The HTTP/2 header fields decoded from this record (see {@link CaptureEvent#headers()}),
+     * or null.
+     */
+    public String headers() {
+        return headers;
+    }
+
+    /** Sets the decoded HTTP/2 header fields of this record. */
+    public void headers(String h) {
+        this.headers = h;
+    }
+
     /** The buffer the data lies in, from {@link #dataOffset()} for {@link #dataLength()} bytes. */
     public byte[] array() {
         return array;
@@ -149,7 +163,7 @@ public final class EventView {
         byte[] data = java.util.Arrays.copyOfRange(array, dataOffset, dataOffset + dataLength);
         return new CaptureEvent(epochNanos, pid, tid, thread, lib, libVersion, libPath, func, dir, ssl, conn, role,
                 hasFd ? Integer.valueOf(fd) : null, local, remote, len, offset, captured, truncated, data,
-                redacted);
+                redacted, headers);
     }
 
     /** Fills every field but the data from the decoder's values; {@code fd} is {@link #NO_FD} when unknown. */
@@ -177,6 +191,7 @@ public final class EventView {
         this.captured = captured;
         this.truncated = truncated;
         this.redacted = false;
+        this.headers = null;
     }
 
     /** Points the data at {@code length} bytes of {@code array} from {@code offset} (not copied). */
@@ -197,6 +212,7 @@ public final class EventView {
                 o.fd, o.local, o.remote, o.len, o.offset, o.captured, o.truncated);
         this.hasFd = o.hasFd;
         this.redacted = o.redacted;
+        this.headers = o.headers;
     }
 
     /** This view showing {@code e} (its data array is shared, not copied). */
@@ -206,6 +222,7 @@ public final class EventView {
                 e.offset(), e.captured(), e.truncated());
         this.hasFd = e.fd() != null;
         this.redacted = e.redacted();
+        this.headers = e.headers();
         data(e.data(), 0, e.data().length);
         return this;
     }

@@ -23,8 +23,11 @@ import java.util.regex.PatternSyntaxException;
  * {@code redacted}.
  *
  * <p>Headers are followed per direction of each connection across records and calls (a
- * header split between two records of a call, or two reads, is still masked). Patterns are
- * matched within one record.
+ * header split between two records of a call, or two reads, is still masked). A connection
+ * that speaks HTTP/2 (told by its bytes: {@link Http2Masker}) has its HPACK header blocks
+ * decoded and the same headers' values masked there, keeping the blocks decodable; where the
+ * decoder's state is not known it masks every header value, and says so once per connection.
+ * Patterns are matched within one record, and on decoded HTTP/2 header values.
  *
  * <p>Runs on the ring-reader thread only (one instance, not thread-safe).
  */
@@ -35,6 +38,14 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
     static final int MAX_STREAMS = 4096;
 
     private final Set<String> headers;
+    private final byte[][] nameBytes;
+    /** Decoded HTTP/2 header values matched against the patterns; null without patterns. */
+    private final HpackMasker.ValueCheck valueCheck;
+    private final Latin1Text valueText = new Latin1Text();
+    private java.util.function.Consumer<String> notices = n -> { };
+    /** Whether decoded HTTP/2 header lists are put on events (for sinks that show them). */
+    private boolean describe;
+    private final StringBuilder lines = new StringBuilder();
     private final List<Pattern> patterns;
     /** One matcher per pattern, reset for each record over {@link #text}. */
     private final Matcher[] matchers;
@@ -50,8 +61,9 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
     };
 
     /**
-     * One direction of one connection. Until events carry a connection id, a connection is
-     * its TLS object ({@code ssl}); this is the one place that decides it.
+     * One direction of one connection: its {@code conn} where it has one (a TLS object's
+     * pointer reused after free is a new conn, with new HTTP/2 state), else its TLS object
+     * ({@code ssl}); this is the one place that decides it.
      */
     static final class StreamKey {
         long connection;
@@ -75,7 +87,10 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
 
     /** Where a stream's header parsing stands, and where its bytes should continue. */
     private final class Stream {
-        final HeaderMasker masker = new HeaderMasker(headers);
+        final Http2Masker masker = new Http2Masker(nameBytes, valueCheck, new HeaderMasker(headers));
+        Stream peer;
+        /** A line about this connection was logged (once per connection). */
+        boolean told;
         long callLen;
         long nextOffset;
     }
@@ -84,10 +99,39 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
         Set<String> lower = new LinkedHashSet<>();
         headers.forEach(h -> lower.add(h.toLowerCase(Locale.ROOT)));
         this.headers = Set.copyOf(lower);
+        this.nameBytes = this.headers.stream().map(h -> h.getBytes(StandardCharsets.ISO_8859_1)).toArray(byte[][]::new);
         this.patterns = List.copyOf(patterns);
         this.matchers = new Matcher[this.patterns.size()];
         for (int i = 0; i < matchers.length; i++) {
             matchers[i] = this.patterns.get(i).matcher("");
+        }
+        this.valueCheck = matchers.length == 0 ? null : this::valueMatches;
+    }
+
+    /** Where lines about connections go (a connection whose HTTP/2 header state was lost). */
+    public Redactor notices(java.util.function.Consumer<String> sink) {
+        this.notices = sink;
+        return this;
+    }
+
+    /** Puts the decoded, masked header list of HTTP/2 records on their events ({@link EventView#headers()}). */
+    public Redactor describeHeaders(boolean on) {
+        this.describe = on;
+        return this;
+    }
+
+    private boolean valueMatches(byte[] value, int len) {
+        valueText.of(value, 0, len);
+        try {
+            for (Matcher m : matchers) {
+                m.reset(valueText);
+                if (m.find()) {
+                    return true;
+                }
+            }
+            return false;
+        } finally {
+            valueText.of(null, 0, 0);
         }
     }
 
@@ -126,7 +170,7 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
                         + e.getDescription() + " at index " + e.getIndex() + "); that pattern is not used");
             }
         }
-        return new Redactor(names, compiled);
+        return new Redactor(names, compiled).notices(problems);
     }
 
     /**
@@ -136,7 +180,7 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
     @Override
     public CaptureEvent apply(CaptureEvent e) {
         byte[] data = e.data();
-        int masked = mask(e.ssl(), e.egress(), e.len(), e.offset(), data, 0, data.length);
+        int masked = mask(e.conn(), e.ssl(), e.egress(), e.len(), e.offset(), data, 0, data.length);
         return masked == 0 ? e : e.redactedAs(data);
     }
 
@@ -145,33 +189,71 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
      * nothing for a stream seen before. The view must not have been handed to a sink yet.
      */
     public void mask(EventView v) {
-        if (mask(v.ssl(), v.egress(), v.len(), v.offset(), v.array(), v.dataOffset(), v.dataLength()) > 0) {
+        if (mask(v.conn(), v.ssl(), v.egress(), v.len(), v.offset(), v.array(), v.dataOffset(), v.dataLength()) > 0) {
             v.markRedacted();
+        }
+        if (describe && lines.length() > 0) {
+            v.headers(lines.toString());
         }
     }
 
-    private int mask(long connection, boolean egress, long callLen, long offset, byte[] data, int off, int len) {
+    private int mask(long conn, long ssl, boolean egress, long callLen, long offset, byte[] data, int off, int len) {
         int masked = 0;
+        lines.setLength(0);
         if (!headers.isEmpty() && len > 0) {
-            probe.connection = connection;
-            probe.egress = egress;
-            Stream s = streams.get(probe);
-            if (s == null) {
-                s = new Stream();
-                streams.put(new StreamKey(connection, egress), s);
+            long connection = conn != 0 ? conn : ssl;
+            Stream s = stream(connection, egress);
+            long missing = missing(s, offset);
+            if (missing != 0) {
+                s.masker.gap(missing);
             }
-            boolean contiguous = offset == 0 ? s.nextOffset >= s.callLen : offset == s.nextOffset;
-            if (!contiguous) {
-                s.masker.gap();
-            }
-            masked = s.masker.mask(data, off, len);
+            masked = s.masker.mask(data, off, len, describe ? lines : null);
             s.callLen = callLen;
             s.nextOffset = offset + len;
+            String notice = s.masker.takeNotice();
+            if (notice != null && !s.told && (s.peer == null || !s.peer.told)) {
+                s.told = true;
+                notices.accept("conn " + connection + " (" + (egress ? "egress" : "ingress") + "): " + notice);
+            }
         }
         if (matchers.length > 0 && len > 0) {
             masked += maskPatterns(data, off, len);
         }
         return masked;
+    }
+
+    private Stream stream(long connection, boolean egress) {
+        probe.connection = connection;
+        probe.egress = egress;
+        Stream s = streams.get(probe);
+        if (s == null) {
+            s = new Stream();
+            streams.put(new StreamKey(connection, egress), s);
+            probe.egress = !egress;
+            Stream peer = streams.get(probe);
+            if (peer != null) {
+                s.peer = peer;
+                peer.peer = s;
+                s.masker.peer(peer.masker);
+                peer.masker.peer(s.masker);
+            }
+        }
+        return s;
+    }
+
+    /**
+     * Bytes of this direction not seen between its last record and one starting at
+     * {@code offset} of its call: 0 when contiguous, -1 when not known.
+     */
+    private static long missing(Stream s, long offset) {
+        boolean previousDone = s.nextOffset >= s.callLen;
+        if (offset == 0) {
+            return previousDone ? 0 : s.callLen - s.nextOffset;
+        }
+        if (previousDone) {
+            return offset; // a new call whose first records were lost
+        }
+        return offset > s.nextOffset ? offset - s.nextOffset : offset == s.nextOffset ? 0 : -1;
     }
 
     private int maskPatterns(byte[] data, int off, int len) {

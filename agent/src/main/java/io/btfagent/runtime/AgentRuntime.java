@@ -106,6 +106,10 @@ public final class AgentRuntime {
         try {
             Redactor redactor = Redactor.fromSettings(config.word("redact"), config.get("redact.headers"),
                     redactPatterns(config.get("redact.patterns")), log::warn);
+            if (redactor != null) {
+                // decoded HTTP/2 header lists are built only for the sinks that show them
+                redactor.describeHeaders(config.list("sinks").contains("log") || config.list("sinks").contains("jsonl"));
+            }
             dispatcher = new Dispatcher(createSinks(config, log),
                     (int) config.longValue("sink.queue.capacity"), config.longValue("sink.queue.bytes"), log::warn,
                     redactor == null ? UnaryOperator.identity() : redactor);

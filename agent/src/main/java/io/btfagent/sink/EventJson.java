@@ -43,6 +43,7 @@ public final class EventJson {
     private static final byte[] FALSE = ascii("false");
     private static final byte[] REDACTED = ascii(",\"redacted\":true");
     private static final byte[] DATA = ascii(",\"data\":\"");
+    private static final byte[] HEADERS = ascii(",\"headers\":[");
 
     /**
      * Block sizes (multiples of 3) the JDK's encoder is given: it encodes only whole arrays, and
@@ -73,7 +74,7 @@ public final class EventJson {
     public static int maxLength(EventView e) {
         int chars = length(e.thread()) + length(e.lib()) + length(e.libVersion()) + length(e.libPath())
                 + length(e.func()) + length(e.dir()) + length(e.role()) + length(e.local()) + length(e.remote());
-        return 512 + 6 * chars + 4 * ((e.dataLength() + 2) / 3);
+        return 512 + 6 * chars + 9 * length(e.headers()) + 4 * ((e.dataLength() + 2) / 3);
     }
 
     private static int length(String s) {
@@ -145,10 +146,35 @@ public final class EventJson {
         if (e.redacted()) {
             p = put(b, p, REDACTED);
         }
+        if (e.headers() != null) {
+            p = headers(b, p, e.headers());
+        }
         p = put(b, p, DATA);
         p = base64Chunked(b, p, e.array(), e.dataOffset(), e.dataLength());
         b[p++] = '"';
         b[p++] = '}';
+        return p;
+    }
+
+    /**
+     * {@code "headers":[...]}: the decoded HTTP/2 header list, one string per line as
+     * {@link io.btfagent.event.EventView#headers()} has them.
+     */
+    static int headers(byte[] b, int p, String lines) {
+        p = put(b, p, HEADERS);
+        int from = 0;
+        boolean first = true;
+        while (from < lines.length()) {
+            int nl = lines.indexOf('\n', from);
+            int to = nl < 0 ? lines.length() : nl;
+            if (!first) {
+                b[p++] = ',';
+            }
+            first = false;
+            p = string(b, p, lines.substring(from, to));
+            from = to + 1;
+        }
+        b[p++] = ']';
         return p;
     }
 

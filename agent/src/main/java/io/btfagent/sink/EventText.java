@@ -76,6 +76,15 @@ public final class EventText {
         if (e.redacted()) {
             b.append(",\"redacted\":true");
         }
+        if (e.headers() != null) {
+            b.append(",\"headers\":[");
+            String[] lines = e.headers().split("\n");
+            for (int i = 0; i < lines.length; i++) {
+                b.append(i > 0 ? "," : "");
+                string(b, lines[i]);
+            }
+            b.append(']');
+        }
         return b.append(",\"data\":\"");
     }
 
@@ -110,9 +119,33 @@ public final class EventText {
         if (e.redacted()) {
             b.append(" redacted");
         }
+        if (e.headers() != null) {
+            b.append(" headers=\"");
+            escaped(b, headerList(e.headers()).getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            b.append('"');
+        }
         b.append(" data=\"");
         escaped(b, e.data());
         return b.append('"').toString();
+    }
+
+    /**
+     * The decoded HTTP/2 header list on one line: each block as {@code [stream 1 HEADERS]}
+     * followed by its fields, {@code name: value}, separated by {@code " | "}.
+     */
+    static String headerList(String lines) {
+        StringBuilder b = new StringBuilder(lines.length() + 16);
+        for (String line : lines.split("\n")) {
+            if (line.startsWith("#")) {
+                if (b.length() > 0) {
+                    b.append(' ');
+                }
+                b.append('[').append(line, 1, line.length()).append(']');
+            } else {
+                b.append(b.length() == 0 || b.charAt(b.length() - 1) == ']' ? " " : " | ").append(line);
+            }
+        }
+        return b.toString().trim();
     }
 
     /** Bytes as printable ASCII; anything else escaped, so a line is always one line. */

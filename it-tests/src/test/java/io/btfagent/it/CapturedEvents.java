@@ -33,6 +33,13 @@ final class CapturedEvents {
             return (Boolean) fields.get(k);
         }
 
+        /** The decoded HTTP/2 header list's lines ({@code headers}), empty when there is none. */
+        @SuppressWarnings("unchecked")
+        List<String> headers() {
+            Object h = fields.get("headers");
+            return h == null ? List.of() : (List<String>) h;
+        }
+
         byte[] data() {
             return Base64.getDecoder().decode(str("data"));
         }
@@ -105,6 +112,19 @@ final class CapturedEvents {
         }
         if (c == '{') {
             return parseObject(s, pos);
+        }
+        if (c == '[') {
+            List<Object> list = new ArrayList<>();
+            pos[0] = skip(s, pos[0] + 1);
+            while (s.charAt(pos[0]) != ']') {
+                list.add(value(s, pos));
+                pos[0] = skip(s, pos[0]);
+                if (s.charAt(pos[0]) == ',') {
+                    pos[0] = skip(s, pos[0] + 1);
+                }
+            }
+            pos[0]++;
+            return list;
         }
         if (s.startsWith("true", pos[0])) {
             pos[0] += 4;
