@@ -50,8 +50,8 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
     };
 
     /**
-     * One direction of one connection. Until events carry a connection id, a connection is
-     * its TLS object ({@code ssl}); this is the one place that decides it.
+     * One direction of one connection: its {@code conn} (unique across native and JSSE
+     * connections), or its TLS object ({@code ssl}) for a record the kernel could not number.
      */
     static final class StreamKey {
         long connection;
@@ -136,7 +136,7 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
     @Override
     public CaptureEvent apply(CaptureEvent e) {
         byte[] data = e.data();
-        int masked = mask(e.ssl(), e.egress(), e.len(), e.offset(), data, 0, data.length);
+        int masked = mask(e.conn() != 0 ? e.conn() : e.ssl(), e.egress(), e.len(), e.offset(), data, 0, data.length);
         return masked == 0 ? e : e.redactedAs(data);
     }
 
@@ -145,7 +145,7 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
      * nothing for a stream seen before. The view must not have been handed to a sink yet.
      */
     public void mask(EventView v) {
-        if (mask(v.ssl(), v.egress(), v.len(), v.offset(), v.array(), v.dataOffset(), v.dataLength()) > 0) {
+        if (mask(v.conn() != 0 ? v.conn() : v.ssl(), v.egress(), v.len(), v.offset(), v.array(), v.dataOffset(), v.dataLength()) > 0) {
             v.markRedacted();
         }
     }
