@@ -23,6 +23,12 @@ public final class JsseBridge {
          */
         void engine(Object engine, boolean wrap, ByteBuffer[] buffers, int offset, int length, long mark);
 
+        /**
+         * The JDK's HttpClient is about to finish connecting {@code connection} (its TCP channel
+         * is connected) over {@code engine}: the engine's addresses are known now.
+         */
+        void channel(Object engine, Object connection);
+
         /** After an SSLSocket's application stream wrote ({@code write}) or read {@code n} bytes at {@code b[off]}. */
         void stream(Object socket, boolean write, byte[] b, int off, int n);
     }
@@ -53,6 +59,17 @@ public final class JsseBridge {
         if (l != null && mark != -1) {
             try {
                 l.engine(engine, wrap, buffers, offset, length, mark);
+            } catch (Throwable ignored) {
+                // the application must never see the agent fail
+            }
+        }
+    }
+
+    public static void channel(Object engine, Object connection) {
+        Listener l = listener;
+        if (l != null) {
+            try {
+                l.channel(engine, connection);
             } catch (Throwable ignored) {
                 // the application must never see the agent fail
             }

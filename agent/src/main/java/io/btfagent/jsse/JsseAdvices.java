@@ -61,4 +61,15 @@ final class JsseAdvices {
             JsseBridge.stream(socket, true, b, off, len);
         }
     }
+
+    /**
+     * The JDK HttpClient's AsyncSSLConnection/AsyncSSLTunnelConnection.finishConnect(): its
+     * channel is connected and its engine made, before any application byte.
+     */
+    static final class HttpClientConnect {
+        @Advice.OnMethodEnter(suppress = Throwable.class)
+        static void enter(@Advice.This Object connection, @Advice.FieldValue("engine") Object engine) {
+            JsseBridge.channel(engine, connection);
+        }
+    }
 }

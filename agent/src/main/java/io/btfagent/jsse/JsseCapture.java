@@ -70,10 +70,15 @@ public final class JsseCapture implements JsseBridge.Listener {
      * @param maxBytes {@code capture.max-bytes}
      */
     public JsseCapture(LongSupplier ids, Consumer<EventView> publish, boolean sinks, int maxBytes) {
+        this(ids, publish, sinks, maxBytes, JsseCapture.class.getClassLoader());
+    }
+
+    /** @param agent the loader whose code's connections are left out (the agent's), or null */
+    JsseCapture(LongSupplier ids, Consumer<EventView> publish, boolean sinks, int maxBytes, ClassLoader agent) {
         this.connections = new JsseConnections(() -> {
             conns.increment();
             return ids.getAsLong();
-        });
+        }, agent);
         this.publish = publish;
         this.sinks = sinks;
         this.maxBytes = maxBytes;
@@ -112,6 +117,10 @@ public final class JsseCapture implements JsseBridge.Listener {
         if (n <= 0) {
             return; // a handshake step, or nothing fitted
         }
+        JsseConnections.Conn c = connections.of(engine);
+        if (c.own) {
+            return;
+        }
         calls.increment();
         bytes.add(n);
         int captured = (int) Math.min(n, maxBytes);
@@ -140,11 +149,15 @@ public final class JsseCapture implements JsseBridge.Listener {
                 at += k;
             }
         }
-        emit(t, engine, wrap ? WRAP : UNWRAP, wrap, n, captured);
+        emit(t, c, engine, wrap ? WRAP : UNWRAP, wrap, n, captured);
     }
 
     @Override
     public void stream(Object socket, boolean write, byte[] b, int off, int n) {
+        JsseConnections.Conn c = connections.of(socket);
+        if (c.own) {
+            return;
+        }
         calls.increment();
         bytes.add(n);
         int captured = Math.min(n, maxBytes);
@@ -158,7 +171,7 @@ public final class JsseCapture implements JsseBridge.Listener {
         PerThread t = threads.get();
         // copied: masking must never touch the application's own array
         System.arraycopy(b, off, room(t, captured), 0, captured);
-        emit(t, socket, write ? WRITE : READ, write, n, captured);
+        emit(t, c, socket, write ? WRITE : READ, write, n, captured);
     }
 
     private static byte[] room(PerThread t, int n) {
@@ -168,8 +181,8 @@ public final class JsseCapture implements JsseBridge.Listener {
         return t.data;
     }
 
-    private void emit(PerThread t, Object tls, String func, boolean egress, long n, int captured) {
-        JsseConnections.Conn c = connections.of(tls);
+    private void emit(PerThread t, JsseConnections.Conn c, Object tls, String func, boolean egress, long n,
+            int captured) {
         Thread th = Thread.currentThread();
         String name = th.getName();
         int tid;
@@ -189,6 +202,39 @@ public final class JsseCapture implements JsseBridge.Listener {
         v.data(t.data, 0, captured);
         events.increment();
         publish.accept(v);
+    }
+
+    private final ClassValue<java.lang.reflect.Method> channelMethods = new ClassValue<>() {
+        @Override
+        protected java.lang.reflect.Method computeValue(Class<?> type) {
+            for (Class<?> c = type; c != null; c = c.getSuperclass()) {
+                try {
+                    java.lang.reflect.Method m = c.getDeclaredMethod("channel");
+                    m.setAccessible(true);
+                    return m;
+                } catch (NoSuchMethodException e) {
+                    // its superclass
+                } catch (RuntimeException e) {
+                    return null;
+                }
+            }
+            return null;
+        }
+    };
+
+    @Override
+    public void channel(Object engine, Object connection) {
+        java.lang.reflect.Method m = channelMethods.get(connection.getClass());
+        if (m == null || !(engine instanceof SSLEngine e)) {
+            return;
+        }
+        try {
+            if (m.invoke(connection) instanceof java.nio.channels.SocketChannel ch && ch.isConnected()) {
+                connections.addresses(e, ch.getLocalAddress(), ch.getRemoteAddress());
+            }
+        } catch (ReflectiveOperationException | java.io.IOException | RuntimeException ignored) {
+            // no addresses for this connection: never guessed
+        }
     }
 
     /** See {@link JsseConnections#addresses}. */

@@ -24,26 +24,35 @@ final class JsseConnections {
         final String role;
         volatile String local;
         volatile String remote;
+        /** The agent's own (a sink's TLS, e.g. the kafka sink's producer): never captured. */
+        final boolean own;
 
-        Conn(long id, String role, String local, String remote) {
+        Conn(long id, String role, String local, String remote, boolean own) {
             this.id = id;
             this.role = role;
             this.local = local;
             this.remote = remote;
+            this.own = own;
         }
     }
+
+    private static final StackWalker WALKER = StackWalker.getInstance(StackWalker.Option.RETAIN_CLASS_REFERENCE);
+
 
     /** Addresses the driving stack reported for an engine before its first call. */
     private record Addresses(String local, String remote) {
     }
 
     private final LongSupplier ids;
+    /** The agent's class loader: a connection driven from its code is the agent's own; null: none is. */
+    private final ClassLoader agent;
     @SuppressWarnings("unchecked")
     private final Map<Object, Conn>[] stripes = new Map[STRIPES];
     private final Map<Object, Addresses> early = new WeakHashMap<>();
 
-    JsseConnections(LongSupplier ids) {
+    JsseConnections(LongSupplier ids, ClassLoader agent) {
         this.ids = ids;
+        this.agent = agent;
         for (int i = 0; i < STRIPES; i++) {
             stripes[i] = new WeakHashMap<>();
         }
@@ -88,7 +97,11 @@ final class JsseConnections {
         } else if (tls instanceof SSLEngine e) {
             role = e.getUseClientMode() ? "client" : "server";
         }
-        return new Conn(ids.getAsLong(), role, local, remote);
+        // once per connection: a TLS connection the agent's own code drives (a sink's) is left
+        // out, or its events would be captured, sent, and captured again
+        boolean own = agent != null && WALKER.walk(frames -> frames.anyMatch(
+                f -> f.getDeclaringClass().getClassLoader() == agent && !f.getClassName().startsWith("io.btfagent.")));
+        return new Conn(own ? 0 : ids.getAsLong(), role, local, remote, own);
     }
 
     /**

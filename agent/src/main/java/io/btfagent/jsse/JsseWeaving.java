@@ -30,7 +30,8 @@ import net.bytebuddy.pool.TypePool;
  * Weaves the JDK's own TLS implementation (JSSE, {@code sun.security.ssl}) so the plaintext its
  * engines and sockets move reaches {@link JsseCapture}: {@code SSLEngineImpl}'s six-argument
  * {@code wrap} and {@code unwrap} (every other overload ends there) and the application streams
- * of {@code SSLSocketImpl}. Those classes are in java.base and usually loaded before the agent,
+ * of {@code SSLSocketImpl}; and, for the addresses of the JDK HttpClient's engines, its TLS
+ * connections' {@code finishConnect}. Those classes are in java.base and usually loaded before the agent,
  * so they are retransformed; only the methods' code changes. A class whose methods or fields
  * differ from what the agent knows (another JDK) is left as it is, named in one line.
  *
@@ -42,6 +43,8 @@ public final class JsseWeaving implements ClassFileTransformer {
     static final String ENGINE = "sun.security.ssl.SSLEngineImpl";
     static final String INPUT = "sun.security.ssl.SSLSocketImpl$AppInputStream";
     static final String OUTPUT = "sun.security.ssl.SSLSocketImpl$AppOutputStream";
+    static final String HTTP_CLIENT = "jdk.internal.net.http.AsyncSSLConnection";
+    static final String HTTP_CLIENT_TUNNEL = "jdk.internal.net.http.AsyncSSLTunnelConnection";
 
     /** One method woven with one advice; the method must exist exactly once. */
     private record Weave(Class<?> advice, ElementMatcher<? super MethodDescription> on, String what) {
@@ -70,12 +73,19 @@ public final class JsseWeaving implements ClassFileTransformer {
                 ENGINE, List.of(new Weave(JsseAdvices.EngineWrap.class, named("wrap").and(six), "wrap(ByteBuffer[],int,int,ByteBuffer[],int,int)"),
                         new Weave(JsseAdvices.EngineUnwrap.class, named("unwrap").and(six), "unwrap(ByteBuffer[],int,int,ByteBuffer[],int,int)")),
                 INPUT, List.of(new Weave(JsseAdvices.StreamRead.class, named("read").and(bytes), "read(byte[],int,int)")),
-                OUTPUT, List.of(new Weave(JsseAdvices.StreamWrite.class, named("write").and(bytes), "write(byte[],int,int)"))),
+                OUTPUT, List.of(new Weave(JsseAdvices.StreamWrite.class, named("write").and(bytes), "write(byte[],int,int)")),
+                HTTP_CLIENT, List.of(new Weave(JsseAdvices.HttpClientConnect.class,
+                        named("finishConnect").and(takesArguments(0)), "finishConnect()")),
+                HTTP_CLIENT_TUNNEL, List.of(new Weave(JsseAdvices.HttpClientConnect.class,
+                        named("finishConnect").and(takesArguments(0)), "finishConnect()"))),
                 problem);
         JsseBridge.install(capture);
         // the woven java.base code calls the bridge, in the bootstrap loader's unnamed module
-        Module base = Object.class.getModule();
-        inst.redefineModule(base, Set.of(JsseBridge.class.getModule()), Map.of(), Map.of(), Set.of(), Map.of());
+        Module bridge = JsseBridge.class.getModule();
+        inst.redefineModule(Object.class.getModule(), Set.of(bridge), Map.of(), Map.of(), Set.of(), Map.of());
+        // the HttpClient's connections: their channel() is read by reflection from the agent
+        ModuleLayer.boot().findModule("java.net.http").ifPresent(http -> inst.redefineModule(http, Set.of(bridge),
+                Map.of(), Map.of("jdk.internal.net.http", Set.of(JsseWeaving.class.getModule())), Set.of(), Map.of()));
         inst.addTransformer(w, true);
         List<Class<?>> loaded = new ArrayList<>();
         for (Class<?> c : inst.getAllLoadedClasses()) {
@@ -96,8 +106,12 @@ public final class JsseWeaving implements ClassFileTransformer {
     @Override
     public byte[] transform(ClassLoader loader, String internalName, Class<?> redefined, ProtectionDomain domain,
             byte[] classfile) {
-        if (loader != null || internalName == null || !internalName.startsWith("sun/security/ssl/SSL")) {
+        if (internalName == null || !(internalName.startsWith("sun/security/ssl/SSL")
+                || internalName.startsWith("jdk/internal/net/http/AsyncSSL"))) {
             return null;
+        }
+        if (loader != null && loader != ClassLoader.getPlatformClassLoader()) {
+            return null; // the JDK's own classes only
         }
         String name = internalName.replace('/', '.');
         List<Weave> ws = weaves.get(name);
@@ -106,9 +120,10 @@ public final class JsseWeaving implements ClassFileTransformer {
         }
         try {
             ClassFileLocator locator = new ClassFileLocator.Compound(ClassFileLocator.Simple.of(name, classfile),
-                    ClassFileLocator.ForClassLoader.ofBootLoader(), BootstrapClasses.agentClasses());
+                    loader == null ? ClassFileLocator.ForClassLoader.ofBootLoader()
+                            : ClassFileLocator.ForClassLoader.of(loader), BootstrapClasses.agentClasses());
             TypeDescription type = TypePool.Default.of(locator).describe(name).resolve();
-            if (!name.equals(ENGINE) && type.getDeclaredFields().filter(named("this$0")).size() != 1) {
+            if ((name.equals(INPUT) || name.equals(OUTPUT)) && type.getDeclaredFields().filter(named("this$0")).size() != 1) {
                 throw new IllegalStateException("no field this$0");
             }
             DynamicType.Builder<?> b = new ByteBuddy()
@@ -127,7 +142,9 @@ public final class JsseWeaving implements ClassFileTransformer {
             return out;
         } catch (Throwable t) {
             problem.accept("jsse: " + name + " of Java " + System.getProperty("java.version")
-                    + " has not the shape the agent knows (" + t.getMessage() + "); left alone, its TLS is not captured");
+                    + " has not the shape the agent knows (" + t.getMessage() + "); left alone, "
+                    + (name.startsWith("jdk.") ? "its connections are captured without addresses"
+                            : "its TLS is not captured"));
             return null;
         }
     }

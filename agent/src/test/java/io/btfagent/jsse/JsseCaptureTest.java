@@ -2,7 +2,6 @@ package io.btfagent.jsse;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -22,7 +21,7 @@ class JsseCaptureTest {
     private final AtomicLong ids = new AtomicLong(40);
 
     private JsseCapture capture(int maxBytes) {
-        return new JsseCapture(ids::incrementAndGet, v -> events.add(v.toEvent()), true, maxBytes);
+        return new JsseCapture(ids::incrementAndGet, v -> events.add(v.toEvent()), true, maxBytes, null);
     }
 
     private static SSLEngine engine(boolean client) throws Exception {
@@ -98,12 +97,23 @@ class JsseCaptureTest {
 
     @Test
     void withoutASinkOnlyTheCountersMove() throws Exception {
-        JsseCapture c = new JsseCapture(ids::incrementAndGet, v -> events.add(v.toEvent()), false, 65536);
+        JsseCapture c = new JsseCapture(ids::incrementAndGet, v -> events.add(v.toEvent()), false, 65536, null);
         c.stream(javax.net.ssl.SSLSocketFactory.getDefault().createSocket(), false, new byte[10], 0, 10);
         assertTrue(events.isEmpty());
         assertEquals(1, c.counters().calls());
         assertEquals(10, c.counters().bytes());
         assertEquals(0, c.counters().events());
-        assertFalse(c.counters().conns() > 0);
+        assertEquals(1, c.counters().conns());
+    }
+
+    @Test
+    void aConnectionTheAgentsOwnCodeDrivesIsLeftOut() throws Exception {
+        // this test's code is in the loader given as the agent's: its connections are the agent's
+        JsseCapture c = new JsseCapture(ids::incrementAndGet, v -> events.add(v.toEvent()), true, 65536,
+                JsseCaptureTest.class.getClassLoader());
+        c.stream(javax.net.ssl.SSLSocketFactory.getDefault().createSocket(), true, new byte[10], 0, 10);
+        assertTrue(events.isEmpty());
+        assertEquals(0, c.counters().calls());
+        assertEquals(0, c.counters().conns());
     }
 }

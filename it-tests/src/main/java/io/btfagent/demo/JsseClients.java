@@ -19,10 +19,12 @@ import javax.net.ssl.X509TrustManager;
 /**
  * HTTPS requests made entirely with the JDK's own TLS (JSSE) to a {@link TlsEchoServer} in
  * this JVM (its side is an SSLSocket): with {@code java.net.http.HttpClient} (HTTP/1.1, over an
- * SSLEngine) or {@code HttpsURLConnection} (an SSLSocket). Prints {@code body-ok true} when
+ * SSLEngine) or {@code HttpsURLConnection} (an SSLSocket); or, with {@code wildfly}, from
+ * wildfly-openssl's engine over the system's libssl (native: captured by the probes) to the same
+ * JSSE server. Prints {@code body-ok true} when
  * every response body is the server's, and {@code server-port <port>}.
  *
- * <p>Arguments: {@code httpclient|urlconnection path [requests]}. With {@code -Ddemo.await-go}
+ * <p>Arguments: {@code httpclient|urlconnection|wildfly path [requests]}. With {@code -Ddemo.await-go}
  * containing {@code traffic} it reads a line from stdin before the requests.
  */
 public final class JsseClients {
@@ -52,6 +54,10 @@ public final class JsseClients {
                             .version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(30)).build();
                     body = client.send(HttpRequest.newBuilder(URI.create(url)).GET().build(),
                             HttpResponse.BodyHandlers.ofByteArray()).body();
+                } else if (mode.equals("wildfly")) {
+                    byte[] response = new WildflyHttpsClient().get("127.0.0.1", server.port(), path).response();
+                    byte[] all = TlsEchoServer.responseFor(path);
+                    body = Arrays.equals(all, response) ? expected : response;
                 } else {
                     HttpsURLConnection c = (HttpsURLConnection) new URL(url).openConnection();
                     c.setSSLSocketFactory(trustAll.getSocketFactory());
