@@ -103,9 +103,14 @@ struct {
 	__type(value, __u64);
 } conns SEC(".maps");
 
-/* The last conn id handed out (one slot). */
+/*
+ * The last conn id handed out (one slot). Mappable: the agent's JSSE capture (the JDK's own
+ * TLS, captured inside the JVM) takes its conn ids from the same counter with an atomic add on
+ * the mapped slot, so ids are unique across native and Java connections.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);

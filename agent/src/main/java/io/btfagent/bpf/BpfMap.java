@@ -35,6 +35,26 @@ public final class BpfMap implements AutoCloseable {
         return new BpfMap(fd, name, keySize, valueSize);
     }
 
+    /** BPF_F_MMAPABLE: an array map user space can mmap (the value of element 0 at the mapping's start). */
+    public static final int BPF_F_MMAPABLE = 1 << 10;
+
+    /**
+     * {@link #create} with {@code flags} (the map's map_flags), through a
+     * {@code struct bpf_map_create_opts} that sets only them (libbpf reads the fields its
+     * {@code sz} covers: sz, btf_fd, btf_key_type_id, btf_value_type_id,
+     * btf_vmlinux_value_type_id, inner_map_fd, map_flags).
+     */
+    public static BpfMap create(int type, String name, int keySize, int valueSize, int maxEntries, int flags)
+            throws BpfException {
+        Memory opts = new Memory(32);
+        opts.clear();
+        opts.setLong(0, 32);
+        opts.setInt(28, flags);
+        int fd = BpfException.check("bpf_map_create(" + name + ")",
+                Libbpf.bpf_map_create(type, name, keySize, valueSize, maxEntries, opts));
+        return new BpfMap(fd, name, keySize, valueSize);
+    }
+
     public int fd() {
         return fd;
     }

@@ -11,23 +11,30 @@ public final class SharedMaps {
     private final BpfMap conns;
     private final BpfMap connSeq;
     private final BpfMap peers;
+    private final ConnSequence sequence;
 
-    private SharedMaps(RingBuffer ring, BpfMap conns, BpfMap connSeq, BpfMap peers) {
+    private SharedMaps(RingBuffer ring, BpfMap conns, BpfMap connSeq, BpfMap peers, ConnSequence sequence) {
         this.ring = ring;
         this.conns = conns;
         this.connSeq = connSeq;
         this.peers = peers;
+        this.sequence = sequence;
     }
 
     /** Creates the maps and makes every instance of {@code object} loaded from now on use them. */
     public static SharedMaps create(CaptureObject object, int ringBytes) throws BpfException {
         RingBuffer ring = RingBuffer.create(CaptureObject.RING_MAP, ringBytes);
         BpfMap conns = BpfMap.create(BpfMap.BPF_MAP_TYPE_LRU_HASH, "conns", 8, 8, CaptureObject.CONN_ENTRIES);
-        BpfMap connSeq = BpfMap.create(BpfMap.BPF_MAP_TYPE_ARRAY, "conn_seq", 4, 8, 1);
+        BpfMap connSeq = BpfMap.create(BpfMap.BPF_MAP_TYPE_ARRAY, "conn_seq", 4, 8, 1, BpfMap.BPF_F_MMAPABLE);
         BpfMap peers = BpfMap.create(BpfMap.BPF_MAP_TYPE_LRU_HASH, "peers", 8, object.peerLayout().size(),
                 CaptureObject.CONN_ENTRIES);
         object.useConnMaps(new CaptureObject.ConnMaps(conns.fd(), connSeq.fd(), peers.fd()));
-        return new SharedMaps(ring, conns, connSeq, peers);
+        return new SharedMaps(ring, conns, connSeq, peers, ConnSequence.map(connSeq.fd()));
+    }
+
+    /** The conn counter every probe numbers from, for connections numbered in Java. */
+    public ConnSequence sequence() {
+        return sequence;
     }
 
     public RingBuffer ring() {
@@ -41,6 +48,7 @@ public final class SharedMaps {
 
     /** Frees the maps; only once no instance and no reader uses them. */
     public void close() {
+        sequence.close();
         ring.close();
         conns.close();
         connSeq.close();

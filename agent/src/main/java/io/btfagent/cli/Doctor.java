@@ -116,6 +116,7 @@ final class Doctor {
         try {
             libraries(t, config);
             stacks(t);
+            jsse(t, config);
         } catch (java.nio.file.AccessDeniedException e) {
             bad("cannot read " + e.getFile() + " of pid " + t.pid, "run doctor as the JVM's user or as root");
         }
@@ -339,9 +340,34 @@ final class Doctor {
         }
         if (found.isEmpty()) {
             info("no JVM stack that uses a native TLS library on pid " + t.pid + "'s class path, open jars or mapped "
-                    + "libraries (JSSE traffic is not captured)");
+                    + "libraries");
         }
         found.forEach((stack, file) -> info("JVM stack: " + stack + " (" + file + ")"));
+    }
+
+    /** The JDK's own TLS, which the agent captures inside the JVM unless libraries= leaves it out. */
+    private void jsse(TargetProcess t, AgentConfig config) throws IOException {
+        String version = "(version unknown)";
+        try {
+            // <java.home>/bin/java -> <java.home>/release: JAVA_VERSION="17.0.15"
+            Path exe = Files.readSymbolicLink(t.procFile("exe"));
+            Path release = t.seen(exe.getParent().getParent().resolve("release").toString());
+            for (String l : Files.readAllLines(release)) {
+                if (l.startsWith("JAVA_VERSION=")) {
+                    version = l.substring("JAVA_VERSION=".length()).replace("\"", "");
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // the version is only told
+        }
+        List<String> families = config.list("libraries");
+        if (families.isEmpty() || families.contains("jsse")) {
+            ok("JSSE, the JDK's own TLS (Java " + version + "): captured in the JVM (SSLEngine wrap/unwrap, "
+                    + "SSLSocket streams; lib jsse)");
+        } else {
+            info("JSSE, the JDK's own TLS (Java " + version + "): not captured, libraries="
+                    + String.join(",", families) + " leaves it out");
+        }
     }
 
     private static String read(String path) {

@@ -38,7 +38,7 @@ public final class ConfigKeys {
             ConfigKey.number("late-loads.wait-ms", 200, 0, 10_000).unlisted(),
             ConfigKey.text("kernel.btf", "/sys/kernel/btf/vmlinux"),
             ConfigKey.word("log.level", "info", "error", "warn", "info", "debug", "trace"),
-            ConfigKey.words("libraries", null, "openssl", "gnutls", "boringssl"),
+            ConfigKey.words("libraries", null, "openssl", "gnutls", "boringssl", "jsse"),
             ConfigKey.text("btf.path", null),
             ConfigKey.word("btf.fallback", "version-line", "version-line", "none").whenInvalid("none").unlisted(),
             ConfigKey.word("attach.mode", "auto", "auto", "single", "multi").unlisted(),

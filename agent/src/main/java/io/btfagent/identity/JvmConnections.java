@@ -260,6 +260,10 @@ final class JvmConnections implements ConnectionBridge.Listener {
         if (engine == null) {
             return false;
         }
+        if (engines.get(engine.getClass()) == null) {
+            jsseEngine(engine, local, remote); // not a native engine: the JDK's own, or a wrapper of it
+            return false;
+        }
         synchronized (engine) {
             long ssl = ssl(stack, engine);
             if (ssl == 0) {
@@ -272,6 +276,40 @@ final class JvmConnections implements ConnectionBridge.Listener {
             }
             return true;
         }
+    }
+
+    /** Told the socket or channel of each engine that is not a native one (JSSE capture), or null. */
+    static volatile TlsStacks.EngineAddresses jsse;
+
+    /**
+     * Hands a JSSE engine's addresses on, unwrapping engines that delegate to another (netty's
+     * {@code JdkSslEngine} and its ALPN subclasses: {@code getWrappedEngine()}).
+     */
+    private static void jsseEngine(SSLEngine engine, SocketAddress local, SocketAddress remote) {
+        TlsStacks.EngineAddresses to = jsse;
+        if (to == null || local == null || remote == null) {
+            return;
+        }
+        SSLEngine e = engine;
+        for (int depth = 0; depth < 4; depth++) {
+            Method inner;
+            try {
+                inner = e.getClass().getMethod("getWrappedEngine");
+            } catch (NoSuchMethodException none) {
+                break;
+            }
+            try {
+                inner.setAccessible(true);
+                Object o = inner.invoke(e);
+                if (!(o instanceof SSLEngine next) || next == e) {
+                    break;
+                }
+                e = next;
+            } catch (ReflectiveOperationException | RuntimeException failed) {
+                break;
+            }
+        }
+        to.report(e, local, remote);
     }
 
     /** The engine's SSL*, 0 when it has none (yet, or any more) or is not a native engine. */

@@ -51,6 +51,16 @@ public final class TlsStacks implements ClassFileTransformer {
     private record Weave(AsmVisitorWrapper advice) {
     }
 
+    /** Receives the socket or channel a woven stack drives a non-native (JSSE) engine over. */
+    public interface EngineAddresses {
+        void report(javax.net.ssl.SSLEngine engine, java.net.SocketAddress local, java.net.SocketAddress remote);
+    }
+
+    /** Where the addresses of JSSE engines driven by the woven stacks go (JSSE capture). */
+    public static void jsseAddresses(EngineAddresses to) {
+        JvmConnections.jsse = to;
+    }
+
     private TlsStacks(JvmConnections connections, List<Rule> rules) {
         this.connections = connections;
         this.rules = rules;

@@ -61,9 +61,9 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
     };
 
     /**
-     * One direction of one connection: its {@code conn} where it has one (a TLS object's
-     * pointer reused after free is a new conn, with new HTTP/2 state), else its TLS object
-     * ({@code ssl}); this is the one place that decides it.
+     * One direction of one connection: its {@code conn} where it has one (unique across native
+     * and JSSE connections; a TLS object's pointer reused after free is a new conn, with new
+     * HTTP/2 state), else its TLS object ({@code ssl}); this is the one place that decides it.
      */
     static final class StreamKey {
         long connection;

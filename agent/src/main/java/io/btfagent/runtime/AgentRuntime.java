@@ -143,6 +143,7 @@ public final class AgentRuntime {
             late.instrument(inst);
         }
         weaveTlsStacks(config, capture, log, inst);
+        weaveJsse(config, capture, dispatcher, log, inst);
         late.rescan(List.of()).get();
         // nothing hooked: the first library loaded later would be hooked by code never run before
         List<Path> rehearsal = new ArrayList<>(watched);
@@ -227,6 +228,35 @@ public final class AgentRuntime {
         } catch (Throwable t) {
             log.warn("identity: TLS stacks not woven ({}); events carry no role, JVM-side addresses or Java thread names",
                     String.valueOf(t));
+            log.debug("cause", t);
+        }
+    }
+
+    /**
+     * The JDK's own TLS (JSSE), captured in Java: on unless {@code libraries} names other
+     * families only. Any failure leaves the native capture running without it.
+     */
+    private static void weaveJsse(AgentConfig config, Capture capture, Dispatcher dispatcher, Logger log,
+            Instrumentation inst) {
+        List<String> families = config.list("libraries");
+        if (!families.isEmpty() && !families.contains("jsse")) {
+            return;
+        }
+        if (inst == null || !inst.isRetransformClassesSupported()) {
+            log.warn("jsse: the JVM gives the agent no class retransformation; the JDK's own TLS is not captured");
+            return;
+        }
+        try {
+            io.btfagent.instrument.BootstrapClasses.inject(inst,
+                    List.of("io.btfagent.bootstrap.JsseBridge$Listener", "io.btfagent.bootstrap.JsseBridge"));
+            io.btfagent.jsse.JsseCapture jsse = new io.btfagent.jsse.JsseCapture(capture.connSequence()::next,
+                    dispatcher::publish, dispatcher.hasSinks(), (int) config.longValue("capture.max-bytes"));
+            capture.jsse(jsse);
+            io.btfagent.identity.TlsStacks.jsseAddresses(jsse::addresses);
+            io.btfagent.jsse.JsseWeaving.install(inst, jsse, log::warn);
+            log.debug("JSSE woven {} ms after JVM start", AgentLog.sinceJvmStartMs());
+        } catch (Throwable t) {
+            log.warn("jsse: the JDK's own TLS is not captured ({})", String.valueOf(t));
             log.debug("cause", t);
         }
     }

@@ -6,6 +6,7 @@ import io.btfagent.bpf.BtfMerger;
 import io.btfagent.bpf.CaptureObject;
 import io.btfagent.bpf.PidNamespace;
 import io.btfagent.bpf.RingReader;
+import io.btfagent.bpf.ConnSequence;
 import io.btfagent.bpf.SharedMaps;
 import io.btfagent.bpf.UprobeLink;
 import io.btfagent.btf.BtfCatalog;
@@ -22,6 +23,7 @@ import io.btfagent.hook.LibraryHook;
 import io.btfagent.hook.SymbolOnlyHook;
 import io.btfagent.hook.Unhooker;
 import io.btfagent.identity.PeerMap;
+import io.btfagent.jsse.JsseCapture;
 import io.btfagent.log.AgentLog;
 import io.btfagent.sink.Dispatcher;
 import io.btfagent.tls.LibraryScanner;
@@ -66,6 +68,7 @@ final class Capture {
     private boolean mergeReady;
     /** Files in watched directories named like TLS libraries that are not regular files, said once each. */
     private final java.util.Set<Path> skippedOnDisk = new java.util.HashSet<>();
+    private volatile JsseCapture jsse;
 
     Capture(AgentConfig config, Logger log, Dispatcher dispatcher) throws IOException, BpfException {
         this.log = log;
@@ -268,11 +271,31 @@ final class Capture {
         return libraries;
     }
 
-    /** The counters now: the kernel side's summed over every hooked library, and the router's. */
+    /**
+     * The counters now: the kernel side's summed over every hooked library, and the router's;
+     * JSSE's calls, records, truncation and connections are added to the kernel's.
+     */
     CaptureStats stats(List<Dispatcher.SinkStats> sinks) {
-        return new CaptureStats(libraries.size(), libraries.kernelCounters(CaptureCounter.values().length),
-                router.undecodable(), router.refusedRecords(), sinks, libraries.movedFunctions(),
-                libraries.entryFunctions());
+        JsseCapture j = jsse;
+        JsseCapture.Counters jc = j == null ? JsseCapture.Counters.ZERO : j.counters();
+        long[] kernel = libraries.kernelCounters(CaptureCounter.values().length);
+        kernel[CaptureCounter.CALLS.index()] += jc.calls();
+        kernel[CaptureCounter.RECORDS.index()] += jc.events();
+        kernel[CaptureCounter.CALLS_TRUNCATED.index()] += jc.callsTruncated();
+        kernel[CaptureCounter.BYTES_TRUNCATED.index()] += jc.bytesTruncated();
+        kernel[CaptureCounter.CONNS.index()] += jc.conns();
+        return new CaptureStats(libraries.size(), kernel, router.undecodable(), router.refusedRecords(), sinks,
+                libraries.movedFunctions(), libraries.entryFunctions(), jc);
+    }
+
+    /** The conn counter every probe numbers from, for connections numbered in Java (JSSE). */
+    ConnSequence connSequence() {
+        return maps.sequence();
+    }
+
+    /** JSSE's capture, whose counters {@link #stats} adds. */
+    void jsse(JsseCapture capture) {
+        this.jsse = capture;
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.btfagent.runtime;
 
 import io.btfagent.event.CaptureCounter;
+import io.btfagent.jsse.JsseCapture;
 import io.btfagent.sink.Dispatcher;
 import io.btfagent.sink.SinkSummary;
 import java.util.List;
@@ -17,9 +18,17 @@ import java.util.TreeMap;
  * @param refusedRecords records of a library whose BTF failed its check, dropped
  * @param probedOnEmulated hooked functions whose probes went on instructions the kernel emulates
  * @param probedAtEntry hooked functions whose probes stayed on their first instruction
+ * @param jsse the JDK's own TLS, captured in Java (also summed into the calls, records,
+ *     truncation and connection counters, so that their totals cover every TLS byte)
  */
 public record CaptureStats(int hooked, long[] kernel, long undecodable, long refusedRecords,
-        List<Dispatcher.SinkStats> sinks, int probedOnEmulated, int probedAtEntry) {
+        List<Dispatcher.SinkStats> sinks, int probedOnEmulated, int probedAtEntry, JsseCapture.Counters jsse) {
+
+    public CaptureStats(int hooked, long[] kernel, long undecodable, long refusedRecords,
+            List<Dispatcher.SinkStats> sinks, int probedOnEmulated, int probedAtEntry) {
+        this(hooked, kernel, undecodable, refusedRecords, sinks, probedOnEmulated, probedAtEntry,
+                JsseCapture.Counters.ZERO);
+    }
 
     public CaptureStats(int hooked, long[] kernel, long undecodable, long refusedRecords,
             List<Dispatcher.SinkStats> sinks) {
@@ -42,7 +51,7 @@ public record CaptureStats(int hooked, long[] kernel, long undecodable, long ref
     /** The same counters with other sink figures (the sinks are read after the capture stops). */
     public CaptureStats withSinks(List<Dispatcher.SinkStats> sinkStats) {
         return new CaptureStats(hooked, kernel, undecodable, refusedRecords, sinkStats, probedOnEmulated,
-                probedAtEntry);
+                probedAtEntry, jsse);
     }
 
     /** The line logged at exit, for people. */
@@ -56,6 +65,9 @@ public record CaptureStats(int hooked, long[] kernel, long undecodable, long ref
         b.append(" functions probed at entry=").append(probedAtEntry).append(',');
         b.append(" records undecodable=").append(undecodable).append(',');
         b.append(" records refused (BTF check)=").append(refusedRecords).append(',');
+        if (jsse.calls() > 0) {
+            b.append(" jsse calls=").append(jsse.calls()).append(", jsse bytes=").append(jsse.bytes()).append(',');
+        }
         for (Dispatcher.SinkStats s : sinks) {
             b.append(' ').append(SinkSummary.line(s)).append(',');
         }
@@ -79,6 +91,7 @@ public record CaptureStats(int hooked, long[] kernel, long undecodable, long ref
         b.append(",\"functions_probed_at_entry\":").append(probedAtEntry);
         b.append(",\"records_undecodable\":").append(undecodable);
         b.append(",\"records_refused\":").append(refusedRecords);
+        b.append(",\"jsse\":").append(jsse.json());
         b.append(",\"sinks\":{");
         for (int i = 0; i < sinks.size(); i++) {
             Dispatcher.SinkStats s = sinks.get(i);
@@ -121,13 +134,13 @@ public record CaptureStats(int hooked, long[] kernel, long undecodable, long ref
     public boolean equals(Object o) {
         return o instanceof CaptureStats s && hooked == s.hooked && java.util.Arrays.equals(kernel, s.kernel)
                 && undecodable == s.undecodable && refusedRecords == s.refusedRecords && sinks.equals(s.sinks)
-                && probedOnEmulated == s.probedOnEmulated && probedAtEntry == s.probedAtEntry;
+                && probedOnEmulated == s.probedOnEmulated && probedAtEntry == s.probedAtEntry && jsse.equals(s.jsse);
     }
 
     @Override
     public int hashCode() {
         return java.util.Objects.hash(hooked, java.util.Arrays.hashCode(kernel), undecodable, refusedRecords, sinks,
-                probedOnEmulated, probedAtEntry);
+                probedOnEmulated, probedAtEntry, jsse);
     }
 
     @Override

@@ -160,7 +160,7 @@ public final class Dispatcher implements AutoCloseable {
      * sink): the caller may reuse the view when this returns. {@code before} (redaction) masks
      * its data in place first.
      */
-    public void publish(EventView event) {
+    public synchronized void publish(EventView event) { // JSSE publishes from application threads
         if (beforeInPlace != null && !workers.isEmpty()) { // with no sink, masking has no effect
             beforeInPlace.accept(event);
         }
@@ -259,6 +259,11 @@ public final class Dispatcher implements AutoCloseable {
     static final int RING_START = 64 * 1024;
     /** Largest ring of bytes, whatever the byte budget (a larger event gets an array of its own). */
     static final int RING_MAX = 64 * 1024 * 1024;
+
+    /** Whether any sink receives events. */
+    public boolean hasSinks() {
+        return !workers.isEmpty();
+    }
 
     /** Events (and their captured bytes) published to the sinks so far. */
     public Count published() {

@@ -123,7 +123,7 @@ class TypedConfigTest {
     @Test
     void librariesAreCheckedWordByWord() {
         assertEquals(List.of(), problems("libraries=boringssl"));
-        assertEquals(List.of("libraries=opensll,gnutls: opensll is not one of openssl, gnutls, boringssl; nothing is "
+        assertEquals(List.of("libraries=opensll,gnutls: opensll is not one of openssl, gnutls, boringssl, jsse; nothing is "
                 + "hooked for it"), problems("libraries=opensll,gnutls"));
         assertEquals(List.of(), problems("libraries=openssl,GnuTLS"));
         assertEquals(List.of(), problems("late-loads="));

@@ -45,7 +45,9 @@ class CaptureStatsTest {
                 + "\"calls_truncated\":1,\"bytes_truncated\":100,\"read_faults\":7,\"entry_missed\":0,"
                 + "\"quic_skipped\":5,\"conns\":4,\"conns_unnumbered\":0,"
                 + "\"functions_probed_on_emulated\":2,\"functions_probed_at_entry\":4,"
-                + "\"records_undecodable\":6,\"records_refused\":8,\"sinks\":{"
+                + "\"records_undecodable\":6,\"records_refused\":8,"
+                + "\"jsse\":{\"calls\":0,\"bytes\":0,\"events\":0,\"calls_truncated\":0,\"bytes_truncated\":0,"
+                + "\"conns\":0},\"sinks\":{"
                 + "\"log\":{\"delivered\":12,\"dropped\":0,\"failed\":0,\"delivered_events\":12,"
                 + "\"delivered_bytes\":1200,\"queue_full_events\":0,\"queue_full_bytes\":0,\"failed_events\":0,"
                 + "\"failed_bytes\":0,\"exit_events\":0,\"exit_bytes\":0},"
@@ -62,8 +64,20 @@ class CaptureStatsTest {
                 + "\"calls_truncated\":0,\"bytes_truncated\":0,\"read_faults\":0,\"entry_missed\":0,"
                 + "\"quic_skipped\":0,\"conns\":0,\"conns_unnumbered\":0,"
                 + "\"functions_probed_on_emulated\":0,\"functions_probed_at_entry\":0,"
-                + "\"records_undecodable\":0,\"records_refused\":0,\"sinks\":{}}", s.json());
+                + "\"records_undecodable\":0,\"records_refused\":0,"
+                + "\"jsse\":{\"calls\":0,\"bytes\":0,\"events\":0,\"calls_truncated\":0,\"bytes_truncated\":0,"
+                + "\"conns\":0},\"sinks\":{}}", s.json());
         assertEquals(s, s.withSinks(List.of()));
+    }
+
+    @Test
+    void jsseCountersAreKeptThroughWithSinks() {
+        CaptureStats s = new CaptureStats(0, new long[CaptureCounter.values().length], 0, 0, List.of(), 0, 0,
+                new io.btfagent.jsse.JsseCapture.Counters(3, 300, 2, 1, 50, 1));
+        assertEquals(true, s.json().contains("\"jsse\":{\"calls\":3,\"bytes\":300,\"events\":2,"
+                + "\"calls_truncated\":1,\"bytes_truncated\":50,\"conns\":1}"), s.json());
+        assertEquals(s.jsse(), s.withSinks(List.of()).jsse());
+        assertEquals(true, s.summaryLine().contains("jsse calls=3, jsse bytes=300"), s.summaryLine());
     }
 
     @Test

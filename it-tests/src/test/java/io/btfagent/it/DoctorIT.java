@@ -61,6 +61,8 @@ class DoctorIT extends AgainstEchoServer {
                     + "/libssl.so.3, build-id " + id + ": BTF catalog:openssl/" + version + "-" + id.substring(0, 12)
                     + ".btf\n"), doctor.stdout());
             assertTrue(doctor.stdout().contains("\n· JVM stack: wildfly-openssl "), doctor.stdout());
+            assertTrue(doctor.stdout().lines().anyMatch(l -> l.matches("✓ JSSE, the JDK's own TLS \\(Java \\d[^)]*\\): "
+                    + "captured in the JVM .*")), doctor.stdout());
             assertTrue(doctor.stdout().contains("\n✓ pid " + pid + " is a HotSpot JVM of user root"), doctor.stdout());
             assertTrue(doctor.stdout().contains("\n✓ capabilities of pid " + pid + " (root): "), doctor.stdout());
             assertTrue(doctor.stdout().endsWith("capture would work in pid " + pid + "\n"), doctor.stdout());

@@ -1,0 +1,68 @@
+package io.btfagent.bpf;
+
+import com.sun.jna.Pointer;
+import io.btfagent.bpf.internal.LibC;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * The kernel's conn counter ({@code conn_seq}, the one slot every probe numbers TLS objects
+ * from) mapped into the JVM, so that connections the agent captures in Java (JSSE) draw their
+ * ids from the same sequence as native ones: an atomic add on the shared slot, as the probes'
+ * {@code __sync_fetch_and_add}, with no system call.
+ */
+public final class ConnSequence implements AutoCloseable {
+    private static final VarHandle LONGS = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.nativeOrder());
+
+    private final Pointer mapping;
+    private final long length;
+    private final ByteBuffer slot;
+    private volatile boolean closed;
+
+    private ConnSequence(Pointer mapping, long length) {
+        this.mapping = mapping;
+        this.length = length;
+        this.slot = mapping.getByteBuffer(0, 8).order(ByteOrder.nativeOrder());
+    }
+
+    /** Maps the mappable one-slot array map {@code fd} (u64 value). */
+    static ConnSequence map(int fd) throws BpfException {
+        long page = LibC.sysconf(LibC.SC_PAGESIZE);
+        Pointer p = LibC.mmap(null, page, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, 0);
+        if (Pointer.nativeValue(p) == -1L) {
+            throw new BpfException("mmap conn_seq", com.sun.jna.Native.getLastError(), "");
+        }
+        return new ConnSequence(p, page);
+    }
+
+    /** A new conn id (never 0), or 0 once closed. */
+    public long next() {
+        if (closed) {
+            return 0;
+        }
+        return (long) LONGS.getAndAdd(slot, 0, 1L) + 1;
+    }
+
+    /** The last id handed out, by the probes or by {@link #next}. */
+    public long last() {
+        return closed ? 0 : (long) LONGS.getVolatile(slot, 0);
+    }
+
+    /**
+     * Stops handing out ids. The page stays mapped (and so the map alive, 4 KiB) for the life
+     * of the JVM: an application thread may be inside {@link #next} right now, and touching an
+     * unmapped page would crash the JVM.
+     */
+    @Override
+    public void close() {
+        closed = true;
+    }
+
+    /** The mapping's address and length, kept only so the mapping is not mistaken for a leak. */
+    @Override
+    public String toString() {
+        return "conn_seq mapped at " + mapping + " (" + length + " bytes)";
+    }
+}
