@@ -35,9 +35,12 @@ public final class Cli {
                 + "  status <pid>                    libraries hooked, counters (JSON) and sinks of the agent in <pid>\n"
                 + "  detach <pid>                    remove every probe of the agent in <pid>, flush and close its\n"
                 + "                                  sinks; the application keeps running, and can be attached again\n"
+                + "  watch <pid> [key=value,...]     print the TLS traffic of JVM <pid> live until Ctrl-C, attaching\n"
+                + "                                  the agent if it is not there (and detaching it at the end);\n"
+                + "                                  filters: conn=N port=N remote=TEXT dir=egress|ingress grep=REGEX\n"
                 + "  help                            this text (also --help, -h)\n"
                 + "\n"
-                + "attach, status and detach use the JDK's Attach API (module jdk.attach): run them with the java\n"
+                + "attach, status, detach and watch use the JDK's Attach API (module jdk.attach): run them with the java\n"
                 + "of a JDK, as the JVM's user or as root. Exit status: 0 done, 1 not done (one line says why),\n"
                 + "2 bad command line.\n";
     }
@@ -95,6 +98,13 @@ public final class Cli {
                     }
                 }
                 return Doctor.run(target, options, out);
+            }
+            case "watch" -> {
+                if (rest.isEmpty() || rest.size() > 2 || !rest.get(0).matches("\\d+")) {
+                    return usage(err, "watch takes <pid> [key=value,...]");
+                }
+                return Watch.run(Long.parseLong(rest.get(0)), rest.size() > 1 ? rest.get(1) : "", jarPathOrNull(),
+                        out, err);
             }
             case "attach", "status", "detach" -> {
                 int max = command.equals("attach") ? 2 : 1;

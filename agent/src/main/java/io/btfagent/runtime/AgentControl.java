@@ -5,8 +5,12 @@ import io.btfagent.config.AgentConfig;
 import io.btfagent.log.AgentLog;
 import io.btfagent.natives.NativeFiles;
 import io.btfagent.sink.Dispatcher;
+import io.btfagent.watch.WatchFilter;
+import io.btfagent.watch.WatchSink;
 import java.io.IOException;
 import java.lang.instrument.Instrumentation;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -124,8 +128,60 @@ public final class AgentControl {
                 default -> new Answer(2, List.of("unknown command " + request));
             };
             return a.text();
-        }, problem -> session.log.debug("no control socket: {}; status and detach load the agent jar instead",
+        }, AgentControl::watch, problem -> session.log.debug("no control socket: {}; status and detach load the agent jar instead",
                 problem)).orElse(null);
+    }
+
+    /** Most bytes of data queued for a watch (a terminal is slow; the application never waits). */
+    static final long WATCH_QUEUE_BYTES = 16L << 20;
+
+    /**
+     * {@code watch <pid> <colour 0|1> [key=value,...]} on the control socket: streams every event
+     * that passes the filters, as text, over the connection until the command goes away or the
+     * agent is detached. The first line is {@code exit N} as for the other commands.
+     */
+    static boolean watch(String request, SocketChannel c) {
+        if (!request.startsWith("watch ")) {
+            return false;
+        }
+        String[] parts = request.split(" ", 4);
+        Session s = running;
+        try {
+            if (parts.length < 3 || !parts[1].matches("\\d{1,19}")) {
+                return say(c, 2, "malformed watch request");
+            }
+            shownPid = Long.parseLong(parts[1]);
+            if (s == null) {
+                return say(c, 1, notRunning());
+            }
+            WatchFilter filter;
+            try {
+                filter = WatchFilter.parse(parts.length > 3 ? List.of(parts[3].split(",")) : List.of());
+            } catch (IllegalArgumentException e) {
+                return say(c, 2, e.getMessage());
+            }
+            c.write(ByteBuffer.wrap(("exit 0\n").getBytes(StandardCharsets.UTF_8)));
+            Dispatcher.Tap[] tap = new Dispatcher.Tap[1];
+            WatchSink sink = new WatchSink(c, filter, parts[2].equals("1"), () -> {
+                // on the tap's own thread, which closing the tap waits for
+                Thread t = new Thread(() -> tap[0].close(), "btf-agent-watch-end");
+                t.setDaemon(true);
+                t.start();
+            });
+            tap[0] = s.dispatcher.tap("watch", sink, filter.queue(), WATCH_QUEUE_BYTES, filter::accepts);
+            sink.droppedFrom(() -> tap[0].dropped().events());
+            s.log.info("watch: a command streams this JVM's events (filters: {})",
+                    parts.length > 3 && !parts[3].isEmpty() ? parts[3] : "none");
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    private static boolean say(SocketChannel c, int status, String line) throws IOException {
+        c.write(ByteBuffer.wrap(("exit " + status + "\n" + line + "\n")
+                .getBytes(StandardCharsets.UTF_8)));
+        return false;
     }
 
     /** What a command prints and its exit status. */

@@ -304,7 +304,9 @@ public final class AgentRuntime {
         Map<String, SinkProvider> providers = SinkSetup.providers(loader, log::warn);
         config.unknownSinkKeys(providers.keySet()).forEach(log::warn);
         Map<String, Sink> sinks = SinkSetup.start(config, providers, log::warn);
-        if (sinks.isEmpty()) {
+        if (sinks.isEmpty() && config.list("sinks").isEmpty()) {
+            log.info("sinks= names no sink: captured events are counted, and shown only to a watch command");
+        } else if (sinks.isEmpty()) {
             log.warn("no sink could start; captured events are counted but not written anywhere");
         }
         return sinks;

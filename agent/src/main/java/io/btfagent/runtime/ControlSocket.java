@@ -30,10 +30,18 @@ final class ControlSocket implements AutoCloseable {
     private final ServerSocketChannel server;
     private final Thread thread;
 
-    private ControlSocket(Path dir, ServerSocketChannel server, Function<String, String> handler) {
+    /**
+     * A request that keeps its connection ({@code watch}): given the request line and the
+     * connection, it returns true when it took the connection over (and closes it itself).
+     */
+    interface Streams {
+        boolean take(String request, SocketChannel connection);
+    }
+
+    private ControlSocket(Path dir, ServerSocketChannel server, Function<String, String> handler, Streams streams) {
         this.dir = dir;
         this.server = server;
-        this.thread = new Thread(() -> serve(handler), "btf-agent-control");
+        this.thread = new Thread(() -> serve(handler, streams), "btf-agent-control");
         this.thread.setDaemon(true);
         this.thread.start();
     }
@@ -48,7 +56,8 @@ final class ControlSocket implements AutoCloseable {
      * directory left by an earlier JVM of the same pid and user is reused; one of another user
      * or with wider permissions is not.
      */
-    static Optional<ControlSocket> open(Function<String, String> handler, java.util.function.Consumer<String> problems) {
+    static Optional<ControlSocket> open(Function<String, String> handler, Streams streams,
+            java.util.function.Consumer<String> problems) {
         Path dir = dirOf(ProcessHandle.current().pid());
         try {
             try {
@@ -66,7 +75,7 @@ final class ControlSocket implements AutoCloseable {
             Files.deleteIfExists(socket);
             ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
             server.bind(UnixDomainSocketAddress.of(socket));
-            return Optional.of(new ControlSocket(dir, server, handler));
+            return Optional.of(new ControlSocket(dir, server, handler, streams));
         } catch (IOException | UnsupportedOperationException e) {
             problems.accept("cannot open " + dir.resolve(NAME) + ": " + e);
             return Optional.empty();
@@ -77,14 +86,21 @@ final class ControlSocket implements AutoCloseable {
         return dir.resolve(NAME);
     }
 
-    private void serve(Function<String, String> handler) {
+    private void serve(Function<String, String> handler, Streams streams) {
         while (server.isOpen()) {
-            try (SocketChannel c = server.accept()) {
-                ByteBuffer in = ByteBuffer.allocate(256);
+            SocketChannel c = null;
+            boolean taken = false;
+            try {
+                c = server.accept();
+                ByteBuffer in = ByteBuffer.allocate(4096);
                 while (in.hasRemaining() && c.read(in) > 0 && in.get(in.position() - 1) != '\n') {
                     // read up to the end of the request line
                 }
                 String request = new String(in.array(), 0, in.position(), StandardCharsets.UTF_8).strip();
+                if (streams.take(request, c)) {
+                    taken = true;
+                    continue;
+                }
                 ByteBuffer out = ByteBuffer.wrap(handler.apply(request).getBytes(StandardCharsets.UTF_8));
                 while (out.hasRemaining()) {
                     c.write(out);
@@ -92,6 +108,14 @@ final class ControlSocket implements AutoCloseable {
             } catch (IOException e) {
                 if (!server.isOpen()) {
                     return;
+                }
+            } finally {
+                if (c != null && !taken) {
+                    try {
+                        c.close();
+                    } catch (IOException ignored) {
+                        // closing
+                    }
                 }
             }
         }

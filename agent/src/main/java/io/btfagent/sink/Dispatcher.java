@@ -104,6 +104,8 @@ public final class Dispatcher implements AutoCloseable {
     static final long BACKOFF_MAX_MS = 2_000;
 
     private final List<Worker> workers = new ArrayList<>();
+    /** Sinks added while the agent runs ({@link #tap}), with the events they take; not in the stats. */
+    private volatile Tapped[] taps = new Tapped[0];
     private final UnaryOperator<CaptureEvent> before;
     /** {@code before} applied to a view in place; null when it is the identity. */
     private final Consumer<EventView> beforeInPlace;
@@ -161,7 +163,7 @@ public final class Dispatcher implements AutoCloseable {
      * its data in place first.
      */
     public synchronized void publish(EventView event) { // JSSE publishes from application threads
-        if (beforeInPlace != null && !workers.isEmpty()) { // with no sink, masking has no effect
+        if (beforeInPlace != null && (!workers.isEmpty() || taps.length > 0)) { // with no sink, masking has no effect
             beforeInPlace.accept(event);
         }
         offer(event);
@@ -179,6 +181,89 @@ public final class Dispatcher implements AutoCloseable {
                 w.queuedBytes.addAndGet(-size);
                 w.queueFull.add(1, n);
             }
+        }
+        Tapped[] t = taps;
+        for (int i = 0; i < t.length; i++) {
+            Worker w = t[i].worker;
+            if (!t[i].takes.test(e)) {
+                continue;
+            }
+            if (w.queuedBytes.addAndGet(size) > w.byteBudget || !w.offer(e, now)) {
+                w.queuedBytes.addAndGet(-size);
+                w.queueFull.add(1, n);
+            }
+        }
+    }
+
+    private record Tapped(Worker worker, java.util.function.Predicate<EventView> takes) {
+    }
+
+    /** A sink added while the agent runs: its counts, and {@link #close()} to remove it. */
+    public final class Tap implements AutoCloseable {
+        private final Tapped tapped;
+
+        private Tap(Tapped tapped) {
+            this.tapped = tapped;
+        }
+
+        /** Events it took, delivered (written) so far. */
+        public Count delivered() {
+            return tapped.worker.delivered.get();
+        }
+
+        /** Events it took that its full queue dropped so far. */
+        public Count dropped() {
+            return tapped.worker.queueFull.get();
+        }
+
+        /** Removes it: it gets no more events; what it has queued is given to it for up to a second. */
+        @Override
+        public void close() {
+            untap(tapped);
+        }
+    }
+
+    /**
+     * Adds {@code sink} behind a queue of its own ({@code queueCapacity} events, {@code queueBytes}
+     * bytes) for the events {@code takes} accepts (after redaction), until the returned tap is
+     * closed. A tap that cannot keep up drops its own events, counted in {@link Tap#dropped()},
+     * like any sink; it is not part of {@link #stats()}. For {@code watch}.
+     */
+    public Tap tap(String name, Sink sink, int queueCapacity, long queueBytes,
+            java.util.function.Predicate<EventView> takes) {
+        Worker w = new Worker(name, sink, queueCapacity, queueBytes, line -> { });
+        Tapped t = new Tapped(w, takes);
+        w.thread.start();
+        synchronized (this) {
+            Tapped[] now = java.util.Arrays.copyOf(taps, taps.length + 1);
+            now[now.length - 1] = t;
+            taps = now;
+        }
+        return new Tap(t);
+    }
+
+    private void untap(Tapped t) {
+        synchronized (this) {
+            List<Tapped> rest = new ArrayList<>(List.of(taps));
+            if (!rest.remove(t)) {
+                return;
+            }
+            taps = rest.toArray(new Tapped[0]);
+            t.worker.closing = true;
+            t.worker.queue.offer(STOP);
+        }
+        try {
+            t.worker.thread.join(1000);
+        } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+        }
+        t.worker.abandonIfRunning();
+    }
+
+    /** Removes every tap (at detach and exit). */
+    void untapAll() {
+        for (Tapped t : taps) {
+            untap(t);
         }
     }
 
@@ -323,6 +408,7 @@ public final class Dispatcher implements AutoCloseable {
      * in all; events still queued or unconfirmed after that are counted as dropped at exit.
      */
     public void close(long deadlineMs) {
+        untapAll();
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(deadlineMs);
         synchronized (this) { // not while publish() fills a queue it found room in
             for (Worker w : workers) {

@@ -56,7 +56,7 @@ class AgentControlTest {
     @Test
     void theControlSocketAnswersEachRequestLineInAnOwnerOnlyDirectoryAndLeavesNothing() throws Exception {
         List<String> problems = new java.util.ArrayList<>();
-        ControlSocket socket = ControlSocket.open(request -> "exit 0\nasked " + request + "\n", problems::add)
+        ControlSocket socket = ControlSocket.open(request -> "exit 0\nasked " + request + "\n", (r, c) -> false, problems::add)
                 .orElseThrow(() -> new AssertionError(problems.toString()));
         Path dir = socket.path().getParent();
         try {
@@ -83,7 +83,7 @@ class AgentControlTest {
         Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
         try {
             List<String> problems = new java.util.ArrayList<>();
-            assertTrue(ControlSocket.open(r -> "", problems::add).isEmpty());
+            assertTrue(ControlSocket.open(r -> "", (r, c) -> false, problems::add).isEmpty());
             assertEquals(List.of(dir + " exists and is not an owner-only directory of this user"), problems);
         } finally {
             Files.deleteIfExists(dir);

@@ -24,6 +24,11 @@ final class RunningJvm implements AutoCloseable {
      * with extra JVM options, and waits until it has loaded libssl.
      */
     RunningJvm(List<String> prefix, String classpath, List<String> jvmArgs, int port) throws Exception {
+        this(prefix, classpath, jvmArgs, port, "/");
+    }
+
+    /** As above, each request asking for {@code path}. */
+    RunningJvm(List<String> prefix, String classpath, List<String> jvmArgs, int port, String path) throws Exception {
         List<String> cmd = new ArrayList<>(prefix);
         cmd.add(ChildJvm.JAVA);
         cmd.addAll(ChildJvm.JVM_FLAGS);
@@ -31,7 +36,7 @@ final class RunningJvm implements AutoCloseable {
         if (jvmArgs.stream().noneMatch(a -> a.startsWith("-Dorg.wildfly.openssl.path="))) {
             cmd.add("-Dorg.wildfly.openssl.path=" + ChildJvm.LIBSSL_DIR);
         }
-        cmd.addAll(List.of("-cp", classpath, CLIENT, AgainstEchoServer.HOST, String.valueOf(port), "/"));
+        cmd.addAll(List.of("-cp", classpath, CLIENT, AgainstEchoServer.HOST, String.valueOf(port), path));
         child = ChildProcess.start(cmd, Map.of(), true);
         try {
             child.awaitStdout(out -> out.contains("ready"), ChildProcess.deadline(WAIT_SECONDS), "ready", 20);
