@@ -17,9 +17,13 @@ import java.util.Map;
  * @param unsupported words that name something real this version does not do, with why
  * @param invalidFallback the word used when a WORD value is not allowed (null: the default)
  * @param listed whether {@link AgentConfig#values()} shows the default when the key is unset
+ * @param description what it does, for the configuration reference (docs/configuration.md)
+ * @param shownDefault the default as the reference shows it, where the value alone does not say
+ *     it (null: {@code defaultValue}, or "none")
  */
 public record ConfigKey(String name, Type type, String defaultValue, long min, long max, boolean aboveMax,
-        List<String> allowed, Map<String, String> unsupported, String invalidFallback, boolean listed) {
+        List<String> allowed, Map<String, String> unsupported, String invalidFallback, boolean listed,
+        String description, String shownDefault) {
 
     public enum Type {
         /** {@code true} or {@code false}. */
@@ -36,30 +40,33 @@ public record ConfigKey(String name, Type type, String defaultValue, long min, l
 
     public static ConfigKey bool(String name, boolean defaultValue) {
         return new ConfigKey(name, Type.BOOLEAN, String.valueOf(defaultValue), 0, 0, false, List.of("true", "false"),
-                Map.of(), null, true);
+                Map.of(), null, true, null, null);
     }
 
     public static ConfigKey number(String name, long defaultValue, long min, long max) {
         return new ConfigKey(name, Type.NUMBER, String.valueOf(defaultValue), min, max, false, List.of(), Map.of(),
-                null, true);
+                null, true, null, null);
     }
 
     /** A number whose values above {@code max} are taken as {@code max} (a cap, not a mistake). */
     public static ConfigKey cappedNumber(String name, long defaultValue, long min, long max) {
         return new ConfigKey(name, Type.NUMBER, String.valueOf(defaultValue), min, max, true, List.of(), Map.of(),
-                null, true);
+                null, true, null, null);
     }
 
     public static ConfigKey word(String name, String defaultValue, String... allowed) {
-        return new ConfigKey(name, Type.WORD, defaultValue, 0, 0, false, List.of(allowed), Map.of(), null, true);
+        return new ConfigKey(name, Type.WORD, defaultValue, 0, 0, false, List.of(allowed), Map.of(), null, true, null,
+                null);
     }
 
     public static ConfigKey words(String name, String defaultValue, String... allowed) {
-        return new ConfigKey(name, Type.WORDS, defaultValue, 0, 0, false, List.of(allowed), Map.of(), null, true);
+        return new ConfigKey(name, Type.WORDS, defaultValue, 0, 0, false, List.of(allowed), Map.of(), null, true, null,
+                null);
     }
 
     public static ConfigKey text(String name, String defaultValue) {
-        return new ConfigKey(name, Type.TEXT, defaultValue, 0, 0, false, List.of(), Map.of(), null, true);
+        return new ConfigKey(name, Type.TEXT, defaultValue, 0, 0, false, List.of(), Map.of(), null, true, null,
+                null);
     }
 
     /** This key with {@code word} known but not supported by this version, for the reason given. */
@@ -67,12 +74,13 @@ public record ConfigKey(String name, Type type, String defaultValue, long min, l
         Map<String, String> m = new java.util.LinkedHashMap<>(unsupported);
         m.put(word, why);
         return new ConfigKey(name, type, defaultValue, min, max, aboveMax, allowed, Map.copyOf(m), invalidFallback,
-                listed);
+                listed, description, shownDefault);
     }
 
     /** This key using {@code word} (not the default) when its value is not allowed: the safe choice. */
     public ConfigKey whenInvalid(String word) {
-        return new ConfigKey(name, type, defaultValue, min, max, aboveMax, allowed, unsupported, word, listed);
+        return new ConfigKey(name, type, defaultValue, min, max, aboveMax, allowed, unsupported, word, listed,
+                description, shownDefault);
     }
 
     /**
@@ -81,6 +89,18 @@ public record ConfigKey(String name, Type type, String defaultValue, long min, l
      */
     public ConfigKey unlisted() {
         return new ConfigKey(name, type, defaultValue, min, max, aboveMax, allowed, unsupported, invalidFallback,
-                false);
+                false, description, shownDefault);
+    }
+
+    /** This key with its description for the configuration reference. */
+    public ConfigKey describe(String text) {
+        return new ConfigKey(name, type, defaultValue, min, max, aboveMax, allowed, unsupported, invalidFallback,
+                listed, text, shownDefault);
+    }
+
+    /** This key with its description and its default as the reference shows it. */
+    public ConfigKey describe(String text, String shown) {
+        return new ConfigKey(name, type, defaultValue, min, max, aboveMax, allowed, unsupported, invalidFallback,
+                listed, text, shown);
     }
 }
