@@ -159,6 +159,22 @@ class ContainerIT extends AgainstEchoServer {
     }
 
     /**
+     * A container with a user namespace (its root is uid 100000 outside, as in a rootless or
+     * userns-remapped container): BPF is the initial user namespace's alone, whatever the
+     * capabilities; one line says so and the application runs.
+     */
+    @Test
+    void aUserNamespaceIsNamed() throws Exception {
+        Run r = demo(with(CAPS, NO_SECCOMP, List.of("--network", "none", "--uidmap", "0:100000:65536", "--gidmap",
+                "0:100000:65536")), "sinks=log");
+        assertEquals(0, r.exit(), r.stderr());
+        assertTrue(r.stdout().contains("demo ok"), r.stdout());
+        List<String> warnings = r.agentLines().stream().filter(l -> l.contains(" WARN ")).toList();
+        assertEquals(1, warnings.size(), String.join("\n", r.agentLines()));
+        assertTrue(warnings.get(0).contains("capture disabled: this process runs in a user namespace"), warnings.get(0));
+    }
+
+    /**
      * podman 4's default seccomp profile allows bpf() only with CAP_SYS_ADMIN: the line names
      * the filter and the syscalls, and the application runs as without the agent. A profile
      * that allows bpf and perf_event_open for CAP_BPF and CAP_PERFMON, as Docker's and
