@@ -60,8 +60,8 @@ final class Container implements AutoCloseable {
     static synchronized String image() throws IOException, InterruptedException {
         if (image == null) {
             Path dir = SuiteRoot.ROOTS.toAbsolutePath().normalize().resolve(SUITE);
-            List<String> out = exec(List.of("bash", SuiteRoot.BIN.resolve("make-image.sh").toString(), SUITE,
-                    dir.toString()), TimeUnit.MINUTES.toSeconds(20));
+            List<String> out = SuiteRoot.exec(List.of("bash", SuiteRoot.BIN.resolve("make-image.sh").toString(), SUITE,
+                    dir.toString()), env(), TimeUnit.MINUTES.toSeconds(20));
             image = out.get(out.size() - 1).strip();
         }
         return image;
@@ -153,25 +153,5 @@ final class Container implements AutoCloseable {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         p.waitFor(60, TimeUnit.SECONDS);
         return out;
-    }
-
-    private static List<String> exec(List<String> cmd, long timeoutSeconds) throws IOException, InterruptedException {
-        Path out = Files.createTempFile("container", ".out");
-        try {
-            ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile())
-                    .redirectError(ProcessBuilder.Redirect.INHERIT);
-            pb.environment().putAll(env());
-            Process p = pb.start();
-            if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-                throw new IllegalStateException(String.join(" ", cmd) + " did not finish in " + timeoutSeconds + " s");
-            }
-            if (p.exitValue() != 0) {
-                throw new IllegalStateException(String.join(" ", cmd) + " failed with exit code " + p.exitValue());
-            }
-            return Files.readAllLines(out);
-        } finally {
-            Files.deleteIfExists(out);
-        }
     }
 }

@@ -76,6 +76,15 @@ class ContainerIT extends AgainstEchoServer {
         }
     }
 
+    /** The one warning of a run whose application ran as without the agent. */
+    private static String onlyWarning(Run r) {
+        assertEquals(0, r.exit(), r.stderr());
+        assertTrue(r.stdout().contains("demo ok"), r.stdout());
+        List<String> warnings = r.agentLines().stream().filter(l -> l.contains(" WARN ")).toList();
+        assertEquals(1, warnings.size(), String.join("\n", r.agentLines()));
+        return warnings.get(0);
+    }
+
     /** The demo's six calls, exactly, with identity as the JVM in the container sees it. */
     private void assertDemoCaptured(Run r, Path jsonl) throws Exception {
         assertEquals(0, r.exit(), r.stderr());
@@ -150,12 +159,22 @@ class ContainerIT extends AgainstEchoServer {
     @Test
     void aContainerWithoutTheCapabilitiesSaysHowToAddThem() throws Exception {
         Run r = demo(with(NO_SECCOMP, List.of("--network", "none")), "sinks=log");
-        assertEquals(0, r.exit(), r.stderr());
-        assertTrue(r.stdout().contains("demo ok"), r.stdout());
-        List<String> warnings = r.agentLines().stream().filter(l -> l.contains(" WARN ")).toList();
-        assertEquals(1, warnings.size(), String.join("\n", r.agentLines()));
-        assertTrue(warnings.get(0).contains("capture disabled: this process lacks CAP_BPF and CAP_PERFMON (or "
-                + "CAP_SYS_ADMIN)") && warnings.get(0).contains("--cap-add=BPF,PERFMON"), warnings.get(0));
+        String warning = onlyWarning(r);
+        assertTrue(warning.contains("capture disabled: this process lacks CAP_BPF and CAP_PERFMON (or "
+                + "CAP_SYS_ADMIN)") && warning.contains("--cap-add=BPF,PERFMON"), warning);
+    }
+
+    /**
+     * A container with a user namespace (its root is uid 100000 outside, as in a rootless or
+     * userns-remapped container): BPF is the initial user namespace's alone, whatever the
+     * capabilities; one line says so and the application runs.
+     */
+    @Test
+    void aUserNamespaceIsNamed() throws Exception {
+        Run r = demo(with(CAPS, NO_SECCOMP, List.of("--network", "none", "--uidmap", "0:100000:65536", "--gidmap",
+                "0:100000:65536")), "sinks=log");
+        String warning = onlyWarning(r);
+        assertTrue(warning.contains("capture disabled: this process runs in a user namespace"), warning);
     }
 
     /**
@@ -167,13 +186,10 @@ class ContainerIT extends AgainstEchoServer {
     @Test
     void seccompIsNamedAndAProfileThatAllowsBpfCaptures() throws Exception {
         Run refused = demo(with(CAPS, List.of("--network", "none")), "sinks=log");
-        assertEquals(0, refused.exit(), refused.stderr());
-        assertTrue(refused.stdout().contains("demo ok"), refused.stdout());
-        List<String> warnings = refused.agentLines().stream().filter(l -> l.contains(" WARN ")).toList();
-        assertEquals(1, warnings.size(), String.join("\n", refused.agentLines()));
-        assertTrue(warnings.get(0).contains("refused because a seccomp filter (Seccomp: 2 in /proc/self/status) "
+        String warning = onlyWarning(refused);
+        assertTrue(warning.contains("refused because a seccomp filter (Seccomp: 2 in /proc/self/status) "
                 + "refuses it although the capabilities are there: allow the bpf and perf_event_open syscalls"),
-                warnings.get(0));
+                warning);
 
         Path profile = out.resolve("seccomp.json");
         Files.writeString(profile, SeccompProfile.allowingBpfForItsCapabilities(

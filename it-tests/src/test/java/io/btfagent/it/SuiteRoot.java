@@ -234,10 +234,18 @@ final class SuiteRoot implements AutoCloseable {
 
     /** Runs a helper script; its stderr goes to ours; returns its stdout lines. */
     private static List<String> exec(List<String> cmd, long timeoutSeconds) throws IOException, InterruptedException {
+        return exec(cmd, Map.of(), timeoutSeconds);
+    }
+
+    /** As {@link #exec(List, long)}, with {@code env} added to the script's environment. */
+    static List<String> exec(List<String> cmd, Map<String, String> env, long timeoutSeconds)
+            throws IOException, InterruptedException {
         Path out = Files.createTempFile("suite-root", ".out");
         try {
-            Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile())
-                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile())
+                    .redirectError(ProcessBuilder.Redirect.INHERIT);
+            pb.environment().putAll(env);
+            Process p = pb.start();
             if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
                 p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
                 throw new IllegalStateException(String.join(" ", cmd) + " did not finish in " + timeoutSeconds + " s");
