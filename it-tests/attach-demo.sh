@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Capture a running service: starts a JSSE HTTPS server and a client JVM that does HTTPS
-# through OpenSSL (wildfly-openssl), both without the agent, then runs the four commands
-# against the client: doctor, attach (one request is captured), status, detach (one more
-# request is not). Prints each command line and its output. Needs root (or CAP_BPF and
+# through OpenSSL (wildfly-openssl), both without the agent, then runs the commands against
+# the client: doctor, attach (one request is captured), status, detach (one more request is
+# not), and watch (attaches again, shows one request and response live, and detaches on
+# Ctrl-C, sent here as SIGINT). Prints each command line and its output. Needs root (or CAP_BPF and
 # CAP_PERFMON for the client's user) and the build from the README's first command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,10 +15,10 @@ if [ ! -f "$jar" ] || [ ! -f "$lib" ]; then
 fi
 cp=it-tests/target/classes:"$lib"
 work=$(mktemp -d)
-server_pid= client_pid=
+server_pid= client_pid= watch_pid=
 cleanup() {
     exec 7>&- 2>/dev/null || true
-    for p in $client_pid $server_pid; do kill "$p" 2>/dev/null || true; done
+    for p in $watch_pid $client_pid $server_pid; do kill "$p" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -55,3 +56,16 @@ run java -jar "$jar" detach "$client_pid"
 echo >&7
 await "$work/client.out" "done 2 "
 echo "# $events: $(wc -l <"$events") events (the request and response made while attached)"
+
+echo
+echo "\$ java -jar btf-agent.jar watch $client_pid      (then Ctrl-C)"
+NO_COLOR=1 java -jar "$jar" watch "$client_pid" >"$work/watch.out" 2>"$work/watch.err" &
+watch_pid=$!
+await "$work/watch.err" "Ctrl-C ends"
+echo >&7
+await "$work/client.out" "done 3 "
+await "$work/watch.out" "hello from btf-agent demo"
+kill -INT "$watch_pid"
+wait "$watch_pid" || true
+watch_pid=
+cat "$work/watch.err" "$work/watch.out"
