@@ -545,7 +545,16 @@ public final class Dispatcher implements AutoCloseable {
             } catch (InterruptedException ie) {
                 // close() gave up waiting; what is left is counted there
             } finally {
-                call(sink::close);
+                if (faultSince == 0) {
+                    call(sink::close);
+                } else {
+                    // what it still held is dropped at exit, said once already: not a failure too
+                    try {
+                        sink.close();
+                    } catch (Throwable t) {
+                        lastError = String.valueOf(t);
+                    }
+                }
             }
         }
 
@@ -703,6 +712,9 @@ public final class Dispatcher implements AutoCloseable {
         /** Records the most events held (by the sink and in its queue) during the fault. */
         private void notePeak() {
             int queued = queue.size();
+            if (closing && queue.contains(STOP)) { // not an event
+                queued--;
+            }
             long events = held + queued;
             if (events > peakHeld) {
                 peakHeld = events;
