@@ -67,6 +67,7 @@ public final class RotatingFile implements Closeable {
     private boolean holdsRecord;
     private long rotations;
     private long moves;
+    private long tornWrites;
     /** The identity (device, inode) of the file being written; null before the first open. */
     private Object fileKey;
     /** Set when the path was found to name another file, or none. */
@@ -238,6 +239,9 @@ public final class RotatingFile implements Closeable {
                 holdsRecord = true;
             }
             lastWhole = whole;
+            if (bb.position() > (whole == 0 ? 0 : ends[whole - 1]) && bb.position() > start) {
+                tornWrites++; // part of a record reached the file
+            }
             cutBack();
             throw e;
         }
@@ -411,6 +415,11 @@ public final class RotatingFile implements Closeable {
     /** Times another program renamed or deleted the file and a new one was started. */
     public long moves() {
         return moves;
+    }
+
+    /** Writes that stopped inside a record, whose part was cut off the file again. */
+    public long tornWrites() {
+        return tornWrites;
     }
 
     /** Records buffered and not yet written (held after a failed write, or appended since). */

@@ -517,6 +517,9 @@ public final class Dispatcher implements AutoCloseable {
         private boolean recovered;
         private long peakHeld;
         private long peakHeldBytes;
+        /** Events queued when the sink first wrote again (-1 before), and its delivered count then. */
+        private long backlog = -1;
+        private long deliveredAtRecovery;
 
         /** Copies {@code e} into a slot at the queue's tail; false if the queue is full. On the publisher's thread. */
         boolean offer(EventView e, long now) {
@@ -636,7 +639,16 @@ public final class Dispatcher implements AutoCloseable {
             } catch (InterruptedException ie) {
                 // close() gave up waiting; what is left is counted there
             } finally {
-                call(sink::close);
+                if (faultSince == 0) {
+                    call(sink::close);
+                } else {
+                    // what it still held is dropped at exit, said once already: not a failure too
+                    try {
+                        sink.close();
+                    } catch (Throwable t) {
+                        lastError = String.valueOf(t);
+                    }
+                }
             }
         }
 
@@ -679,6 +691,14 @@ public final class Dispatcher implements AutoCloseable {
             }
             if (faultSince != 0) {
                 notePeak();
+                if (recovered && held == 0) {
+                    if (backlog < 0) { // wrote again: what is queued now is what the fault left
+                        backlog = queue.size();
+                        deliveredAtRecovery = delivered.events.get();
+                    } else if (delivered.events.get() - deliveredAtRecovery >= backlog) {
+                        endFault(); // even when events keep coming and the queue is never empty
+                    }
+                }
             }
             return held == 0 || holdUntilWritten();
         }
@@ -724,6 +744,9 @@ public final class Dispatcher implements AutoCloseable {
                 unsettledBytes = heldBytes;
                 // a fault is over once the sink holds nothing and has written again
                 recovered = held == 0 && delivered.events.get() > deliveredBefore;
+                if (!recovered) {
+                    backlog = -1; // still failing: the backlog is measured again when it writes
+                }
             }
             return true;
         }
@@ -778,6 +801,7 @@ public final class Dispatcher implements AutoCloseable {
             problems.accept("sink " + name + " writes again after " + faultSummary());
             faultSince = 0;
             recovered = false;
+            backlog = -1;
         }
 
         /** How long the fault lasted and what became of the events meanwhile. */
@@ -794,6 +818,9 @@ public final class Dispatcher implements AutoCloseable {
         /** Records the most events held (by the sink and in its queue) during the fault. */
         private void notePeak() {
             int queued = queue.size();
+            if (closing && queue.contains(STOP)) { // not an event
+                queued--;
+            }
             long events = held + queued;
             if (events > peakHeld) {
                 peakHeld = events;

@@ -31,6 +31,7 @@ public final class JsonlSink implements Sink {
     private final AtomicLong damaged = new AtomicLong();
     private final AtomicLong rotations = new AtomicLong();
     private final AtomicLong moves = new AtomicLong();
+    private final AtomicLong torn = new AtomicLong();
 
     public JsonlSink(Path path, long maxBytes, int keep, Consumer<String> notices) throws IOException {
         this(path, maxBytes, keep, Sink.DEFAULT_MAX_HOLD_MS, notices);
@@ -91,6 +92,7 @@ public final class JsonlSink implements Sink {
         } finally {
             rotations.set(file.rotations());
             moves.set(file.moves());
+            torn.set(file.tornWrites());
         }
     }
 
@@ -111,6 +113,9 @@ public final class JsonlSink implements Sink {
         m.put("rotations", rotations.get());
         if (moves.get() > 0) { // a file another program renamed or deleted
             m.put("moved away", moves.get());
+        }
+        if (torn.get() > 0) { // a write stopped inside a record (disk full), and was cut back
+            m.put("torn writes undone", torn.get());
         }
         return m;
     }

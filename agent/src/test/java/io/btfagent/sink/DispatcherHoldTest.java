@@ -211,4 +211,29 @@ class DispatcherHoldTest {
         assertTrue(problems.get(1).endsWith("; what it held (1 events) and what was queued count as dropped at exit"),
                 problems.get(1));
     }
+
+    @Test
+    void aSinkClaimingToHoldMoreThanItHadFailsTheBatchInOneLine() {
+        Map<String, Sink> sinks = new LinkedHashMap<>();
+        sinks.put("liar", new Sink() {
+            @Override
+            public void accept(CaptureEvent event) {
+            }
+
+            @Override
+            public void flush() throws SinkUnavailable {
+                throw new SinkUnavailable(1_000_000, 1, 0, 0, "more than it was given");
+            }
+        });
+        Dispatcher d = new Dispatcher(sinks, 1024, problems::add);
+        for (int n = 1; n <= 10; n++) {
+            d.publish(sized(n));
+        }
+        d.close(10_000);
+        assertEquals(List.of(new SinkStats("liar", Count.ZERO, Count.ZERO, new Count(10, 55), Count.ZERO, Map.of())),
+                d.stats());
+        assertEquals(1, problems.size(), problems.toString());
+        assertTrue(problems.get(0).startsWith("sink liar failed (1 failures so far): io.btfagent.sink.SinkUnavailable:"
+                + " more than it was given"), problems.get(0));
+    }
 }

@@ -46,6 +46,7 @@ public final class PcapngSink implements Sink {
     private final AtomicLong packets = new AtomicLong();
     private final AtomicLong rotations = new AtomicLong();
     private final AtomicLong moves = new AtomicLong();
+    private final AtomicLong torn = new AtomicLong();
     private int nextSynthetic = 1;
 
     private final AtomicLong damaged = new AtomicLong();
@@ -251,6 +252,7 @@ public final class PcapngSink implements Sink {
         } finally {
             rotations.set(file.rotations());
             moves.set(file.moves());
+            torn.set(file.tornWrites());
         }
     }
 
@@ -272,6 +274,9 @@ public final class PcapngSink implements Sink {
         m.put("rotations", rotations.get());
         if (moves.get() > 0) { // a file another program renamed or deleted
             m.put("moved away", moves.get());
+        }
+        if (torn.get() > 0) { // a write stopped inside a record (disk full), and was cut back
+            m.put("torn writes undone", torn.get());
         }
         return m;
     }
