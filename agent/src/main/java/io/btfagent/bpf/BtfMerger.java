@@ -72,7 +72,7 @@ public final class BtfMerger {
         try {
             parts = parts(kernel, userBtf);
         } catch (BtfFormatException e) {
-            return mergeWithLibbpf(kernelBtfPath, userBtf);
+            return mergeWithLibbpf(kernelBtfPath, kernel.btf, userBtf);
         }
         return written(ByteBuffer.wrap(parts[0]), ByteBuffer.wrap(kernel.btf, kernel.typeOff, kernel.typeLen),
                 ByteBuffer.wrap(parts[1]), ByteBuffer.wrap(kernel.btf, kernel.strOff, kernel.strLen),
@@ -169,7 +169,7 @@ public final class BtfMerger {
             int typeOff = HEADER + k.getInt(8);
             int typeLen = k.getInt(12);
             int types = 0;
-            for (int at = typeOff; at < typeOff + typeLen; at += typeSize(k, at)) {
+            for (int at = typeOff; at < typeOff + typeLen; at += typeSize(k, at, typeOff + typeLen)) {
                 types++;
             }
             return new Kernel(path, subset, btf, types, typeOff, typeLen, HEADER + k.getInt(16), k.getInt(20));
@@ -224,7 +224,7 @@ public final class BtfMerger {
         byte[] types = java.util.Arrays.copyOfRange(extra, uTypeOff, uTypeOff + uTypeLen);
         ByteBuffer t = ByteBuffer.wrap(types).order(ByteOrder.LITTLE_ENDIAN);
         for (int at = 0; at < types.length;) {
-            int size = typeSize(t, at);
+            int size = typeSize(t, at, types.length);
             remap(t, at, k.types, k.strLen);
             at += size;
         }
@@ -243,6 +243,18 @@ public final class BtfMerger {
             throw new BtfFormatException(what + " BTF: sections run past its end");
         }
         return b;
+    }
+
+    /** {@link #typeSize(ByteBuffer, int)} of a type that must end by {@code end}, its type section's end. */
+    private static int typeSize(ByteBuffer b, int at, int end) throws BtfFormatException {
+        if (at + 12 > end) {
+            throw new BtfFormatException("BTF type at " + at + " runs past its type section");
+        }
+        int size = typeSize(b, at);
+        if (at + size > end) {
+            throw new BtfFormatException("BTF type at " + at + " runs past its type section");
+        }
+        return size;
     }
 
     /** Bytes of the type at {@code at}: its 12-byte common part and what its kind adds. */
@@ -329,6 +341,25 @@ public final class BtfMerger {
         if (kernel == null) {
             throw new IOException("cannot parse kernel BTF " + kernelBtfPath + " (errno " + com.sun.jna.Native.getLastError() + ")");
         }
+        return mergeWithLibbpf(kernel, userBtf);
+    }
+
+    /**
+     * As {@link #mergeWithLibbpf(String, byte[])} with the kernel BTF as already read (bounded):
+     * libbpf does not read the file again, which may have grown or changed meanwhile.
+     */
+    static Merged mergeWithLibbpf(String kernelBtfPath, byte[] kernelBtf, byte[] userBtf) throws IOException {
+        Memory k = new Memory(Math.max(1, kernelBtf.length));
+        k.write(0, kernelBtf, 0, kernelBtf.length);
+        Pointer kernel = Libbpf.btf__new(k, kernelBtf.length);
+        if (kernel == null) {
+            throw new IOException("cannot parse kernel BTF " + kernelBtfPath + " (errno " + com.sun.jna.Native.getLastError() + ")");
+        }
+        return mergeWithLibbpf(kernel, userBtf);
+    }
+
+    /** Appends {@code userBtf} to {@code kernel} (freed here) through libbpf, into a memfd. */
+    private static Merged mergeWithLibbpf(Pointer kernel, byte[] userBtf) throws IOException {
         Pointer user = null;
         try {
             Memory data = new Memory(userBtf.length);

@@ -29,6 +29,10 @@ final class KernelBtfSubset {
     private final ByteBuffer in;
     private final int[] typeAt;
     private final int strOff;
+    private final int strLen;
+    /** Types being copied now (typedef, array, ... chains): one met again is a cycle. */
+    private final Set<Integer> copying = new HashSet<>();
+    private int depth;
     private final ByteArrayOutputStream types = new ByteArrayOutputStream();
     private final ByteArrayOutputStream strings = new ByteArrayOutputStream();
     private final Map<String, Integer> stringIds = new HashMap<>();
@@ -36,10 +40,14 @@ final class KernelBtfSubset {
     private int nextId = 1;
     private int voidPointer;
 
-    private KernelBtfSubset(ByteBuffer in, int[] typeAt, int strOff) {
+    /** How deep types may nest by value (a kernel's are a few dozen at most): deeper is not a real BTF. */
+    private static final int MAX_DEPTH = 512;
+
+    private KernelBtfSubset(ByteBuffer in, int[] typeAt, int strOff, int strLen) {
         this.in = in;
         this.typeAt = typeAt;
         this.strOff = strOff;
+        this.strLen = strLen;
         strings.write(0); // offset 0: the empty name
         stringIds.put("", 0);
     }
@@ -53,11 +61,12 @@ final class KernelBtfSubset {
         int typeOff = HEADER + b.getInt(8);
         int typeLen = b.getInt(12);
         int strOff = HEADER + b.getInt(16);
+        int strLen = b.getInt(20);
         Set<String> names = new HashSet<>();
-        for (int at = typeOff; at < typeOff + typeLen; at += size(b, at)) {
+        for (int at = typeOff; at < typeOff + typeLen; at += size(b, at, typeOff + typeLen)) {
             int kind = kind(b.getInt(at + 4));
             if (kind == STRUCT || kind == UNION || kind == ENUM || kind == ENUM64) {
-                String name = string(b, strOff, b.getInt(at));
+                String name = string(b, strOff, strLen, b.getInt(at));
                 int flavour = name.indexOf("___");
                 if (flavour >= 0) {
                     name = name.substring(0, flavour);
@@ -76,20 +85,21 @@ final class KernelBtfSubset {
         int typeOff = HEADER + b.getInt(8);
         int typeLen = b.getInt(12);
         int strOff = HEADER + b.getInt(16);
+        int strLen = b.getInt(20);
         int count = 0;
-        for (int at = typeOff; at < typeOff + typeLen; at += size(b, at)) {
+        for (int at = typeOff; at < typeOff + typeLen; at += size(b, at, typeOff + typeLen)) {
             count++;
         }
         int[] typeAt = new int[count + 1];
         int id = 1;
-        for (int at = typeOff; at < typeOff + typeLen; at += size(b, at)) {
+        for (int at = typeOff; at < typeOff + typeLen; at += size(b, at, typeOff + typeLen)) {
             typeAt[id++] = at;
         }
-        KernelBtfSubset s = new KernelBtfSubset(b, typeAt, strOff);
+        KernelBtfSubset s = new KernelBtfSubset(b, typeAt, strOff, strLen);
         for (int t = 1; t <= count; t++) {
             int kind = kind(b.getInt(typeAt[t] + 4));
             if ((kind == STRUCT || kind == UNION || kind == ENUM || kind == ENUM64)
-                    && names.contains(string(b, strOff, b.getInt(typeAt[t])))) {
+                    && names.contains(string(b, strOff, strLen, b.getInt(typeAt[t])))) {
                 s.copy(t);
             }
         }
@@ -105,6 +115,24 @@ final class KernelBtfSubset {
         if (done != null) {
             return done;
         }
+        if (old < 0 || old >= typeAt.length) {
+            throw new BtfFormatException("kernel BTF: a type refers to type " + Integer.toUnsignedString(old)
+                    + ", past its " + (typeAt.length - 1) + " types");
+        }
+        if (!copying.add(old) || depth >= MAX_DEPTH) {
+            throw new BtfFormatException("kernel BTF: type " + old + " refers to itself or nests deeper than "
+                    + MAX_DEPTH);
+        }
+        depth++;
+        try {
+            return copyNew(old);
+        } finally {
+            depth--;
+            copying.remove(old);
+        }
+    }
+
+    private int copyNew(int old) throws BtfFormatException {
         int at = typeAt[old];
         int info = in.getInt(at + 4);
         int kind = kind(info);
@@ -196,8 +224,8 @@ final class KernelBtfSubset {
         records.set(id - 1, record);
     }
 
-    private int name(int oldOffset) {
-        String s = string(in, strOff, oldOffset);
+    private int name(int oldOffset) throws BtfFormatException {
+        String s = string(in, strOff, strLen, oldOffset);
         Integer known = stringIds.get(s);
         if (known != null) {
             return known;
@@ -233,11 +261,28 @@ final class KernelBtfSubset {
                 || b.getInt(4) != HEADER) {
             throw new BtfFormatException("not a little-endian BTF v1 with a 24-byte header");
         }
+        long typeEnd = HEADER + Integer.toUnsignedLong(b.getInt(8)) + Integer.toUnsignedLong(b.getInt(12));
+        long strEnd = HEADER + Integer.toUnsignedLong(b.getInt(16)) + Integer.toUnsignedLong(b.getInt(20));
+        if (typeEnd > btf.length || strEnd > btf.length) {
+            throw new BtfFormatException("sections run past the end of the BTF (" + btf.length + " bytes)");
+        }
         return b;
     }
 
     private static int kind(int info) {
         return (info >>> 24) & 0x1f;
+    }
+
+    /** Bytes of the type at {@code at}, which must end by {@code end} (its type section's end). */
+    private static int size(ByteBuffer b, int at, int end) throws BtfFormatException {
+        if (at + 12 > end) {
+            throw new BtfFormatException("a type at " + at + " runs past the type section");
+        }
+        int size = size(b, at);
+        if (at + size > end) {
+            throw new BtfFormatException("a type at " + at + " runs past the type section");
+        }
+        return size;
     }
 
     private static int size(ByteBuffer b, int at) throws BtfFormatException {
@@ -253,11 +298,19 @@ final class KernelBtfSubset {
         };
     }
 
-    private static String string(ByteBuffer b, int strOff, int offset) {
+    /** The NUL-terminated string at {@code offset} of the string section ({@code strOff}, {@code strLen} bytes). */
+    private static String string(ByteBuffer b, int strOff, int strLen, int offset) throws BtfFormatException {
+        if (offset < 0 || offset >= strLen) {
+            throw new BtfFormatException("a name at " + Integer.toUnsignedString(offset) + " is outside the "
+                    + strLen + "-byte string section");
+        }
         int start = strOff + offset;
         int end = start;
-        while (b.get(end) != 0) {
+        while (end < strOff + strLen && b.get(end) != 0) {
             end++;
+        }
+        if (end == strOff + strLen) {
+            throw new BtfFormatException("the string section does not end its last name");
         }
         return new String(b.array(), start, end - start, StandardCharsets.UTF_8);
     }

@@ -109,6 +109,10 @@ public final class BtfCatalog {
                     byte[] btf = BoundedFile.read(f, USER_BTF_BOUND, "btf.path file", BtfFile.HEADER_BYTES,
                             BtfFile::declaredLength);
                     return Optional.of(new Selection(f.toString(), versionHint, btf, true));
+                } catch (java.nio.file.FileSystemException e) {
+                    // the JDK's (a dangling link, no permission): its message is only the path
+                    refusedUserFile.accept("btf.path file " + f + " cannot be read ("
+                            + e.getClass().getSimpleName() + (e.getReason() == null ? "" : ": " + e.getReason()) + ")");
                 } catch (IOException e) {
                     refusedUserFile.accept(e.getMessage().startsWith("btf.path file") ? e.getMessage()
                             : "btf.path file " + e.getMessage());

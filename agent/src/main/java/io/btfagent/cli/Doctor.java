@@ -307,7 +307,8 @@ final class Doctor {
                 ok(lib.family() + " " + chosen.selection().version() + " at " + where + ", build-id " + lib.buildId()
                         + ": BTF " + chosen.selection().origin() + (chosen.guarded()
                         ? " (not known to be made for this build: every record is checked before it is reported)"
-                        : chosen.selection().checked() ? " (from btf.path, trusted as this build's)" : ""));
+                        : chosen.selection().checked() ? " (from btf.path, trusted as this build's)" : "")
+                        + chosen.passedOver().map(why -> "; passed over " + why).orElse(""));
             } else {
                 BtfSelection.Refused refused = (BtfSelection.Refused) outcome;
                 bad(lib.family() + " " + refused.version().orElse("(version unknown)") + " at " + where

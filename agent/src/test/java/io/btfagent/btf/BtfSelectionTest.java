@@ -176,6 +176,14 @@ class BtfSelectionTest {
     }
 
     @Test
+    void aDanglingLinkInBtfPathIsPassedOver() throws IOException {
+        Path f = Files.createSymbolicLink(userDir.resolve(Fixtures.CATALOG_BUILD_ID + ".btf"), userDir.resolve("gone"));
+        BtfSelection.Chosen c = assertInstanceOf(BtfSelection.Chosen.class,
+                select(catalog(userDir), "openssl", Fixtures.CATALOG_BUILD_ID, Optional.empty(), true));
+        assertEquals(Optional.of("btf.path file " + f + " cannot be read (NoSuchFileException)"), c.passedOver());
+    }
+
+    @Test
     void aBtfPathFileLargerThanItsBoundIsPassedOver() throws IOException {
         Path f = userDir.resolve(Fixtures.CATALOG_BUILD_ID + ".btf");
         try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(f.toFile(), "rw")) {

@@ -19,7 +19,8 @@ import org.junit.jupiter.api.Test;
  * it with an {@link IOException}; every question asked afterwards answers (maybe empty) and
  * throws nothing. Seeds: the fake libssl and libcrypto fixtures ({@code ElfFileFuzzTestInputs});
  * {@link #realLibrariesAnswerWithinTheirBounds} runs the same questions on the Debian builds
- * the integration tests fetched, when they are there.
+ * the integration tests fetched and on netty-tcnative's BoringSSL library in the local Maven
+ * repository, when they are there.
  */
 class ElfFileFuzzTest {
     private static final Pattern OPENSSL_VERSION = Pattern.compile("OpenSSL (\\d+\\.\\d+\\.\\d+[a-z]*) ");
@@ -68,6 +69,29 @@ class ElfFileFuzzTest {
                     askEverything(elf);
                 }
             });
+        }
+        // netty-tcnative's BoringSSL, as netty would extract it from its jar in the local Maven repository
+        Path netty = Path.of(System.getProperty("user.home"), ".m2", "repository", "io", "netty",
+                "netty-tcnative-boringssl-static");
+        if (Files.isDirectory(netty)) {
+            List<Path> jars;
+            try (Stream<Path> s = Files.walk(netty)) {
+                jars = s.filter(p -> p.getFileName().toString().endsWith("-linux-x86_64.jar")).toList();
+            }
+            for (Path jar : jars) {
+                try (java.util.jar.JarFile j = new java.util.jar.JarFile(jar.toFile())) {
+                    var entry = j.getJarEntry("META-INF/native/libnetty_tcnative_linux_x86_64.so");
+                    if (entry == null) {
+                        continue;
+                    }
+                    byte[] so;
+                    try (var in = j.getInputStream(entry)) {
+                        so = in.readAllBytes();
+                    }
+                    FuzzBounds.within(jar + "!" + entry.getName(), 2L * so.length + (8 << 20), 10_000,
+                            () -> askEverything(ElfFile.of(so, entry.getName())));
+                }
+            }
         }
         FuzzBounds.within("the BPF object", 1 << 24, 10_000,
                 () -> askEverything(ElfFile.of(Fixtures.bytes(Fixtures.BPF_OBJECT_RESOURCE), "object")));

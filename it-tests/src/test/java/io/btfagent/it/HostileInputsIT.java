@@ -140,7 +140,7 @@ class HostileInputsIT extends AgainstEchoServer {
     }
 
     @Test
-    void btfPathEntriesThatAreAFifoOrAFileAreNamedWithWhatIsUsedInstead() throws Exception {
+    void btfPathEntriesThatAreAFifoOrADeviceAndABtfPathThatIsAFileAreNamedWithWhatIsUsedInstead() throws Exception {
         Path jsonl = tmp.resolve("events.jsonl");
         String sink = ",sinks=jsonl,log,sink.jsonl.path=" + jsonl;
         Timed base = run(sink.substring(1), List.of(WildflyCaptureIT.READY));
@@ -156,6 +156,17 @@ class HostileInputsIT extends AgainstEchoServer {
                 + " is a FIFO, not a regular file)"), hooked);
         assertEquals(2, CapturedEvents.read(jsonl).size(), "captured through the catalog's BTF");
 
+        // the same entry as a link to a device
+        Files.delete(entry);
+        Files.createSymbolicLink(entry, Path.of("/dev/zero"));
+        Files.deleteIfExists(jsonl);
+        Timed z = run("btf.path=" + dir + sink, List.of(WildflyCaptureIT.READY));
+        sameApplication(base, z);
+        withinCost(base, z);
+        assertTrue(line(z, "INFO  hooked openssl").contains("; passed over btf.path file " + entry
+                + " is a character device, not a regular file)"), z.result.stderr());
+        assertEquals(2, CapturedEvents.read(jsonl).size());
+
         Files.deleteIfExists(jsonl);
         Timed p = run("btf.path=/etc/passwd" + sink, List.of(WildflyCaptureIT.READY));
         sameApplication(base, p);
@@ -165,7 +176,7 @@ class HostileInputsIT extends AgainstEchoServer {
     }
 
     @Test
-    void configFileThatIsAFifoIsOneLineAndTheInlineOptionsApply() throws Exception {
+    void configFileThatIsAFifoOrADeviceIsOneLineAndTheInlineOptionsApply() throws Exception {
         Path jsonl = tmp.resolve("events.jsonl");
         String sink = ",sinks=jsonl,sink.jsonl.path=" + jsonl;
         Timed base = run(sink.substring(1), List.of(WildflyCaptureIT.READY));
@@ -176,6 +187,14 @@ class HostileInputsIT extends AgainstEchoServer {
         withinCost(base, f);
         assertTrue(line(f, "config file").endsWith("WARN  config file " + fifo + " is a FIFO, not a regular file; "
                 + "using defaults and inline options; name a regular file of at most 1048576 bytes"));
+        assertEquals(2, CapturedEvents.read(jsonl).size());
+
+        Files.deleteIfExists(jsonl);
+        Timed z = run("config=/dev/zero" + sink, List.of(WildflyCaptureIT.READY));
+        sameApplication(base, z);
+        withinCost(base, z);
+        assertTrue(line(z, "config file").endsWith("WARN  config file /dev/zero is a character device, not a regular "
+                + "file; using defaults and inline options; name a regular file of at most 1048576 bytes"));
         assertEquals(2, CapturedEvents.read(jsonl).size());
     }
 
