@@ -3,7 +3,7 @@
 # through OpenSSL (wildfly-openssl), both without the agent, then runs the commands against
 # the client: doctor, attach (one request is captured), status, detach (one more request is
 # not), and watch (attaches again, shows one request and response live, and detaches on
-# Ctrl-C, sent here as SIGINT). Prints each command line and its output. Needs root (or CAP_BPF and
+# Ctrl-C, sent here as SIGTERM). Prints each command line and its output. Needs root (or CAP_BPF and
 # CAP_PERFMON for the client's user) and the build from the README's first command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,7 +65,7 @@ await "$work/watch.err" "Ctrl-C ends"
 echo >&7
 await "$work/client.out" "done 3 "
 await "$work/watch.out" "hello from btf-agent demo"
-kill -INT "$watch_pid"
+kill -TERM "$watch_pid"   # what Ctrl-C does in a terminal; a background job of a script ignores SIGINT
 wait "$watch_pid" || true
 watch_pid=
 cat "$work/watch.err" "$work/watch.out"
