@@ -30,6 +30,8 @@ class Http2RedactionIT {
     private static final String KEY1 = "ak-first-4711-s3cr3t";
     private static final String TOKEN2 = "eyJhbGciOiJIUzI1NiJ9.second-s3cr3t-longer";
     private static final String KEY2 = "ak-second-0815-s3cr3t";
+    /** The second call's x-padding: its block spans HEADERS and CONTINUATION frames and two records. */
+    private static final int BIG = 20_000;
     private static final List<String> SECRETS = List.of("s3cr3t", TOKEN1, KEY1, TOKEN2, KEY2);
 
     @TempDir
@@ -64,7 +66,8 @@ class Http2RedactionIT {
             s.awaitStderr(NettyStack.HOOKED, 60);
             s.awaitStderr(WildflyCaptureIT.READY, 60);
             try (ChildJvm.Running c = new ChildJvm().classpath(NettyStack.grpcClasspath())
-                    .jvmArg("-Djava.io.tmpdir=" + tmp).jvmArg("-Ddemo.await-go=traffic").agent(sinks(tmp, "client"))
+                    .jvmArg("-Djava.io.tmpdir=" + tmp).jvmArg("-Ddemo.await-go=traffic")
+                    .jvmArg("-Ddemo.big-header=" + BIG).agent(sinks(tmp, "client"))
                     .start(APP, List.of("client", cert[0].toString(), String.valueOf(port), TOKEN1, KEY1, TOKEN2,
                             KEY2))) {
                 c.awaitPrinted("ready", 60);
@@ -110,6 +113,10 @@ class Http2RedactionIT {
             assertEquals(3, lines.stream().filter(l -> l.equals(":path: /btfagent.Echo/Say")).count(), side + ": " + lines);
             assertEquals(3, lines.stream().filter(l -> l.startsWith("x-api-key: *")).count(), side + ": " + lines);
             assertTrue(events.stream().anyMatch(e -> e.fields().containsKey("redacted")), side);
+            assertEquals(1, lines.stream().filter(l -> l.startsWith("x-padding: p")).count(), side);
+            // the requests (one connection per JVM) carry a CONTINUATION frame from grpc's own encoder
+            List<Integer> types = frameTypes(CapturedEvents.stream(events, side.equals("client")));
+            assertTrue(types.contains(9), side + ": CONTINUATION in the requests: " + types);
             assertTrue(log.contains(" headers=\"[stream 3 HEADERS] :authority: localhost | :path: /btfagent.Echo/Say"
                     + " | :method: POST | :scheme: https | "), side + " log:\n" + log);
             assertTrue(log.contains("authorization: " + "*".repeat(bearer2.length())), side + " log:\n" + log);
@@ -208,6 +215,18 @@ class Http2RedactionIT {
         for (String row : rows) {
             assertTrue(row.contains("********"), "the masked values decode as stars: " + row);
         }
+    }
+
+    /** The frame types of a client-to-server HTTP/2 byte stream (after the preface), in order. */
+    private static List<Integer> frameTypes(byte[] stream) {
+        List<Integer> types = new ArrayList<>();
+        int p = 24;
+        while (p + 9 <= stream.length) {
+            int length = (stream[p] & 0xff) << 16 | (stream[p + 1] & 0xff) << 8 | stream[p + 2] & 0xff;
+            types.add(stream[p + 3] & 0xff);
+            p += 9 + length;
+        }
+        return types;
     }
 
     private static int indexOf(byte[] hay, byte[] needle) {
