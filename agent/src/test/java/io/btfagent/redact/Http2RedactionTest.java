@@ -287,6 +287,30 @@ class Http2RedactionTest {
     }
 
     @Test
+    void pushPromiseBlocksAreMaskedAndTheTableGrowsAndShrinksWithSizeUpdates() {
+        call(16, "egress", firstRequest());
+        // server: SETTINGS, then a PUSH_PROMISE (padded, promised stream 2) whose block sets the
+        // table to 8192 and adds a cookie, then a block that shrinks it to 32 (evicting it) and
+        // sends a literal whose name comes from a dynamic entry that no longer exists: an error
+        byte[] promise = cat(new byte[] {0x3f, (byte) 0xe1, 0x3f}, // size update 8192
+                literal(0x40, "cookie", "sid=1", false));
+        byte[] pp = frame(5, 0x4 | 0x8, 1, cat(new byte[] {2}, new byte[] {0, 0, 0, 2}, promise, new byte[2]));
+        byte[] in = cat(settings(), pp);
+        EventView v = call(16, "ingress", in);
+        assertTrue(text(in).contains("cookie\u0005*****"), text(in));
+        assertEquals("#stream 1 PUSH_PROMISE\n(table size 8192)\ncookie: *****\n", v.headers());
+        // a later reference to the cookie entry shows it masked
+        byte[] ref = frame(1, 0x4, 1, new byte[] {(byte) 0xbe});
+        assertEquals("#stream 1 HEADERS\ncookie: *****\n", call(16, "ingress", ref).headers());
+        byte[] shrink = frame(1, 0x4, 1, new byte[] {0x3f, 0x01, (byte) 0xbe}); // 31+1 = 32 < 43, then index 62
+        byte[] copy = shrink.clone();
+        call(16, "ingress", shrink);
+        assertEquals(1, notices.size(), "index 62 after the eviction does not decode: " + notices);
+        assertArrayEquals(Arrays.copyOf(copy, 9), Arrays.copyOf(shrink, 9), "the frame header is kept");
+        assertEquals("***", text(Arrays.copyOfRange(shrink, 9, 12)), "the undecodable block is masked whole");
+    }
+
+    @Test
     void binaryThatIsNoHttp2IsLeftAlone() {
         byte[] in = new byte[64];
         for (int i = 0; i < in.length; i++) {
