@@ -225,6 +225,19 @@ class Http2RedactionTest {
     }
 
     @Test
+    void recordsLostToAFullRingMakeEveryHttp2StreamFailClosed() {
+        call(17, "egress", firstRequest());
+        byte[] plainBefore = frame(1, 0x5, 3, cat(new byte[] {(byte) 0x83}, literal(0x40, "x-plain", "visible", false)));
+        call(17, "egress", plainBefore);
+        assertTrue(text(plainBefore).endsWith("x-plain\u0007visible"));
+        redactor.recordsLost(); // a whole call of some connection may be missing
+        byte[] next = frame(1, 0x5, 5, cat(new byte[] {(byte) 0x83}, literal(0x40, "x-plain", "visible", false)));
+        call(17, "egress", next);
+        assertTrue(text(next).endsWith("x-plain\u0007*******"), text(next));
+        assertEquals(1, notices.size(), notices.toString());
+    }
+
+    @Test
     void lostBytesInsideADataFrameKeepTheDecoderInStep() {
         call(8, "egress", firstRequest());
         byte[] big = frame(0, 0, 1, new byte[1000]);
