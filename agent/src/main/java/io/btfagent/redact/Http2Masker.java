@@ -15,8 +15,8 @@ import java.nio.charset.StandardCharsets;
  * it keeps its place if the bytes fell inside a frame it was skipping anyway, and otherwise
  * forgets the table (every literal value masked from there), masks every byte up to the next
  * point where a valid chain of frames starts, and goes on from there. A connection first seen
- * in the middle (an attach, a late hook) is taken as HTTP/2 where its bytes are a valid chain of
- * frames, with the table unknown.
+ * in the middle (an attach, a late hook) is taken as HTTP/2 from a record that is exactly a chain
+ * of valid frames, with the table unknown.
  */
 final class Http2Masker {
     static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
@@ -156,7 +156,7 @@ final class Http2Masker {
         lines = out;
         int end = off + len;
         int i = off;
-        if (mode == Mode.UNKNOWN && chainFrom(data, off, end) > 0) {
+        if (mode == Mode.UNKNOWN && wholeFrames(data, off, end)) {
             becomeHttp2(false, "HTTP/2 first seen mid-connection (capture began after its start)");
         } else if (mode == Mode.HTTP1 && startsWith(data, off, end, PREFACE)) {
             becomeHttp2(true, null); // h2c after Upgrade: a fresh connection state
@@ -173,7 +173,7 @@ final class Http2Masker {
         if (mode == Mode.SNIFF) {
             boolean fresh = sniffLen == 0 && i == off;
             i = sniff(data, i, end);
-            if (fresh && mode == Mode.UNKNOWN && chainFrom(data, off, end) > 0) {
+            if (fresh && mode == Mode.UNKNOWN && wholeFrames(data, off, end)) {
                 becomeHttp2(false, "HTTP/2 first seen mid-connection (capture began after its start)");
                 i = off;
             }
@@ -435,6 +435,27 @@ final class Http2Masker {
             masked++;
         }
         return end;
+    }
+
+    /**
+     * Whether {@code data[p, end)} is exactly a chain of valid frames, the last one ending at
+     * {@code end}: how a connection not seen from its start is taken as HTTP/2. Stricter than
+     * {@link #chainFrom} (another binary protocol rarely lands on the end by chance).
+     */
+    static boolean wholeFrames(byte[] data, int p, int end) {
+        int frames = 0;
+        while (p + 9 <= end) {
+            int length = (data[p] & 0xff) << 16 | (data[p + 1] & 0xff) << 8 | data[p + 2] & 0xff;
+            if (frames == 0 && (data[p + 3] & 0xff) == CONTINUATION) {
+                return false; // the middle of a block is no place to start following one
+            }
+            if (chainFrom(data, p, Math.min(end, p + 9)) == 0) {
+                return false;
+            }
+            frames++;
+            p += 9 + length;
+        }
+        return frames > 0 && p == end;
     }
 
     /**

@@ -324,6 +324,20 @@ class Http2RedactionTest {
     }
 
     @Test
+    void anotherBinaryProtocolWhoseRecordsLookLikeAFrameHeaderIsNotTakenForHttp2() {
+        // the start of a Kafka-like request in a record of its own: a 4-byte size of 265 (00 00 01
+        // 09: length 1, type CONTINUATION), an api key, a version, a correlation id
+        byte[] in = {0, 0, 1, 9, 0, 3, 0, 12, 0, 0, 0, 7, 0, 6};
+        byte[] copy = in.clone();
+        for (int i = 0; i < 3; i++) {
+            EventView v = call(18, "egress", in);
+            assertFalse(v.redacted());
+        }
+        assertArrayEquals(copy, in);
+        assertTrue(notices.isEmpty(), notices.toString());
+    }
+
+    @Test
     void binaryThatIsNoHttp2IsLeftAlone() {
         byte[] in = new byte[64];
         for (int i = 0; i < in.length; i++) {
