@@ -86,7 +86,13 @@ final class Http2Masker {
     /** The other direction of the same connection. */
     void peer(Http2Masker p) {
         this.peer = p;
+        if (hpack != null && p.announcedTableSize >= 0) {
+            hpack.settingsLimit(p.announcedTableSize);
+        }
     }
+
+    /** SETTINGS_HEADER_TABLE_SIZE this direction's sender announced (a limit for the other direction), or -1. */
+    private long announcedTableSize = -1;
 
     Mode mode() {
         return mode;
@@ -195,6 +201,9 @@ final class Http2Masker {
         inBlock = false;
         if (clean) {
             hpack = new HpackMasker(sensitiveNames, valueCheck);
+            if (peer != null && peer.announcedTableSize >= 0) {
+                hpack.settingsLimit(peer.announcedTableSize);
+            }
         } else {
             hpack().tableLost();
             notice = why + "; every header value of this connection is masked until its header table is known";
@@ -278,7 +287,13 @@ final class Http2Masker {
                 case FRAGMENT -> {
                     int n = Math.min(payloadLeft - padLength, end - i);
                     if (!blockBlind) {
+                        boolean knew = hpack.tableKnown();
                         masked += hpack.feed(data, i, n, lines);
+                        if (knew && !hpack.tableKnown()) {
+                            notice = "HTTP/2 header state lost (a table size larger than the peer allows or than"
+                                    + " followed); every header value of this connection is masked until its"
+                                    + " header table is known again";
+                        }
                     }
                     if (blockBlind || hpack.failed()) {
                         // a fragment not followed (or not decodable) is masked whole: fail closed
@@ -310,8 +325,11 @@ final class Http2Masker {
                         int id = (setting[0] & 0xff) << 8 | setting[1] & 0xff;
                         long value = ((setting[2] & 0xffL) << 24) | (setting[3] & 0xff) << 16
                                 | (setting[4] & 0xff) << 8 | setting[5] & 0xff;
-                        if (id == HEADER_TABLE_SIZE && peer != null && peer.mode == Mode.HTTP2) {
-                            peer.hpack().settingsLimit(value);
+                        if (id == HEADER_TABLE_SIZE) {
+                            announcedTableSize = value;
+                            if (peer != null && peer.hpack != null) {
+                                peer.hpack.settingsLimit(value);
+                            }
                         }
                     }
                     endOfPayloadCheck();
@@ -377,12 +395,7 @@ final class Http2Masker {
                     settingLen = 0;
                 }
             }
-            default -> {
-                frame = Frame.SKIP;
-                if (type == DATA && (flags & PADDED) != 0) {
-                    frame = Frame.SKIP; // padding of DATA is skipped with its payload
-                }
-            }
+            default -> frame = Frame.SKIP; // DATA (with its padding), PING, WINDOW_UPDATE, unknown types…
         }
         endOfPayloadCheck();
     }

@@ -238,6 +238,16 @@ class Http2RedactionTest {
     }
 
     @Test
+    void aSizeUpdateBeyondWhatThePeerAnnouncedIsNotTrusted() {
+        call(19, "egress", firstRequest()); // SETTINGS_HEADER_TABLE_SIZE 4096
+        byte[] response = cat(settings(), frame(1, 0x4, 1, cat(new byte[] {0x3f, (byte) 0xe1, 0x3f}, // 8192
+                literal(0x40, "x-plain", "visible", false))));
+        call(19, "ingress", response);
+        assertTrue(text(response).endsWith("x-plain\u0007*******"), text(response));
+        assertEquals(1, notices.size(), notices.toString());
+    }
+
+    @Test
     void lostBytesInsideADataFrameKeepTheDecoderInStep() {
         call(8, "egress", firstRequest());
         byte[] big = frame(0, 0, 1, new byte[1000]);
@@ -301,7 +311,8 @@ class Http2RedactionTest {
 
     @Test
     void pushPromiseBlocksAreMaskedAndTheTableGrowsAndShrinksWithSizeUpdates() {
-        call(16, "egress", firstRequest());
+        // the client allows a table of 16384
+        call(16, "egress", cat(Http2Masker.PREFACE, frame(4, 0, 0, new byte[] {0, 1, 0, 0, 0x40, 0})));
         // server: SETTINGS, then a PUSH_PROMISE (padded, promised stream 2) whose block sets the
         // table to 8192 and adds a cookie, then a block that shrinks it to 32 (evicting it) and
         // sends a literal whose name comes from a dynamic entry that no longer exists: an error
