@@ -184,6 +184,12 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
     public CaptureEvent apply(CaptureEvent e) {
         byte[] data = e.data();
         int masked = mask(e.conn(), e.ssl(), e.egress(), e.len(), e.offset(), data, 0, data.length);
+        String h = describe && lines.length() > 0 ? lines.toString() : null;
+        if (h != null) {
+            return new CaptureEvent(e.epochNanos(), e.pid(), e.tid(), e.thread(), e.lib(), e.libVersion(), e.libPath(),
+                    e.func(), e.dir(), e.ssl(), e.conn(), e.role(), e.fd(), e.local(), e.remote(), e.len(), e.offset(),
+                    e.captured(), e.truncated(), data, e.redacted() || masked > 0, h);
+        }
         return masked == 0 ? e : e.redactedAs(data);
     }
 

@@ -126,6 +126,10 @@ class Http2RedactionTest {
                 + "\":scheme: https\",\":path: /a/Ok\",\"authorization: " + "*".repeat(TOKEN.length())
                 + "\",\"x-api-key: ****\"],\"data\":\""), out);
         assertTrue(io.btfagent.sink.EventText.json(v.toEvent()).contains(",\"headers\":[\"#stream 1 HEADERS\","));
+        // the same through apply(), the dispatcher's path for an immutable event
+        CaptureEvent applied = redactor.apply(event(22, "egress", firstRequest().length, 0, firstRequest()));
+        assertTrue(applied.redacted());
+        assertTrue(applied.headers().startsWith("#stream 1 HEADERS\n:method: POST\n"), applied.headers());
         assertFalse(line.contains("s3cr3t") || out.contains("s3cr3t"));
     }
 
