@@ -111,16 +111,12 @@ final class HpackMasker {
     }
 
     /**
-     * SETTINGS_HEADER_TABLE_SIZE from the peer. Only noted: the encoder answers a smaller one
-     * with a size update, and the table follows that update, not the setting (shrinking before
-     * the encoder does would resolve its next references against the wrong entries).
+     * SETTINGS_HEADER_TABLE_SIZE from the peer: the most a size update may set. The table
+     * follows the encoder's updates, not the setting (shrinking before the encoder does would
+     * resolve its next references against the wrong entries).
      */
     void settingsLimit(long limit) {
         settingsLimit = (int) Math.min(limit, Integer.MAX_VALUE);
-    }
-
-    int settingsLimit() {
-        return settingsLimit;
     }
 
     /**
@@ -236,8 +232,8 @@ final class HpackMasker {
     private boolean stringLengthPending;
 
     private void sizeUpdate(int size) {
-        if (size > MAX_TABLE) {
-            tableLost();
+        if (size > MAX_TABLE || settingsLimit >= 0 && size > settingsLimit) {
+            tableLost(); // larger than followed, or than the peer allows: not a state to trust
             return;
         }
         table.maxSize(size);

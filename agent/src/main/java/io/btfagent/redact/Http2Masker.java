@@ -15,8 +15,8 @@ import java.nio.charset.StandardCharsets;
  * it keeps its place if the bytes fell inside a frame it was skipping anyway, and otherwise
  * forgets the table (every literal value masked from there), masks every byte up to the next
  * point where a valid chain of frames starts, and goes on from there. A connection first seen
- * in the middle (an attach, a late hook) is taken as HTTP/2 where its bytes are a valid chain of
- * frames, with the table unknown.
+ * in the middle (an attach, a late hook) is taken as HTTP/2 from a record that is exactly a chain
+ * of valid frames, with the table unknown.
  */
 final class Http2Masker {
     static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
@@ -86,7 +86,13 @@ final class Http2Masker {
     /** The other direction of the same connection. */
     void peer(Http2Masker p) {
         this.peer = p;
+        if (hpack != null && p.announcedTableSize >= 0) {
+            hpack.settingsLimit(p.announcedTableSize);
+        }
     }
+
+    /** SETTINGS_HEADER_TABLE_SIZE this direction's sender announced (a limit for the other direction), or -1. */
+    private long announcedTableSize = -1;
 
     Mode mode() {
         return mode;
@@ -156,7 +162,7 @@ final class Http2Masker {
         lines = out;
         int end = off + len;
         int i = off;
-        if (mode == Mode.UNKNOWN && chainFrom(data, off, end) > 0) {
+        if (mode == Mode.UNKNOWN && wholeFrames(data, off, end)) {
             becomeHttp2(false, "HTTP/2 first seen mid-connection (capture began after its start)");
         } else if (mode == Mode.HTTP1 && startsWith(data, off, end, PREFACE)) {
             becomeHttp2(true, null); // h2c after Upgrade: a fresh connection state
@@ -173,7 +179,7 @@ final class Http2Masker {
         if (mode == Mode.SNIFF) {
             boolean fresh = sniffLen == 0 && i == off;
             i = sniff(data, i, end);
-            if (fresh && mode == Mode.UNKNOWN && chainFrom(data, off, end) > 0) {
+            if (fresh && mode == Mode.UNKNOWN && wholeFrames(data, off, end)) {
                 becomeHttp2(false, "HTTP/2 first seen mid-connection (capture began after its start)");
                 i = off;
             }
@@ -195,6 +201,9 @@ final class Http2Masker {
         inBlock = false;
         if (clean) {
             hpack = new HpackMasker(sensitiveNames, valueCheck);
+            if (peer != null && peer.announcedTableSize >= 0) {
+                hpack.settingsLimit(peer.announcedTableSize);
+            }
         } else {
             hpack().tableLost();
             notice = why + "; every header value of this connection is masked until its header table is known";
@@ -278,7 +287,13 @@ final class Http2Masker {
                 case FRAGMENT -> {
                     int n = Math.min(payloadLeft - padLength, end - i);
                     if (!blockBlind) {
+                        boolean knew = hpack.tableKnown();
                         masked += hpack.feed(data, i, n, lines);
+                        if (knew && !hpack.tableKnown()) {
+                            notice = "HTTP/2 header state lost (a table size larger than the peer allows or than"
+                                    + " followed); every header value of this connection is masked until its"
+                                    + " header table is known again";
+                        }
                     }
                     if (blockBlind || hpack.failed()) {
                         // a fragment not followed (or not decodable) is masked whole: fail closed
@@ -310,8 +325,11 @@ final class Http2Masker {
                         int id = (setting[0] & 0xff) << 8 | setting[1] & 0xff;
                         long value = ((setting[2] & 0xffL) << 24) | (setting[3] & 0xff) << 16
                                 | (setting[4] & 0xff) << 8 | setting[5] & 0xff;
-                        if (id == HEADER_TABLE_SIZE && peer != null && peer.mode == Mode.HTTP2) {
-                            peer.hpack().settingsLimit(value);
+                        if (id == HEADER_TABLE_SIZE) {
+                            announcedTableSize = value;
+                            if (peer != null && peer.hpack != null) {
+                                peer.hpack.settingsLimit(value);
+                            }
                         }
                     }
                     endOfPayloadCheck();
@@ -377,12 +395,7 @@ final class Http2Masker {
                     settingLen = 0;
                 }
             }
-            default -> {
-                frame = Frame.SKIP;
-                if (type == DATA && (flags & PADDED) != 0) {
-                    frame = Frame.SKIP; // padding of DATA is skipped with its payload
-                }
-            }
+            default -> frame = Frame.SKIP; // DATA (with its padding), PING, WINDOW_UPDATE, unknown types…
         }
         endOfPayloadCheck();
     }
@@ -435,6 +448,27 @@ final class Http2Masker {
             masked++;
         }
         return end;
+    }
+
+    /**
+     * Whether {@code data[p, end)} is exactly a chain of valid frames, the last one ending at
+     * {@code end}: how a connection not seen from its start is taken as HTTP/2. Stricter than
+     * {@link #chainFrom} (another binary protocol rarely lands on the end by chance).
+     */
+    static boolean wholeFrames(byte[] data, int p, int end) {
+        int frames = 0;
+        while (p + 9 <= end) {
+            int length = (data[p] & 0xff) << 16 | (data[p + 1] & 0xff) << 8 | data[p + 2] & 0xff;
+            if (frames == 0 && (data[p + 3] & 0xff) == CONTINUATION) {
+                return false; // the middle of a block is no place to start following one
+            }
+            if (chainFrom(data, p, Math.min(end, p + 9)) == 0) {
+                return false;
+            }
+            frames++;
+            p += 9 + length;
+        }
+        return frames > 0 && p == end;
     }
 
     /**

@@ -46,6 +46,9 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
     /** Whether decoded HTTP/2 header lists are put on events (for sinks that show them). */
     private boolean describe;
     private final StringBuilder lines = new StringBuilder();
+    /** Bumped by {@link #recordsLost} on another thread; the ring thread compares it per event. */
+    private volatile long lossEpoch;
+    private long lossSeen;
     private final List<Pattern> patterns;
     /** One matcher per pattern, reset for each record over {@link #text}. */
     private final Matcher[] matchers;
@@ -181,6 +184,12 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
     public CaptureEvent apply(CaptureEvent e) {
         byte[] data = e.data();
         int masked = mask(e.conn(), e.ssl(), e.egress(), e.len(), e.offset(), data, 0, data.length);
+        String h = describe && lines.length() > 0 ? lines.toString() : null;
+        if (h != null) {
+            return new CaptureEvent(e.epochNanos(), e.pid(), e.tid(), e.thread(), e.lib(), e.libVersion(), e.libPath(),
+                    e.func(), e.dir(), e.ssl(), e.conn(), e.role(), e.fd(), e.local(), e.remote(), e.len(), e.offset(),
+                    e.captured(), e.truncated(), data, e.redacted() || masked > 0, h);
+        }
         return masked == 0 ? e : e.redactedAs(data);
     }
 
@@ -197,9 +206,26 @@ public final class Redactor implements UnaryOperator<CaptureEvent> {
         }
     }
 
+    /**
+     * Records were lost to a full ring, of connections not known: every HTTP/2 stream followed
+     * takes its next bytes as coming after a loss (fail closed). Callable from any thread.
+     */
+    public void recordsLost() {
+        lossEpoch++; // one writer (the agent's main loop)
+    }
+
     private int mask(long conn, long ssl, boolean egress, long callLen, long offset, byte[] data, int off, int len) {
         int masked = 0;
         lines.setLength(0);
+        long epoch = lossEpoch;
+        if (epoch != lossSeen) {
+            lossSeen = epoch;
+            for (Stream s : streams.values()) {
+                if (s.masker.mode() == Http2Masker.Mode.HTTP2) {
+                    s.masker.gap(-1);
+                }
+            }
+        }
         if (!headers.isEmpty() && len > 0) {
             long connection = conn != 0 ? conn : ssl;
             Stream s = stream(connection, egress);

@@ -103,8 +103,9 @@ public final class AgentRuntime {
         exit.phase("starting sinks and the ring reader");
         Dispatcher dispatcher;
         Capture capture;
+        Redactor redactor;
         try {
-            Redactor redactor = Redactor.fromSettings(config.word("redact"), config.get("redact.headers"),
+            redactor = Redactor.fromSettings(config.word("redact"), config.get("redact.headers"),
                     redactPatterns(config.get("redact.patterns")), log::warn);
             if (redactor != null) {
                 // decoded HTTP/2 header lists are built only for the sinks that show them
@@ -118,6 +119,7 @@ public final class AgentRuntime {
             exit.disabled(); // run() logs why, once
             throw e;
         }
+        Redactor lossListener = redactor;
         exit.started(capture, dispatcher);
         exit.phase("looking for TLS libraries");
         log.debug("libbpf bound, sinks and reader started {} ms after JVM start", AgentLog.sinceJvmStartMs());
@@ -162,8 +164,17 @@ public final class AgentRuntime {
         long statsEveryMs = config.longValue("stats.interval") * 1000;
         long nextStats = System.currentTimeMillis() + statsEveryMs;
         // until detached (the detach command takes the capture down once this thread has left)
+        long lostSeen = 0;
         while (!session.awaitStop(interval)) {
             late.rescan(List.of()).get();
+            if (lossListener != null) {
+                // records lost to a full ring belong to unknown connections: HTTP/2 masking fails closed
+                long lostNow = capture.recordsLost();
+                if (lostNow > lostSeen) {
+                    lostSeen = lostNow;
+                    lossListener.recordsLost();
+                }
+            }
             long now = System.currentTimeMillis();
             boolean report = now >= nextReport;
             boolean stats = statsEveryMs > 0 && now >= nextStats;

@@ -271,6 +271,11 @@ final class Capture {
         return libraries;
     }
 
+    /** Records the kernel side could not write to the ring (it was full), over every hooked library. */
+    long recordsLost() {
+        return libraries.kernelCounters(CaptureCounter.values().length)[CaptureCounter.RECORDS_LOST.index()];
+    }
+
     /**
      * The counters now: the kernel side's summed over every hooked library, and the router's;
      * JSSE's calls, records, truncation and connections are added to the kernel's.

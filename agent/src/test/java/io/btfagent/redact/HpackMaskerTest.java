@@ -197,6 +197,23 @@ class HpackMaskerTest {
     }
 
     @Test
+    void growingTheTableKeepsItsEntries() {
+        HpackMasker m = new HpackMasker(DEFAULT_NAMES, null);
+        decode(m, hex("8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d")); // :authority www.example.com
+        decode(m, hex("57 03 616263")); // authorization: abc, masked, indexed
+        // size update to 10000 (31 + 9969 = 0x3f 0xf1 0x4d), then both entries by index
+        assertEquals("(table size 10000)\nauthorization: ***\n:authority: www.example.com\n",
+                decode(m, hex("3f f14d be bf")));
+        assertEquals(57 + 13 + 3 + 32, m.tableSize());
+        // and shrinking to 60 keeps only the newest that fits
+        assertEquals("(table size 60)\nauthorization: ***\n", decode(m, hex("3f 1d be")));
+        m.blockStart();
+        byte[] gone = hex("bf");
+        m.feed(gone, 0, 1, null);
+        assertTrue(m.failed(), "the evicted entry is gone");
+    }
+
+    @Test
     void aDecodingErrorIsReported() {
         HpackMasker m = new HpackMasker(DEFAULT_NAMES, null);
         m.blockStart();

@@ -126,6 +126,10 @@ class Http2RedactionTest {
                 + "\":scheme: https\",\":path: /a/Ok\",\"authorization: " + "*".repeat(TOKEN.length())
                 + "\",\"x-api-key: ****\"],\"data\":\""), out);
         assertTrue(io.btfagent.sink.EventText.json(v.toEvent()).contains(",\"headers\":[\"#stream 1 HEADERS\","));
+        // the same through apply(), the dispatcher's path for an immutable event
+        CaptureEvent applied = redactor.apply(event(22, "egress", firstRequest().length, 0, firstRequest()));
+        assertTrue(applied.redacted());
+        assertTrue(applied.headers().startsWith("#stream 1 HEADERS\n:method: POST\n"), applied.headers());
         assertFalse(line.contains("s3cr3t") || out.contains("s3cr3t"));
     }
 
@@ -225,6 +229,29 @@ class Http2RedactionTest {
     }
 
     @Test
+    void recordsLostToAFullRingMakeEveryHttp2StreamFailClosed() {
+        call(17, "egress", firstRequest());
+        byte[] plainBefore = frame(1, 0x5, 3, cat(new byte[] {(byte) 0x83}, literal(0x40, "x-plain", "visible", false)));
+        call(17, "egress", plainBefore);
+        assertTrue(text(plainBefore).endsWith("x-plain\u0007visible"));
+        redactor.recordsLost(); // a whole call of some connection may be missing
+        byte[] next = frame(1, 0x5, 5, cat(new byte[] {(byte) 0x83}, literal(0x40, "x-plain", "visible", false)));
+        call(17, "egress", next);
+        assertTrue(text(next).endsWith("x-plain\u0007*******"), text(next));
+        assertEquals(1, notices.size(), notices.toString());
+    }
+
+    @Test
+    void aSizeUpdateBeyondWhatThePeerAnnouncedIsNotTrusted() {
+        call(19, "egress", firstRequest()); // SETTINGS_HEADER_TABLE_SIZE 4096
+        byte[] response = cat(settings(), frame(1, 0x4, 1, cat(new byte[] {0x3f, (byte) 0xe1, 0x3f}, // 8192
+                literal(0x40, "x-plain", "visible", false))));
+        call(19, "ingress", response);
+        assertTrue(text(response).endsWith("x-plain\u0007*******"), text(response));
+        assertEquals(1, notices.size(), notices.toString());
+    }
+
+    @Test
     void lostBytesInsideADataFrameKeepTheDecoderInStep() {
         call(8, "egress", firstRequest());
         byte[] big = frame(0, 0, 1, new byte[1000]);
@@ -284,6 +311,45 @@ class Http2RedactionTest {
         call(14, "egress", again); // same ssl pointer scheme, new conn: a fresh table, no notice
         assertFalse(text(again).contains("s3cr3t"));
         assertTrue(notices.isEmpty());
+    }
+
+    @Test
+    void pushPromiseBlocksAreMaskedAndTheTableGrowsAndShrinksWithSizeUpdates() {
+        // the client allows a table of 16384
+        call(16, "egress", cat(Http2Masker.PREFACE, frame(4, 0, 0, new byte[] {0, 1, 0, 0, 0x40, 0})));
+        // server: SETTINGS, then a PUSH_PROMISE (padded, promised stream 2) whose block sets the
+        // table to 8192 and adds a cookie, then a block that shrinks it to 32 (evicting it) and
+        // sends a literal whose name comes from a dynamic entry that no longer exists: an error
+        byte[] promise = cat(new byte[] {0x3f, (byte) 0xe1, 0x3f}, // size update 8192
+                literal(0x40, "cookie", "sid=1", false));
+        byte[] pp = frame(5, 0x4 | 0x8, 1, cat(new byte[] {2}, new byte[] {0, 0, 0, 2}, promise, new byte[2]));
+        byte[] in = cat(settings(), pp);
+        EventView v = call(16, "ingress", in);
+        assertTrue(text(in).contains("cookie\u0005*****"), text(in));
+        assertEquals("#stream 1 PUSH_PROMISE\n(table size 8192)\ncookie: *****\n", v.headers());
+        // a later reference to the cookie entry shows it masked
+        byte[] ref = frame(1, 0x4, 1, new byte[] {(byte) 0xbe});
+        assertEquals("#stream 1 HEADERS\ncookie: *****\n", call(16, "ingress", ref).headers());
+        byte[] shrink = frame(1, 0x4, 1, new byte[] {0x3f, 0x01, (byte) 0xbe}); // 31+1 = 32 < 43, then index 62
+        byte[] copy = shrink.clone();
+        call(16, "ingress", shrink);
+        assertEquals(1, notices.size(), "index 62 after the eviction does not decode: " + notices);
+        assertArrayEquals(Arrays.copyOf(copy, 9), Arrays.copyOf(shrink, 9), "the frame header is kept");
+        assertEquals("***", text(Arrays.copyOfRange(shrink, 9, 12)), "the undecodable block is masked whole");
+    }
+
+    @Test
+    void anotherBinaryProtocolWhoseRecordsLookLikeAFrameHeaderIsNotTakenForHttp2() {
+        // the start of a Kafka-like request in a record of its own: a 4-byte size of 265 (00 00 01
+        // 09: length 1, type CONTINUATION), an api key, a version, a correlation id
+        byte[] in = {0, 0, 1, 9, 0, 3, 0, 12, 0, 0, 0, 7, 0, 6};
+        byte[] copy = in.clone();
+        for (int i = 0; i < 3; i++) {
+            EventView v = call(18, "egress", in);
+            assertFalse(v.redacted());
+        }
+        assertArrayEquals(copy, in);
+        assertTrue(notices.isEmpty(), notices.toString());
     }
 
     @Test

@@ -592,6 +592,13 @@ public final class BenchMain {
             b.append(String.format(Locale.ROOT, "| ring reader, 64 B records, one thread (M records/s, median of %d) "
                     + "| %.1f |%n", reader.length, RingReaderBench.median(reader) / 1e6));
         }
+        // the redactor alone, as the ring thread runs it before the sinks (default settings, no credentials)
+        RedactionBench.Cost h1 = RedactionBench.http1(200_000);
+        RedactionBench.Cost h2 = RedactionBench.http2(200_000);
+        b.append(String.format(Locale.ROOT, "| masking, HTTP/1 64 B record without credentials (ns/event; B allocated/event) "
+                + "| %.0f; %.1f |%n", h1.nsPerEvent(), h1.bytesPerEvent()));
+        b.append(String.format(Locale.ROOT, "| masking, HTTP/2 record (HEADERS of 4 indexed fields + DATA, 36 B) "
+                + "(ns/event; B allocated/event) | %.0f; %.1f |%n", h2.nsPerEvent(), h2.bytesPerEvent()));
         b.append("\nConfigurations: ");
         List<String> what = new ArrayList<>();
         for (Config c : configs) {

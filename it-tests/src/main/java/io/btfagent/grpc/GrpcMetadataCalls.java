@@ -33,11 +33,15 @@ import java.util.concurrent.TimeUnit;
  * {@code client <cert> <port> <token1> <key1> <token2> <key2>}: with {@code -Ddemo.await-go}
  * containing {@code traffic} it reads a line from stdin before the first call, and with
  * {@code more} another one between the first and the second call (the channel stays open), so
- * that a capture can begin in the middle of the connection. Prints {@code response<i> <text>}.
+ * that a capture can begin in the middle of the connection. With {@code -Ddemo.big-header=<n>}
+ * the second call also sends {@code x-padding} of n characters before the credentials, so that
+ * its header block is larger than a frame (HEADERS, then CONTINUATION frames) and than a
+ * captured record. Prints {@code response<i> <text>}.
  */
 public final class GrpcMetadataCalls {
     static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     static final Metadata.Key<String> API_KEY = Metadata.Key.of("x-api-key", Metadata.ASCII_STRING_MARSHALLER);
+    static final Metadata.Key<String> PADDING = Metadata.Key.of("x-padding", Metadata.ASCII_STRING_MARSHALLER);
 
     private GrpcMetadataCalls() {
     }
@@ -75,6 +79,7 @@ public final class GrpcMetadataCalls {
                     out.onCompleted();
                 })).build();
         Server server = Grpc.newServerBuilderForPort(0, TlsServerCredentials.create(cert, key))
+                .maxInboundMetadataSize(256 * 1024)
                 .addService(ServerInterceptors.intercept(service, keep)).build().start();
         System.out.println("port " + server.getPort());
         System.out.flush();
@@ -98,21 +103,24 @@ public final class GrpcMetadataCalls {
                 System.out.flush();
                 in.readLine();
             }
-            call(channel, 1, "Bearer " + token1, key1);
+            call(channel, 1, "Bearer " + token1, key1, 0);
             if (phases.contains("more")) {
                 System.out.println("channel open");
                 System.out.flush();
                 in.readLine();
             }
-            call(channel, 2, "Bearer " + token1, key1);
-            call(channel, 3, "Bearer " + token2, key2);
+            call(channel, 2, "Bearer " + token1, key1, Integer.getInteger("demo.big-header", 0));
+            call(channel, 3, "Bearer " + token2, key2, 0);
         } finally {
             channel.shutdown().awaitTermination(5, TimeUnit.SECONDS);
         }
     }
 
-    private static void call(ManagedChannel channel, int i, String authorization, String apiKey) {
+    private static void call(ManagedChannel channel, int i, String authorization, String apiKey, int padding) {
         Metadata m = new Metadata();
+        if (padding > 0) {
+            m.put(PADDING, "p".repeat(padding));
+        }
         m.put(AUTHORIZATION, authorization);
         m.put(API_KEY, apiKey);
         Channel c = ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(m));

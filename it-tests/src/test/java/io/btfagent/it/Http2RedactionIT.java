@@ -30,6 +30,8 @@ class Http2RedactionIT {
     private static final String KEY1 = "ak-first-4711-s3cr3t";
     private static final String TOKEN2 = "eyJhbGciOiJIUzI1NiJ9.second-s3cr3t-longer";
     private static final String KEY2 = "ak-second-0815-s3cr3t";
+    /** The second call's x-padding: its block spans HEADERS and CONTINUATION frames and two records. */
+    private static final int BIG = 20_000;
     private static final List<String> SECRETS = List.of("s3cr3t", TOKEN1, KEY1, TOKEN2, KEY2);
 
     @TempDir
@@ -64,7 +66,8 @@ class Http2RedactionIT {
             s.awaitStderr(NettyStack.HOOKED, 60);
             s.awaitStderr(WildflyCaptureIT.READY, 60);
             try (ChildJvm.Running c = new ChildJvm().classpath(NettyStack.grpcClasspath())
-                    .jvmArg("-Djava.io.tmpdir=" + tmp).jvmArg("-Ddemo.await-go=traffic").agent(sinks(tmp, "client"))
+                    .jvmArg("-Djava.io.tmpdir=" + tmp).jvmArg("-Ddemo.await-go=traffic")
+                    .jvmArg("-Ddemo.big-header=" + BIG).agent(sinks(tmp, "client"))
                     .start(APP, List.of("client", cert[0].toString(), String.valueOf(port), TOKEN1, KEY1, TOKEN2,
                             KEY2))) {
                 c.awaitPrinted("ready", 60);
@@ -110,6 +113,10 @@ class Http2RedactionIT {
             assertEquals(3, lines.stream().filter(l -> l.equals(":path: /btfagent.Echo/Say")).count(), side + ": " + lines);
             assertEquals(3, lines.stream().filter(l -> l.startsWith("x-api-key: *")).count(), side + ": " + lines);
             assertTrue(events.stream().anyMatch(e -> e.fields().containsKey("redacted")), side);
+            assertEquals(1, lines.stream().filter(l -> l.startsWith("x-padding: p")).count(), side);
+            // the requests (one connection per JVM) carry a CONTINUATION frame from grpc's own encoder
+            List<Integer> types = frameTypes(CapturedEvents.stream(events, side.equals("client")));
+            assertTrue(types.contains(9), side + ": CONTINUATION in the requests: " + types);
             assertTrue(log.contains(" headers=\"[stream 3 HEADERS] :authority: localhost | :path: /btfagent.Echo/Say"
                     + " | :method: POST | :scheme: https | "), side + " log:\n" + log);
             assertTrue(log.contains("authorization: " + "*".repeat(bearer2.length())), side + " log:\n" + log);
@@ -131,6 +138,110 @@ class Http2RedactionIT {
             assertTrue(data.lines().filter(l -> !l.isBlank()).count() >= 6,
                     side + ": three requests and three responses in DATA frames:\n" + data);
         }
+    }
+
+    /**
+     * curl (nghttp2) Huffman-codes its header values: two requests on one connection to the
+     * gRPC server on its shaded netty-tcnative; the server's ingress is masked, Huffman values
+     * as the code of '*', and tshark decodes them as stars.
+     */
+    @Test
+    void curlsHuffmanCodedCredentialsAreMaskedOnTheServer() throws Exception {
+        Path[] cert = NettyStack.selfSignedCertificate(tmp);
+        Path message = tmp.resolve("message.bin");
+        Files.write(message, new byte[] {0, 0, 0, 0, 4, 'p', 'i', 'n', 'g'});
+        ChildJvm.Result server;
+        int port;
+        String out;
+        try (ChildJvm.Running s = new ChildJvm().classpath(NettyStack.grpcClasspath())
+                .jvmArg("-Djava.io.tmpdir=" + tmp).agent(sinks(tmp, "curl"))
+                .start(APP, List.of("server", cert[0].toString(), cert[1].toString()))) {
+            port = Integer.parseInt(s.awaitPrinted("port", 60));
+            s.awaitStderr(NettyStack.HOOKED, 60);
+            s.awaitStderr(WildflyCaptureIT.READY, 60);
+            String url = "https://127.0.0.1:" + port + "/btfagent.Echo/Say";
+            Process curl = new ProcessBuilder("curl", "-sS", "-k", "--http2", "--max-time", "30",
+                    "-H", "content-type: application/grpc", "-H", "te: trailers",
+                    "-H", "authorization: Bearer " + TOKEN1, "-H", "x-api-key: " + KEY1,
+                    "--data-binary", "@" + message, url, "--next", "-k", "--http2",
+                    "-H", "content-type: application/grpc", "-H", "te: trailers",
+                    "-H", "authorization: Bearer " + TOKEN2, "-H", "x-api-key: " + KEY2,
+                    "--data-binary", "@" + message, url)
+                    .redirectOutput(tmp.resolve("curl.out").toFile()).redirectError(tmp.resolve("curl.err").toFile())
+                    .start();
+            try {
+                assertTrue(curl.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "curl did not finish");
+                assertEquals(0, curl.exitValue(), Files.readString(tmp.resolve("curl.err")));
+            } finally {
+                curl.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+            }
+            out = Files.readString(tmp.resolve("curl.out"), StandardCharsets.ISO_8859_1);
+            server = s.finish(60);
+        }
+        assertEquals(0, server.exitCode(), server.stderr());
+        // the server saw the credentials as sent (their lengths in its answers)
+        assertTrue(out.contains(GrpcMetadataCalls.answer("ping", "Bearer " + TOKEN1, KEY1)), out);
+        assertTrue(out.contains(GrpcMetadataCalls.answer("ping", "Bearer " + TOKEN2, KEY2)), out);
+
+        Path jsonl = tmp.resolve("curl.jsonl");
+        Path pcap = tmp.resolve("curl.pcapng");
+        List<Event> events = CapturedEvents.read(jsonl);
+        assertNoSecret("jsonl file", Files.readAllBytes(jsonl));
+        for (Event e : events) {
+            assertNoSecret("event data", e.data());
+        }
+        assertNoSecret("pcapng file", Files.readAllBytes(pcap));
+        String log = String.join("\n", server.agentLines());
+        assertNoSecret("log", log);
+        assertFalse(log.contains("header state lost") || log.contains("mid-connection"),
+                "masked by name, the decoder in step:\n" + log);
+        List<String> lines = new ArrayList<>();
+        events.forEach(e -> lines.addAll(e.headers()));
+        List<String> masked = lines.stream()
+                .filter(l -> l.startsWith("authorization: ") || l.startsWith("x-api-key: ")).toList();
+        assertEquals(4, masked.size(), lines.toString());
+        for (String l : masked) {
+            assertTrue(l.substring(l.indexOf(": ") + 2).matches("\\*+"), l);
+        }
+        assertTrue(lines.contains(":path: /btfagent.Echo/Say"), "curl's other values decode: " + lines);
+        // in the capture, the Huffman-coded values are now runs of 0xf9, the code of '*'
+        byte[] ingress = CapturedEvents.stream(events, false);
+        assertTrue(indexOf(ingress, new byte[] {(byte) 0xf9, (byte) 0xf9, (byte) 0xf9, (byte) 0xf9}) >= 0,
+                "Huffman-coded masked values");
+        String decoded = Tshark.run("-r", pcap.toString(), "-d", "tcp.port==" + port + ",http2", "-Y",
+                "http2.type == 1", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=|",
+                "-e", "http2.header.name", "-e", "http2.header.value");
+        assertNoSecret("tshark", decoded);
+        List<String> rows = decoded.lines().filter(l -> l.contains("authorization")).toList();
+        assertEquals(2, rows.size(), decoded);
+        for (String row : rows) {
+            assertTrue(row.contains("********"), "the masked values decode as stars: " + row);
+        }
+    }
+
+    /** The frame types of a client-to-server HTTP/2 byte stream (after the preface), in order. */
+    private static List<Integer> frameTypes(byte[] stream) {
+        List<Integer> types = new ArrayList<>();
+        int p = 24;
+        while (p + 9 <= stream.length) {
+            int length = (stream[p] & 0xff) << 16 | (stream[p + 1] & 0xff) << 8 | stream[p + 2] & 0xff;
+            types.add(stream[p + 3] & 0xff);
+            p += 9 + length;
+        }
+        return types;
+    }
+
+    private static int indexOf(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (hay[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
     }
 
     @Test
