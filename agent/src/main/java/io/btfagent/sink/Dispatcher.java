@@ -234,7 +234,10 @@ public final class Dispatcher implements AutoCloseable {
         Worker w = new Worker(name, sink, queueCapacity, queueBytes, line -> { });
         Tapped t = new Tapped(w, takes);
         w.thread.start();
-        synchronized (this) {
+        synchronized (this) { // publish() runs under this lock too: it sees both changes
+            if (before instanceof Redactor r) {
+                r.describeHeaders(true); // a watch shows HTTP/2 header blocks decoded
+            }
             Tapped[] now = java.util.Arrays.copyOf(taps, taps.length + 1);
             now[now.length - 1] = t;
             taps = now;
