@@ -37,8 +37,12 @@ public final class ConnSequence implements AutoCloseable {
         return new ConnSequence(p, page);
     }
 
-    /** A new conn id (never 0), or 0 once closed. */
-    public long next() {
+    /**
+     * A new conn id (never 0), or 0 once closed. Called once per connection, never per call: the
+     * lock is what makes {@link #close} safe (an application thread never touches the page
+     * after it is unmapped, which would crash the JVM).
+     */
+    public synchronized long next() {
         if (closed) {
             return 0;
         }
@@ -46,23 +50,16 @@ public final class ConnSequence implements AutoCloseable {
     }
 
     /** The last id handed out, by the probes or by {@link #next}. */
-    public long last() {
+    public synchronized long last() {
         return closed ? 0 : (long) LONGS.getVolatile(slot, 0);
     }
 
-    /**
-     * Stops handing out ids. The page stays mapped (and so the map alive, 4 KiB) for the life
-     * of the JVM: an application thread may be inside {@link #next} right now, and touching an
-     * unmapped page would crash the JVM.
-     */
+    /** Stops handing out ids and unmaps the slot. */
     @Override
-    public void close() {
-        closed = true;
-    }
-
-    /** The mapping's address and length, kept only so the mapping is not mistaken for a leak. */
-    @Override
-    public String toString() {
-        return "conn_seq mapped at " + mapping + " (" + length + " bytes)";
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            LibC.munmap(mapping, length);
+        }
     }
 }

@@ -29,7 +29,17 @@ public final class SharedMaps {
         BpfMap peers = BpfMap.create(BpfMap.BPF_MAP_TYPE_LRU_HASH, "peers", 8, object.peerLayout().size(),
                 CaptureObject.CONN_ENTRIES);
         object.useConnMaps(new CaptureObject.ConnMaps(conns.fd(), connSeq.fd(), peers.fd()));
-        return new SharedMaps(ring, conns, connSeq, peers, ConnSequence.map(connSeq.fd()));
+        ConnSequence sequence;
+        try {
+            sequence = ConnSequence.map(connSeq.fd());
+        } catch (BpfException | RuntimeException e) {
+            ring.close();
+            conns.close();
+            connSeq.close();
+            peers.close();
+            throw e;
+        }
+        return new SharedMaps(ring, conns, connSeq, peers, sequence);
     }
 
     /** The conn counter every probe numbers from, for connections numbered in Java. */

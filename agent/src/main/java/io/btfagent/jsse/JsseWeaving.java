@@ -53,10 +53,22 @@ public final class JsseWeaving implements ClassFileTransformer {
     private final Map<String, List<Weave>> weaves;
     private final Consumer<String> problem;
     private final Set<String> woven = ConcurrentHashMap.newKeySet();
+    private Instrumentation inst;
 
     private JsseWeaving(Map<String, List<Weave>> weaves, Consumer<String> problem) {
         this.weaves = weaves;
         this.problem = problem;
+    }
+
+    /**
+     * Stops the capture (detach): the woven code stays and calls nothing, and this transformer
+     * is removed, so that a later attach weaves the JDK's classes once, not twice.
+     */
+    public void stop() {
+        JsseBridge.install(null);
+        if (inst != null) {
+            inst.removeTransformer(this);
+        }
     }
 
     /**
@@ -86,6 +98,7 @@ public final class JsseWeaving implements ClassFileTransformer {
         // the HttpClient's connections: their channel() is read by reflection from the agent
         ModuleLayer.boot().findModule("java.net.http").ifPresent(http -> inst.redefineModule(http, Set.of(bridge),
                 Map.of(), Map.of("jdk.internal.net.http", Set.of(JsseWeaving.class.getModule())), Set.of(), Map.of()));
+        w.inst = inst;
         inst.addTransformer(w, true);
         List<Class<?>> loaded = new ArrayList<>();
         for (Class<?> c : inst.getAllLoadedClasses()) {

@@ -262,9 +262,12 @@ public final class AgentRuntime {
                     List.of("io.btfagent.bootstrap.JsseBridge$Listener", "io.btfagent.bootstrap.JsseBridge"));
             io.btfagent.jsse.JsseCapture jsse = new io.btfagent.jsse.JsseCapture(capture.connSequence()::next,
                     dispatcher::publish, dispatcher.hasSinks(), (int) config.longValue("capture.max-bytes"));
-            capture.jsse(jsse);
             io.btfagent.identity.TlsStacks.jsseAddresses(jsse::addresses);
-            io.btfagent.jsse.JsseWeaving.install(inst, jsse, log::warn);
+            io.btfagent.jsse.JsseWeaving weaving = io.btfagent.jsse.JsseWeaving.install(inst, jsse, log::warn);
+            capture.jsse(jsse, () -> {
+                weaving.stop();
+                io.btfagent.identity.TlsStacks.jsseAddresses(null);
+            });
             log.debug("JSSE woven {} ms after JVM start", AgentLog.sinceJvmStartMs());
         } catch (Throwable t) {
             log.warn("jsse: the JDK's own TLS is not captured ({})", String.valueOf(t));

@@ -69,6 +69,7 @@ final class Capture {
     /** Files in watched directories named like TLS libraries that are not regular files, said once each. */
     private final java.util.Set<Path> skippedOnDisk = new java.util.HashSet<>();
     private volatile JsseCapture jsse;
+    private volatile Runnable jsseStop;
 
     Capture(AgentConfig config, Logger log, Dispatcher dispatcher) throws IOException, BpfException {
         this.log = log;
@@ -298,9 +299,10 @@ final class Capture {
         return maps.sequence();
     }
 
-    /** JSSE's capture, whose counters {@link #stats} adds. */
-    void jsse(JsseCapture capture) {
+    /** JSSE's capture, whose counters {@link #stats} adds, and how to stop it (on {@link #stop}). */
+    void jsse(JsseCapture capture, Runnable stop) {
         this.jsse = capture;
+        this.jsseStop = stop;
     }
 
     /**
@@ -308,6 +310,10 @@ final class Capture {
      * reading after one last drain of the ring, so that everything the probes wrote is read.
      */
     void stop(long deadlineMs) {
+        Runnable j = jsseStop;
+        if (j != null) {
+            j.run(); // the JDK's TLS first: its events go to the sinks about to be flushed
+        }
         long end = System.nanoTime() + deadlineMs * 1_000_000;
         List<UprobeLink> links = new ArrayList<>(linker.links());
         links.addAll(libraries.links());

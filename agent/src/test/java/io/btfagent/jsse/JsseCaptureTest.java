@@ -116,4 +116,34 @@ class JsseCaptureTest {
         assertEquals(0, c.counters().calls());
         assertEquals(0, c.counters().conns());
     }
+
+    @Test
+    void aCallAllocatesNothingOnceItsThreadWarmedUp() throws Exception {
+        long[] published = new long[1];
+        JsseCapture c = new JsseCapture(ids::incrementAndGet, v -> published[0] += v.dataLength(), true, 65536, null);
+        SSLEngine engine = engine(true);
+        Object socket = javax.net.ssl.SSLSocketFactory.getDefault().createSocket();
+        ByteBuffer src = ByteBuffer.allocateDirect(64);
+        ByteBuffer[] srcs = {src};
+        byte[] app = new byte[64];
+        Runnable call = () -> {
+            src.clear();
+            long mark = c.mark(srcs, 0, 1);
+            src.position(64);
+            c.engine(engine, true, srcs, 0, 1, mark);
+            c.stream(socket, false, app, 0, 64);
+        };
+        for (int i = 0; i < 20_000; i++) {
+            call.run();
+        }
+        com.sun.management.ThreadMXBean mx =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long before = mx.getCurrentThreadAllocatedBytes();
+        for (int i = 0; i < 10_000; i++) {
+            call.run();
+        }
+        long allocated = mx.getCurrentThreadAllocatedBytes() - before;
+        assertEquals(30_000 * 128L, published[0]);
+        assertTrue(allocated < 4096, allocated + " bytes allocated by 20,000 calls");
+    }
 }

@@ -22,13 +22,15 @@ import org.apache.tomcat.util.net.SSLHostConfigCertificate;
  * on Tomcat Native ({@code libtcnative-1}, loaded by the {@code AprLifecycleListener}). Every
  * request body is answered with {@code echo <n> bytes: } followed by the body.
  *
- * <p>Usage: {@code TomcatOpenSslServer <cert.pem> <key.pem> <work dir> [ffm|jni]} (ffm by
- * default). Prints {@code port <n>} once it listens on 127.0.0.1 (a free port) and stops when
+ * <p>Usage: {@code TomcatOpenSslServer <cert.pem> <key.pem> <work dir> [ffm|jni|jsse]} (ffm by
+ * default; {@code jsse}: Tomcat's JSSE engine instead, for comparison). Prints {@code port <n>} once it listens on 127.0.0.1 (a free port) and stops when
  * stdin closes or gives a line.
  */
 public final class TomcatOpenSslServer {
     static final String FFM_IMPLEMENTATION = "org.apache.tomcat.util.net.openssl.panama.OpenSSLImplementation";
     static final String JNI_IMPLEMENTATION = "org.apache.tomcat.util.net.openssl.OpenSSLImplementation";
+    /** Tomcat's JSSE implementation: the JDK's own TLS, captured in Java, not by the probes. */
+    static final String JSSE_IMPLEMENTATION = "org.apache.tomcat.util.net.jsse.JSSEImplementation";
 
     private TomcatOpenSslServer() {
     }
@@ -64,7 +66,9 @@ public final class TomcatOpenSslServer {
         cert.setCertificateKeyFile(Path.of(args[1]).toAbsolutePath().toString());
         host.addCertificate(cert);
         connector.addSslHostConfig(host);
-        connector.setProperty("sslImplementationName", jni ? JNI_IMPLEMENTATION : FFM_IMPLEMENTATION);
+        boolean jsse = args.length > 3 && args[3].equals("jsse");
+        connector.setProperty("sslImplementationName", jsse ? JSSE_IMPLEMENTATION
+                : jni ? JNI_IMPLEMENTATION : FFM_IMPLEMENTATION);
         tomcat.getService().addConnector(connector);
         tomcat.setConnector(connector);
 

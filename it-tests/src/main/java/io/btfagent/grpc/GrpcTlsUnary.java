@@ -28,7 +28,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Arguments: certificate file, private key file (PEM, for 127.0.0.1 / localhost), request
  * text. With {@code -Ddemo.await-go} containing {@code traffic} it reads a line from stdin after
- * the TLS library is loaded and before the call.
+ * the TLS library is loaded and before the call. With a fourth argument {@code httpclient} the
+ * call is made by the JDK's {@code java.net.http.HttpClient} over HTTP/2 (gRPC's framing by hand)
+ * instead of the gRPC client.
  */
 public final class GrpcTlsUnary {
     private GrpcTlsUnary() {
@@ -80,12 +82,42 @@ public final class GrpcTlsUnary {
                 System.out.flush();
                 new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
             }
-            byte[] response = ClientCalls.blockingUnaryCall(channel, SAY, CallOptions.DEFAULT, request);
+            byte[] response = args.length > 3 && args[3].equals("httpclient") ? viaHttpClient(cert, server.getPort(),
+                    request) : ClientCalls.blockingUnaryCall(channel, SAY, CallOptions.DEFAULT, request);
             System.out.println("request " + Base64.getEncoder().encodeToString(request));
             System.out.println("response " + Base64.getEncoder().encodeToString(response));
         } finally {
             channel.shutdown().awaitTermination(5, TimeUnit.SECONDS);
             server.shutdown().awaitTermination(5, TimeUnit.SECONDS);
         }
+    }
+
+    /** The unary call as an HTTP/2 POST of the JDK's HttpClient, trusting {@code cert}; returns the response message. */
+    static byte[] viaHttpClient(File cert, int port, byte[] request) throws Exception {
+        java.security.KeyStore trust = java.security.KeyStore.getInstance("PKCS12");
+        trust.load(null, null);
+        try (InputStream in = new java.io.FileInputStream(cert)) {
+            trust.setCertificateEntry("server", java.security.cert.CertificateFactory.getInstance("X.509")
+                    .generateCertificate(in));
+        }
+        javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(
+                javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trust);
+        javax.net.ssl.SSLContext ssl = javax.net.ssl.SSLContext.getInstance("TLS");
+        ssl.init(null, tmf.getTrustManagers(), null);
+        java.net.http.HttpClient client = java.net.http.HttpClient.newBuilder().sslContext(ssl)
+                .version(java.net.http.HttpClient.Version.HTTP_2).build();
+        // a gRPC message: not compressed (0), its length (big-endian), the bytes
+        java.nio.ByteBuffer framed = java.nio.ByteBuffer.allocate(5 + request.length);
+        framed.put((byte) 0).putInt(request.length).put(request);
+        java.net.http.HttpResponse<byte[]> r = client.send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("https://127.0.0.1:" + port + "/" + SAY.getFullMethodName()))
+                .header("Content-Type", "application/grpc").header("TE", "trailers")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(framed.array())).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+        if (r.version() != java.net.http.HttpClient.Version.HTTP_2 || r.body().length < 5) {
+            throw new IllegalStateException("not an HTTP/2 gRPC answer: " + r.version() + " " + r.statusCode());
+        }
+        return java.util.Arrays.copyOfRange(r.body(), 5, r.body().length);
     }
 }

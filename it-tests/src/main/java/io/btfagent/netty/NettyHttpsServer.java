@@ -32,19 +32,21 @@ import java.util.Base64;
  * {@code port N}, then {@code conn <remote> received <base64>} and {@code conn <remote> sent <base64>}.
  * It stops at the end of stdin.
  *
- * <p>Arguments: certificate file, private key file (PEM).
+ * <p>Arguments: certificate file, private key file (PEM), and optionally {@code jdk}: netty's
+ * JDK provider (the JDK's own TLS, JSSE) instead of netty-tcnative.
  */
 public final class NettyHttpsServer {
     private NettyHttpsServer() {
     }
 
     public static void main(String[] args) throws Exception {
-        if (!OpenSsl.isAvailable()) {
+        boolean jdk = args.length > 2 && args[2].equals("jdk");
+        if (!jdk && !OpenSsl.isAvailable()) {
             System.err.println("netty-tcnative did not load: " + OpenSsl.unavailabilityCause());
             System.exit(2);
         }
         SslContext ssl = SslContextBuilder.forServer(new File(args[0]), new File(args[1]))
-                .sslProvider(SslProvider.OPENSSL).build();
+                .sslProvider(jdk ? SslProvider.JDK : SslProvider.OPENSSL).build();
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         try {
             Channel server = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
@@ -55,7 +57,7 @@ public final class NettyHttpsServer {
                         }
                     }).bind("127.0.0.1", 0).sync().channel();
             System.out.println("port " + ((java.net.InetSocketAddress) server.localAddress()).getPort());
-            System.out.println("tls " + OpenSsl.versionString());
+            System.out.println("tls " + (jdk ? "jdk" : OpenSsl.versionString()));
             System.out.flush();
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
             while (in.readLine() != null) {

@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
  * (libtcnative-1, linked to the system's libssl; Tomcat 11 no longer loads that version).
  * Two connections in flight at once, each request (ingress) and response (egress) captured
  * exactly, with role server, the addresses of that curl connection, and the Tomcat worker
- * thread's Java name.
+ * thread's Java name. Tomcat 10.1 with its JSSE engine instead is captured the same way, in Java
+ * ({@code lib} {@code jsse}), with the addresses its woven SecureNioChannel reports.
  */
 @Privileged
 class TomcatOpenSslIT {
@@ -42,7 +43,7 @@ class TomcatOpenSslIT {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ffm 11", "ffm 10.1", "jni 10.1"})
+    @ValueSource(strings = {"ffm 11", "ffm 10.1", "jni 10.1", "jsse 10.1"})
     void twoConcurrentCurlConnectionsAreCapturedExactlyWithTheirOwnConnAndAddresses(String engineAndTomcat)
             throws Exception {
         String engine = engineAndTomcat.split(" ")[0];
@@ -125,7 +126,12 @@ class TomcatOpenSslIT {
                 assertEquals(conn, e.num("conn"), e.fields().toString());
                 assertEquals("server", e.str("role"), e.fields().toString());
                 assertEquals("127.0.0.1:" + port, e.str("local"), e.fields().toString());
-                assertEquals(-1, e.num("fd"));
+                if (engine.equals("jsse")) { // the JDK's own engine, captured in Java
+                    assertEquals("jsse", e.str("lib"), e.fields().toString());
+                    assertEquals(null, e.fields().get("fd"));
+                } else {
+                    assertEquals(-1, e.num("fd"));
+                }
                 assertTrue(e.str("thread").matches("https-.*-exec-\\d+"), "Tomcat worker's Java name: " + e.fields());
             }
             List<Event> ofConn = events.stream().filter(e -> e.num("conn") == conn).toList();
