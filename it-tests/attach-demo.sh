@@ -68,4 +68,4 @@ await "$work/watch.out" "hello from btf-agent demo"
 kill -TERM "$watch_pid"   # what Ctrl-C does in a terminal; a background job of a script ignores SIGINT
 wait "$watch_pid" || true
 watch_pid=
-cat "$work/watch.err" "$work/watch.out"
+head -n 2 "$work/watch.err"; cat "$work/watch.out"; tail -n +3 "$work/watch.err"   # as a terminal shows them

@@ -521,7 +521,7 @@ public final class BenchMain {
         return table;
     }
 
-    /** The table the README's performance section is made of. */
+    /** The table docs/performance.md is made of. */
     private static String markdown(List<Config> configs, Map<String, List<Run>> results, List<String> sizes, int reps,
             int blocks, String libssl, Startup startup, double[] reader) {
         StringBuilder b = new StringBuilder();

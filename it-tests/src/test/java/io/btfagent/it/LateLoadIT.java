@@ -54,7 +54,7 @@ class LateLoadIT extends AgainstEchoServer {
         ChildJvm.Result r;
         // The bound an application gets by default is 200 ms. This test is about the hook coming
         // before the load returns, not about how busy the machine is, so it allows 2 s; the load's
-        // wait is printed ("rescanned in", debug level) for the README's figure.
+        // wait is printed ("rescanned in", debug level) for the figure in docs/how-it-works.md.
         try (ChildJvm.Running app = client(jsonl, ",watch.paths=,late-loads.wait-ms=2000,log.level=debug")
                 .jvmArg("-Ddemo.load-delay-ms=2000")
                 .jvmArg("-Ddemo.await-go=load")

@@ -108,7 +108,7 @@ class TomcatOpenSslIT {
             }
         }
 
-        // for the README: the agent's lines (the summary's identity figures) and the events
+        // for docs/: the agent's lines (the summary's identity figures) and the events
         Files.readAllLines(err).stream().filter(l -> l.startsWith("[btf-agent]"))
                 .map(l -> l.length() > 600 ? l.substring(0, 600) + "..." : l).forEach(System.out::println);
         List<Event> events = CapturedEvents.read(jsonl);
