@@ -94,6 +94,19 @@ final class Container implements AutoCloseable {
         return new Container(name, ChildProcess.start(cmd, env(), stdin));
     }
 
+    /**
+     * Whether this test runs chrooted (the fresh-machine check runs the build in a chroot): the
+     * kernel then refuses it new user namespaces, and the host's view of a container's files
+     * through /proc differs from a real host's.
+     */
+    static boolean chrooted() {
+        try {
+            return !Files.isSameFile(Path.of("/"), Path.of("/proc/1/root"));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** {@code java [jvmArgs] -cp CLASSPATH_INSIDE main args}, the JVM command line inside. */
     static List<String> java(List<String> jvmArgs, String main, String... args) {
         List<String> c = new ArrayList<>(List.of(JAVA));
