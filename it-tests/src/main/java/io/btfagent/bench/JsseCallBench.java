@@ -10,8 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.SecureRandom;
-import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -23,8 +21,6 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509TrustManager;
 
 /**
  * The benchmark's JSSE rows: what the agent adds to the JDK's own TLS calls. One JVM per
@@ -65,7 +61,7 @@ public final class JsseCallBench {
 
     static void child(int blocks, int iterations, long waitMs) throws Exception {
         SSLContext server = TlsEchoServer.contextForTests();
-        SSLContext client = trustAll();
+        SSLContext client = io.btfagent.demo.TrustAll.jsseContext();
         SSLEngine ce = client.createSSLEngine("127.0.0.1", 1);
         ce.setUseClientMode(true);
         SSLEngine se = server.createSSLEngine();
@@ -194,25 +190,6 @@ public final class JsseCallBench {
         while ((t = e.getDelegatedTask()) != null) {
             t.run();
         }
-    }
-
-    private static SSLContext trustAll() throws Exception {
-        SSLContext c = SSLContext.getInstance("TLS");
-        c.init(null, new TrustManager[] {new X509TrustManager() {
-            @Override
-            public void checkClientTrusted(X509Certificate[] chain, String authType) {
-            }
-
-            @Override
-            public void checkServerTrusted(X509Certificate[] chain, String authType) {
-            }
-
-            @Override
-            public X509Certificate[] getAcceptedIssuers() {
-                return new X509Certificate[0];
-            }
-        }}, new SecureRandom());
-        return c;
     }
 
     // ---- the comparison ----

@@ -7,14 +7,10 @@ import java.net.URL;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.security.SecureRandom;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.Arrays;
 import javax.net.ssl.HttpsURLConnection;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509TrustManager;
 
 /**
  * HTTPS requests made entirely with the JDK's own TLS (JSSE) to a {@link TlsEchoServer} in
@@ -37,8 +33,7 @@ public final class JsseClients {
         String mode = args[0];
         String path = args[1];
         int requests = args.length > 2 ? Integer.parseInt(args[2]) : 1;
-        SSLContext trustAll = SSLContext.getInstance("TLS");
-        trustAll.init(null, new TrustManager[] {new TrustAll()}, new SecureRandom());
+        SSLContext trustAll = TrustAll.jsseContext();
         boolean ok = true;
         try (TlsEchoServer server = new TlsEchoServer().start()) {
             System.out.println("server-port " + server.port());
@@ -75,21 +70,5 @@ public final class JsseClients {
         System.out.println("body-ok " + ok);
         System.out.flush();
         System.exit(ok ? 0 : 1);
-    }
-
-    /** Trusts any certificate: only for talking to the throw-away server above. */
-    private static final class TrustAll implements X509TrustManager {
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) {
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) {
-        }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-            return new X509Certificate[0];
-        }
     }
 }

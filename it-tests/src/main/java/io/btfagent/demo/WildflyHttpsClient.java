@@ -6,12 +6,10 @@ import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.security.cert.X509Certificate;
 import java.util.HexFormat;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509TrustManager;
 import org.wildfly.openssl.OpenSSLProvider;
 
 /**
@@ -170,22 +168,6 @@ public final class WildflyHttpsClient {
             // LinkageError: wildfly-openssl reports a missing or unusable libssl this way.
             System.err.println(failure("WildflyHttpsClient", e));
             System.exit(1);
-        }
-    }
-
-    /** Accepts any server certificate; the demo server's certificate is self-signed. */
-    private static final class TrustAll implements X509TrustManager {
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) {
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) {
-        }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-            return new X509Certificate[0];
         }
     }
 }
