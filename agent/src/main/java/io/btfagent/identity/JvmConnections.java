@@ -1,17 +1,13 @@
 package io.btfagent.identity;
 
+import io.btfagent.event.OsThreads;
 import io.btfagent.bootstrap.ConnectionBridge;
 import io.btfagent.event.ThreadNames;
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.net.Socket;
 import java.net.SocketAddress;
 import java.nio.channels.SocketChannel;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
 import java.util.WeakHashMap;
@@ -32,7 +28,6 @@ final class JvmConnections implements ConnectionBridge.Listener {
     static final String TOMCAT = "Tomcat OpenSSL";
     static final String NETTY = "netty";
 
-    private static final MethodHandle IS_VIRTUAL = isVirtualHandle();
 
     private final PeerMap peers;
     private final BiConsumer<String, String> failure;
@@ -79,10 +74,10 @@ final class JvmConnections implements ConnectionBridge.Listener {
         }
         registeredName.set(name);
         // a virtual thread runs on a carrier whose OS thread others share: its name would be wrong
-        if (isVirtual(t)) {
+        if (OsThreads.isVirtual(t)) {
             return;
         }
-        int tid = currentTid();
+        int tid = OsThreads.currentTid();
         if (tid > 0) {
             ThreadNames.register(tid, name);
             threads.incrementAndGet();
@@ -388,33 +383,6 @@ final class JvmConnections implements ConnectionBridge.Listener {
                 }
             }
             throw new IllegalStateException(c.getName() + " has no method '" + name + "()'");
-        }
-    }
-
-    /** This thread's OS id, from the link /proc/thread-self (-> {@code <pid>/task/<tid>}); -1 if unreadable. */
-    static int currentTid() {
-        try {
-            String link = Files.readSymbolicLink(Path.of("/proc/thread-self")).toString();
-            return Integer.parseInt(link.substring(link.lastIndexOf('/') + 1));
-        } catch (Exception e) {
-            return -1;
-        }
-    }
-
-    private static boolean isVirtual(Thread t) {
-        try {
-            return IS_VIRTUAL != null && (boolean) IS_VIRTUAL.invoke(t);
-        } catch (Throwable e) {
-            return false;
-        }
-    }
-
-    /** Thread.isVirtual() from JDK 21; null before. */
-    private static MethodHandle isVirtualHandle() {
-        try {
-            return MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual", MethodType.methodType(boolean.class));
-        } catch (ReflectiveOperationException e) {
-            return null;
         }
     }
 }

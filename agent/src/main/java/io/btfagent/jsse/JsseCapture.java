@@ -1,15 +1,11 @@
 package io.btfagent.jsse;
 
+import io.btfagent.event.OsThreads;
 import io.btfagent.bootstrap.JsseBridge;
 import io.btfagent.event.EventView;
 import io.btfagent.event.RecordDecoder;
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
@@ -32,7 +28,6 @@ public final class JsseCapture implements JsseBridge.Listener {
     static final String WRITE = "SSLSocket.write";
     static final String READ = "SSLSocket.read";
 
-    private static final MethodHandle IS_VIRTUAL = isVirtualHandle();
     /** mark(): the buffers' positions are in the thread's marks array. */
     private static final long MARKS_IN_THREAD = -2;
 
@@ -186,11 +181,11 @@ public final class JsseCapture implements JsseBridge.Listener {
         Thread th = Thread.currentThread();
         String name = th.getName();
         int tid;
-        if (isVirtual(th)) {
-            tid = currentTid(); // its carrier, now
+        if (OsThreads.isVirtual(th)) {
+            tid = OsThreads.currentTid(); // its carrier, now
         } else {
             if (t.name == null) {
-                t.tid = currentTid();
+                t.tid = OsThreads.currentTid();
             }
             tid = t.tid;
         }
@@ -266,34 +261,6 @@ public final class JsseCapture implements JsseBridge.Listener {
         public String json() {
             return "{\"calls\":" + calls + ",\"bytes\":" + bytes + ",\"events\":" + events + ",\"calls_truncated\":"
                     + callsTruncated + ",\"bytes_truncated\":" + bytesTruncated + ",\"conns\":" + conns + "}";
-        }
-    }
-
-    /** This thread's OS id, from the link /proc/thread-self (-> {@code <pid>/task/<tid>}); -1 if unreadable. */
-    private static int currentTid() {
-        try {
-            String link = Files.readSymbolicLink(Path.of("/proc/thread-self")).toString();
-            return Integer.parseInt(link.substring(link.lastIndexOf('/') + 1));
-        } catch (Exception e) {
-            return -1;
-        }
-    }
-
-    private static boolean isVirtual(Thread t) {
-        try {
-            return IS_VIRTUAL != null && (boolean) IS_VIRTUAL.invoke(t);
-        } catch (Throwable e) {
-            return false;
-        }
-    }
-
-    /** Thread.isVirtual() from JDK 21; null before. */
-    private static MethodHandle isVirtualHandle() {
-        try {
-            return MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual",
-                    MethodType.methodType(boolean.class));
-        } catch (ReflectiveOperationException e) {
-            return null;
         }
     }
 }

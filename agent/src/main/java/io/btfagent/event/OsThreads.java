@@ -1,0 +1,48 @@
+package io.btfagent.event;
+
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The OS side of Java threads, as events name them: the current thread's OS id (the
+ * {@code tid} of its records, in the JVM's own pid namespace) and whether a thread is virtual
+ * (its OS thread is only its carrier of the moment).
+ */
+public final class OsThreads {
+    /** Thread.isVirtual() from JDK 21; null before. */
+    private static final MethodHandle IS_VIRTUAL = isVirtualHandle();
+
+    private OsThreads() {
+    }
+
+    /** This thread's OS id, from the link /proc/thread-self (-> {@code <pid>/task/<tid>}); -1 if unreadable. */
+    public static int currentTid() {
+        try {
+            String link = Files.readSymbolicLink(Path.of("/proc/thread-self")).toString();
+            return Integer.parseInt(link.substring(link.lastIndexOf('/') + 1));
+        } catch (Exception e) {
+            return -1;
+        }
+    }
+
+    /** Whether {@code t} is a virtual thread (never before JDK 21). */
+    public static boolean isVirtual(Thread t) {
+        try {
+            return IS_VIRTUAL != null && (boolean) IS_VIRTUAL.invoke(t);
+        } catch (Throwable e) {
+            return false;
+        }
+    }
+
+    private static MethodHandle isVirtualHandle() {
+        try {
+            return MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual",
+                    MethodType.methodType(boolean.class));
+        } catch (ReflectiveOperationException e) {
+            return null;
+        }
+    }
+}
