@@ -34,7 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Privileged
 class AttachNettyIT {
-    private static final String SERVER = "io.btfagent.netty.NettyHttpsServer";
+    static final String SERVER = "io.btfagent.netty.NettyHttpsServer";
     private static final Path JAR = ChildJvm.AGENT_JAR;
 
     @TempDir

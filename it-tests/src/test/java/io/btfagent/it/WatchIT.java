@@ -109,6 +109,36 @@ class WatchIT extends AgainstEchoServer {
     }
 
     /**
+     * A netty server on netty-tcnative's BoringSSL (its library extracted and deleted by netty):
+     * watch attaches, shows a curl POST's request and the server's answer as text with the
+     * server's role, and detaches.
+     */
+    @Test
+    void watchShowsANettyServersExchange() throws Exception {
+        Path[] cert = NettyStack.selfSignedCertificate(tmp);
+        try (ChildJvm.Running server = new ChildJvm().classpath(NettyStack.nettyClasspath(NettyStack.NETTY_LIB,
+                NettyStack.TCNATIVE_VERSION)).jvmArg("-Djava.io.tmpdir=" + tmp)
+                .start(AttachNettyIT.SERVER, List.of(cert[0].toString(), cert[1].toString()))) {
+            int port = Integer.parseInt(server.awaitPrinted("port", 60));
+            try (ChildProcess w = watch(server.pid(), "port=" + port)) {
+                NettyStack.CurlResult c = NettyStack.finishCurl(NettyStack.startCurlPost(port, "watched body",
+                        tmp.resolve("curl")), tmp.resolve("curl"));
+                w.awaitStdout(s -> s.contains("watched body") && s.contains("SSL_write egress"),
+                        ChildProcess.deadline(60), "the exchange", 50);
+                interrupt(w);
+                String out = w.stdout();
+                assertTrue(Pattern.compile("(?m)^\\d\\d:\\d\\d:\\d\\d\\.\\d{6}  \\S+  conn \\d+ server  127\\.0\\.0\\.1:" + port
+                        + " ← 127\\.0\\.0\\.1:" + c.localPort() + "  boringssl( \\S+)? SSL_read ingress  \\d+ B$").matcher(out).find(),
+                        out);
+                assertTrue(out.contains("\n  POST "), out);
+                assertTrue(out.contains("\n  watched body"), out);
+                assertTrue(w.stderr().contains("btf-agent detached from pid " + server.pid()), w.stderr());
+            }
+            assertEquals(Set.of(), AttachIT.agentObjects(server.pid()), "the watch's agent is gone");
+        }
+    }
+
+    /**
      * A terminal that reads nothing (the command's stdout a pipe nobody reads, its queue 8 events):
      * the application's requests take no longer than without the watch, and the events that did not
      * fit are counted as dropped in the watch's own stream.
