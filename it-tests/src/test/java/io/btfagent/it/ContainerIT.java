@@ -13,6 +13,8 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
@@ -200,6 +202,33 @@ class ContainerIT extends AgainstEchoServer {
         Run r = demo(with(CAPS, List.of("--network", "none", "--security-opt", "seccomp=" + profile)),
                 "sinks=jsonl,sink.jsonl.path=" + Container.OUT_INSIDE + "/events.jsonl");
         assertDemoCaptured(r, out.resolve("events.jsonl"));
+    }
+
+    /** watch from the host on a JVM in a container: attached, the exchange shown, detached on SIGINT. */
+    @Test
+    void watchFromTheHostShowsAContainersTraffic() throws Exception {
+        List<String> options = with(CAPS, NO_SECCOMP, List.of("--network", "host"));
+        try (Container c = Container.start(options, out, Container.java(WILDFLY,
+                "io.btfagent.demo.WildflyOnDemandClient", HOST, String.valueOf(server.port()), "/"), true)) {
+            ChildProcess p = c.podman();
+            p.awaitStdout(s -> s.contains("ready"), ChildProcess.deadline(120), "ready", 50);
+            long pid = c.hostPid();
+            try (ChildProcess w = ChildProcess.start(List.of(ChildJvm.JAVA, "-jar",
+                    ChildJvm.AGENT_JAR.toAbsolutePath().toString(), "watch", String.valueOf(pid)), Map.of(), false)) {
+                w.awaitStderr(s -> s.contains("; Ctrl-C ends"), null, ChildProcess.deadline(120), "watching", 50);
+                c.sendLine();
+                p.awaitStdout(s -> s.contains("done 1 "), ChildProcess.deadline(60), "done 1", 50);
+                w.awaitStdout(s -> s.contains("hello from btf-agent demo"), ChildProcess.deadline(60), "the response",
+                        50);
+                new ProcessBuilder("kill", "-INT", String.valueOf(w.pid())).start().waitFor(10, TimeUnit.SECONDS);
+                w.awaitExit(ChildProcess.deadline(60));
+                assertTrue(w.stdout().contains("\n  GET / HTTP/1.1\n"), w.stdout());
+                assertTrue(w.stdout().contains("openssl 3.5.9 SSL_write egress"), w.stdout());
+                assertTrue(w.stderr().contains("btf-agent detached from pid " + pid), w.stderr());
+            }
+            p.closeStdin();
+            assertEquals(0, c.awaitExit(60), p.stderr());
+        }
     }
 
     /** doctor inside a container under podman's default seccomp profile tries one bpf() call and names the filter. */
