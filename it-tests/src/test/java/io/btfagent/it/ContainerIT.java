@@ -88,7 +88,10 @@ class ContainerIT extends AgainstEchoServer {
         return warnings.get(0);
     }
 
-    /** The demo's six calls, exactly, with identity as the JVM in the container sees it. */
+    /**
+     * The demo's six calls through OpenSSL (the client) and the six of its JSSE server, exactly,
+     * with identity as the JVM in the container sees it.
+     */
     private void assertDemoCaptured(Run r, Path jsonl) throws Exception {
         assertEquals(0, r.exit(), r.stderr());
         assertTrue(r.stdout().contains("demo ok"), r.stdout());
@@ -96,18 +99,27 @@ class ContainerIT extends AgainstEchoServer {
         assertTrue(m.find(), r.stdout());
         int port = Integer.parseInt(m.group(1));
         List<Event> events = CapturedEvents.read(jsonl);
-        assertEquals(6, events.size(), "the demo's three requests and responses: " + r.stderr());
-        List<Event> first = events.stream().filter(e -> e.num("conn") == events.get(0).num("conn")).toList();
+        List<Event> client = events.stream().filter(e -> "openssl".equals(e.str("lib"))).toList();
+        List<Event> server = events.stream().filter(e -> "jsse".equals(e.str("lib"))).toList();
+        assertEquals(6, client.size(), "the demo's three requests and responses: " + r.stderr());
+        assertEquals(6, server.size(), "the JSSE server's side of them: " + r.stderr());
+        assertEquals(12, events.size(), r.stderr());
+        List<Event> first = client.stream().filter(e -> e.num("conn") == client.get(0).num("conn")).toList();
         assertArrayEquals(WildflyHttpsClient.request("127.0.0.1", port, "/"), CapturedEvents.stream(first, true));
         assertArrayEquals(TlsEchoServer.responseFor("/"), CapturedEvents.stream(first, false));
         for (Event e : events) {
             // the JVM is the container's first process: pid 1 in its own pid namespace
             assertEquals(1, e.num("pid"), e.fields().toString());
+        }
+        for (Event e : client) {
             assertEquals("main", e.str("thread"), e.fields().toString() + "\n" + r.stderr());
-            assertEquals("openssl", e.str("lib"));
             assertEquals("3.5.9", e.str("libVersion"));
             assertEquals("client", e.str("role"));
             assertEquals("127.0.0.1:" + port, e.str("remote"));
+        }
+        for (Event e : server) {
+            assertEquals("server", e.str("role"), e.fields().toString());
+            assertEquals("127.0.0.1:" + port, e.str("local"));
         }
         assertTrue(r.agentLines().stream().noneMatch(l -> l.contains(" WARN ")), String.join("\n", r.agentLines()));
     }
