@@ -261,8 +261,11 @@ class KafkaSinkIT extends AgainstEchoServer {
         AgentStats s = AgentStats.of(r);
         assertDeliveredAndFailed(s, delivered, lost);
         assertEquals(s.sink("jsonl", "delivered_bytes"), bytes(lines));
-        // expired by the producer, or held unsent (no metadata) that long
-        assertEquals(4, timedOut(s) + unsent(s), s.toString());
+        // expired by the producer, or held unsent (no metadata) that long; on a busy machine one can
+        // also expire still queued, before the sink took it, which the dispatcher fails (its
+        // count is in failed, exact above, not among the sink's reasons)
+        long reasons = timedOut(s) + unsent(s);
+        assertTrue(reasons >= 1 && reasons <= 4, s.toString());
         assertOneFaultTwoLines(r);
         String end = kafkaWarnings(r).stream().filter(l -> l.contains("writes again after ")).findFirst().orElseThrow();
         assertTrue(end.contains(", dropped 0 events (0 bytes) (queue full), failed 4 events (" + bytes(lost)
