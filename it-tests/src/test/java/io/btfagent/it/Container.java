@@ -100,8 +100,16 @@ final class Container implements AutoCloseable {
      * through /proc differs from a real host's.
      */
     static boolean chrooted() {
+        // the mount this root is: none at "/" when the root is a plain directory, or one whose
+        // own root (field 4) is a directory of its file system when that was bound onto itself
         try {
-            return !Files.isSameFile(Path.of("/"), Path.of("/proc/1/root"));
+            for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+                String[] f = line.split(" ");
+                if (f.length > 4 && f[4].equals("/")) {
+                    return !f[3].equals("/");
+                }
+            }
+            return true;
         } catch (IOException e) {
             return false;
         }
