@@ -25,8 +25,13 @@ class HostileInputsIT extends AgainstEchoServer {
     private static final String CLIENT = "io.btfagent.demo.WildflyHttpsClient";
     private static final List<String> TIME = List.of("/usr/bin/time", "-f", "btf-it-time maxrss_kb=%M elapsed_s=%e");
     private static final Pattern TIMED = Pattern.compile("btf-it-time maxrss_kb=(\\d+) elapsed_s=([0-9.]+)");
-    /** What a bad path may add to a run with the same agent and a good one (the machine is shared: generous). */
-    private static final double SLACK_SECONDS = 4.0;
+    /**
+     * What a bad path may add to a run with the same agent and a good one. A stall (a FIFO read
+     * that never returns, a device read to the end) would hold the JVM until the test's deadline;
+     * on a shared, loaded machine two honest runs differ by several seconds, so the bound is
+     * that of a stall, not of a benchmark (the README's figures come from quiet runs).
+     */
+    private static final double SLACK_SECONDS = 20.0;
     private static final long SLACK_KB = 48 * 1024;
 
     private List<String> args() {
