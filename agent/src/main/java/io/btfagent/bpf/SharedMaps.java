@@ -11,12 +11,14 @@ public final class SharedMaps {
     private final BpfMap conns;
     private final BpfMap connSeq;
     private final BpfMap peers;
+    private final BpfMap connClaims;
 
-    private SharedMaps(RingBuffer ring, BpfMap conns, BpfMap connSeq, BpfMap peers) {
+    private SharedMaps(RingBuffer ring, BpfMap conns, BpfMap connSeq, BpfMap peers, BpfMap connClaims) {
         this.ring = ring;
         this.conns = conns;
         this.connSeq = connSeq;
         this.peers = peers;
+        this.connClaims = connClaims;
     }
 
     /** Creates the maps and makes every instance of {@code object} loaded from now on use them. */
@@ -26,8 +28,11 @@ public final class SharedMaps {
         BpfMap connSeq = BpfMap.create(BpfMap.BPF_MAP_TYPE_ARRAY, "conn_seq", 4, 8, 1);
         BpfMap peers = BpfMap.create(BpfMap.BPF_MAP_TYPE_LRU_HASH, "peers", 8, object.peerLayout().size(),
                 CaptureObject.CONN_ENTRIES);
-        object.useConnMaps(new CaptureObject.ConnMaps(conns.fd(), connSeq.fd(), peers.fd()));
-        return new SharedMaps(ring, conns, connSeq, peers);
+        // conn ids taken on kernels without fetching atomics (see ssl_capture.bpf.c)
+        BpfMap connClaims = BpfMap.create(BpfMap.BPF_MAP_TYPE_LRU_HASH, "conn_claims", 8, 1,
+                CaptureObject.CONN_ENTRIES);
+        object.useConnMaps(new CaptureObject.ConnMaps(conns.fd(), connSeq.fd(), peers.fd(), connClaims.fd()));
+        return new SharedMaps(ring, conns, connSeq, peers, connClaims);
     }
 
     public RingBuffer ring() {
@@ -45,5 +50,6 @@ public final class SharedMaps {
         conns.close();
         connSeq.close();
         peers.close();
+        connClaims.close();
     }
 }

@@ -37,6 +37,7 @@ public final class ConfigKeys {
             ConfigKey.words("late-loads", "java,linker", "java", "linker").unlisted(),
             ConfigKey.number("late-loads.wait-ms", 200, 0, 10_000).unlisted(),
             ConfigKey.text("kernel.btf", "/sys/kernel/btf/vmlinux"),
+            ConfigKey.words("kernel.assume-missing", null, "attach-cookie", "bpf-loop", "fetch-atomics").unlisted(),
             ConfigKey.word("log.level", "info", "error", "warn", "info", "debug", "trace"),
             ConfigKey.words("libraries", null, "openssl", "gnutls", "boringssl"),
             ConfigKey.text("btf.path", null),
