@@ -27,8 +27,10 @@
 # env: BTF_AGENT_CACHE  cache root (default ~/.cache/btf-agent)
 #      BTF_MATRIX_OUT   where results go
 #      BTF_MATRIX_BOOT_TIMEOUT  seconds one boot may take (default 400)
+#      BTF_MATRIX_LOG_LEVEL     the agent's log.level in the guest (default info)
 set -Eeuo pipefail
 die() { echo "kernel-matrix: $*" >&2; exit 1; }
+trap 'echo "kernel-matrix: failed at line $LINENO" >&2; exit 1' ERR
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=../../native-targets/bin/tools.sh
@@ -64,16 +66,17 @@ done
 # --- the root: bookworm, JDK 17, OpenSSL 3.0, GnuTLS 3.7, initramfs-tools -------------
 rootdir=$cache/bookworm-root
 bash "$here/make-root.sh" bookworm "$rootdir" >/dev/null
-if [ ! -x "$rootdir/sbin/matrix-init" ]; then
+mkdir -p "$rootdir/art"   # the root is mounted read-only in the guest
+if ! grep -q 'matrix-init v2' "$rootdir/sbin/matrix-init" 2>/dev/null; then
     # The guest's init: mounts what the capture needs, runs the build's script from the
     # second disk, powers off (the kernel's sysrq, no init system needed).
     cat >"$rootdir/sbin/matrix-init" <<'INIT'
 #!/bin/sh
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
+# matrix-init v2
+mountpoint -q /proc || mount -t proc proc /proc
+mountpoint -q /sys || mount -t sysfs sys /sys
+mountpoint -q /dev || mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
-mkdir -p /art
 mount /dev/vdb /art && sh /art/run.sh >/dev/console 2>&1
 echo "matrix: end"
 umount /art
@@ -98,18 +101,21 @@ fi
 btf_apt_env bullseye bullseye-security bookworm bookworm-security trixie trixie-security sid experimental \
     >/dev/null
 
+# The Depends line of package version $1 (pkg=ver), reading all of apt-cache's output (no SIGPIPE).
+depends_of() { apt-cache show "$1" | awk '/^Depends:/ && !d { d = $0 } END { print d }'; }
+
 # Sets kdir for suite $1: vmlinuz and initrd.img of the newest linux-image-amd64 there.
 kernel_of() {
     local suite=$1 ver pkg deps d
     ver=$(apt-cache madison linux-image-amd64 | awk -v s="$suite" '$6 ~ "^"s"(-security)?/" {print $3}' \
         | sort -V | tail -n 1)
     [ -n "$ver" ] || die "no linux-image-amd64 in $suite"
-    pkg=$(apt-cache show "linux-image-amd64=$ver" | grep -m1 '^Depends' | grep -o 'linux-image-[^ ,]*' | head -n 1)
+    pkg=$(depends_of "linux-image-amd64=$ver" | grep -o 'linux-image-[^ ,]*' | head -n 1)
     kdir=$cache/$pkg-$ver
     [ -f "$kdir/initrd.img" ] && return 0
     echo "kernel-matrix: fetching $pkg $ver ($suite)" >&2
     # since 7.x the image package is a meta package of linux-binary-* and linux-modules-*
-    deps=$(apt-cache show "$pkg=$ver" | grep -m1 '^Depends' | grep -o 'linux-\(binary\|modules\)-[^ ,]*' || true)
+    deps=$(depends_of "$pkg=$ver" | grep -o 'linux-\(binary\|modules\)-[^ ,]*' || true)
     d=$(mktemp -d "$cache/unpack.XXXXXX")
     (cd "$cache/debs" && for p in "$pkg" $deps; do
         ls "${p}_"*.deb >/dev/null 2>&1 || apt-get download -q "$p=$ver" >&2
@@ -121,7 +127,10 @@ kernel_of() {
     vmlinuz=$(ls "$d"/boot/vmlinuz-* | head -n 1)
     release=${vmlinuz##*/vmlinuz-}
     local moddir
-    moddir=$(ls -d "$d"/usr/lib/modules/"$release" "$d"/lib/modules/"$release" 2>/dev/null | head -n 1)
+    moddir=
+    for m in "$d/usr/lib/modules/$release" "$d/lib/modules/$release"; do
+        [ -d "$m" ] && moddir=$m && break
+    done
     [ -n "$moddir" ] || die "no modules for $release in $pkg"
     # The initrd: only what mounts the root (virtio disk, ext4), made by the root's own
     # initramfs-tools against this kernel's modules, put there for the time it takes.
@@ -162,14 +171,15 @@ set -u
 ip link set lo up
 echo "matrix: kernel $(uname -r)"
 cd /tmp
-/usr/lib/jvm/java-17-openjdk-amd64/bin/java \
-    -javaagent:/art/btf-agent.jar=sinks=jsonl,sink.jsonl.path=/art/out/events.jsonl,watch.paths=,late-loads.wait-ms=10000 \
+/usr/lib/jvm/java-17-openjdk-amd64/bin/java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+    -javaagent:/art/btf-agent.jar=sinks=jsonl,sink.jsonl.path=/art/out/events.jsonl,watch.paths=,late-loads.wait-ms=10000,log.level=${MATRIX_LOG_LEVEL:-info} \
     -Dorg.wildfly.openssl.path=/usr/lib/x86_64-linux-gnu \
     -cp /art/classes:/art/wildfly-openssl.jar:/art/jna.jar \
     io.btfagent.demo.KernelMatrixGuest /usr/lib/x86_64-linux-gnu/libgnutls.so.30
 echo "matrix: java exit $?"
 sync
 RUN
+sed -i "1i MATRIX_LOG_LEVEL=${BTF_MATRIX_LOG_LEVEL:-info}" "$art/files/run.sh"
 
 rows=()
 failed=0
@@ -203,10 +213,11 @@ for suite in "${suites[@]}"; do
     touch "$out/events.jsonl"
     tr -d '\r' <"$out/console.log" >"$out/console.txt"
     c=$out/console.txt
-    port=$(sed -n 's/^matrix: port //p' "$c" | head -n 1)
-    mode=$(grep -o 'lacks [^:]*' "$c" | head -n 1 | sed 's/^lacks //')
+    port=$(sed -n 's/^matrix: port //p' "$c" | head -n 1 || true)
+    mode=$(grep -o 'lacks [^:]*' "$c" | head -n 1 | sed 's/^lacks //' || true)
     [ -n "$mode" ] || mode="-"
-    if grep -q 'uprobe_multi\|uprobe.multi' <(grep 'hooked ' "$c"); then attach=multi; else attach=single; fi
+    attach=single
+    awk '/INFO  hooked / && /multi/ { f = 1 } END { exit !f }' "$c" && attach=multi
     ossl=$(grep -c '"lib":"openssl"' "$out/events.jsonl" || true)
     gtls=$(grep -c '"lib":"gnutls"' "$out/events.jsonl" || true)
     ident=$(grep -c "\"remote\":\"127.0.0.1:$port\"" "$out/events.jsonl" || true)

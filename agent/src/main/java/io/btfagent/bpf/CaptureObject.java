@@ -313,12 +313,16 @@ public final class CaptureObject {
                 if (f.attachCookie()) {
                     attachSites(obj, ENTRY_PROGRAM, pid, path, sites.entries(), false, multi);
                 } else {
+                    // the program knows its function; libbpf refuses a cookie the kernel cannot keep
                     for (Site site : sites.entries()) {
-                        attachSites(obj, entryProgram(site.cookie()), pid, path, List.of(site), false, false);
+                        attachSites(obj, entryProgram(site.cookie()), pid, path, withoutCookies(List.of(site)), false,
+                                false);
                     }
                 }
-                attachSites(obj, exitProgram, pid, path, sites.returns(), true, multi);
-                attachSites(obj, exitProgram, pid, path, sites.exits(), false, multi);
+                List<Site> returns = f.attachCookie() ? sites.returns() : withoutCookies(sites.returns());
+                List<Site> exits = f.attachCookie() ? sites.exits() : withoutCookies(sites.exits());
+                attachSites(obj, exitProgram, pid, path, returns, true, multi);
+                attachSites(obj, exitProgram, pid, path, exits, false, multi);
             } else if (multi) {
                 obj.attachUprobeMulti(ENTRY_PROGRAM, pid, path, functions, fileOffsets, cookies, false);
                 obj.attachUprobeMulti(exitProgram, pid, path, functions, fileOffsets, cookies, true);
@@ -332,9 +336,10 @@ public final class CaptureObject {
                 for (int i = 0; i < cookies.length; i++) {
                     String fn = fileOffsets == null ? functions.get(i) : null;
                     long at = fileOffsets == null ? 0 : fileOffsets[i];
+                    long cookie = f.attachCookie() ? cookies[i] : 0; // see withoutCookies
                     obj.attachUprobe(f.attachCookie() ? ENTRY_PROGRAM : entryProgram(cookies[i]), pid, path, fn, at,
-                            false, cookies[i]);
-                    obj.attachUprobe(exitProgram, pid, path, fn, at, true, cookies[i]);
+                            false, cookie);
+                    obj.attachUprobe(exitProgram, pid, path, fn, at, true, cookie);
                 }
             }
             return obj;
@@ -421,6 +426,18 @@ public final class CaptureObject {
             return EXIT_CLAIM;
         }
         return f.bpfLoop() ? EXIT_LOOP : EXIT_BOUNDED;
+    }
+
+    /**
+     * {@code sites} with cookie 0: libbpf refuses to attach with any other where the kernel has
+     * no attach cookies (the exit program reads the one its entry program stored).
+     */
+    private static List<Site> withoutCookies(List<Site> sites) {
+        List<Site> out = new java.util.ArrayList<>(sites.size());
+        for (Site s : sites) {
+            out.add(new Site(s.fileOffset(), 0, s.function()));
+        }
+        return out;
     }
 
     /** The entry program of the function in {@code cookie}'s low byte, for kernels without attach cookies. */
