@@ -114,8 +114,9 @@ kernel_of() {
     kdir=$cache/$pkg-$ver
     [ -f "$kdir/initrd.img" ] && return 0
     echo "kernel-matrix: fetching $pkg $ver ($suite)" >&2
-    # since 7.x the image package is a meta package of linux-binary-* and linux-modules-*
-    deps=$(depends_of "$pkg=$ver" | grep -o 'linux-\(binary\|modules\)-[^ ,]*' || true)
+    # since 7.x the image package is a meta package of linux-binary-*, linux-modules-* and
+    # linux-base-*, and the kernel image lives in /usr/lib/modules/<release>/vmlinuz
+    deps=$(depends_of "$pkg=$ver" | grep -o 'linux-\(binary\|modules\|base\)-[^ ,]*' || true)
     d=$(mktemp -d "$cache/unpack.XXXXXX")
     (cd "$cache/debs" && for p in "$pkg" $deps; do
         ls "${p}_"*.deb >/dev/null 2>&1 || apt-get download -q "$p=$ver" >&2
@@ -124,20 +125,23 @@ kernel_of() {
         dpkg-deb -x "$(ls "$cache/debs/${p}_"*.deb | sort -V | tail -n 1)" "$d"
     done
     local release vmlinuz
-    vmlinuz=$(ls "$d"/boot/vmlinuz-* | head -n 1)
-    release=${vmlinuz##*/vmlinuz-}
-    local moddir
-    moddir=
-    for m in "$d/usr/lib/modules/$release" "$d/lib/modules/$release"; do
-        [ -d "$m" ] && moddir=$m && break
+    local moddir=
+    for m in "$d"/usr/lib/modules/* "$d"/lib/modules/*; do
+        [ -d "$m/kernel" ] && moddir=$m && break
     done
-    [ -n "$moddir" ] || die "no modules for $release in $pkg"
+    [ -n "$moddir" ] || die "no modules in $pkg"
+    release=${moddir##*/}
+    vmlinuz=$d/boot/vmlinuz-$release
+    [ -f "$vmlinuz" ] || vmlinuz=$moddir/vmlinuz
+    [ -f "$vmlinuz" ] || die "no vmlinuz for $release in $pkg"
     # The initrd: only what mounts the root (virtio disk, ext4), made by the root's own
     # initramfs-tools against this kernel's modules, put there for the time it takes.
     rm -rf "$rootdir/usr/lib/modules/$release"
     mkdir -p "$rootdir/usr/lib/modules"
     cp -a "$moddir" "$rootdir/usr/lib/modules/$release"
-    cp "$d/boot/config-$release" "$rootdir/boot/" 2>/dev/null || true
+    for c in "$d/boot/config-$release" "$moddir/config"; do
+        [ -f "$c" ] && cp "$c" "$rootdir/boot/config-$release" && break
+    done
     mkdir -p "$rootdir/etc/initramfs-tools-matrix/scripts" "$rootdir/etc/initramfs-tools-matrix/hooks" \
         "$rootdir/etc/initramfs-tools-matrix/conf.d"
     printf 'MODULES=list\nBUSYBOX=auto\nCOMPRESS=gzip\n' >"$rootdir/etc/initramfs-tools-matrix/initramfs.conf"

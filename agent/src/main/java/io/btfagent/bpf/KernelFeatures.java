@@ -86,7 +86,7 @@ public record KernelFeatures(boolean attachCookie, boolean bpfLoop, boolean fetc
     }
 
     /** struct bpf_insn as a little-endian u64: code, dst_reg:4 | src_reg:4, off, imm. */
-    private static long insn(int code, int dst, int src, int off, int imm) {
+    static long insn(int code, int dst, int src, int off, int imm) {
         return (code & 0xffL) | (long) ((src << 4 | dst) & 0xff) << 8 | (off & 0xffffL) << 16
                 | ((long) imm & 0xffffffffL) << 32;
     }
