@@ -175,15 +175,18 @@ set -u
 ip link set lo up
 echo "matrix: kernel $(uname -r)"
 cd /tmp
+: >/tmp/agent.log
 /usr/lib/jvm/java-17-openjdk-amd64/bin/java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
     -javaagent:/art/btf-agent.jar=sinks=jsonl,sink.jsonl.path=/art/out/events.jsonl,watch.paths=,late-loads.wait-ms=10000,log.level=${MATRIX_LOG_LEVEL:-info} \
     -Dorg.wildfly.openssl.path=/usr/lib/x86_64-linux-gnu \
     -cp /art/classes:/art/wildfly-openssl.jar:/art/jna.jar \
-    io.btfagent.demo.KernelMatrixGuest /usr/lib/x86_64-linux-gnu/libgnutls.so.30
+    io.btfagent.demo.KernelMatrixGuest /usr/lib/x86_64-linux-gnu/libgnutls.so.30 /tmp/agent.log \
+    2> >(tee /tmp/agent.log >&2)
 echo "matrix: java exit $?"
 sync
 RUN
-sed -i "1i MATRIX_LOG_LEVEL=${BTF_MATRIX_LOG_LEVEL:-info}" "$art/files/run.sh"
+sed -i '1i [ -n "${BASH_VERSION:-}" ] || exec bash "$0"' "$art/files/run.sh"
+sed -i "2i MATRIX_LOG_LEVEL=${BTF_MATRIX_LOG_LEVEL:-info}" "$art/files/run.sh"
 
 rows=()
 failed=0
