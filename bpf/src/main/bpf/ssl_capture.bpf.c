@@ -9,6 +9,10 @@
  * GnuTLS build: struct offsets are CO-RE relocations resolved against the BTF
  * of the build the object is loaded for (the agent loads one instance per
  * build; every instance writes to the same ring).
+ *
+ * Kernels from 5.10 on: where the running kernel lacks bpf_get_attach_cookie, bpf_loop or
+ * fetching atomics, the agent loads the programs below that do without them (per-function
+ * entry programs, ssl_call_exit_bounded, ssl_call_exit_claim), which write the same records.
  */
 #include <linux/types.h>
 #include <linux/bpf.h>
