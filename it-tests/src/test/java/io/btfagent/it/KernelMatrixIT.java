@@ -74,7 +74,7 @@ class KernelMatrixIT {
             result.put(line.substring(0, eq), line.substring(eq + 1));
         }
         String kernel = result.get("release");
-        assertEquals("ok", result.get("result"), kernel + ": " + result);
+        assertTrue(result.get("result").startsWith("ok"), kernel + ": " + result);
         int port = Integer.parseInt(result.get("port"));
         List<Event> events = CapturedEvents.read(dir.resolve("events.jsonl"));
         List<Event> openssl = events.stream().filter(e -> "openssl".equals(e.str("lib"))).toList();
