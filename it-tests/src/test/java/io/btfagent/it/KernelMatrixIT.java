@@ -40,7 +40,7 @@ class KernelMatrixIT {
         String which = System.getProperty("it.kernel-matrix", "");
         org.junit.jupiter.api.Assumptions.assumeFalse(which.isEmpty() || which.equals("false"),
                 "the kernel matrix runs with -Dit.kernel-matrix=true (or a list of suites)");
-        List<String> suites = which.equals("true") ? List.of("bullseye", "bookworm", "trixie", "sid")
+        List<String> suites = which.equals("true") ? List.of("bullseye", "bookworm", "trixie", "sid", "experimental")
                 : List.of(which.split(","));
         Path out = Path.of("target", "kernel-matrix").toAbsolutePath();
         List<String> cmd = new ArrayList<>(List.of("bash", SuiteRoot.BIN.resolve("kernel-matrix.sh").toString()));
@@ -62,7 +62,9 @@ class KernelMatrixIT {
         assertFalse(p.exitValue() == 2, "qemu cannot run on this machine: the kernel matrix cannot prove anything:\n"
                 + printed);
         for (String suite : suites) {
-            check(out.resolve(suite));
+            if (!suite.equals("experimental") || Files.exists(out.resolve(suite).resolve("result"))) {
+                check(out.resolve(suite)); // experimental is left out while it has no kernel
+            }
         }
         assertEquals(0, p.exitValue(), printed);
     }
