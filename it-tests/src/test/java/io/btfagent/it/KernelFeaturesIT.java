@@ -60,4 +60,22 @@ class KernelFeaturesIT extends AgainstEchoServer {
             assertTrue(e.data().length <= 8192, "records of at most CAPTURE_CHUNK bytes");
         }
     }
+
+    /**
+     * A library that is there but cannot be hooked (a build no BTF describes, on disk only):
+     * the start-up line says that, and why, instead of that there was none.
+     */
+    @org.junit.jupiter.api.Test
+    void aLibraryFoundButNotHookedIsNamedInTheStartUpLine() throws Exception {
+        Path libs = tmp.resolve("unknown-build");
+        Path libssl = Libraries.unknownBuild(libs, "3.9." + WildflyCaptureIT.systemOpensslVersion().substring(4));
+        ChildJvm.Result r = new ChildJvm().agent("watch.paths=" + libs + ",libraries=openssl")
+                .runWhenReady("io.btfagent.demo.IdleApp", List.of(), 120, "idle", List.of(WildflyCaptureIT.READY));
+        assertEquals(0, r.exitCode(), r.stderr());
+        String agent = String.join("\n", r.agentLines());
+        String line = r.agentLines().stream().filter(l -> l.contains("no TLS library hooked: 1 found, none could be "
+                + "hooked (not hooking openssl 3.9.")).findFirst().orElseThrow(() -> new AssertionError(agent));
+        assertTrue(line.contains(" WARN ") && line.contains(libssl.getParent().toString()), line);
+        assertFalse(agent.contains("no hookable TLS library mapped"), agent);
+    }
 }
