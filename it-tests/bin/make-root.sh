@@ -2,7 +2,9 @@
 # A Debian root of one suite for running a library build whose glibc is newer
 # than the host's (trixie and later need glibc >= 2.38; Debian 12 has 2.36).
 #
-#   make-root.sh <suite> <dir>        suite: trixie or sid
+#   make-root.sh <suite> <dir>        suite: trixie or sid, or bookworm (the
+#                                     kernel matrix's root, which also has
+#                                     initramfs-tools and iproute2)
 #
 # The root is a debootstrap minbase of that suite with its JDK, openssl,
 # ca-certificates and the suite's libgnutls30t64 (so GnuTLS's dependencies are
@@ -21,12 +23,15 @@
 set -Eeuo pipefail
 
 die() { echo "make-root: $*" >&2; exit 1; }
-[ "$#" -eq 2 ] || die "usage: $0 <trixie|sid> <dir>"
+[ "$#" -eq 2 ] || die "usage: $0 <bookworm|trixie|sid> <dir>"
 suite=$1 dir=$2
+tls=libgnutls30t64,libssl3t64
 case "$suite" in
+    bookworm) jdk=openjdk-17-jre-headless java=/usr/lib/jvm/java-17-openjdk-amd64/bin/java
+              tls=libgnutls30,libssl3,initramfs-tools,iproute2 ;;
     trixie) jdk=openjdk-21-jre-headless java=/usr/lib/jvm/java-21-openjdk-amd64/bin/java ;;
     sid)    jdk=openjdk-25-jre-headless java=/usr/lib/jvm/java-25-openjdk-amd64/bin/java ;;
-    *) die "unsupported suite $suite (trixie, sid)" ;;
+    *) die "unsupported suite $suite (bookworm, trixie, sid)" ;;
 esac
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot)"
 # shellcheck source-path=SCRIPTDIR source=../../native-targets/bin/tools.sh
@@ -51,7 +56,7 @@ exec 8>"$roots/$suite.lock"
 flock 8
 
 if [ ! -f "$tarball" ]; then
-    include=$jdk,openssl,ca-certificates,libgnutls30t64,libssl3t64
+    include=$jdk,openssl,ca-certificates,$tls
     build=$(mktemp -d "$roots/$suite.build.XXXXXX")
     log=$roots/$suite.debootstrap.log
     trap 'rm -rf "$build"' EXIT

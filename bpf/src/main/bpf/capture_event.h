@@ -13,6 +13,11 @@
 
 /* Plaintext bytes carried by one record; a call's bytes span several records. */
 #define CAPTURE_CHUNK 8192
+/*
+ * Most records per call on kernels without bpf_loop (before 5.17), whose bounded loop the
+ * verifier walks once per iteration: capture.max-bytes is then at most this many chunks.
+ */
+#define CAPTURE_BOUNDED_CHUNKS 64
 
 /* Low byte of the attach cookie: which function a probe sits on. */
 enum capture_func {

@@ -9,6 +9,10 @@
  * GnuTLS build: struct offsets are CO-RE relocations resolved against the BTF
  * of the build the object is loaded for (the agent loads one instance per
  * build; every instance writes to the same ring).
+ *
+ * Kernels from 5.10 on: where the running kernel lacks bpf_get_attach_cookie, bpf_loop or
+ * fetching atomics, the agent loads the programs below that do without them (per-function
+ * entry programs, ssl_call_exit_bounded, ssl_call_exit_claim), which write the same records.
  */
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -56,6 +60,12 @@ const volatile __u64 wakeup_bytes = 0;
  * to relocate against. Set before load.
  */
 const volatile __u32 memory_bio_only = 0;
+/*
+ * The library id of this instance (the high bits of every cookie it writes), for the
+ * per-function entry programs that kernels without bpf_get_attach_cookie (before 5.15) run
+ * instead of ssl_call_enter. Set before load.
+ */
+const volatile __u32 library_id = 0;
 
 struct call_args {
 	__u64 ssl;
@@ -104,9 +114,22 @@ struct {
 } conns SEC(".maps");
 
 /*
+ * Conn ids taken, for kernels without fetching atomics (before 5.12), where two CPUs cannot
+ * both increment conn_seq and learn the new value in one step: an id is taken by inserting it
+ * here, which only one CPU can do (see next_conn_id).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} conn_claims SEC(".maps");
+
+/*
  * The last conn id handed out (one slot). Mappable: the agent's JSSE capture (the JDK's own
  * TLS, captured inside the JVM) takes its conn ids from the same counter with an atomic add on
- * the mapped slot, so ids are unique across native and Java connections.
+ * the mapped slot (and, where ids are claimed in conn_claims, claims them there first), so ids
+ * are unique across native and Java connections.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -238,12 +261,39 @@ static __always_inline __s32 gnutls_fd(__u64 session, int write)
 	return ptr < 0x7fffffff ? (__s32)ptr : -1;
 }
 
+/* How many ids next_conn_id tries past the last one handed out before it gives up. */
+#define CONN_CLAIM_TRIES 8
+
+/*
+ * A new conn id. With fetching atomics (5.12+) one atomic add hands it out. Without them the
+ * add cannot return the value it made: the id after the last one is taken by an insert into
+ * conn_claims that only one CPU can win (a loser tries the next ids), then conn_seq is
+ * advanced. Both number conns 1, 2, 3, ... 0 if none could be had.
+ */
+static __always_inline __u64 next_conn_id(__u64 *seq, int fetch_atomics)
+{
+	__u8 one = 1;
+
+	if (fetch_atomics)
+		return __sync_fetch_and_add(seq, 1) + 1;
+	for (__u32 i = 0; i < CONN_CLAIM_TRIES; i++) {
+		__u64 id = *(volatile __u64 *)seq + 1 + i;
+
+		if (!bpf_map_update_elem(&conn_claims, &id, &one, BPF_NOEXIST)) {
+			/* a plain atomic add, which every kernel has */
+			__sync_fetch_and_add(seq, 1);
+			return id;
+		}
+	}
+	return 0;
+}
+
 /*
  * The conn id of a TLS object, numbering it at its first captured call. Two threads racing on
  * a new object agree: only one insert succeeds and the other reads the winner's id. 0 if the
  * map refused the entry.
  */
-static __always_inline __u64 conn_of(__u64 ssl)
+static __always_inline __u64 conn_of(__u64 ssl, int fetch_atomics)
 {
 	__u64 *known = bpf_map_lookup_elem(&conns, &ssl);
 	__u32 zero = 0;
@@ -255,7 +305,9 @@ static __always_inline __u64 conn_of(__u64 ssl)
 	seq = bpf_map_lookup_elem(&conn_seq, &zero);
 	if (!seq)
 		return 0;
-	id = __sync_fetch_and_add(seq, 1) + 1;
+	id = next_conn_id(seq, fetch_atomics);
+	if (!id)
+		return 0;
 	if (bpf_map_update_elem(&conns, &ssl, &id, BPF_NOEXIST)) {
 		known = bpf_map_lookup_elem(&conns, &ssl);
 		return known ? *known : 0;
@@ -283,16 +335,15 @@ int ssl_free_enter(struct pt_regs *ctx)
 	return 0;
 }
 
-SEC("uprobe")
-int ssl_call_enter(struct pt_regs *ctx)
+static __always_inline int call_enter(struct pt_regs *ctx, __u32 cookie)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call_args args = {
 		.ssl = ARG1(ctx),
 		.buf = ARG2(ctx),
-		.cookie = (__u32)bpf_get_attach_cookie(ctx),
+		.cookie = cookie,
 	};
-	__u32 func = args.cookie & 0xff;
+	__u32 func = cookie & 0xff;
 
 	if (!own_task(&args.own_id))
 		return 0;
@@ -301,6 +352,31 @@ int ssl_call_enter(struct pt_regs *ctx)
 	bpf_map_update_elem(&calls, &id, &args, BPF_ANY);
 	return 0;
 }
+
+/* One program for every function: the attach cookie says which (5.15+). */
+SEC("uprobe")
+int ssl_call_enter(struct pt_regs *ctx)
+{
+	return call_enter(ctx, (__u32)bpf_get_attach_cookie(ctx));
+}
+
+/*
+ * Without bpf_get_attach_cookie: one program per function, which knows its function and
+ * takes the library from rodata. The agent loads only those of the functions it probes.
+ */
+#define ENTER_FOR(name, func)                                          \
+	SEC("uprobe")                                                  \
+	int name(struct pt_regs *ctx)                                  \
+	{                                                              \
+		return call_enter(ctx, library_id << 8 | (func));      \
+	}
+
+ENTER_FOR(enter_ssl_read, FUNC_SSL_READ)
+ENTER_FOR(enter_ssl_read_ex, FUNC_SSL_READ_EX)
+ENTER_FOR(enter_ssl_write, FUNC_SSL_WRITE)
+ENTER_FOR(enter_ssl_write_ex, FUNC_SSL_WRITE_EX)
+ENTER_FOR(enter_gnutls_recv, FUNC_GNUTLS_RECORD_RECV)
+ENTER_FOR(enter_gnutls_send, FUNC_GNUTLS_RECORD_SEND)
 
 /*
  * The addresses of the socket open as fd in this process, from the kernel's own structures
@@ -413,8 +489,19 @@ static long emit_chunk(__u32 index, void *data)
 	return 0;
 }
 
-SEC("uretprobe")
-int ssl_call_exit(struct pt_regs *ctx)
+/* How the exit programs copy a call's chunks and number conns (see call_exit). */
+enum exit_mode {
+	EXIT_LOOP,    /* bpf_loop (5.17+) and fetching atomics */
+	EXIT_BOUNDED, /* a bounded loop of CAPTURE_BOUNDED_CHUNKS, fetching atomics (5.12+) */
+	EXIT_CLAIM,   /* a bounded loop, conn ids taken through conn_claims */
+};
+
+/*
+ * The return probe's work. mode is a constant at each call: each exit program below is this
+ * body compiled for one kernel generation, and the agent loads the one the kernel can verify
+ * (a kernel rejects an instruction it does not know even where it is never reached).
+ */
+static __always_inline int call_exit(struct pt_regs *ctx, enum exit_mode mode)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call_args *args = bpf_map_lookup_elem(&calls, &id);
@@ -461,7 +548,7 @@ int ssl_call_exit(struct pt_regs *ctx)
 		ec.fd = call_fd(args->ssl, is_write(func), &ec.addrs.bio_type);
 		socket_addrs(ec.fd, &ec.addrs);
 	}
-	ec.conn = conn_of(args->ssl);
+	ec.conn = conn_of(args->ssl, mode != EXIT_CLAIM);
 	if (!ec.conn)
 		count(COUNTER_CONNS_UNNUMBERED, 1);
 	peer = bpf_map_lookup_elem(&peers, &args->ssl);
@@ -484,10 +571,35 @@ int ssl_call_exit(struct pt_regs *ctx)
 		count(COUNTER_BYTES_TRUNCATED, ec.call_len - max_capture);
 	}
 	count(COUNTER_CALLS, 1);
-	bpf_loop((ec.keep + CAPTURE_CHUNK - 1) / CAPTURE_CHUNK, emit_chunk, &ec, 0);
+	if (mode == EXIT_LOOP) {
+		bpf_loop((ec.keep + CAPTURE_CHUNK - 1) / CAPTURE_CHUNK, emit_chunk, &ec, 0);
+	} else {
+		/* the agent keeps max_capture within CAPTURE_BOUNDED_CHUNKS chunks in these modes */
+		for (__u32 i = 0; i < CAPTURE_BOUNDED_CHUNKS; i++)
+			if (emit_chunk(i, &ec))
+				break;
+	}
 out:
 	bpf_map_delete_elem(&calls, &id);
 	return 0;
+}
+
+SEC("uretprobe")
+int ssl_call_exit(struct pt_regs *ctx)
+{
+	return call_exit(ctx, EXIT_LOOP);
+}
+
+SEC("uretprobe")
+int ssl_call_exit_bounded(struct pt_regs *ctx)
+{
+	return call_exit(ctx, EXIT_BOUNDED);
+}
+
+SEC("uretprobe")
+int ssl_call_exit_claim(struct pt_regs *ctx)
+{
+	return call_exit(ctx, EXIT_CLAIM);
 }
 
 /*

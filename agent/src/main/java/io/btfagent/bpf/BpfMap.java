@@ -14,6 +14,7 @@ public final class BpfMap implements AutoCloseable {
     public static final int BPF_MAP_TYPE_ARRAY = 2;
     public static final int BPF_MAP_TYPE_LRU_HASH = 9;
     private static final long BPF_ANY = 0;
+    private static final long BPF_NOEXIST = 1;
 
     private final int fd;
     private final String name;
@@ -70,6 +71,18 @@ public final class BpfMap implements AutoCloseable {
         Memory v = new Memory(valueSize);
         v.write(0, value, 0, value.length);
         BpfException.check("bpf_map_update_elem(" + name + ")", Libbpf.bpf_map_update_elem(fd, k, v, BPF_ANY));
+    }
+
+    /**
+     * Inserts the u64 {@code key} with a one-byte value unless it exists: true when this call
+     * made it, false when the key was there already (someone else's claim).
+     */
+    public boolean claim(long key) {
+        Memory k = new Memory(8);
+        k.setLong(0, key);
+        Memory v = new Memory(Math.max(1, valueSize));
+        v.clear();
+        return Libbpf.bpf_map_update_elem(fd, k, v, BPF_NOEXIST) == 0;
     }
 
     /** The value of the u64 {@code key}, or null when there is none. */

@@ -23,7 +23,14 @@ public final class CaptureObject {
     public static final String RING_MAP = "btf_agent_events";
     private static final String OBJECT_NAME = "ssl_capture";
     private static final String ENTRY_PROGRAM = "ssl_call_enter";
-    private static final String EXIT_PROGRAM = "ssl_call_exit";
+    /** The exit programs of ssl_capture.bpf.c, one per kernel generation (see {@link KernelFeatures}). */
+    private static final String EXIT_LOOP = "ssl_call_exit";
+    private static final String EXIT_BOUNDED = "ssl_call_exit_bounded";
+    private static final String EXIT_CLAIM = "ssl_call_exit_claim";
+    private static final List<String> EXIT_PROGRAMS = List.of(EXIT_LOOP, EXIT_BOUNDED, EXIT_CLAIM);
+    /** Entry programs without attach cookies, indexed by enum capture_func. */
+    private static final List<String> ENTRY_BY_FUNCTION = List.of("enter_ssl_read", "enter_ssl_read_ex",
+            "enter_ssl_write", "enter_ssl_write_ex", "enter_gnutls_recv", "enter_gnutls_send");
     private static final String LINKER_PROGRAM = "linker_mapped";
     private static final String FREE_PROGRAM = "ssl_free_enter";
     /** The dynamic linker's hook for debuggers, called around every change of the loaded libraries. */
@@ -69,7 +76,7 @@ public final class CaptureObject {
     public Attached attachAt(String btfPath, Settings settings, int ringFd, int pid, String libraryPath, Sites sites,
             FreeProbe free, boolean memoryBioOnly, AttachMode mode, boolean multiUsable, Consumer<String> debug)
             throws BpfException {
-        boolean multi = mode != AttachMode.SINGLE && multiUsable;
+        boolean multi = mode != AttachMode.SINGLE && multiUsable && features.attachCookie();
         try {
             return new Attached(load(btfPath, settings, ringFd, pid, libraryPath, null, null, memoryBioOnly, null,
                     free, sites, multi), multi);
@@ -93,6 +100,8 @@ public final class CaptureObject {
     private final long pidnsInoOffset;
     private final long wakeupBytesOffset;
     private final long memoryBioOnlyOffset;
+    private final long libraryIdOffset;
+    private volatile KernelFeatures features = KernelFeatures.ALL;
 
     private CaptureObject(byte[] elf) throws IOException {
         this.elf = elf;
@@ -119,6 +128,7 @@ public final class CaptureObject {
         this.pidnsInoOffset = setting(file, "pidns_ino");
         this.wakeupBytesOffset = setting(file, "wakeup_bytes");
         this.memoryBioOnlyOffset = setting(file, "memory_bio_only");
+        this.libraryIdOffset = setting(file, "library_id");
     }
 
     private static long setting(ElfFile file, String name) throws IOException {
@@ -233,7 +243,7 @@ public final class CaptureObject {
     public Attached attach(String btfPath, Settings settings, int ringFd, int pid, String libraryPath,
             List<String> functions, long[] fileOffsets, boolean memoryBioOnly, long[] cookies, FreeProbe free,
             AttachMode mode, boolean multiUsable, Consumer<String> debug) throws BpfException {
-        boolean multi = mode != AttachMode.SINGLE && multiUsable;
+        boolean multi = mode != AttachMode.SINGLE && multiUsable && features.attachCookie();
         try {
             return new Attached(load(btfPath, settings, ringFd, pid, libraryPath, functions, fileOffsets, memoryBioOnly,
                     cookies, free, null, multi), multi);
@@ -265,7 +275,24 @@ public final class CaptureObject {
             if (free == null) {
                 obj.skipProgram(FREE_PROGRAM);
             }
-            obj.setRodataInt(maxCaptureOffset, settings.maxCapture());
+            KernelFeatures f = features;
+            String exitProgram = exitProgram(f);
+            for (String p : EXIT_PROGRAMS) {
+                if (!p.equals(exitProgram)) {
+                    obj.skipProgram(p);
+                }
+            }
+            long[] entryCookies = cookies;
+            if (sites != null) {
+                entryCookies = new long[sites.entries().size()];
+                for (int i = 0; i < entryCookies.length; i++) {
+                    entryCookies[i] = sites.entries().get(i).cookie();
+                }
+            }
+            chooseEntryPrograms(obj, f, entryCookies);
+            // the bounded loop copies at most this much: the agent said so when it probed the kernel
+            obj.setRodataInt(maxCaptureOffset, f.bpfLoop() ? settings.maxCapture()
+                    : Math.min(settings.maxCapture(), KernelFeatures.BOUNDED_MAX_CAPTURE));
             setProcess(obj, settings);
             obj.setRodataLong(wakeupBytesOffset, settings.wakeupBytes());
             obj.setRodataInt(memoryBioOnlyOffset, memoryBioOnly ? 1 : 0);
@@ -273,7 +300,7 @@ public final class CaptureObject {
             obj.skipProgram(LINKER_PROGRAM);
             if (multi) {
                 obj.useUprobeMulti(ENTRY_PROGRAM);
-                obj.useUprobeMulti(EXIT_PROGRAM);
+                obj.useUprobeMulti(exitProgram);
                 if (free != null) {
                     obj.useUprobeMulti(FREE_PROGRAM);
                 }
@@ -283,12 +310,22 @@ public final class CaptureObject {
                 if (free != null) {
                     attachFree(obj, pid, path, free, multi);
                 }
-                attachSites(obj, ENTRY_PROGRAM, pid, path, sites.entries(), false, multi);
-                attachSites(obj, EXIT_PROGRAM, pid, path, sites.returns(), true, multi);
-                attachSites(obj, EXIT_PROGRAM, pid, path, sites.exits(), false, multi);
+                if (f.attachCookie()) {
+                    attachSites(obj, ENTRY_PROGRAM, pid, path, sites.entries(), false, multi);
+                } else {
+                    // the program knows its function; libbpf refuses a cookie the kernel cannot keep
+                    for (Site site : sites.entries()) {
+                        attachSites(obj, entryProgram(site.cookie()), pid, path, withoutCookies(List.of(site)), false,
+                                false);
+                    }
+                }
+                List<Site> returns = f.attachCookie() ? sites.returns() : withoutCookies(sites.returns());
+                List<Site> exits = f.attachCookie() ? sites.exits() : withoutCookies(sites.exits());
+                attachSites(obj, exitProgram, pid, path, returns, true, multi);
+                attachSites(obj, exitProgram, pid, path, exits, false, multi);
             } else if (multi) {
                 obj.attachUprobeMulti(ENTRY_PROGRAM, pid, path, functions, fileOffsets, cookies, false);
-                obj.attachUprobeMulti(EXIT_PROGRAM, pid, path, functions, fileOffsets, cookies, true);
+                obj.attachUprobeMulti(exitProgram, pid, path, functions, fileOffsets, cookies, true);
                 if (free != null) {
                     attachFree(obj, pid, path, free, true);
                 }
@@ -299,8 +336,10 @@ public final class CaptureObject {
                 for (int i = 0; i < cookies.length; i++) {
                     String fn = fileOffsets == null ? functions.get(i) : null;
                     long at = fileOffsets == null ? 0 : fileOffsets[i];
-                    obj.attachUprobe(ENTRY_PROGRAM, pid, path, fn, at, false, cookies[i]);
-                    obj.attachUprobe(EXIT_PROGRAM, pid, path, fn, at, true, cookies[i]);
+                    long cookie = f.attachCookie() ? cookies[i] : 0; // see withoutCookies
+                    obj.attachUprobe(f.attachCookie() ? ENTRY_PROGRAM : entryProgram(cookies[i]), pid, path, fn, at,
+                            false, cookie);
+                    obj.attachUprobe(exitProgram, pid, path, fn, at, true, cookie);
                 }
             }
             return obj;
@@ -328,7 +367,12 @@ public final class CaptureObject {
             obj.reuseMap(EVENTS_MAP, ringFd);
             reuseConnMaps(obj);
             obj.skipProgram(ENTRY_PROGRAM);
-            obj.skipProgram(EXIT_PROGRAM);
+            for (String p : ENTRY_BY_FUNCTION) {
+                obj.skipProgram(p);
+            }
+            for (String p : EXIT_PROGRAMS) {
+                obj.skipProgram(p);
+            }
             obj.skipProgram(FREE_PROGRAM);
             if (multi) {
                 obj.useUprobeMulti(LINKER_PROGRAM);
@@ -352,7 +396,7 @@ public final class CaptureObject {
      * conn_seq, peers), created once by the caller: conn ids are then unique across libraries,
      * and no instance allocates maps of its own.
      */
-    public record ConnMaps(int connsFd, int connSeqFd, int peersFd) {
+    public record ConnMaps(int connsFd, int connSeqFd, int peersFd, int connClaimsFd) {
     }
 
     /** The function that frees a library's TLS object, by name or (not exported) file offset. */
@@ -363,6 +407,76 @@ public final class CaptureObject {
     public static final int CONN_ENTRIES = 65536;
 
     private volatile ConnMaps connMaps;
+
+    /**
+     * Makes every instance loaded from now on use the programs {@code features} allow (see
+     * {@link KernelFeatures}); until then, those of a kernel that has every feature.
+     */
+    public void useFeatures(KernelFeatures features) {
+        this.features = features;
+    }
+
+    /** The features instances are loaded for. */
+    public KernelFeatures features() {
+        return features;
+    }
+
+    private static String exitProgram(KernelFeatures f) {
+        if (!f.fetchAtomics()) {
+            return EXIT_CLAIM;
+        }
+        return f.bpfLoop() ? EXIT_LOOP : EXIT_BOUNDED;
+    }
+
+    /**
+     * {@code sites} with cookie 0: libbpf refuses to attach with any other where the kernel has
+     * no attach cookies (the exit program reads the one its entry program stored).
+     */
+    private static List<Site> withoutCookies(List<Site> sites) {
+        List<Site> out = new java.util.ArrayList<>(sites.size());
+        for (Site s : sites) {
+            out.add(new Site(s.fileOffset(), 0, s.function()));
+        }
+        return out;
+    }
+
+    /** The entry program of the function in {@code cookie}'s low byte, for kernels without attach cookies. */
+    private static String entryProgram(long cookie) {
+        int func = (int) (cookie & 0xff);
+        if (func >= ENTRY_BY_FUNCTION.size()) {
+            throw new IllegalArgumentException("no entry program for function " + func + " of enum capture_func");
+        }
+        return ENTRY_BY_FUNCTION.get(func);
+    }
+
+    /**
+     * With attach cookies, the one entry program; without, the per-function ones of the
+     * functions in {@code cookies}, the library id they all share set in rodata.
+     */
+    private void chooseEntryPrograms(BpfObject obj, KernelFeatures f, long[] cookies) throws BpfException {
+        java.util.Set<String> used = new java.util.HashSet<>();
+        if (f.attachCookie()) {
+            used.add(ENTRY_PROGRAM);
+        } else if (cookies != null && cookies.length > 0) {
+            long library = cookies[0] >>> 8;
+            for (long c : cookies) {
+                if (c >>> 8 != library) {
+                    throw new IllegalArgumentException("probes of one instance name two libraries: "
+                            + library + " and " + (c >>> 8));
+                }
+                used.add(entryProgram(c));
+            }
+            obj.setRodataInt(libraryIdOffset, (int) library);
+        }
+        if (!used.contains(ENTRY_PROGRAM)) {
+            obj.skipProgram(ENTRY_PROGRAM);
+        }
+        for (String p : ENTRY_BY_FUNCTION) {
+            if (!used.contains(p)) {
+                obj.skipProgram(p);
+            }
+        }
+    }
 
     /** Makes every instance loaded from now on share {@code maps}. */
     public void useConnMaps(ConnMaps maps) {
@@ -380,6 +494,7 @@ public final class CaptureObject {
             obj.reuseMap("conns", m.connsFd());
             obj.reuseMap("conn_seq", m.connSeqFd());
             obj.reuseMap("peers", m.peersFd());
+            obj.reuseMap("conn_claims", m.connClaimsFd());
         }
     }
 

@@ -11,7 +11,9 @@ import java.nio.ByteOrder;
  * The kernel's conn counter ({@code conn_seq}, the one slot every probe numbers TLS objects
  * from) mapped into the JVM, so that connections the agent captures in Java (JSSE) draw their
  * ids from the same sequence as native ones: an atomic add on the shared slot, as the probes'
- * {@code __sync_fetch_and_add}, with no system call.
+ * {@code __sync_fetch_and_add}, with no system call. On a kernel without fetching atomics the
+ * probes cannot add and learn the sum in one step and take an id by inserting it into
+ * {@code conn_claims} first; then so does this ({@code claims} given).
  */
 public final class ConnSequence implements AutoCloseable {
     private static final VarHandle LONGS = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.nativeOrder());
@@ -20,21 +22,27 @@ public final class ConnSequence implements AutoCloseable {
     private final long length;
     private final ByteBuffer slot;
     private volatile boolean closed;
+    /** The probes' claims map when ids are taken by insert, else null. */
+    private final BpfMap claims;
 
-    private ConnSequence(Pointer mapping, long length) {
+    /** How many ids past the last one a claim tries, as the probes' CONN_CLAIM_TRIES. */
+    static final int CLAIM_TRIES = 8;
+
+    private ConnSequence(Pointer mapping, long length, BpfMap claims) {
         this.mapping = mapping;
         this.length = length;
+        this.claims = claims;
         this.slot = mapping.getByteBuffer(0, 8).order(ByteOrder.nativeOrder());
     }
 
-    /** Maps the mappable one-slot array map {@code fd} (u64 value). */
-    static ConnSequence map(int fd) throws BpfException {
+    /** Maps the mappable one-slot array map {@code fd} (u64 value); {@code claims} as the probes use it, or null. */
+    static ConnSequence map(int fd, BpfMap claims) throws BpfException {
         long page = LibC.sysconf(LibC.SC_PAGESIZE);
         Pointer p = LibC.mmap(null, page, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, 0);
         if (Pointer.nativeValue(p) == -1L) {
             throw new BpfException("mmap conn_seq", com.sun.jna.Native.getLastError(), "");
         }
-        return new ConnSequence(p, page);
+        return new ConnSequence(p, page, claims);
     }
 
     /**
@@ -46,7 +54,17 @@ public final class ConnSequence implements AutoCloseable {
         if (closed) {
             return 0;
         }
-        return (long) LONGS.getAndAdd(slot, 0, 1L) + 1;
+        if (claims == null) {
+            return (long) LONGS.getAndAdd(slot, 0, 1L) + 1;
+        }
+        for (int i = 0; i < CLAIM_TRIES; i++) {
+            long id = (long) LONGS.getVolatile(slot, 0) + 1 + i;
+            if (claims.claim(id)) {
+                LONGS.getAndAdd(slot, 0, 1L);
+                return id;
+            }
+        }
+        return 0; // as a probe that found no id: the connection goes unnumbered, and is counted
     }
 
     /** The last id handed out, by the probes or by {@link #next}. */

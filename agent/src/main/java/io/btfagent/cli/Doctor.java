@@ -1,6 +1,7 @@
 package io.btfagent.cli;
 
 import io.btfagent.bpf.CaptureObject;
+import io.btfagent.bpf.KernelFeatures;
 import io.btfagent.bpf.ProcessAccess;
 import io.btfagent.btf.BtfCatalog;
 import io.btfagent.btf.BtfSelection;
@@ -125,15 +126,34 @@ final class Doctor {
     private void kernel(AgentConfig config) {
         String release = read("/proc/sys/kernel/osrelease").strip();
         Set<String> symbols = kernelSymbols();
-        if (CaptureObject.kernelAtLeast(release, 5, 17)) {
-            ok("kernel " + release + " (5.17 or newer needed)");
-        } else {
-            bad("kernel " + release + " is older than 5.17", "run a kernel 5.17 or newer");
+        // asked of the kernel itself (helper probes, test loads) where this process may load BPF,
+        // else read off /proc/kallsyms; never from the version: vendors backport BPF features
+        Optional<KernelFeatures> probed = probedFeatures(config);
+        boolean ringbuf = probed.isPresent() ? KernelFeatures.ringBuffer() : symbols.isEmpty() || symbols.contains(RINGBUF);
+        boolean uprobes = !Files.isDirectory(Path.of("/sys/bus/event_source/devices"))
+                || Files.exists(Path.of("/sys/bus/event_source/devices/uprobe"));
+        String how = probed.isPresent() ? "asked the kernel" : symbols.isEmpty() ? "assumed: cannot load BPF or read "
+                + "/proc/kallsyms here" : "from /proc/kallsyms; run doctor as root to ask the kernel";
+        if (ringbuf && uprobes) {
+            ok("kernel " + release + ": uprobes and BPF ring buffers, all the capture needs (" + how + ")");
         }
-        feature("BPF ring buffer", RINGBUF, symbols, release, 5, 8);
-        feature("uprobe attach cookies", COOKIE, symbols, release, 5, 15);
-        feature("bpf_loop", LOOP, symbols, release, 5, 17);
-        boolean multi = CaptureObject.uprobeMultiKernel(release) && (symbols.isEmpty() || symbols.contains(UPROBE_MULTI));
+        if (!ringbuf) {
+            bad("kernel " + release + " has no BPF ring buffer (Linux 5.8+)", "use Linux 5.10 or newer");
+        }
+        if (!uprobes) {
+            bad("kernel " + release + " has no uprobes (no /sys/bus/event_source/devices/uprobe)",
+                    "use a kernel built with CONFIG_UPROBE_EVENTS=y (every distribution kernel since 5.10 is)");
+        }
+        KernelFeatures f = probed.orElseGet(() -> new KernelFeatures(symbols.isEmpty() || symbols.contains(COOKIE),
+                symbols.isEmpty() || symbols.contains(LOOP), CaptureObject.kernelAtLeast(release, 5, 12)));
+        if (f.missing().isEmpty()) {
+            ok("BPF features: attach cookies, bpf_loop, fetching atomics (" + how + ")");
+        } else {
+            info("kernel " + release + " lacks " + String.join(", ", f.missing()) + ": the agent captures the same "
+                    + "events with " + f.mode() + " (" + how + ")");
+        }
+        boolean multi = f.attachCookie() && CaptureObject.uprobeMultiKernel(release)
+                && (symbols.isEmpty() || symbols.contains(UPROBE_MULTI));
         String mode = config.get("attach.mode") == null ? "auto" : config.get("attach.mode");
         if (multi) {
             ok("uprobe_multi links (kernel 6.10 or newer): one link per program and library"
@@ -142,30 +162,32 @@ final class Doctor {
             bad("attach.mode=multi but this kernel has no usable uprobe_multi (6.10 or newer)",
                     "remove attach.mode or set it to auto");
         } else {
-            info("no uprobe_multi before kernel 6.10: single uprobes are used (detach takes longer)");
+            info("no usable uprobe_multi (kernel 6.10 or newer, with attach cookies): single uprobes are used (detach "
+                    + "takes longer)");
         }
         Path btf = Path.of(config.get("kernel.btf"));
         try {
             if (Files.isReadable(btf) && Files.size(btf) > 0) {
                 ok("kernel BTF " + btf + " (" + Files.size(btf) / 1024 + " KiB)");
             } else {
-                bad("kernel BTF " + btf + " is missing or unreadable",
-                        "use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or point kernel.btf at a vmlinux BTF file");
+                bad("kernel BTF " + btf + " is missing or unreadable (kernel " + release + ")",
+                        "use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or point kernel.btf at a BTF file of this "
+                                + "very kernel (e.g. from BTFHub)");
             }
         } catch (IOException e) {
             bad("kernel BTF " + btf + ": " + e.getMessage(), "point kernel.btf at a readable vmlinux BTF file");
         }
     }
 
-    private void feature(String name, String symbol, Set<String> symbols, String release, int major, int minor) {
-        boolean byVersion = CaptureObject.kernelAtLeast(release, major, minor);
-        boolean bySymbol = symbols.isEmpty() || symbols.contains(symbol);
-        String how = symbols.isEmpty() ? "kernel " + major + "." + minor + " or newer"
-                : "kernel " + major + "." + minor + " or newer, " + symbol + " in /proc/kallsyms";
-        if (byVersion && bySymbol) {
-            ok(name + " (" + how + ")");
-        } else {
-            bad(name + " missing (" + how + ")", "run a kernel 5.17 or newer with CONFIG_BPF_SYSCALL");
+    /** The kernel's BPF features as the agent would probe them, or empty when this process cannot load BPF. */
+    private static Optional<KernelFeatures> probedFeatures(AgentConfig config) {
+        try {
+            if (NativeBinding.tryBpfCall(config).isPresent()) { // binds libbpf too
+                return Optional.empty();
+            }
+            return Optional.of(KernelFeatures.probe(Set.copyOf(config.list("kernel.assume-missing"))));
+        } catch (RuntimeException | LinkageError e) {
+            return Optional.empty();
         }
     }
 

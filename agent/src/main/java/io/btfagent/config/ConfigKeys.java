@@ -65,6 +65,10 @@ public final class ConfigKeys {
                             + "one line says so, and the hook completes later"),
             ConfigKey.text("kernel.btf", "/sys/kernel/btf/vmlinux")
                     .describe("the kernel BTF to merge with"),
+            ConfigKey.words("kernel.assume-missing", null, "attach-cookie", "bpf-loop", "fetch-atomics").unlisted()
+                    .describe("for tests: treat these kernel features as missing and use what replaces them "
+                            + "(per-function programs, a bounded copy loop, conn ids by map insert), as on older "
+                            + "kernels ([how it works](how-it-works.md))"),
             ConfigKey.word("log.level", "info", "error", "warn", "info", "debug", "trace")
                     .describe("the agent's own log level"),
             ConfigKey.words("libraries", null, "openssl", "gnutls", "boringssl", "jsse")

@@ -21,6 +21,7 @@ public final class HookedLibraries {
     private final Map<Integer, HookedLibrary> byId = new ConcurrentHashMap<>();
     private final Set<String> refused = ConcurrentHashMap.newKeySet();
     private final Set<String> refusedQuietly = ConcurrentHashMap.newKeySet();
+    private final Map<String, String> refusals = new ConcurrentHashMap<>();
 
     public HookedLibraries(Logger log) {
         this.log = log;
@@ -47,6 +48,7 @@ public final class HookedLibraries {
      * has it mapped, else at debug level (and as a warning once it is mapped).
      */
     public void refuse(LibraryScanner.LibraryFile file, boolean mapped, String line) {
+        refusals.put(file.fileKey(), line);
         if (mapped) {
             refused.add(file.fileKey());
             refusedQuietly.remove(file.fileKey());
@@ -57,7 +59,19 @@ public final class HookedLibraries {
         }
     }
 
-    public int size() {
+    /** Why each library refused so far was not hooked (the line {@link #refuse} was given), hooked ones left out. */
+    public List<String> refusals() {
+        List<String> out = new ArrayList<>();
+        refusals.forEach((key, line) -> {
+            if (!hooked.containsKey(key)) {
+                out.add(line);
+            }
+        });
+        java.util.Collections.sort(out);
+        return out;
+    }
+
+        public int size() {
         return hooked.size();
     }
 

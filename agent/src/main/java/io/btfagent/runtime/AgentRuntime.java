@@ -99,6 +99,12 @@ public final class AgentRuntime {
             return;
         }
         LibbpfLog.install(line -> log.debug("libbpf: {}", line), log::isDebugEnabled);
+        Optional<String> kernel = Preflight.kernelProblem();
+        if (kernel.isPresent()) {
+            exit.disabled();
+            log.warn(kernel.get());
+            return;
+        }
 
         exit.phase("starting sinks and the ring reader");
         Dispatcher dispatcher;
@@ -153,7 +159,15 @@ public final class AgentRuntime {
         capture.rehearse(rehearsal).ifPresent(what -> log.debug("rehearsed a hook on {}, attaching nothing", what));
         exit.phase("watching for TLS libraries");
         if (capture.libraries().size() == 0) {
-            log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched, interval);
+            List<String> refused = capture.libraries().refusals();
+            if (refused.isEmpty()) {
+                log.info("no hookable TLS library mapped or in {} yet; watching for one every {} ms", watched,
+                        interval);
+            } else {
+                // each refusal of a mapped library was a warning already; those on disk only, not yet
+                log.warn("no TLS library hooked: {} found, none could be hooked ({}); watching for others every {} ms",
+                        refused.size(), String.join("; ", refused), interval);
+            }
         }
         log.info("capture ready {} ms after JVM start: {} TLS libraries hooked; libraries loaded later are found "
                 + "through {}", AgentLog.sinceJvmStartMs(), capture.libraries().size(),

@@ -4,6 +4,7 @@ import ch.qos.logback.classic.Logger;
 import io.btfagent.bpf.BpfException;
 import io.btfagent.bpf.BtfMerger;
 import io.btfagent.bpf.CaptureObject;
+import io.btfagent.bpf.KernelFeatures;
 import io.btfagent.bpf.PidNamespace;
 import io.btfagent.bpf.RingReader;
 import io.btfagent.bpf.ConnSequence;
@@ -38,6 +39,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -100,13 +102,27 @@ final class Capture {
                 tgid, ringBytes / 32, pidNamespace);
         CaptureObject.AttachMode attachMode = CaptureObject.AttachMode.valueOf(
                 config.word("attach.mode").toUpperCase(Locale.ROOT));
-        boolean multiUsable = CaptureObject.uprobeMultiUsable();
+        KernelFeatures features = KernelFeatures.probe(Set.copyOf(config.list("kernel.assume-missing")));
+        object.useFeatures(features);
+        boolean multiUsable = features.attachCookie() && CaptureObject.uprobeMultiUsable();
+        if (features.missing().isEmpty()) {
+            log.debug("kernel {}: every BPF feature the capture uses; {}", System.getProperty("os.version"),
+                    features.mode());
+        } else {
+            log.info("kernel {} lacks {}: capturing with {} (same events)", System.getProperty("os.version"),
+                    String.join(", ", features.missing()), features.mode());
+            if (!features.bpfLoop() && settings.maxCapture() > KernelFeatures.BOUNDED_MAX_CAPTURE) {
+                log.warn("capture.max-bytes={} is more than this kernel's capture keeps of a call without bpf_loop "
+                        + "(5.17): at most {} bytes are kept, the rest is counted as truncated",
+                        settings.maxCapture(), KernelFeatures.BOUNDED_MAX_CAPTURE);
+            }
+        }
         this.families = config.list("libraries");
         this.libraries = new HookedLibraries(log);
         this.unhooker = new Unhooker(libraries, log);
         this.router = RecordRouter.ofViews(object.layout(), dispatcher::publish,
                 why -> log.warn("dropped an undecodable record: {}", why), unhooker::refused);
-        this.maps = SharedMaps.create(object, ringBytes);
+        this.maps = SharedMaps.create(object, ringBytes, !features.fetchAtomics());
         this.setup = new InstanceSetup(object, settings, maps.ring().fd(), pid, config.get("kernel.btf"),
                 attachMode, multiUsable, router, RecordDecoder.monotonicToEpochOffset(), new AtomicInteger(1));
         this.btfBacked = new BtfBackedHook(setup, catalog, config.word("btf.fallback").equals("version-line"),

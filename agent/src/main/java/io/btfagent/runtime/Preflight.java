@@ -1,5 +1,6 @@
 package io.btfagent.runtime;
 
+import io.btfagent.bpf.KernelFeatures;
 import io.btfagent.bpf.ProcessAccess;
 import io.btfagent.config.AgentConfig;
 import io.btfagent.bpf.BtfMerger;
@@ -34,8 +35,15 @@ public final class Preflight {
         }
         Path kernelBtf = Path.of(config.get("kernel.btf"));
         if (!Files.isReadable(kernelBtf)) {
-            return Optional.of("capture disabled: kernel BTF " + kernelBtf + " is missing or unreadable; use a kernel "
-                    + "built with CONFIG_DEBUG_INFO_BTF=y (or point kernel.btf at a readable vmlinux BTF file)");
+            return Optional.of("capture disabled: kernel BTF " + kernelBtf + " is missing or unreadable (kernel "
+                    + release() + "): use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian, Ubuntu, "
+                    + "RHEL and Amazon Linux kernels since 5.10 are), or point kernel.btf at a BTF file of this very "
+                    + "kernel (e.g. from BTFHub)");
+        }
+        if (Files.isDirectory(Path.of(PMU_DIR)) && !Files.exists(Path.of(PMU_DIR, "uprobe"))) {
+            return Optional.of("capture disabled: kernel " + release() + " has no uprobes (no " + PMU_DIR
+                    + "/uprobe): use a kernel built with CONFIG_UPROBE_EVENTS=y (every distribution kernel since 5.10 "
+                    + "is)");
         }
         try {
             // a device, a FIFO or a huge file here would stall or exhaust the JVM at the first merge
@@ -55,6 +63,26 @@ public final class Preflight {
                     + "fix the path or remove the setting to use the agent's own libbpf");
         }
         return Optional.empty();
+    }
+
+    /** Where the kernel lists its perf event sources; uprobes are one since 4.17. */
+    private static final String PMU_DIR = "/sys/bus/event_source/devices";
+
+    /**
+     * What this kernel's BPF lacks that the capture cannot do without, asked once libbpf is
+     * bound: ring buffers (5.8). The features it can do without are {@link KernelFeatures}'.
+     */
+    static Optional<String> kernelProblem() {
+        if (!KernelFeatures.ringBuffer()) {
+            return Optional.of("capture disabled: kernel " + release() + " has no BPF ring buffer (Linux 5.8+, "
+                    + "BPF_MAP_TYPE_RINGBUF): use Linux 5.10 or newer");
+        }
+        return Optional.empty();
+    }
+
+    /** The running kernel's release, as uname -r says it. */
+    static String release() {
+        return System.getProperty("os.version", "?");
     }
 
     /**

@@ -41,6 +41,12 @@ final class ChildProcess implements AutoCloseable {
         Path err = Files.createTempFile("child-err", ".txt");
         ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile());
         pb.environment().keySet().removeIf(k -> k.startsWith("BTF_AGENT_") || k.equals("JAVA_TOOL_OPTIONS"));
+        // -Dit.kernel.assume-missing=attach-cookie,bpf-loop,fetch-atomics runs every test's agent
+        // with the programs of kernels that lack those features (kernel.assume-missing)
+        String assumeMissing = System.getProperty("it.kernel.assume-missing", "");
+        if (!assumeMissing.isEmpty()) {
+            pb.environment().put("BTF_AGENT_KERNEL_ASSUME_MISSING", assumeMissing);
+        }
         pb.environment().putAll(env);
         if (!stdin) {
             pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));

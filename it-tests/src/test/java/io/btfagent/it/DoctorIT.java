@@ -34,13 +34,26 @@ class DoctorIT extends AgainstEchoServer {
     }
 
     @Test
+    void featuresTheKernelLacksAreNamedWithWhatReplacesThem() throws Exception {
+        RunningJvm.Command doctor = RunningJvm.command(
+                List.of("env", "BTF_AGENT_KERNEL_ASSUME_MISSING=attach-cookie,bpf-loop"), JAR, "doctor");
+        assertEquals(0, doctor.exitCode(), doctor.stdout() + doctor.stderr());
+        assertTrue(doctor.stdout().lines().anyMatch(l -> l.startsWith("· kernel ") && l.contains(
+                " lacks bpf_get_attach_cookie (5.15), bpf_loop (5.17): the agent captures the same events with one entry "
+                        + "program per function, bounded copy loop (at most 512 KiB a call) (asked the kernel)")),
+                doctor.stdout());
+        assertTrue(doctor.stdout().contains("· no usable uprobe_multi"), doctor.stdout());
+        assertTrue(doctor.stdout().endsWith("capture would work here\n"), doctor.stdout());
+    }
+
+    @Test
     void asRootOnThisMachineEveryCheckPasses() throws Exception {
         RunningJvm.Command doctor = RunningJvm.command(JAR, "doctor");
         assertEquals(0, doctor.exitCode(), doctor.stdout() + doctor.stderr());
         assertEquals(List.of(), marked(doctor.stdout(), "✗"));
         assertEveryLineMarked(doctor.stdout());
-        for (String check : List.of("✓ kernel ", "✓ BPF ring buffer ", "✓ uprobe attach cookies ", "✓ bpf_loop ",
-                "✓ uprobe_multi links ", "✓ kernel BTF /sys/kernel/btf/vmlinux ",
+        for (String check : List.of("✓ kernel ", "✓ BPF features: attach cookies, bpf_loop, fetching atomics (asked the "
+                + "kernel)", "✓ uprobe_multi links ", "✓ kernel BTF /sys/kernel/btf/vmlinux ",
                 "✓ capabilities of this process (root): ", "✓ native.dir ")) {
             assertTrue(doctor.stdout().lines().anyMatch(l -> l.startsWith(check)), check + " in:\n" + doctor.stdout());
         }

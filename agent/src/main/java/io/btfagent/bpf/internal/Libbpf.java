@@ -110,4 +110,17 @@ public final class Libbpf {
 
     /** int libbpf_strerror(int err, char *buf, size_t size) */
     public static native int libbpf_strerror(int err, byte[] buf, long size);
+
+    /** int libbpf_probe_bpf_helper(enum bpf_prog_type prog_type, enum bpf_func_id helper_id, const void *opts) */
+    public static native int libbpf_probe_bpf_helper(int progType, int helperId, Pointer opts);
+
+    /** int libbpf_probe_bpf_map_type(enum bpf_map_type map_type, const void *opts) */
+    public static native int libbpf_probe_bpf_map_type(int mapType, Pointer opts);
+
+    /**
+     * int bpf_prog_load(enum bpf_prog_type prog_type, const char *prog_name, const char *license,
+     * const struct bpf_insn *insns, size_t insn_cnt, struct bpf_prog_load_opts *opts)
+     */
+    public static native int bpf_prog_load(int progType, String name, String license, Pointer insns, long insnCnt,
+            Pointer opts);
 }
