@@ -181,6 +181,9 @@ final class Doctor {
 
     /** The kernel's BPF features as the agent would probe them, or empty when this process cannot load BPF. */
     private static Optional<KernelFeatures> probedFeatures(AgentConfig config) {
+        if (ProcessAccess.ofThisProcess().blocker().isPresent()) {
+            return Optional.empty(); // it could not load BPF: nothing is written to find that out
+        }
         try {
             if (NativeBinding.tryBpfCall(config).isPresent()) { // binds libbpf too
                 return Optional.empty();
