@@ -56,6 +56,20 @@ public record KernelFeatures(boolean attachCookie, boolean bpfLoop, boolean fetc
         return Libbpf.libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, null) == 1;
     }
 
+    /**
+     * Why making a BPF ring buffer fails here: 0 when it works, else the errno of one made and
+     * closed at once. EPERM or EACCES is a refusal (a seccomp filter, missing capabilities), not a
+     * kernel without ring buffers, which libbpf's probe cannot tell apart.
+     */
+    public static int ringBufferErrno() {
+        int fd = Libbpf.bpf_map_create(BPF_MAP_TYPE_RINGBUF, "btf_agent_try", 0, 0, 4096, null);
+        if (fd >= 0) {
+            io.btfagent.bpf.internal.LibC.close(fd);
+            return 0;
+        }
+        return -fd;
+    }
+
     private static boolean helper(int id) {
         return Libbpf.libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, id, null) == 1;
     }

@@ -74,6 +74,15 @@ public final class Preflight {
      */
     static Optional<String> kernelProblem() {
         if (!KernelFeatures.ringBuffer()) {
+            int errno = KernelFeatures.ringBufferErrno();
+            if (errno == 1 || errno == 13) { // EPERM, EACCES: refused, which says nothing of the kernel
+                String call = "bpf(BPF_MAP_CREATE, ringbuf) failed (errno " + errno + ")";
+                return Optional.of("capture disabled: " + call + "; refused because "
+                        + ProcessAccess.ofThisProcess().explain(call, errno) + "; the application runs without capture");
+            }
+            if (errno == 0) {
+                return Optional.empty(); // libbpf's probe disagreed with a ring buffer that was made
+            }
             return Optional.of("capture disabled: kernel " + release() + " has no BPF ring buffer (Linux 5.8+, "
                     + "BPF_MAP_TYPE_RINGBUF): use Linux 5.10 or newer");
         }
