@@ -61,10 +61,10 @@ class GrpcJdkIT {
         server.forEach(e -> assertEquals(remote + " " + local, e.str("local") + " " + e.str("remote")));
         byte[] sent = CapturedEvents.stream(client, true);
         assertTrue(new String(sent, StandardCharsets.ISO_8859_1).startsWith("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
-        assertTrue(indexOf(sent, text.getBytes(StandardCharsets.UTF_8)) > 0, "the request message in the frames");
+        assertTrue(Libraries.indexOf(sent, text.getBytes(StandardCharsets.UTF_8), 0) > 0, "the request message in the frames");
         readAllButClosingControlFrames(sent, CapturedEvents.stream(server, false));
         byte[] answered = CapturedEvents.stream(server, true);
-        assertTrue(indexOf(answered, GrpcTlsUnary.answer(text.getBytes(StandardCharsets.UTF_8))) > 0);
+        assertTrue(Libraries.indexOf(answered, GrpcTlsUnary.answer(text.getBytes(StandardCharsets.UTF_8)), 0) > 0);
         readAllButClosingControlFrames(answered, CapturedEvents.stream(client, false));
     }
 
@@ -100,10 +100,10 @@ class GrpcJdkIT {
         server.forEach(e -> assertEquals(remote + " " + local, e.str("local") + " " + e.str("remote")));
         byte[] sent = CapturedEvents.stream(client, true);
         assertTrue(new String(sent, StandardCharsets.ISO_8859_1).startsWith("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
-        assertTrue(indexOf(sent, text.getBytes(StandardCharsets.UTF_8)) > 0, "the request message in the frames");
+        assertTrue(Libraries.indexOf(sent, text.getBytes(StandardCharsets.UTF_8), 0) > 0, "the request message in the frames");
         readAllButClosingControlFrames(sent, CapturedEvents.stream(server, false));
         byte[] received = CapturedEvents.stream(client, false);
-        assertTrue(indexOf(received, answer) > 0, "the answer in the frames the HttpClient read");
+        assertTrue(Libraries.indexOf(received, answer, 0) > 0, "the answer in the frames the HttpClient read");
         readAllButClosingControlFrames(CapturedEvents.stream(server, true), received);
     }
 
@@ -123,18 +123,5 @@ class GrpcJdkIT {
             at += 9 + length;
             assertTrue(at <= written.length, "whole frames in the unread tail");
         }
-    }
-
-    private static int indexOf(byte[] hay, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= hay.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (hay[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        return -1;
     }
 }

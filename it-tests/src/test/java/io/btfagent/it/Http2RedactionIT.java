@@ -206,7 +206,7 @@ class Http2RedactionIT {
         assertTrue(lines.contains(":path: /btfagent.Echo/Say"), "curl's other values decode: " + lines);
         // in the capture, the Huffman-coded values are now runs of 0xf9, the code of '*'
         byte[] ingress = CapturedEvents.stream(events, false);
-        assertTrue(indexOf(ingress, new byte[] {(byte) 0xf9, (byte) 0xf9, (byte) 0xf9, (byte) 0xf9}) >= 0,
+        assertTrue(Libraries.indexOf(ingress, new byte[] {(byte) 0xf9, (byte) 0xf9, (byte) 0xf9, (byte) 0xf9}, 0) >= 0,
                 "Huffman-coded masked values");
         String decoded = Tshark.run("-r", pcap.toString(), "-d", "tcp.port==" + port + ",http2", "-Y",
                 "http2.type == 1", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=|",
@@ -229,19 +229,6 @@ class Http2RedactionIT {
             p += 9 + length;
         }
         return types;
-    }
-
-    private static int indexOf(byte[] hay, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= hay.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (hay[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        return -1;
     }
 
     @Test

@@ -289,7 +289,7 @@ class WildflyCaptureIT extends AgainstEchoServer {
         byte[] markerBytes = marker.getBytes(StandardCharsets.US_ASCII);
         for (Event e : events) {
             assertEquals(r[0].pid(), e.num("pid"));
-            assertFalse(indexOf(e.data(), markerBytes) >= 0, "another process's bytes were captured");
+            assertFalse(Libraries.indexOf(e.data(), markerBytes, 0) >= 0, "another process's bytes were captured");
         }
     }
 
@@ -347,19 +347,6 @@ class WildflyCaptureIT extends AgainstEchoServer {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         p.waitFor();
         return out.split(" ")[1];
-    }
-
-    private static int indexOf(byte[] hay, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= hay.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (hay[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        return -1;
     }
 
     private static void makeWorldReadable(Path root) throws IOException {
