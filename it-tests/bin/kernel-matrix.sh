@@ -177,8 +177,10 @@ ip link set lo up
 echo "matrix: kernel $(uname -r)"
 cd /tmp
 : >/tmp/agent.log
+# libraries=openssl,gnutls: what the kernel decides is the probes' capture; the guest's JSSE
+# server side, captured in Java the same way on every kernel, is left out of the count
 /usr/lib/jvm/java-17-openjdk-amd64/bin/java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
-    -javaagent:/art/btf-agent.jar=sinks=jsonl,sink.jsonl.path=/art/out/events.jsonl,watch.paths=,late-loads.wait-ms=10000,log.level=${MATRIX_LOG_LEVEL:-info} \
+    -javaagent:/art/btf-agent.jar=sinks=jsonl,sink.jsonl.path=/art/out/events.jsonl,libraries=openssl,gnutls,watch.paths=,late-loads.wait-ms=10000,log.level=${MATRIX_LOG_LEVEL:-info} \
     -Dorg.wildfly.openssl.path=/usr/lib/x86_64-linux-gnu \
     -cp /art/classes:/art/wildfly-openssl.jar:/art/jna.jar \
     io.btfagent.demo.KernelMatrixGuest /usr/lib/x86_64-linux-gnu/libgnutls.so.30 /tmp/agent.log \
