@@ -224,6 +224,15 @@ public final class RotatingFile implements Closeable {
             lastWhole = to;
             return to;
         }
+        if (heldSince != 0) {
+            // a try again while records are held: where they cannot all fit, write none, so the
+            // file never shows a reader a record that is then cut back
+            long free = Files.getFileStore(path).getUsableSpace();
+            if (free < end - start) {
+                throw new IOException("No space left on device (" + (end - start) + " bytes to write, " + free
+                        + " free)");
+            }
+        }
         ByteBuffer bb = buf.duplicate().limit(end).position(start);
         try {
             while (bb.hasRemaining()) {
