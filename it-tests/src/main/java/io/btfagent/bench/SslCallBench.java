@@ -24,7 +24,8 @@ import java.nio.charset.StandardCharsets;
  * {@code block <size> <ns per SSL_write> <ns per SSL_read>} (sizes interleaved within a block),
  * then {@code calls <n>}: the SSL_write calls (= SSL_read calls) made after the go line, {@code
  * allocated <bytes>}: what every thread of the JVM allocated meanwhile, and {@code rss-kib <n>}:
- * its resident memory at the end.
+ * its resident memory at the end. With {@code -Dbench.hold=true} it then prints {@code held} and
+ * waits for another line before it ends, so that its memory can be read meanwhile.
  */
 public final class SslCallBench {
     private static final int SSL_FILETYPE_PEM = 1;
@@ -131,7 +132,8 @@ public final class SslCallBench {
         }
         System.out.println("ready");
         System.out.flush();
-        new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+        BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        stdin.readLine();
 
         b.calls = 0;
         long allocated0 = allocatedBytes();
@@ -162,6 +164,12 @@ public final class SslCallBench {
         report.append("rss-kib ").append(rssKib()).append('\n');
         System.out.print(report);
         System.out.flush();
+        if (Boolean.getBoolean("bench.hold")) {
+            // the caller reads this process's memory maps (it-tests/memory-breakdown.sh), then lets it end
+            System.out.println("held");
+            System.out.flush();
+            stdin.readLine();
+        }
     }
 
     /** {@code iterations} × (client SSL_write of {@code size} bytes, server SSL_read of them). */
