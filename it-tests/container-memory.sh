@@ -72,10 +72,10 @@ for config in none agent-no-sink agent-jsonl; do
     peak=$(awk '$1 == "peak" { printf "%.1f", $2 / 1048576 }' <<<"$out")
     calls=$(awk '$1 == "calls" { print $2 }' <<<"$out")
     summary=$(grep '^agent .*capture summary' <<<"$out" || true)
-    grep '^agent .*WARN' <<<"$out" | cut -c7- >&2 || true
+    (grep '^agent .*WARN' <<<"$out" || true) | cut -c7- >&2
     # events: records the probes wrote; lost: to a full ring, or dropped or failed by the sink
-    events=$(grep -o 'records=[0-9]*' <<<"$summary" | head -n 1 | cut -d= -f2)
-    lost=$(grep -o 'records lost (ring full)=[0-9]*\| dropped=[0-9]*\| failed=[0-9]*' <<<"$summary" \
+    events=$( (grep -o 'records=[0-9]*' <<<"$summary" || true) | head -n 1 | cut -d= -f2)
+    lost=$( (grep -o 'records lost (ring full)=[0-9]*\| dropped=[0-9]*\| failed=[0-9]*' <<<"$summary" || true) \
         | awk -F= '{ n += $2 } END { print n + 0 }')
     if [ "$config" = none ]; then
         none_rss=$rss
