@@ -2,11 +2,13 @@
 # Where the agent's resident memory goes: the benchmark's workload (SslCallBench, 64 B and
 # 16 KiB SSL_write/SSL_read pairs through the system's OpenSSL, 5 blocks) in one JVM without the
 # agent, one with the agent and no sink, one with the jsonl sink, each with native memory
-# tracking; at the end of its calls each JVM is held while its memory maps are read. Prints per
-# category the resident MiB of each JVM: every mapping of /proc/PID/smaps, an anonymous one
-# named by the JVM region (NMT's virtual memory map) it lies in, else counted as native memory
-# outside the JVM's regions (malloc arenas: the JVM's own mallocs, its compilers' arenas, JNA
-# and libbpf); then the Java heap's use and NMT's malloc figures.
+# tracking; at the end of its calls each JVM is held while its memory maps are read, and 12 s
+# more (the agent trims the C library's free memory when its start-up ends and 10 s later).
+# Prints per category the resident MiB of each JVM: every mapping of /proc/PID/smaps, an
+# anonymous one named by the JVM region (NMT's virtual memory map) it lies in, else counted as
+# native memory outside the JVM's regions (malloc arenas: the JVM's own mallocs, its compilers'
+# arenas, JNA and libbpf); then the Java heap's use, NMT's malloc figures and VmRSS at the end
+# of the calls and 12 s later.
 #
 #   bash it-tests/memory-breakdown.sh ["extra agent options"]
 #
@@ -56,6 +58,9 @@ run() {
     cp "/proc/$pid/smaps" "$work/$name.smaps"
     jcmd "$pid" VM.native_memory detail >"$work/$name.nmt"
     jcmd "$pid" GC.heap_info >"$work/$name.heap"
+    # the agent gives free C memory back when its start-up ends and 10 s later
+    sleep 12
+    grep '^VmRSS:' "/proc/$pid/status" >"$work/$name.later"
     echo go >&3
     exec 3>&-
     wait "$pid"
@@ -109,12 +114,12 @@ cat "$work"/*.cat | cut -f1 | sort -u | while IFS= read -r c; do
         row="$row $(awk -F'\t' -v c="$c" '$1 == c { v = $2 } END { printf "%.1f", v / 1024 }' "$work/$n.cat") |"
     done
     echo "$row"
-done | sort -t'|' -k4 -g -r
+done | grep -v '^| [^|]* | 0\.0 | 0\.0 | 0\.0 |$' | sort -t'|' -k4 -g -r
 row="| total |"
 for n in "${names[@]}"; do
     row="$row $(awk -F'\t' '{ v += $2 } END { printf "%.1f", v / 1024 }' "$work/$n.cat") |"
 done
 echo "$row"
 for n in "${names[@]}"; do
-    echo "$n: $(grep -o 'garbage-first heap.*used [0-9]*K' "$work/$n.heap" | sed 's/ \[.*//'); NMT $(grep -m1 'malloc:' "$work/$n.nmt" | sed 's/^ *//'); compiler arenas $(grep -A4 ' Compiler (' "$work/$n.nmt" | grep -o 'peak=[0-9]*KB' | tail -n 1) at the peak; $(grep '^rss-kib' "$work/$n.out")"
+    echo "$n: $(grep -o 'garbage-first heap.*used [0-9]*K' "$work/$n.heap" | sed 's/ \[.*//'); NMT $(grep -m1 'malloc:' "$work/$n.nmt" | sed 's/^ *//'); compiler arenas $(grep -A4 ' Compiler (' "$work/$n.nmt" | grep -o 'peak=[0-9]*KB' | tail -n 1) at the peak; VmRSS at the end of the calls $(awk '$1 == "rss-kib" { print $2 }' "$work/$n.out") KiB, 12 s after its memory was read $(awk '{ print $2 }' "$work/$n.later") KiB"
 done
