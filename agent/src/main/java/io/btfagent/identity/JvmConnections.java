@@ -27,6 +27,18 @@ final class JvmConnections implements ConnectionBridge.Listener {
     static final String WILDFLY = "wildfly-openssl";
     static final String TOMCAT = "Tomcat OpenSSL";
     static final String NETTY = "netty";
+    static final String KAFKA = "Kafka";
+    static final String JETTY = "Jetty";
+    static final String KAFKA_TRANSPORT = "org.apache.kafka.common.network.SslTransportLayer";
+    static final String JETTY_CONNECTION = "org.eclipse.jetty.io.ssl.SslConnection";
+
+    /** The stack a woven class belongs to, as failures name it. */
+    static String stackOf(String n) {
+        return n.startsWith("org.wildfly.openssl.") ? WILDFLY
+                : n.startsWith("org.apache.tomcat.") ? TOMCAT
+                : n.startsWith("org.apache.kafka.") ? KAFKA
+                : n.startsWith("org.eclipse.jetty.") ? JETTY : NETTY;
+    }
 
 
     private final PeerMap peers;
@@ -149,8 +161,7 @@ final class JvmConnections implements ConnectionBridge.Listener {
     private Holder holderFor(Class<?> type) {
         for (Class<?> c = type; c != null; c = c.getSuperclass()) {
             String n = c.getName();
-            String stack = n.startsWith("org.wildfly.openssl.") ? WILDFLY
-                    : n.startsWith("org.apache.tomcat.") ? TOMCAT : NETTY;
+            String stack = stackOf(n);
             try {
                 Holder h = holderOf(c, n);
                 if (h != null) {
@@ -180,6 +191,26 @@ final class JvmConnections implements ConnectionBridge.Listener {
                 SSLEngine e = (SSLEngine) engine.get(h);
                 SocketChannel ch = (SocketChannel) io.invoke(h);
                 return e != null && ch != null && join(TOMCAT, e, ch.getLocalAddress(), ch.getRemoteAddress());
+            });
+        }
+        if (n.equals(KAFKA_TRANSPORT)) {
+            Field engine = field(c, "sslEngine");
+            Method io = method(c, "socketChannel");
+            return holder(KAFKA, (h, ctx) -> {
+                SocketChannel ch = (SocketChannel) io.invoke(h);
+                return ch != null && ch.isConnected()
+                        && join(KAFKA, (SSLEngine) engine.get(h), ch.getLocalAddress(), ch.getRemoteAddress());
+            });
+        }
+        if (n.equals(JETTY_CONNECTION)) {
+            Method engine = method(c, "getSSLEngine");
+            Method endPoint = method(c, "getEndPoint");
+            Method local = method(endPoint.getReturnType(), "getLocalSocketAddress");
+            Method remote = method(endPoint.getReturnType(), "getRemoteSocketAddress");
+            return holder(JETTY, (h, ctx) -> {
+                Object ep = endPoint.invoke(h);
+                return ep != null && join(JETTY, (SSLEngine) engine.invoke(h), (SocketAddress) local.invoke(ep),
+                        (SocketAddress) remote.invoke(ep));
             });
         }
         if (n.endsWith("io.netty.handler.ssl.SslHandler")) {
