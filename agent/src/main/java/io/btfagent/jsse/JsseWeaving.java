@@ -33,9 +33,10 @@ import net.bytebuddy.pool.TypePool;
  * of {@code SSLSocketImpl}; and, for the addresses of the JDK HttpClient's engines, its TLS
  * connections' {@code finishConnect}. The same for the other JSSE providers the agent knows,
  * in whatever loader they are: Conscrypt (whose BoringSSL no uprobe can find) and
- * BouncyCastle's JSSE provider. Those classes are in java.base and usually loaded before the agent,
- * so they are retransformed; only the methods' code changes. A class whose methods or fields
- * differ from what the agent knows (another JDK) is left as it is, named in one line.
+ * BouncyCastle's JSSE provider. The JDK's classes are in java.base and usually loaded before the
+ * agent, so they are retransformed (a provider's too, when loaded before an attach); only the
+ * methods' code changes. A class whose methods or fields differ from what the agent knows
+ * (another JDK or provider version) is left as it is, named in one line.
  *
  * <p>Only these classes are woven: an engine backed by a native library the probes already
  * capture (netty's OpenSSL engine, Tomcat's and wildfly-openssl's) is another class and is never
