@@ -30,14 +30,15 @@ import javax.net.ssl.TrustManager;
  * <p>Modes: {@code socket}, the provider's SSLSocket and SSLServerSocket over loopback TCP (the
  * client writes the request with {@code write(b, off, len)} then its last byte with
  * {@code write(int)}; it reads the response's first byte with {@code read()}, the rest with
- * {@code read(b, off, len)}); {@code engine}, two of the provider's SSLEngines handing their
+ * {@code read(b, off, len)}); {@code layered}, the same with the client's SSLSocket layered over
+ * a connected plain socket ({@code createSocket(socket, host, port, autoClose)}); {@code engine}, two of the provider's SSLEngines handing their
  * records to each other in memory.
  *
  * <p>Prints {@code server-got <base64>}, {@code client-got <base64>}, in socket modes
  * {@code server-port <n>} and {@code client-port <n>}, then {@code ok true|false}. With
  * {@code -Ddemo.await-go} containing {@code traffic} it waits for one line on stdin first.
  *
- * <p>Usage: {@code ProviderTls conscrypt|bc socket|engine}
+ * <p>Usage: {@code ProviderTls conscrypt|bc socket|layered|engine}
  */
 public final class ProviderTls {
     private ProviderTls() {
@@ -75,7 +76,8 @@ public final class ProviderTls {
         if (System.getProperty("demo.await-go", "").contains("traffic")) {
             System.in.read();
         }
-        byte[][] got = mode.equals("engine") ? engines(client, server) : sockets(client, server);
+        byte[][] got = mode.equals("engine") ? engines(client, server)
+                : sockets(client, server, mode.equals("layered"));
         System.out.println("server-got " + Base64.getEncoder().encodeToString(got[0]));
         System.out.println("client-got " + Base64.getEncoder().encodeToString(got[1]));
         boolean ok = Arrays.equals(got[0], request()) && Arrays.equals(got[1], response());
@@ -84,7 +86,8 @@ public final class ProviderTls {
         System.exit(ok ? 0 : 1);
     }
 
-    private static byte[][] sockets(SSLContext clientContext, SSLContext serverContext) throws Exception {
+    private static byte[][] sockets(SSLContext clientContext, SSLContext serverContext, boolean layered)
+            throws Exception {
         SSLSocketFactory factory = clientContext.getSocketFactory();
         javax.net.ssl.SSLServerSocketFactory serverFactory = serverContext.getServerSocketFactory();
         byte[] request = request();
@@ -105,8 +108,11 @@ public final class ProviderTls {
                 }
             });
             byte[] answer;
-            try (SSLSocket s = (SSLSocket) factory.createSocket(InetAddress.getLoopbackAddress(),
-                    listening.getLocalPort())) {
+            InetAddress loopback = InetAddress.getLoopbackAddress();
+            try (SSLSocket s = (SSLSocket) (layered
+                    ? factory.createSocket(new Socket(loopback, listening.getLocalPort()), loopback.getHostAddress(),
+                            listening.getLocalPort(), true)
+                    : factory.createSocket(loopback, listening.getLocalPort()))) {
                 System.out.println("client-port " + s.getLocalPort());
                 OutputStream out = s.getOutputStream();
                 out.write(request, 0, request.length - 1);

@@ -23,7 +23,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * JSSE providers other than the JDK's, captured at the JSSE API: Conscrypt (its BoringSSL is in
  * a stripped JNI library no uprobe can find) and BouncyCastle's JSSE provider, each as a pair of
- * SSLSockets over loopback TCP and as a pair of SSLEngines in memory ({@link ProviderTls}): one
+ * SSLSockets over loopback TCP (the client's also layered over a plain socket: BouncyCastle's
+ * ProvSSLSocketWrap) and as a pair of SSLEngines in memory ({@link ProviderTls}): one
  * event per call, the exact bytes both ways on both ends, nothing twice (Conscrypt's engine
  * socket drives its engine: only the socket's calls are events), the provider's jar and version
  * as libPath and libVersion, and the application's results the same as without the agent.
@@ -48,8 +49,9 @@ class JsseProvidersIT {
     }
 
     @ParameterizedTest(name = "{0} {1}")
-    @CsvSource({"conscrypt, socket, conscrypt-openjdk-uber", "conscrypt, engine, conscrypt-openjdk-uber",
-            "bc, socket, bctls-jdk18on", "bc, engine, bctls-jdk18on"})
+    @CsvSource({"conscrypt, socket, conscrypt-openjdk-uber", "conscrypt, layered, conscrypt-openjdk-uber",
+            "conscrypt, engine, conscrypt-openjdk-uber", "bc, socket, bctls-jdk18on", "bc, layered, bctls-jdk18on",
+            "bc, engine, bctls-jdk18on"})
     void eachCallOnceWithExactBytesOnBothEnds(String provider, String mode, String jar) throws Exception {
         Path jsonl = tmp.resolve("events.jsonl");
         ChildJvm.Result with = jvm(provider).agent("sinks=jsonl,sink.jsonl.path=" + jsonl + ",stats.interval=0")
