@@ -309,7 +309,8 @@ final class JvmConnections implements ConnectionBridge.Listener {
 
     /**
      * Hands a JSSE engine's addresses on, unwrapping engines that delegate to another (netty's
-     * {@code JdkSslEngine} and its ALPN subclasses: {@code getWrappedEngine()}).
+     * {@code JdkSslEngine} and its ALPN subclasses: {@code getWrappedEngine()}; Conscrypt's
+     * {@code Java8EngineWrapper}: its {@code delegate}, the engine whose calls are captured).
      */
     private static void jsseEngine(SSLEngine engine, SocketAddress local, SocketAddress remote) {
         TlsStacks.EngineAddresses to = jsse;
@@ -318,25 +319,31 @@ final class JvmConnections implements ConnectionBridge.Listener {
         }
         SSLEngine e = engine;
         for (int depth = 0; depth < 4; depth++) {
-            Method inner;
+            Object o;
             try {
-                inner = e.getClass().getMethod("getWrappedEngine");
-            } catch (NoSuchMethodException none) {
-                break;
-            }
-            try {
-                inner.setAccessible(true);
-                Object o = inner.invoke(e);
-                if (!(o instanceof SSLEngine next) || next == e) {
-                    break;
+                if (e.getClass().getName().equals(CONSCRYPT_WRAPPER)) {
+                    Field delegate = e.getClass().getDeclaredField("delegate");
+                    delegate.setAccessible(true);
+                    o = delegate.get(e);
+                } else {
+                    Method inner = e.getClass().getMethod("getWrappedEngine");
+                    inner.setAccessible(true);
+                    o = inner.invoke(e);
                 }
-                e = next;
+            } catch (NoSuchMethodException | NoSuchFieldException none) {
+                break;
             } catch (ReflectiveOperationException | RuntimeException failed) {
                 break;
             }
+            if (!(o instanceof SSLEngine next) || next == e) {
+                break;
+            }
+            e = next;
         }
         to.report(e, local, remote);
     }
+
+    private static final String CONSCRYPT_WRAPPER = "org.conscrypt.Java8EngineWrapper";
 
     /** The engine's SSL*, 0 when it has none (yet, or any more) or is not a native engine. */
     private long ssl(String stack, SSLEngine engine) throws ReflectiveOperationException {
