@@ -146,7 +146,7 @@ public final class BenchMain {
         Map<String, Map<String, BpfRunTime.Program>> programs = new LinkedHashMap<>();
         if (Boolean.parseBoolean(System.getProperty("bench.bpf-stats", "true")) && BpfRunTime.available()) {
             for (Config c : configs) {
-                if (!List.of("floor-multi", "floor-placed", "agent-multi", "agent-jsonl").contains(c.name())) {
+                if (!List.of("floor-placed", "agent-multi", "agent-jsonl").contains(c.name())) {
                     continue;
                 }
                 List<String> cmd = new ArrayList<>();

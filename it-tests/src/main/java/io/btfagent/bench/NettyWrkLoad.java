@@ -77,6 +77,8 @@ public final class NettyWrkLoad {
     private final int connections = Integer.getInteger("bench.wrk.connections", 32);
     private final int wrkThreads = Integer.getInteger("bench.wrk.threads", 2);
     private final int serverThreads = Integer.getInteger("bench.wrk.server-threads", 2);
+    /** The functions the probes went on, as the floor found them (for the table). */
+    private volatile String probed = "";
 
     private NettyWrkLoad(String[] args) throws IOException {
         java = args[0];
@@ -188,7 +190,10 @@ public final class NettyWrkLoad {
             }
             String lost = c.kind() == Kind.AGENT ? RealStackLoad.lost(last.stats()) : "";
             String errors = runs.stream().map(Run::wrkErrors).filter(s -> !s.isEmpty()).findFirst().orElse("");
-            b.append("| ").append(c.what()).append(lost.isEmpty() ? "" : " (last run lost: " + lost + ")")
+            String what = c.kind() == Kind.FLOOR ? c.what() + " (bench_floor's counting programs, an entry uprobe and a"
+                    + " uretprobe on " + probed + " at the file offsets the agent uses; its SSL_free probe left out)"
+                    : c.what();
+            b.append("| ").append(what).append(lost.isEmpty() ? "" : " (last run lost: " + lost + ")")
                     .append(errors.isEmpty() ? "" : " (wrk: " + errors + ")").append(" | ")
                     .append(String.format(Locale.ROOT, "%.0f", m)).append(" | ")
                     .append(c.kind() == Kind.NONE ? "–" : String.format(Locale.ROOT, "%.1f %%", 100 * cost))
@@ -376,6 +381,7 @@ public final class NettyWrkLoad {
     private BpfObject attachFloor(int pid) throws Exception {
         Path lib = tcnative(pid);
         TlsLibrary boring = TlsLibrary.boringssl(lib);
+        probed = String.join("/", boring.functions());
         long[] offsets = boring.offsets().stream().mapToLong(Long::longValue).toArray();
         BpfObject obj = BpfObject.open("bench_floor", floorObject, KERNEL_BTF);
         try {

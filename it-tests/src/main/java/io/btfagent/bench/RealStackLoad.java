@@ -200,7 +200,8 @@ public final class RealStackLoad {
         if (stats == null) {
             return "";
         }
-        List<String> out = new ArrayList<>();
+        // a key may come twice (the JSSE part repeats what the totals hold): said once
+        java.util.Set<String> out = new java.util.LinkedHashSet<>();
         for (String key : new String[] {"records_lost", "bytes_lost", "calls_truncated", "bytes_truncated",
             "read_faults", "records_undecodable", "dropped", "dropped_bytes", "failed"}) {
             Matcher m = Pattern.compile("\"" + key + "\":(\\d+)").matcher(stats);
