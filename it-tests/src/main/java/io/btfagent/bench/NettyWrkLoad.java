@@ -54,6 +54,8 @@ public final class NettyWrkLoad {
     private static final String KERNEL_BTF = "/sys/kernel/btf/vmlinux";
     private static final Pattern RATE = Pattern.compile("Requests/sec:\\s+([0-9.]+)");
     private static final Pattern STATS = Pattern.compile("capture stats (\\{.*\\})");
+    /** USER_HZ, the unit of /proc/<pid>/stat's times (100 on Linux/x86_64). */
+    private static final double TICKS = 100;
 
     private enum Kind { NONE, FLOOR, AGENT }
 
@@ -61,8 +63,8 @@ public final class NettyWrkLoad {
     }
 
     /** What one server run measured. */
-    private record Run(double perSecond, long requests, long totalRequests, long[] floorHits, String stats, String wrkErrors,
-            Map<String, BpfRunTime.Program> programs) {
+    private record Run(double perSecond, long requests, long totalRequests, long cpuTicks, long[] floorHits,
+            String stats, String wrkErrors, Map<String, BpfRunTime.Program> programs) {
     }
 
     private final String java;
@@ -129,25 +131,37 @@ public final class NettyWrkLoad {
         String profileLib = System.getProperty("bench.profile.lib");
         if (Boolean.parseBoolean(System.getProperty("bench.wrk.extra", "true")) && BpfRunTime.available()) {
             int statsSeconds = Integer.getInteger("bench.wrk.stats-seconds", 5);
+            Run profiledNone = null;
+            Run profiledAgent = null;
             for (Config c : configs) {
+                boolean profiled = profileLib != null && (c.kind() == Kind.NONE || c.name().equals("agent-jsonl"));
                 if (c.kind() == Kind.NONE) {
+                    if (profiled) {
+                        profiledNone = run(c, seconds, false, profileLib);
+                    }
                     continue;
                 }
-                boolean profiled = profileLib != null && c.name().equals("agent-jsonl");
                 try (AutoCloseable stats = BpfRunTime.enable(libbpf)) {
                     Run run = run(c, profiled ? seconds : statsSeconds, true, profiled ? profileLib : null);
                     programs.put(c.name(), run.programs());
+                    if (profiled) {
+                        profiledAgent = run;
+                    }
                 }
                 Files.deleteIfExists(jsonl);
-                if (profiled) {
-                    Path dir = Path.of(System.getProperty("bench.profile.dir", work.toString()));
-                    Path collapsed = dir.resolve("bench-profile-netty.collapsed");
-                    profile = ProfileTable.markdown("netty + wrk, the agent with the jsonl sink",
-                            ProfileTable.read(collapsed), seconds, "Flame graph: `it-tests/target/bench-profile-netty"
-                                    + ".html`; collapsed stacks: `it-tests/target/bench-profile-netty.collapsed`"
-                                    + " (async-profiler 4.1, event=cpu, 1 ms, the measured " + seconds + " s; BPF"
-                                    + " run-time statistics on).");
-                }
+            }
+            if (profiledNone != null && profiledAgent != null) {
+                Path dir = Path.of(System.getProperty("bench.profile.dir", work.toString()));
+                profile = ProfileTable.markdown("netty + wrk, the agent with the jsonl sink",
+                        ProfileTable.read(dir.resolve("bench-profile-netty-none.collapsed")),
+                        ProfileTable.read(dir.resolve("bench-profile-netty.collapsed")), seconds,
+                        new long[] {profiledNone.requests(), profiledAgent.requests()}, String.format(Locale.ROOT,
+                                "Flame graphs: `it-tests/target/bench-profile-netty.html` (agent) and"
+                                        + " `bench-profile-netty-none.html` (no agent), collapsed stacks beside them"
+                                        + " (`.collapsed`); async-profiler 4.1, event=cpu every 1 ms over the measured"
+                                        + " %d s of one more run each way (%.0f requests/s without the agent, %.0f"
+                                        + " with; BPF run-time statistics on in the latter).", seconds,
+                                profiledNone.perSecond(), profiledAgent.perSecond()));
             }
         }
         String md = markdown(configs, results, programs, reps) + profile;
@@ -164,9 +178,13 @@ public final class NettyWrkLoad {
                 + " keep-alive, %d s × %d interleaved rounds, %d event loops | requests/s (median) | cost"
                 + " = 1 − config ÷ none | × probes-alone cost = cost ÷ cost of `probes` | probe hits per request"
                 + " (entries) | of which transferred nothing (returned ≤ 0) | calls with data per request"
-                + " (agent's calls counter) | BPF ns per run (statistics on, untimed run) |%n"
-                + "|---|---|---|---|---|---|---|---|%n", wrkThreads, connections, seconds, reps, serverThreads));
+                + " (agent's calls counter) | BPF ns per run (statistics on, untimed run) | server JVM CPU µs per"
+                + " request (median) | × probes-alone CPU = (config − none) ÷ (probes − none) |%n"
+                + "|---|---|---|---|---|---|---|---|---|---|%n", wrkThreads, connections, seconds, reps,
+                serverThreads));
         double probesCost = 1 - probes / none;
+        double cpuNone = cpuPerRequest(results.get("none"));
+        double cpuProbes = cpuPerRequest(results.get("probes"));
         for (Config c : configs) {
             List<Run> runs = results.get(c.name());
             double m = median(runs);
@@ -201,6 +219,9 @@ public final class NettyWrkLoad {
                     .append(c.kind() == Kind.NONE ? "–" : String.format(Locale.ROOT, "%.2f", cost / probesCost))
                     .append(" | ").append(hits).append(" | ").append(nothing).append(" | ").append(data).append(" | ")
                     .append(programs.containsKey(c.name()) ? BpfRunTime.describe(programs.get(c.name())) : "–")
+                    .append(" | ").append(String.format(Locale.ROOT, "%.1f", cpuPerRequest(runs))).append(" | ")
+                    .append(c.kind() == Kind.NONE ? "–" : String.format(Locale.ROOT, "%.2f",
+                            (cpuPerRequest(runs) - cpuNone) / (cpuProbes - cpuNone)))
                     .append(" |\n");
         }
         return b.toString();
@@ -221,8 +242,9 @@ public final class NettyWrkLoad {
         if (profileLib != null) {
             cmd.add("-agentpath:" + profileLib);
             cmd.add("-Dbench.profile.lib=" + profileLib);
-            cmd.add("-Dbench.profile.out=" + dir.resolve("bench-profile-netty"));
-            cmd.add("-Dbench.profile.title=netty-tcnative HTTPS under wrk, btf-agent with the jsonl sink");
+            cmd.add("-Dbench.profile.out=" + dir.resolve(c.kind() == Kind.NONE ? "bench-profile-netty-none"
+                    : "bench-profile-netty"));
+            cmd.add("-Dbench.profile.title=netty-tcnative HTTPS under wrk, " + c.what());
             cp = cp + ":" + required("bench.profile.jar");
         }
         cmd.add("-Djava.io.tmpdir=" + work);
@@ -267,7 +289,9 @@ public final class NettyWrkLoad {
                 control.write("profile start\n".getBytes(StandardCharsets.UTF_8));
                 control.flush();
             }
+            long cpu0 = cpuTicks(p.pid());
             String out = wrk(port, secs);
+            long cpu = cpuTicks(p.pid()) - cpu0;
             if (profileLib != null) {
                 control.write("profile stop\n".getBytes(StandardCharsets.UTF_8));
                 control.flush();
@@ -304,7 +328,7 @@ public final class NettyWrkLoad {
             if (c.kind() == Kind.AGENT && stats == null) {
                 throw new IOException(c.name() + ": the agent printed no capture stats: " + stderr);
             }
-            return new Run(Double.parseDouble(m.group(1)), requests, total, hits, stats, wrkErrors(out), programs);
+            return new Run(Double.parseDouble(m.group(1)), requests, total, cpu, hits, stats, wrkErrors(out), programs);
         } finally {
             if (sampler != null) {
                 sampler.close();
@@ -424,6 +448,20 @@ public final class NettyWrkLoad {
         }
         Matcher m = Pattern.compile("\"" + key + "\":(\\d+)").matcher(stats);
         return m.find() ? Long.parseLong(m.group(1)) : 0;
+    }
+
+    /** The median over runs of the server JVM's CPU time (user + system) per request measured, µs. */
+    private static double cpuPerRequest(List<Run> runs) {
+        return RealStackLoad.median(runs.stream().mapToDouble(r -> r.cpuTicks() * 1e6 / TICKS / Math.max(1,
+                r.requests())).toArray());
+    }
+
+    /** utime + stime of a process, in clock ticks (/proc/<pid>/stat, fields 14 and 15). */
+    private static long cpuTicks(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        // the fields after the command name, which may hold spaces: state is field 3
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
     }
 
     private static double median(List<Run> runs) {

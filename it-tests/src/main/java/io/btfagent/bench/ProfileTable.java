@@ -19,12 +19,9 @@ import java.util.regex.Pattern;
 final class ProfileTable {
     /** The kernel's side of a probe hit: the breakpoint trap, uprobe and uretprobe handling, the BPF program and its helpers. */
     private static final Pattern KERNEL_PROBE = Pattern.compile(
-            "^(exc_int3|do_int3|handle_swbp|uprobe_\\w*|uretprobe_\\w*|handle_trampoline|arch_uprobe_\\w*|"
-                    + "arch_uretprobe_\\w*|handler_chain|bpf_prog_\\w*|__bpf_prog_\\w*|bpf_ringbuf_\\w*|"
-                    + "__bpf_ringbuf_\\w*|bpf_probe_read_\\w*|bpf_get_\\w*|bpf_map_\\w*|__htab_\\w*|htab_\\w*|"
-                    + "trace_call_bpf|bpf_uprobe_\\w*|uprobe_multi_\\w*|bpf_trace_run\\w*|__uprobe_\\w*|"
-                    + "find_active_uprobe\\w*|dup_utask|prepare_uretprobe|__create_xol_area|xol_\\w*|"
-                    + "int3_\\w*|asm_exc_int3)_\\[k\\]$");
+            "^(asm_exc_int3|exc_int3|do_int3|handle_swbp|uprobe_|uretprobe_|__uprobe|handle_trampoline|arch_uprobe|"
+                    + "arch_uretprobe|handler_chain|find_active_uprobe|dup_utask|prepare_uretprobe|xol_|"
+                    + "__create_xol_area|trace_call_bpf|bpf_|__bpf_|htab_|__htab_)[^;]*_\\[k\\]$");
     /** The agent's own packages (it-tests' io.btfagent.bench, .demo and .netty are the application). */
     private static final Pattern AGENT = Pattern.compile("^io/btfagent/(BtfAgent|(bpf|btf|bootstrap|cli|config|elf|"
             + "event|files|hook|identity|instrument|jsse|log|natives|redact|runtime|sink|tls|watch|x86)/)");
@@ -135,20 +132,31 @@ final class ProfileTable {
     }
 
     /**
-     * Markdown rows: component, CPU seconds (samples × the 1 ms interval), share of all samples,
-     * and CPUs used over the {@code seconds} profiled (of the machine's).
+     * Markdown rows: component, CPU seconds (samples × the 1 ms interval) of a profiled run
+     * without the agent ({@code none}, null if there was none) and with it, the share of the
+     * latter, and CPU seconds per 1,000 requests of each ({@code requests}: without, with).
      */
-    static String markdown(String title, Map<Component, Long> samples, double seconds, String files) {
-        long total = samples.values().stream().mapToLong(Long::longValue).sum();
-        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%n| %s: CPU by component (%d samples, %.0f s"
-                + " profiled, %d CPUs) | CPU s | share | CPUs used |%n|---|---|---|---|%n", title, total, seconds,
+    static String markdown(String title, Map<Component, Long> none, Map<Component, Long> agent, double seconds,
+            long[] requests, String files) {
+        long totalAgent = agent.values().stream().mapToLong(Long::longValue).sum();
+        long totalNone = none == null ? 0 : none.values().stream().mapToLong(Long::longValue).sum();
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%n| %s: CPU by component, %.0f s profiled per"
+                + " run (%d CPUs) | no agent: CPU s | agent: CPU s | agent: share | no agent: CPU ms per 1,000"
+                + " requests | agent: CPU ms per 1,000 requests |%n|---|---|---|---|---|---|%n", title, seconds,
                 Runtime.getRuntime().availableProcessors()));
-        for (Map.Entry<Component, Long> e : samples.entrySet()) {
-            double s = e.getValue() / 1000.0;
-            b.append(String.format(Locale.ROOT, "| %s | %.2f | %.1f %% | %.2f |%n", e.getKey().what, s,
-                    total == 0 ? 0 : 100.0 * e.getValue() / total, s / seconds));
+        for (Map.Entry<Component, Long> e : agent.entrySet()) {
+            long n = none == null ? 0 : none.get(e.getKey());
+            b.append(String.format(Locale.ROOT, "| %s | %s | %.2f | %.1f %% | %s | %.1f |%n", e.getKey().what,
+                    none == null ? "–" : String.format(Locale.ROOT, "%.2f", n / 1000.0), e.getValue() / 1000.0,
+                    totalAgent == 0 ? 0 : 100.0 * e.getValue() / totalAgent,
+                    none == null ? "–" : String.format(Locale.ROOT, "%.1f", n * 1000.0 / Math.max(1, requests[0])),
+                    e.getValue() * 1000.0 / Math.max(1, requests[1])));
         }
-        b.append(String.format(Locale.ROOT, "| all | %.2f | 100 %% | %.2f |%n", total / 1000.0, total / 1000.0 / seconds));
+        b.append(String.format(Locale.ROOT, "| all (requests in the profiled window: %s without, %d with) | %s | %.2f |"
+                + " 100 %% | %s | %.1f |%n", none == null ? "–" : Long.toString(requests[0]), requests[1],
+                none == null ? "–" : String.format(Locale.ROOT, "%.2f", totalNone / 1000.0), totalAgent / 1000.0,
+                none == null ? "–" : String.format(Locale.ROOT, "%.1f", totalNone * 1000.0 / Math.max(1, requests[0])),
+                totalAgent * 1000.0 / Math.max(1, requests[1])));
         b.append("\n").append(files).append("\n");
         return b.toString();
     }

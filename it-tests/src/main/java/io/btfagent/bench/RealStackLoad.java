@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -101,7 +102,7 @@ public final class RealStackLoad {
         }
     }
 
-    private record Run(double perSecond, long failures, String stats, long jsonlBytes) {
+    private record Run(double perSecond, long requests, long failures, String stats, long jsonlBytes) {
     }
 
     static void compare(String java, String classpath, Path agentJar, Path work, Path table) throws Exception {
@@ -127,19 +128,28 @@ public final class RealStackLoad {
         String profile = "";
         String profileLib = System.getProperty("bench.profile.lib");
         if (profileLib != null) {
+            // one more run each way, profiled: the same JVM without the agent is the baseline
             Path dir = Path.of(System.getProperty("bench.profile.dir", work.toString()));
-            Path out = dir.resolve("bench-profile-wildfly");
-            Run p = run(java, classpath + ":" + System.getProperty("bench.profile.jar"), agentJar, work, threads,
-                    seconds, List.of("-agentpath:" + profileLib, "-Dbench.profile.lib=" + profileLib,
-                            "-Dbench.profile.out=" + out,
-                            "-Dbench.profile.title=wildfly-openssl HTTPS load, btf-agent with the jsonl sink"));
-            System.err.printf(Locale.ROOT, "load: profiled run: %.1f requests/s with the agent%n", p.perSecond());
+            String cp = classpath + ":" + System.getProperty("bench.profile.jar");
+            Map<Boolean, Run> runs = new java.util.HashMap<>();
+            for (boolean withAgent : new boolean[] {false, true}) {
+                Path out = dir.resolve(withAgent ? "bench-profile-wildfly" : "bench-profile-wildfly-none");
+                runs.put(withAgent, run(java, cp, withAgent ? agentJar : null, work, threads, seconds, List.of(
+                        "-agentpath:" + profileLib, "-Dbench.profile.lib=" + profileLib, "-Dbench.profile.out=" + out,
+                        "-Dbench.profile.title=wildfly-openssl HTTPS load, " + (withAgent
+                                ? "btf-agent with the jsonl sink" : "no agent"))));
+            }
+            System.err.printf(Locale.ROOT, "load: profiled runs: %.1f requests/s without the agent, %.1f with%n",
+                    runs.get(false).perSecond(), runs.get(true).perSecond());
             profile = ProfileTable.markdown("wildfly real stack, the agent with the jsonl sink",
-                    ProfileTable.read(Path.of(out + ".collapsed")), seconds, String.format(Locale.ROOT,
-                            "Flame graph: `it-tests/target/bench-profile-wildfly.html`; collapsed stacks:"
-                                    + " `it-tests/target/bench-profile-wildfly.collapsed` (async-profiler 4.1,"
-                                    + " event=cpu, 1 ms, the measured %d s of one more run with the agent: %.0f"
-                                    + " requests/s).", seconds, p.perSecond()));
+                    ProfileTable.read(dir.resolve("bench-profile-wildfly-none.collapsed")),
+                    ProfileTable.read(dir.resolve("bench-profile-wildfly.collapsed")), seconds,
+                    new long[] {runs.get(false).requests(), runs.get(true).requests()}, String.format(Locale.ROOT,
+                            "Flame graphs: `it-tests/target/bench-profile-wildfly.html` (agent) and"
+                                    + " `bench-profile-wildfly-none.html` (no agent), collapsed stacks beside them"
+                                    + " (`.collapsed`); async-profiler 4.1, event=cpu every 1 ms over the measured"
+                                    + " %d s of one more run each way: %.0f requests/s without the agent, %.0f with.",
+                            seconds, runs.get(false).perSecond(), runs.get(true).perSecond()));
         }
         double w0 = median(without);
         double w1 = median(with);
@@ -192,7 +202,7 @@ public final class RealStackLoad {
         }
         long size = Files.exists(jsonl) ? Files.size(jsonl) : 0;
         Files.deleteIfExists(jsonl);
-        return new Run(requests / secs, value(stdout, "failures"), stats, size);
+        return new Run(requests / secs, requests, value(stdout, "failures"), stats, size);
     }
 
     /** What the stats JSON says was lost, truncated or dropped; empty when nothing. */
