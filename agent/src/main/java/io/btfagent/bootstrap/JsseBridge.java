@@ -3,8 +3,9 @@ package io.btfagent.bootstrap;
 import java.nio.ByteBuffer;
 
 /**
- * What the code the agent weaves into the JDK's own TLS classes ({@code sun.security.ssl})
- * calls: those classes are in the bootstrap loader and can only see this one there. It only
+ * What the code the agent weaves into the JSSE implementations' classes (the JDK's own
+ * {@code sun.security.ssl}, Conscrypt's, BouncyCastle's) calls: the JDK's classes are in the
+ * bootstrap loader and can only see this one there; every loader sees it. It only
  * forwards to the agent's {@link Listener}, never throws, and costs a volatile read when the
  * agent is not listening.
  */
@@ -31,6 +32,12 @@ public final class JsseBridge {
 
         /** After an SSLSocket's application stream wrote ({@code write}) or read {@code n} bytes at {@code b[off]}. */
         void stream(Object socket, boolean write, byte[] b, int off, int n);
+
+        /** After an SSLSocket's application stream read the one byte {@code b} ({@code read()}). */
+        void streamByte(Object socket, int b);
+
+        /** After an SSLSocket's application stream wrote {@code b} from {@code from} to its position. */
+        void streamBuffer(Object socket, ByteBuffer b, int from);
     }
 
     private static volatile Listener listener;
@@ -81,6 +88,28 @@ public final class JsseBridge {
         if (l != null && n > 0) {
             try {
                 l.stream(socket, write, b, off, n);
+            } catch (Throwable ignored) {
+                // the application must never see the agent fail
+            }
+        }
+    }
+
+    public static void streamByte(Object socket, int b) {
+        Listener l = listener;
+        if (l != null && b >= 0) {
+            try {
+                l.streamByte(socket, b);
+            } catch (Throwable ignored) {
+                // the application must never see the agent fail
+            }
+        }
+    }
+
+    public static void streamBuffer(Object socket, ByteBuffer b, int from) {
+        Listener l = listener;
+        if (l != null && from >= 0) {
+            try {
+                l.streamBuffer(socket, b, from);
             } catch (Throwable ignored) {
                 // the application must never see the agent fail
             }

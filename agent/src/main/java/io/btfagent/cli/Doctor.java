@@ -389,7 +389,7 @@ final class Doctor {
         List<String> families = config.list("libraries");
         if (families.isEmpty() || families.contains("jsse")) {
             ok("JSSE, the JDK's own TLS (Java " + version + "): captured in the JVM (SSLEngine wrap/unwrap, "
-                    + "SSLSocket streams; lib jsse)");
+                    + "SSLSocket streams; also Conscrypt's and BouncyCastle's when loaded; lib jsse)");
         } else {
             info("JSSE, the JDK's own TLS (Java " + version + "): not captured, libraries="
                     + String.join(",", families) + " leaves it out");

@@ -75,7 +75,8 @@ public final class ConfigKeys {
                     .describe("the agent's own log level"),
             ConfigKey.words("libraries", null, "openssl", "gnutls", "boringssl", "jsse")
                     .describe("which library families to hook: `openssl`, `gnutls`, `boringssl` "
-                            + "(netty-tcnative-boringssl-static and its shaded copies), `jsse` (the JDK's own TLS)",
+                            + "(netty-tcnative-boringssl-static and its shaded copies), `jsse` (the JVM's own TLS: "
+                            + "the JDK's, Conscrypt, BouncyCastle JSSE)",
                             "all found"),
             ConfigKey.text("btf.path", null)
                     .describe("directory of user BTF files named `<build-id>.btf`, searched before the bundled "

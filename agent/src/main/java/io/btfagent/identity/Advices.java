@@ -83,4 +83,17 @@ final class Advices {
             }
         }
     }
+
+    /**
+     * A JSSE stack's connection object whose socket is connected when the method is entered:
+     * Kafka's SslTransportLayer.handshake() (called only until its handshake is done) and
+     * Jetty's SslConnection.onOpen() (once). Reported so the engine's events carry the
+     * channel's addresses.
+     */
+    static final class ConnectedEnter {
+        @Advice.OnMethodEnter(suppress = Throwable.class)
+        static void enter(@Advice.This Object connection) {
+            ConnectionBridge.connection(connection, null);
+        }
+    }
 }

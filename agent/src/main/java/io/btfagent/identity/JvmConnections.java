@@ -27,6 +27,18 @@ final class JvmConnections implements ConnectionBridge.Listener {
     static final String WILDFLY = "wildfly-openssl";
     static final String TOMCAT = "Tomcat OpenSSL";
     static final String NETTY = "netty";
+    static final String KAFKA = "Kafka";
+    static final String JETTY = "Jetty";
+    static final String KAFKA_TRANSPORT = "org.apache.kafka.common.network.SslTransportLayer";
+    static final String JETTY_CONNECTION = "org.eclipse.jetty.io.ssl.SslConnection";
+
+    /** The stack a woven class belongs to, as failures name it. */
+    static String stackOf(String n) {
+        return n.startsWith("org.wildfly.openssl.") ? WILDFLY
+                : n.startsWith("org.apache.tomcat.") ? TOMCAT
+                : n.startsWith("org.apache.kafka.") ? KAFKA
+                : n.startsWith("org.eclipse.jetty.") ? JETTY : NETTY;
+    }
 
 
     private final PeerMap peers;
@@ -149,8 +161,7 @@ final class JvmConnections implements ConnectionBridge.Listener {
     private Holder holderFor(Class<?> type) {
         for (Class<?> c = type; c != null; c = c.getSuperclass()) {
             String n = c.getName();
-            String stack = n.startsWith("org.wildfly.openssl.") ? WILDFLY
-                    : n.startsWith("org.apache.tomcat.") ? TOMCAT : NETTY;
+            String stack = stackOf(n);
             try {
                 Holder h = holderOf(c, n);
                 if (h != null) {
@@ -180,6 +191,26 @@ final class JvmConnections implements ConnectionBridge.Listener {
                 SSLEngine e = (SSLEngine) engine.get(h);
                 SocketChannel ch = (SocketChannel) io.invoke(h);
                 return e != null && ch != null && join(TOMCAT, e, ch.getLocalAddress(), ch.getRemoteAddress());
+            });
+        }
+        if (n.equals(KAFKA_TRANSPORT)) {
+            Field engine = field(c, "sslEngine");
+            Method io = method(c, "socketChannel");
+            return holder(KAFKA, (h, ctx) -> {
+                SocketChannel ch = (SocketChannel) io.invoke(h);
+                return ch != null && ch.isConnected()
+                        && join(KAFKA, (SSLEngine) engine.get(h), ch.getLocalAddress(), ch.getRemoteAddress());
+            });
+        }
+        if (n.equals(JETTY_CONNECTION)) {
+            Method engine = method(c, "getSSLEngine");
+            Method endPoint = method(c, "getEndPoint");
+            Method local = method(endPoint.getReturnType(), "getLocalSocketAddress");
+            Method remote = method(endPoint.getReturnType(), "getRemoteSocketAddress");
+            return holder(JETTY, (h, ctx) -> {
+                Object ep = endPoint.invoke(h);
+                return ep != null && join(JETTY, (SSLEngine) engine.invoke(h), (SocketAddress) local.invoke(ep),
+                        (SocketAddress) remote.invoke(ep));
             });
         }
         if (n.endsWith("io.netty.handler.ssl.SslHandler")) {
@@ -278,7 +309,8 @@ final class JvmConnections implements ConnectionBridge.Listener {
 
     /**
      * Hands a JSSE engine's addresses on, unwrapping engines that delegate to another (netty's
-     * {@code JdkSslEngine} and its ALPN subclasses: {@code getWrappedEngine()}).
+     * {@code JdkSslEngine} and its ALPN subclasses: {@code getWrappedEngine()}; Conscrypt's
+     * {@code Java8EngineWrapper}: its {@code delegate}, the engine whose calls are captured).
      */
     private static void jsseEngine(SSLEngine engine, SocketAddress local, SocketAddress remote) {
         TlsStacks.EngineAddresses to = jsse;
@@ -287,25 +319,31 @@ final class JvmConnections implements ConnectionBridge.Listener {
         }
         SSLEngine e = engine;
         for (int depth = 0; depth < 4; depth++) {
-            Method inner;
+            Object o;
             try {
-                inner = e.getClass().getMethod("getWrappedEngine");
-            } catch (NoSuchMethodException none) {
-                break;
-            }
-            try {
-                inner.setAccessible(true);
-                Object o = inner.invoke(e);
-                if (!(o instanceof SSLEngine next) || next == e) {
-                    break;
+                if (e.getClass().getName().equals(CONSCRYPT_WRAPPER)) {
+                    Field delegate = e.getClass().getDeclaredField("delegate");
+                    delegate.setAccessible(true);
+                    o = delegate.get(e);
+                } else {
+                    Method inner = e.getClass().getMethod("getWrappedEngine");
+                    inner.setAccessible(true);
+                    o = inner.invoke(e);
                 }
-                e = next;
+            } catch (NoSuchMethodException | NoSuchFieldException none) {
+                break;
             } catch (ReflectiveOperationException | RuntimeException failed) {
                 break;
             }
+            if (!(o instanceof SSLEngine next) || next == e) {
+                break;
+            }
+            e = next;
         }
         to.report(e, local, remote);
     }
+
+    private static final String CONSCRYPT_WRAPPER = "org.conscrypt.Java8EngineWrapper";
 
     /** The engine's SSL*, 0 when it has none (yet, or any more) or is not a native engine. */
     private long ssl(String stack, SSLEngine engine) throws ReflectiveOperationException {

@@ -31,7 +31,8 @@ import net.bytebuddy.pool.TypePool;
  * and role, and for each thread that drives one, its Java name: wildfly-openssl
  * ({@code OpenSSLEngine}, {@code OpenSSLSocket}), Tomcat's OpenSSL engines (FFM and JNI) on its
  * NIO connector, and netty's OpenSSL engine with its {@code SslHandler}, in any relocated copy
- * (e.g. gRPC's {@code io.grpc.netty.shaded.io.netty}).
+ * (e.g. gRPC's {@code io.grpc.netty.shaded.io.netty}); and, for the addresses of the JSSE
+ * engines they drive, Kafka's {@code SslTransportLayer} and Jetty's {@code SslConnection}.
  *
  * <p>Classes are matched by name as they are loaded, so the agent never loads them itself;
  * those already loaded are retransformed. Advice is inlined and only the methods' code changes
@@ -90,6 +91,10 @@ public final class TlsStacks implements ClassFileTransformer {
                         weave(Advices.EngineCall.class, agent, wrapUnwrap))),
                 new Rule(n -> n.equals("org.apache.tomcat.util.net.SecureNioChannel"), List.of(
                         weave(Advices.TomcatHandshake.class, agent, named("handshake").and(takesArguments(2))))),
+                new Rule(n -> n.equals(JvmConnections.KAFKA_TRANSPORT), List.of(
+                        weave(Advices.ConnectedEnter.class, agent, named("handshake").and(takesArguments(0))))),
+                new Rule(n -> n.equals(JvmConnections.JETTY_CONNECTION), List.of(
+                        weave(Advices.ConnectedEnter.class, agent, named("onOpen").and(takesArguments(0))))),
                 new Rule(n -> n.endsWith("io.netty.handler.ssl.SslHandler"), List.of(
                         weave(Advices.HandlerActive.class, agent,
                                 named("handlerAdded").or(named("channelActive")).and(takesArguments(1))))));
@@ -159,8 +164,7 @@ public final class TlsStacks implements ClassFileTransformer {
     }
 
     static String stackOf(String typeName) {
-        return typeName.startsWith("org.wildfly.openssl.") ? JvmConnections.WILDFLY
-                : typeName.startsWith("org.apache.tomcat.") ? JvmConnections.TOMCAT : JvmConnections.NETTY;
+        return JvmConnections.stackOf(typeName);
     }
 
     /**

@@ -37,8 +37,6 @@ public final class JsseCapture implements JsseBridge.Listener {
     private final int maxBytes;
     private final long monotonicToEpoch = RecordDecoder.monotonicToEpochOffset();
     private final int pid = (int) ProcessHandle.current().pid();
-    private final String version = System.getProperty("java.version");
-    private final String home = System.getProperty("java.home");
 
     private final LongAdder calls = new LongAdder();
     private final LongAdder bytes = new LongAdder();
@@ -53,6 +51,7 @@ public final class JsseCapture implements JsseBridge.Listener {
     private static final class PerThread {
         final EventView view = new EventView();
         byte[] data = new byte[256];
+        final byte[] one = new byte[1];
         int[] marks = new int[8];
         String name;
         int tid;
@@ -148,11 +147,33 @@ public final class JsseCapture implements JsseBridge.Listener {
     }
 
     @Override
-    public void stream(Object socket, boolean write, byte[] b, int off, int n) {
+    public void streamByte(Object socket, int b) {
+        PerThread t = threads.get();
+        t.one[0] = (byte) b;
+        stream(socket, false, t.one, 0, 1);
+    }
+
+    @Override
+    public void streamBuffer(Object socket, ByteBuffer b, int from) {
+        int n = b.position() - from;
+        if (n <= 0) {
+            return;
+        }
         JsseConnections.Conn c = connections.of(socket);
         if (c.own) {
             return;
         }
+        int captured = count(n);
+        if (!sinks) {
+            return;
+        }
+        PerThread t = threads.get();
+        b.get(from, room(t, captured), 0, captured);
+        emit(t, c, socket, WRITE, true, n, captured);
+    }
+
+    /** Counts a call of {@code n} bytes; returns how many of them are captured. */
+    private int count(int n) {
         calls.increment();
         bytes.add(n);
         int captured = Math.min(n, maxBytes);
@@ -160,6 +181,16 @@ public final class JsseCapture implements JsseBridge.Listener {
             callsTruncated.increment();
             bytesTruncated.add(n - captured);
         }
+        return captured;
+    }
+
+    @Override
+    public void stream(Object socket, boolean write, byte[] b, int off, int n) {
+        JsseConnections.Conn c = connections.of(socket);
+        if (c.own) {
+            return;
+        }
+        int captured = count(n);
         if (!sinks) {
             return;
         }
@@ -191,7 +222,7 @@ public final class JsseCapture implements JsseBridge.Listener {
         }
         t.name = name;
         EventView v = t.view;
-        v.set(System.nanoTime() + monotonicToEpoch, pid, tid, name, "jsse", version, home, func,
+        v.set(System.nanoTime() + monotonicToEpoch, pid, tid, name, "jsse", c.libVersion, c.libPath, func,
                 egress ? "egress" : "ingress", System.identityHashCode(tls), c.id, c.role, EventView.NO_FD, c.local,
                 c.remote, n, 0, captured, captured < n);
         v.data(t.data, 0, captured);

@@ -17,6 +17,9 @@ import javax.net.ssl.SSLSocket;
  */
 final class JsseConnections {
     private static final int STRIPES = 16;
+    private static final String CONSCRYPT_ENGINE = "org.conscrypt.ConscryptEngine";
+    /** Its SSLInputStream and SSLOutputStream, which drive its engine. */
+    private static final String CONSCRYPT_ENGINE_SOCKET = "org.conscrypt.ConscryptEngineSocket$";
 
     /** One connection; the addresses of an engine may be learnt after its first call. */
     static final class Conn {
@@ -24,16 +27,68 @@ final class JsseConnections {
         final String role;
         volatile String local;
         volatile String remote;
-        /** The agent's own (a sink's TLS, e.g. the kafka sink's producer): never captured. */
+        /**
+         * Never captured: the agent's own (a sink's TLS, e.g. the kafka sink's producer), or an
+         * engine that a woven socket drives (Conscrypt's engine socket: captured at its streams).
+         */
         final boolean own;
+        /** The implementation's version and where it is: the JDK's, or the provider's jar. */
+        final String libVersion;
+        final String libPath;
 
-        Conn(long id, String role, String local, String remote, boolean own) {
+        Conn(long id, String role, String local, String remote, boolean own, Implementation lib) {
             this.id = id;
             this.role = role;
             this.local = local;
             this.remote = remote;
             this.own = own;
+            this.libVersion = lib.version();
+            this.libPath = lib.path();
         }
+    }
+
+    /** A JSSE implementation: the JDK's ({@code java.version}, {@code java.home}) or a provider's jar. */
+    record Implementation(String version, String path) {
+        static final Implementation JDK = new Implementation(System.getProperty("java.version"),
+                System.getProperty("java.home"));
+    }
+
+    private static final ClassValue<Implementation> IMPLEMENTATIONS = new ClassValue<>() {
+        @Override
+        protected Implementation computeValue(Class<?> type) {
+            return implementationOf(type);
+        }
+    };
+
+    /** The JDK for its own classes; else the version in the class's jar's manifest, and the jar. */
+    static Implementation implementationOf(Class<?> type) {
+        ClassLoader l = type.getClassLoader();
+        if (l == null || l == ClassLoader.getPlatformClassLoader()) {
+            return Implementation.JDK;
+        }
+        String version = null;
+        String path = null;
+        try {
+            java.security.CodeSource cs = type.getProtectionDomain().getCodeSource();
+            if (cs != null && cs.getLocation() != null && cs.getLocation().getProtocol().equals("file")) {
+                path = java.nio.file.Path.of(cs.getLocation().toURI()).toString();
+            }
+        } catch (RuntimeException | java.net.URISyntaxException e) {
+            // no path
+        }
+        Package p = type.getPackage();
+        if (p != null) {
+            version = p.getImplementationVersion() != null ? p.getImplementationVersion() : p.getSpecificationVersion();
+        }
+        if (version == null && path != null && path.endsWith(".jar")) {
+            try (java.util.jar.JarFile jar = new java.util.jar.JarFile(path)) {
+                java.util.jar.Manifest m = jar.getManifest();
+                version = m == null ? null : m.getMainAttributes().getValue("Bundle-Version");
+            } catch (java.io.IOException | RuntimeException e) {
+                // no version
+            }
+        }
+        return new Implementation(version, path);
     }
 
     private static final StackWalker WALKER = StackWalker.getInstance(StackWalker.Option.RETAIN_CLASS_REFERENCE);
@@ -98,10 +153,15 @@ final class JsseConnections {
             role = e.getUseClientMode() ? "client" : "server";
         }
         // once per connection: a TLS connection the agent's own code drives (a sink's) is left
-        // out, or its events would be captured, sent, and captured again
-        boolean own = agent != null && WALKER.walk(frames -> frames.anyMatch(
-                f -> f.getDeclaringClass().getClassLoader() == agent && !f.getClassName().startsWith("io.btfagent.")));
-        return new Conn(own ? 0 : ids.getAsLong(), role, local, remote, own);
+        // out, or its events would be captured, sent, and captured again; so is the engine of
+        // Conscrypt's engine socket, whose streams are captured (its first application bytes
+        // always move inside them)
+        boolean socketEngine = tls.getClass().getName().equals(CONSCRYPT_ENGINE);
+        boolean own = (agent != null || socketEngine) && WALKER.walk(frames -> frames.anyMatch(
+                f -> agent != null && f.getDeclaringClass().getClassLoader() == agent
+                        && !f.getClassName().startsWith("io.btfagent.")
+                        || socketEngine && f.getClassName().startsWith(CONSCRYPT_ENGINE_SOCKET)));
+        return new Conn(own ? 0 : ids.getAsLong(), role, local, remote, own, IMPLEMENTATIONS.get(tls.getClass()));
     }
 
     /**

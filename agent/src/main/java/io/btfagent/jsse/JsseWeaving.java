@@ -31,11 +31,14 @@ import net.bytebuddy.pool.TypePool;
  * engines and sockets move reaches {@link JsseCapture}: {@code SSLEngineImpl}'s six-argument
  * {@code wrap} and {@code unwrap} (every other overload ends there) and the application streams
  * of {@code SSLSocketImpl}; and, for the addresses of the JDK HttpClient's engines, its TLS
- * connections' {@code finishConnect}. Those classes are in java.base and usually loaded before the agent,
- * so they are retransformed; only the methods' code changes. A class whose methods or fields
- * differ from what the agent knows (another JDK) is left as it is, named in one line.
+ * connections' {@code finishConnect}. The same for the other JSSE providers the agent knows,
+ * in whatever loader they are: Conscrypt (whose BoringSSL no uprobe can find) and
+ * BouncyCastle's JSSE provider. The JDK's classes are in java.base and usually loaded before the
+ * agent, so they are retransformed (a provider's too, when loaded before an attach); only the
+ * methods' code changes. A class whose methods or fields differ from what the agent knows
+ * (another JDK or provider version) is left as it is, named in one line.
  *
- * <p>Only the JDK's classes are woven: an engine backed by a native library the probes already
+ * <p>Only these classes are woven: an engine backed by a native library the probes already
  * capture (netty's OpenSSL engine, Tomcat's and wildfly-openssl's) is another class and is never
  * captured twice.
  */
@@ -45,6 +48,8 @@ public final class JsseWeaving implements ClassFileTransformer {
     static final String OUTPUT = "sun.security.ssl.SSLSocketImpl$AppOutputStream";
     static final String HTTP_CLIENT = "jdk.internal.net.http.AsyncSSLConnection";
     static final String HTTP_CLIENT_TUNNEL = "jdk.internal.net.http.AsyncSSLTunnelConnection";
+    static final String CONSCRYPT = "org.conscrypt.";
+    static final String BOUNCYCASTLE = "org.bouncycastle.jsse.provider.";
 
     /** One method woven with one advice; the method must exist exactly once. */
     private record Weave(Class<?> advice, ElementMatcher<? super MethodDescription> on, String what) {
@@ -80,16 +85,46 @@ public final class JsseWeaving implements ClassFileTransformer {
     public static JsseWeaving install(Instrumentation inst, JsseCapture capture, Consumer<String> problem) {
         ElementMatcher.Junction<MethodDescription> six = takesArguments(ByteBuffer[].class, int.class, int.class,
                 ByteBuffer[].class, int.class, int.class);
+        ElementMatcher.Junction<MethodDescription> gather = takesArguments(ByteBuffer[].class, int.class, int.class,
+                ByteBuffer.class);
+        ElementMatcher.Junction<MethodDescription> scatter = takesArguments(ByteBuffer.class, ByteBuffer[].class,
+                int.class, int.class);
         ElementMatcher.Junction<MethodDescription> bytes = takesArguments(byte[].class, int.class, int.class);
-        JsseWeaving w = new JsseWeaving(Map.of(
-                ENGINE, List.of(new Weave(JsseAdvices.EngineWrap.class, named("wrap").and(six), "wrap(ByteBuffer[],int,int,ByteBuffer[],int,int)"),
-                        new Weave(JsseAdvices.EngineUnwrap.class, named("unwrap").and(six), "unwrap(ByteBuffer[],int,int,ByteBuffer[],int,int)")),
-                INPUT, List.of(new Weave(JsseAdvices.StreamRead.class, named("read").and(bytes), "read(byte[],int,int)")),
-                OUTPUT, List.of(new Weave(JsseAdvices.StreamWrite.class, named("write").and(bytes), "write(byte[],int,int)")),
-                HTTP_CLIENT, List.of(new Weave(JsseAdvices.HttpClientConnect.class,
-                        named("finishConnect").and(takesArguments(0)), "finishConnect()")),
-                HTTP_CLIENT_TUNNEL, List.of(new Weave(JsseAdvices.HttpClientConnect.class,
-                        named("finishConnect").and(takesArguments(0)), "finishConnect()"))),
+        Weave wrap6 = new Weave(JsseAdvices.EngineWrap.class, named("wrap").and(six),
+                "wrap(ByteBuffer[],int,int,ByteBuffer[],int,int)");
+        Weave wrap4 = new Weave(JsseAdvices.EngineWrap.class, named("wrap").and(gather),
+                "wrap(ByteBuffer[],int,int,ByteBuffer)");
+        Weave unwrap6 = new Weave(JsseAdvices.EngineUnwrap.class, named("unwrap").and(six),
+                "unwrap(ByteBuffer[],int,int,ByteBuffer[],int,int)");
+        Weave unwrap4 = new Weave(JsseAdvices.EngineUnwrapInto.class, named("unwrap").and(scatter),
+                "unwrap(ByteBuffer,ByteBuffer[],int,int)");
+        Weave read = new Weave(JsseAdvices.StreamRead.class, named("read").and(bytes), "read(byte[],int,int)");
+        Weave readByte = new Weave(JsseAdvices.StreamReadByte.class, named("read").and(takesArguments(0)), "read()");
+        Weave write = new Weave(JsseAdvices.StreamWrite.class, named("write").and(bytes), "write(byte[],int,int)");
+        Weave finishConnect = new Weave(JsseAdvices.HttpClientConnect.class,
+                named("finishConnect").and(takesArguments(0)), "finishConnect()");
+        JsseWeaving w = new JsseWeaving(Map.ofEntries(
+                Map.entry(ENGINE, List.of(wrap6, unwrap6)),
+                Map.entry(INPUT, List.of(read)),
+                Map.entry(OUTPUT, List.of(write)),
+                Map.entry(HTTP_CLIENT, List.of(finishConnect)),
+                Map.entry(HTTP_CLIENT_TUNNEL, List.of(finishConnect)),
+                // Conscrypt: its engine (every wrap and unwrap ends in these two) and its engine
+                // socket's streams (their engine is left out: JsseConnections), whose writes all
+                // end in writeInternal. Its file descriptor sockets (off by default) are not:
+                // 2.5.2's fail their handshake on JDK 17 and later, so no test could hold them.
+                Map.entry(CONSCRYPT + "ConscryptEngine", List.of(wrap4, unwrap6)),
+                Map.entry(CONSCRYPT + "ConscryptEngineSocket$SSLInputStream", List.of(read)),
+                Map.entry(CONSCRYPT + "ConscryptEngineSocket$SSLOutputStream", List.of(new Weave(
+                        JsseAdvices.StreamWriteBuffer.class, named("writeInternal").and(takesArguments(ByteBuffer.class)),
+                        "writeInternal(ByteBuffer)"))),
+                // BouncyCastle: its engine and its two sockets' streams, whose read() reads a byte
+                // itself (their write(int) goes through write(b, off, len))
+                Map.entry(BOUNCYCASTLE + "ProvSSLEngine", List.of(wrap4, unwrap4)),
+                Map.entry(BOUNCYCASTLE + "ProvSSLSocketDirect$AppDataInput", List.of(read, readByte)),
+                Map.entry(BOUNCYCASTLE + "ProvSSLSocketDirect$AppDataOutput", List.of(write)),
+                Map.entry(BOUNCYCASTLE + "ProvSSLSocketWrap$AppDataInput", List.of(read, readByte)),
+                Map.entry(BOUNCYCASTLE + "ProvSSLSocketWrap$AppDataOutput", List.of(write))),
                 problem);
         JsseBridge.install(capture);
         // the woven java.base code calls the bridge, in the bootstrap loader's unnamed module
@@ -119,11 +154,16 @@ public final class JsseWeaving implements ClassFileTransformer {
     @Override
     public byte[] transform(ClassLoader loader, String internalName, Class<?> redefined, ProtectionDomain domain,
             byte[] classfile) {
-        if (internalName == null || !(internalName.startsWith("sun/security/ssl/SSL")
-                || internalName.startsWith("jdk/internal/net/http/AsyncSSL"))) {
+        if (internalName == null) {
             return null;
         }
-        if (loader != null && loader != ClassLoader.getPlatformClassLoader()) {
+        boolean jdk = internalName.startsWith("sun/security/ssl/SSL")
+                || internalName.startsWith("jdk/internal/net/http/AsyncSSL");
+        if (!jdk && !internalName.startsWith("org/conscrypt/Conscrypt")
+                && !internalName.startsWith("org/bouncycastle/jsse/provider/ProvSSL")) {
+            return null;
+        }
+        if (jdk && loader != null && loader != ClassLoader.getPlatformClassLoader()) {
             return null; // the JDK's own classes only
         }
         String name = internalName.replace('/', '.');
@@ -136,7 +176,9 @@ public final class JsseWeaving implements ClassFileTransformer {
                     loader == null ? ClassFileLocator.ForClassLoader.ofBootLoader()
                             : ClassFileLocator.ForClassLoader.of(loader), BootstrapClasses.agentClasses());
             TypeDescription type = TypePool.Default.of(locator).describe(name).resolve();
-            if ((name.equals(INPUT) || name.equals(OUTPUT)) && type.getDeclaredFields().filter(named("this$0")).size() != 1) {
+            boolean stream = ws.stream().anyMatch(w -> w.advice() == JsseAdvices.StreamRead.class
+                    || w.advice() == JsseAdvices.StreamWrite.class || w.advice() == JsseAdvices.StreamWriteBuffer.class);
+            if (stream && type.getDeclaredFields().filter(named("this$0")).size() != 1) {
                 throw new IllegalStateException("no field this$0");
             }
             DynamicType.Builder<?> b = new ByteBuddy()
@@ -154,7 +196,7 @@ public final class JsseWeaving implements ClassFileTransformer {
             woven.add(name);
             return out;
         } catch (Throwable t) {
-            problem.accept("jsse: " + name + " of Java " + System.getProperty("java.version")
+            problem.accept("jsse: " + name + (jdk ? " of Java " + System.getProperty("java.version") : "")
                     + " has not the shape the agent knows (" + t.getMessage() + "); left alone, "
                     + (name.startsWith("jdk.") ? "its connections are captured without addresses"
                             : "its TLS is not captured"));

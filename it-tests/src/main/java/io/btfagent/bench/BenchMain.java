@@ -63,7 +63,8 @@ public final class BenchMain {
      * configuration reported (-1 if it does not say) and lost.
      */
     private record Run(Map<Integer, List<double[]>> blocks, long calls, String check, long allocated,
-            long agentAllocated, long warmupCalls, long rssKib, long events, long lost) {
+            long agentAllocated, long warmupCalls, long rssKib, long events, long lost,
+            Map<String, BpfRunTime.Program> programs) {
     }
 
     private static final Set<Process> CHILDREN = ConcurrentHashMap.newKeySet();
@@ -136,8 +137,29 @@ public final class BenchMain {
                     cmd.add("-javaagent:" + agentJar + "=" + c.agentArgs());
                 }
                 cmd.addAll(cmdTail);
-                results.get(c.name()).add(runChild(c, cmd, err, floorObject, libssl));
+                results.get(c.name()).add(runChild(c, cmd, err, floorObject, libssl, false));
                 Files.deleteIfExists(Path.of(jsonl)); // only the cost of writing it is of interest
+            }
+        }
+        // the BPF programs' own run time: one more run of each probed configuration with the
+        // kernel's run-time statistics on, not timed (the statistics cost each program run)
+        Map<String, Map<String, BpfRunTime.Program>> programs = new LinkedHashMap<>();
+        if (Boolean.parseBoolean(System.getProperty("bench.bpf-stats", "true")) && BpfRunTime.available()) {
+            for (Config c : configs) {
+                if (!List.of("floor-placed", "agent-multi", "agent-jsonl").contains(c.name())) {
+                    continue;
+                }
+                List<String> cmd = new ArrayList<>();
+                cmd.add(java);
+                if (c.kind() == Kind.AGENT) {
+                    cmd.add("-javaagent:" + agentJar + "=" + c.agentArgs());
+                }
+                cmd.addAll(cmdTail);
+                try (AutoCloseable stats = BpfRunTime.enable(libbpf)) {
+                    programs.put(c.name(), runChild(c, cmd, work.resolve(c.name() + "-stats.err"), floorObject, libssl,
+                            true).programs());
+                }
+                Files.deleteIfExists(Path.of(jsonl));
             }
         }
         Startup startup = Boolean.parseBoolean(System.getProperty("bench.startup", "true"))
@@ -149,7 +171,8 @@ public final class BenchMain {
                 : RingReaderBench.measure(Files.readAllBytes(Path.of(System.getProperty("bench.ring.object"))),
                         KERNEL_BTF, 64, 64 << 20, 7);
         long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
-        String table = report(configs, results, sizes, reps, blocks, libssl, seconds, startup, reader);
+        String table = report(configs, results, sizes, reps, blocks, libssl, seconds, startup, reader)
+                + bpfRunTime(configs, programs);
         String out = System.getProperty("bench.table");
         if (out != null) {
             Files.writeString(Path.of(out), table);
@@ -217,12 +240,15 @@ public final class BenchMain {
         return a.length == 0 ? Double.NaN : a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
     }
 
-    private static Run runChild(Config c, List<String> cmd, Path errFile, byte[] floorObject, String libssl)
-            throws Exception {
+    private static Run runChild(Config c, List<String> cmd, Path errFile, byte[] floorObject, String libssl,
+            boolean sample) throws Exception {
         Process p = new ProcessBuilder(cmd).redirectError(errFile.toFile()).start();
         CHILDREN.add(p);
         BpfObject floor = null;
         Process tracer = null;
+        BpfRunTime.Sampler sampler = null;
+        // the floor's programs are this JVM's, the agent's the child's
+        long owner = c.kind() == Kind.FLOOR ? ProcessHandle.current().pid() : p.pid();
         try {
             BlockingQueue<String> lines = new LinkedBlockingQueue<>();
             List<String> all = new CopyOnWriteArrayList<>();
@@ -261,12 +287,16 @@ public final class BenchMain {
                     err = Files.readString(errFile);
                 }
             }
+            if (sample) {
+                sampler = new BpfRunTime.Sampler(owner);
+            }
             try (OutputStream go = p.getOutputStream()) {
                 go.write('\n');
             }
             if (!p.waitFor(TIMEOUT_S, TimeUnit.SECONDS)) {
                 throw new IllegalStateException(c.name() + ": child did not finish");
             }
+            Map<String, BpfRunTime.Program> programs = sampler == null ? Map.of() : sampler.finish(owner);
             reader.join(TimeUnit.SECONDS.toMillis(10));
             if (p.exitValue() != 0) {
                 throw new IllegalStateException(c.name() + ": child exited " + p.exitValue() + ": " + tail(errFile));
@@ -297,7 +327,7 @@ public final class BenchMain {
             long lost = -1;
             String check = "";
             if (floor != null) {
-                long[] hits = floor.readPerCpuCounters("hits", 2);
+                long[] hits = floor.readPerCpuCounters("hits", 3);
                 // every SSL_write and SSL_read after the go line: one entry and one return each
                 check = "probe entries " + hits[0] + ", returns " + hits[1] + ", expected " + (2 * calls)
                         + (hits[0] == 2 * calls && hits[1] == 2 * calls ? " (ok)" : " (MISMATCH)");
@@ -322,8 +352,11 @@ public final class BenchMain {
                 check = "lines printed " + printed + ", expected " + (2 * calls) + (said.isEmpty() ? "" : "; " + said);
                 Files.deleteIfExists(out);
             }
-            return new Run(blocks, calls, check, allocated, agentAllocated, warmupCalls, rss, events, lost);
+            return new Run(blocks, calls, check, allocated, agentAllocated, warmupCalls, rss, events, lost, programs);
         } finally {
+            if (sampler != null) {
+                sampler.close();
+            }
             if (p.isAlive()) {
                 p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             }
@@ -519,6 +552,24 @@ public final class BenchMain {
         System.out.println();
         System.out.print(table);
         return table;
+    }
+
+    /** The BPF programs' ns per run beside the per-call rows, from the runs with statistics on. */
+    private static String bpfRunTime(List<Config> configs, Map<String, Map<String, BpfRunTime.Program>> programs) {
+        if (programs.isEmpty()) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%n| BPF programs' own run time per call site"
+                + " (kernel.bpf_stats_enabled on, one more untimed run per configuration: run_time_ns ÷ run_cnt) |"
+                + " ns per run × runs |%n|---|---|%n"));
+        for (Config c : configs) {
+            if (programs.containsKey(c.name())) {
+                b.append("| ").append(c.name()).append(" | ").append(BpfRunTime.describe(programs.get(c.name())))
+                        .append(" |\n");
+            }
+        }
+        System.out.print(b);
+        return b.toString();
     }
 
     /** The table docs/performance.md is made of. */

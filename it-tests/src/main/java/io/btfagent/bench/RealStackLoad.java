@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -28,7 +29,10 @@ import java.util.regex.Pattern;
  * <p>{@code RealStackLoad <java> <classpath> <agent jar> <work dir> <table file>} runs the
  * comparison (settings: {@code bench.load.reps} interleaved pairs, 3; {@code bench.load.seconds}
  * measured per run, 20; {@code bench.load.threads}, 8) and appends its Markdown rows to the
- * table file. {@code RealStackLoad child <threads> <warm-up s> <seconds>} is one service run.
+ * table file. With {@code bench.profile.lib} and {@code bench.profile.jar} (async-profiler's library and
+ * jar), one more run with the agent is profiled ({@link ProfileWindow}): the flame graph and the
+ * collapsed stacks go to {@code bench.profile.dir} and the CPU by component ({@link ProfileTable})
+ * to the table. {@code RealStackLoad child <threads> <warm-up s> <seconds>} is one service run.
  */
 public final class RealStackLoad {
     /** Response bodies, cycled through by every thread: 10 B to 200 KiB. */
@@ -82,8 +86,10 @@ public final class RealStackLoad {
             Thread.sleep(warmupSeconds * 1000L);
             long t0 = System.nanoTime();
             counting.set(true);
+            ProfileWindow.start();
             Thread.sleep(seconds * 1000L);
             counting.set(false);
+            ProfileWindow.stop();
             long t1 = System.nanoTime();
             stop.set(true);
             for (Thread w : workers) {
@@ -96,7 +102,7 @@ public final class RealStackLoad {
         }
     }
 
-    private record Run(double perSecond, long failures, String stats, long jsonlBytes) {
+    private record Run(double perSecond, long requests, long failures, String stats, long jsonlBytes) {
     }
 
     static void compare(String java, String classpath, Path agentJar, Path work, Path table) throws Exception {
@@ -108,8 +114,8 @@ public final class RealStackLoad {
         List<String> problems = new ArrayList<>();
         long jsonlBytes = 0;
         for (int r = 0; r < reps; r++) {
-            without[r] = run(java, classpath, null, work, threads, seconds).perSecond();
-            Run a = run(java, classpath, agentJar, work, threads, seconds);
+            without[r] = run(java, classpath, null, work, threads, seconds, List.of()).perSecond();
+            Run a = run(java, classpath, agentJar, work, threads, seconds, List.of());
             with[r] = a.perSecond();
             jsonlBytes = Math.max(jsonlBytes, a.jsonlBytes());
             String lost = lost(a.stats()) + (a.failures() == 0 ? "" : " requests failed=" + a.failures());
@@ -119,6 +125,32 @@ public final class RealStackLoad {
             System.err.printf(Locale.ROOT, "load: pair %d of %d: %.1f requests/s without the agent, %.1f with%n",
                     r + 1, reps, without[r], with[r]);
         }
+        String profile = "";
+        String profileLib = System.getProperty("bench.profile.lib");
+        if (profileLib != null) {
+            // one more run each way, profiled: the same JVM without the agent is the baseline
+            Path dir = Path.of(System.getProperty("bench.profile.dir", work.toString()));
+            String cp = classpath + ":" + System.getProperty("bench.profile.jar");
+            Map<Boolean, Run> runs = new java.util.HashMap<>();
+            for (boolean withAgent : new boolean[] {false, true}) {
+                Path out = dir.resolve(withAgent ? "bench-profile-wildfly" : "bench-profile-wildfly-none");
+                runs.put(withAgent, run(java, cp, withAgent ? agentJar : null, work, threads, seconds, List.of(
+                        "-agentpath:" + profileLib, "-Dbench.profile.lib=" + profileLib, "-Dbench.profile.out=" + out,
+                        "-Dbench.profile.title=wildfly-openssl HTTPS load, " + (withAgent
+                                ? "btf-agent with the jsonl sink" : "no agent"))));
+            }
+            System.err.printf(Locale.ROOT, "load: profiled runs: %.1f requests/s without the agent, %.1f with%n",
+                    runs.get(false).perSecond(), runs.get(true).perSecond());
+            profile = ProfileTable.markdown("wildfly real stack, the agent with the jsonl sink",
+                    ProfileTable.read(dir.resolve("bench-profile-wildfly-none.collapsed")),
+                    ProfileTable.read(dir.resolve("bench-profile-wildfly.collapsed")), seconds,
+                    new long[] {runs.get(false).requests(), runs.get(true).requests()}, String.format(Locale.ROOT,
+                            "Flame graphs: `it-tests/target/bench-profile-wildfly.html` (agent) and"
+                                    + " `bench-profile-wildfly-none.html` (no agent), collapsed stacks beside them"
+                                    + " (`.collapsed`); async-profiler 4.1, event=cpu every 1 ms over the measured"
+                                    + " %d s of one more run each way: %.0f requests/s without the agent, %.0f with.",
+                            seconds, runs.get(false).perSecond(), runs.get(true).perSecond()));
+        }
         double w0 = median(without);
         double w1 = median(with);
         String captured = problems.isEmpty() ? "every byte (no loss in any run's stats)" : String.join("; ", problems);
@@ -126,17 +158,18 @@ public final class RealStackLoad {
                 + "responses, jsonl to a file | requests/s | |%n|---|---|---|%n"
                 + "| without the agent | %.0f | |%n| with the agent | %.0f | %.1f %% fewer |%n"
                 + "| captured | %s | jsonl file up to %d MiB per run |%n",
-                threads, w0, w1, 100 * (1 - w1 / w0), captured, jsonlBytes >> 20);
+                threads, w0, w1, 100 * (1 - w1 / w0), captured, jsonlBytes >> 20) + profile;
         System.out.print(md);
         Files.writeString(table, md, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
     }
 
-    private static Run run(String java, String classpath, Path agentJar, Path work, int threads, int seconds)
-            throws Exception {
+    private static Run run(String java, String classpath, Path agentJar, Path work, int threads, int seconds,
+            List<String> jvmArgs) throws Exception {
         Path jsonl = work.resolve("load-events.jsonl");
         Files.deleteIfExists(jsonl);
         List<String> cmd = new ArrayList<>(List.of(java, "-Dorg.wildfly.openssl.path=" + System.getProperty(
                 "bench.libssl.dir", "/usr/lib/x86_64-linux-gnu")));
+        cmd.addAll(jvmArgs);
         if (agentJar != null) {
             cmd.add("-javaagent:" + agentJar + "=sinks=jsonl,sink.jsonl.path=" + jsonl);
         }
@@ -169,7 +202,7 @@ public final class RealStackLoad {
         }
         long size = Files.exists(jsonl) ? Files.size(jsonl) : 0;
         Files.deleteIfExists(jsonl);
-        return new Run(requests / secs, value(stdout, "failures"), stats, size);
+        return new Run(requests / secs, requests, value(stdout, "failures"), stats, size);
     }
 
     /** What the stats JSON says was lost, truncated or dropped; empty when nothing. */
@@ -177,7 +210,8 @@ public final class RealStackLoad {
         if (stats == null) {
             return "";
         }
-        List<String> out = new ArrayList<>();
+        // a key may come twice (the JSSE part repeats what the totals hold): said once
+        java.util.Set<String> out = new java.util.LinkedHashSet<>();
         for (String key : new String[] {"records_lost", "bytes_lost", "calls_truncated", "bytes_truncated",
             "read_faults", "records_undecodable", "dropped", "dropped_bytes", "failed"}) {
             Matcher m = Pattern.compile("\"" + key + "\":(\\d+)").matcher(stats);

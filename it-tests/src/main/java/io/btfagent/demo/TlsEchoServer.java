@@ -223,13 +223,37 @@ public final class TlsEchoServer implements AutoCloseable {
         }
     }
 
-    /** Generates a self-signed RSA certificate with the running JDK's keytool. */
     /** A server context with a fresh self-signed certificate for 127.0.0.1, as this server's. */
     public static SSLContext contextForTests() throws IOException {
         return selfSignedContext();
     }
 
     private static SSLContext selfSignedContext() throws IOException {
+        try {
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(keyManagersForTests(), null, null);
+            return context;
+        } catch (IOException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException("cannot build server TLS context", e);
+        }
+    }
+
+    /**
+     * The key managers of a fresh self-signed RSA certificate for 127.0.0.1, made with the
+     * running JDK's keytool (any provider's context takes them).
+     */
+    public static javax.net.ssl.KeyManager[] keyManagersForTests() throws IOException {
+        try {
+            return keyManagersForTests(KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm()));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IOException("cannot build server TLS context", e);
+        }
+    }
+
+    /** As {@link #keyManagersForTests()}, from {@code kmf} (e.g. a provider's own). */
+    public static javax.net.ssl.KeyManager[] keyManagersForTests(KeyManagerFactory kmf) throws IOException {
         char[] password = "changeit".toCharArray();
         Path dir = Files.createTempDirectory("tls-echo-");
         Path store = dir.resolve("server.p12");
@@ -250,11 +274,8 @@ public final class TlsEchoServer implements AutoCloseable {
             try (InputStream in = Files.newInputStream(store)) {
                 ks.load(in, password);
             }
-            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
             kmf.init(ks, password);
-            SSLContext context = SSLContext.getInstance("TLS");
-            context.init(kmf.getKeyManagers(), null, null);
-            return context;
+            return kmf.getKeyManagers();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while running keytool", e);

@@ -33,20 +33,27 @@ import java.util.Base64;
  * It stops at the end of stdin.
  *
  * <p>Arguments: certificate file, private key file (PEM), and optionally {@code jdk}: netty's
- * JDK provider (the JDK's own TLS, JSSE) instead of netty-tcnative.
+ * JDK provider (the JDK's own TLS, JSSE) instead of netty-tcnative, or {@code conscrypt}: netty's
+ * JDK provider with Conscrypt's JSSE provider (Conscrypt on the class path).
  */
 public final class NettyHttpsServer {
     private NettyHttpsServer() {
     }
 
     public static void main(String[] args) throws Exception {
-        boolean jdk = args.length > 2 && args[2].equals("jdk");
+        boolean conscrypt = args.length > 2 && args[2].equals("conscrypt");
+        boolean jdk = conscrypt || args.length > 2 && args[2].equals("jdk");
         if (!jdk && !OpenSsl.isAvailable()) {
             System.err.println("netty-tcnative did not load: " + OpenSsl.unavailabilityCause());
             System.exit(2);
         }
-        SslContext ssl = SslContextBuilder.forServer(new File(args[0]), new File(args[1]))
-                .sslProvider(jdk ? SslProvider.JDK : SslProvider.OPENSSL).build();
+        SslContextBuilder builder = SslContextBuilder.forServer(new File(args[0]), new File(args[1]))
+                .sslProvider(jdk ? SslProvider.JDK : SslProvider.OPENSSL);
+        if (conscrypt) {
+            builder.sslContextProvider((java.security.Provider) Class.forName("org.conscrypt.Conscrypt")
+                    .getMethod("newProvider").invoke(null));
+        }
+        SslContext ssl = builder.build();
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         try {
             Channel server = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)

@@ -34,15 +34,20 @@ final class KafkaBroker implements AutoCloseable {
     private final Path dir;
     private final int port;
     private final int controllerPort;
+    /** The SSL listener's port, or -1 without one. */
+    private final int sslPort;
     private final Path config;
     private Process process;
     private int starts;
 
-    private KafkaBroker(Path dir) throws IOException {
+    /** @param pemKeystore a PEM file with the SSL listener's private key and certificate, or null for none */
+    private KafkaBroker(Path dir, Path pemKeystore) throws IOException {
         this.dir = dir;
         this.port = freePort();
         this.controllerPort = freePort();
+        this.sslPort = pemKeystore == null ? -1 : freePort();
         this.config = dir.resolve("server.properties");
+        String ssl = pemKeystore == null ? "" : ",SSL://127.0.0.1:" + sslPort;
         Files.writeString(dir.resolve("logback.xml"), """
                 <configuration>
                   <appender name="out" class="ch.qos.logback.core.ConsoleAppender">
@@ -55,11 +60,13 @@ final class KafkaBroker implements AutoCloseable {
                 "process.roles=broker,controller",
                 "node.id=1",
                 "controller.quorum.voters=1@127.0.0.1:" + controllerPort,
-                "listeners=PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort,
-                "advertised.listeners=PLAINTEXT://127.0.0.1:" + port,
+                "listeners=PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort + ssl,
+                "advertised.listeners=PLAINTEXT://127.0.0.1:" + port + ssl,
                 "controller.listener.names=CONTROLLER",
                 "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL",
+                pemKeystore == null ? "" : "ssl.keystore.type=PEM",
+                pemKeystore == null ? "" : "ssl.keystore.location=" + pemKeystore,
                 "log.dirs=" + dir.resolve("data"),
                 "num.partitions=1",
                 "auto.create.topics.enable=false",
@@ -74,7 +81,15 @@ final class KafkaBroker implements AutoCloseable {
 
     /** Formats a new log dir under {@code dir} and starts the broker; waits until it answers. */
     static KafkaBroker start(Path dir) throws Exception {
-        KafkaBroker b = new KafkaBroker(dir);
+        return start(dir, null);
+    }
+
+    /**
+     * As {@link #start(Path)}, with an SSL listener too ({@link #sslBootstrap}) whose key and
+     * certificate are in the PEM file {@code pemKeystore}.
+     */
+    static KafkaBroker start(Path dir, Path pemKeystore) throws Exception {
+        KafkaBroker b = new KafkaBroker(dir, pemKeystore);
         try {
             Process format = b.java("kafka.tools.StorageTool", "format", "-t", Uuid.randomUuid().toString(), "-c",
                     b.config.toString()).redirectOutput(dir.resolve("format.log").toFile())
@@ -150,6 +165,14 @@ final class KafkaBroker implements AutoCloseable {
 
     String bootstrap() {
         return "127.0.0.1:" + port;
+    }
+
+    /** The SSL listener's address (a broker started with a keystore). */
+    String sslBootstrap() {
+        if (sslPort < 0) {
+            throw new IllegalStateException("this broker has no SSL listener");
+        }
+        return "127.0.0.1:" + sslPort;
     }
 
     Admin admin() {

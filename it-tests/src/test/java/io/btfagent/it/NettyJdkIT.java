@@ -13,13 +13,15 @@ import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * netty 4.2 with its JDK provider (SslProvider.JDK: the JDK's SSLEngine, wrapped by netty) as an
- * HTTPS server, curl as the client: every byte captured once, in Java, on the event loop's
- * thread, with the channel's addresses netty's woven SslHandler reported for the wrapped engine.
+ * netty 4.2 with its JDK provider (SslProvider.JDK: the JDK's SSLEngine, wrapped by netty; or
+ * Conscrypt's, wrapped by netty and by Conscrypt) as an HTTPS server, curl as the client: every
+ * byte captured once, in Java, on the event loop's thread, with the channel's addresses netty's
+ * woven SslHandler reported for the wrapped engine.
  */
 @Privileged
 class NettyJdkIT {
@@ -28,8 +30,9 @@ class NettyJdkIT {
     @TempDir
     Path tmp;
 
-    @Test
-    void eachConnectionIsCapturedOnceWithTheChannelsAddressesAndExactBytes() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "conscrypt"})
+    void eachConnectionIsCapturedOnceWithTheChannelsAddressesAndExactBytes(String provider) throws Exception {
         Path[] cert = NettyStack.selfSignedCertificate(tmp);
         Path jsonl = tmp.resolve("events.jsonl");
         List<String> bodies = List.of("first body", "second, longer body " + "x".repeat(3000));
@@ -37,9 +40,11 @@ class NettyJdkIT {
         ChildJvm.Result r;
         int port;
         try (ChildJvm.Running server = new ChildJvm()
-                .classpath(NettyStack.nettyClasspath(NettyStack.NETTY_LIB, NettyStack.TCNATIVE_VERSION))
+                .classpath(NettyStack.nettyClasspath(NettyStack.NETTY_LIB, NettyStack.TCNATIVE_VERSION)
+                        + (provider.equals("conscrypt") ? ":" + Path.of(System.getProperty("conscrypt.lib"),
+                                "conscrypt-openjdk-uber-" + System.getProperty("conscrypt.version") + ".jar") : ""))
                 .agent("sinks=jsonl,sink.jsonl.path=" + jsonl + ",stats.interval=0")
-                .start(SERVER, List.of(cert[0].toString(), cert[1].toString(), "jdk"))) {
+                .start(SERVER, List.of(cert[0].toString(), cert[1].toString(), provider))) {
             port = Integer.parseInt(server.awaitPrinted("port", 60));
             server.awaitStderr(WildflyCaptureIT.READY, 60);
             for (int i = 0; i < bodies.size(); i++) { // one after the other: two connections
@@ -63,6 +68,9 @@ class NettyJdkIT {
         Map<Long, List<Event>> byConn = new LinkedHashMap<>();
         for (Event e : events) {
             assertEquals("jsse", e.str("lib"), "only JSSE in this JVM: " + e.fields());
+            if (provider.equals("conscrypt")) {
+                assertEquals(System.getProperty("conscrypt.version"), e.str("libVersion"));
+            }
             byConn.computeIfAbsent(e.num("conn"), k -> new ArrayList<>()).add(e);
         }
         assertEquals(2, byConn.size(), byConn.keySet().toString());
