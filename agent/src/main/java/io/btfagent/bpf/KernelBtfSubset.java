@@ -81,7 +81,15 @@ final class KernelBtfSubset {
 
     /** A BTF of {@code kernelBtf}'s types named in {@code names}, as described above. */
     static byte[] of(byte[] kernelBtf, Set<String> names) throws BtfFormatException {
-        ByteBuffer b = header(kernelBtf);
+        return of(ByteBuffer.wrap(kernelBtf), names);
+    }
+
+    /**
+     * As {@link #of(byte[], Set)}, of the BTF from {@code kernelBtf}'s position to its limit
+     * (e.g. memory outside the Java heap, which the caller frees after).
+     */
+    static byte[] of(ByteBuffer kernelBtf, Set<String> names) throws BtfFormatException {
+        ByteBuffer b = header(kernelBtf.slice());
         int typeOff = HEADER + b.getInt(8);
         int typeLen = b.getInt(12);
         int strOff = HEADER + b.getInt(16);
@@ -256,15 +264,20 @@ final class KernelBtfSubset {
     }
 
     private static ByteBuffer header(byte[] btf) throws BtfFormatException {
-        ByteBuffer b = ByteBuffer.wrap(btf).order(ByteOrder.LITTLE_ENDIAN);
-        if (btf.length < HEADER || Short.toUnsignedInt(b.getShort(0)) != 0xeB9F || b.get(2) != 1
+        return header(ByteBuffer.wrap(btf));
+    }
+
+    private static ByteBuffer header(ByteBuffer btf) throws BtfFormatException {
+        ByteBuffer b = btf.order(ByteOrder.LITTLE_ENDIAN);
+        int length = b.limit();
+        if (length < HEADER || Short.toUnsignedInt(b.getShort(0)) != 0xeB9F || b.get(2) != 1
                 || b.getInt(4) != HEADER) {
             throw new BtfFormatException("not a little-endian BTF v1 with a 24-byte header");
         }
         long typeEnd = HEADER + Integer.toUnsignedLong(b.getInt(8)) + Integer.toUnsignedLong(b.getInt(12));
         long strEnd = HEADER + Integer.toUnsignedLong(b.getInt(16)) + Integer.toUnsignedLong(b.getInt(20));
-        if (typeEnd > btf.length || strEnd > btf.length) {
-            throw new BtfFormatException("sections run past the end of the BTF (" + btf.length + " bytes)");
+        if (typeEnd > length || strEnd > length) {
+            throw new BtfFormatException("sections run past the end of the BTF (" + length + " bytes)");
         }
         return b;
     }
@@ -312,6 +325,11 @@ final class KernelBtfSubset {
         if (end == strOff + strLen) {
             throw new BtfFormatException("the string section does not end its last name");
         }
-        return new String(b.array(), start, end - start, StandardCharsets.UTF_8);
+        if (b.hasArray()) {
+            return new String(b.array(), b.arrayOffset() + start, end - start, StandardCharsets.UTF_8);
+        }
+        byte[] name = new byte[end - start];
+        b.get(start, name);
+        return new String(name, StandardCharsets.UTF_8);
     }
 }

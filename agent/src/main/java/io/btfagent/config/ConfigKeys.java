@@ -44,12 +44,14 @@ public final class ConfigKeys {
             ConfigKey.cappedNumber("ring.bytes", 8388608, 4096, 1L << 28)
                     .describe("size of the BPF ring buffer every hooked library writes to (rounded up to a power "
                             + "of two; a larger value is taken as the cap, 256 MiB); kernel memory, charged to the "
-                            + "JVM's memory cgroup"),
+                            + "JVM's memory cgroup and resident in the JVM once; smaller containers: "
+                            + "[Memory limits](containers.md#memory-limits)"),
             ConfigKey.number("sink.queue.capacity", 8192, 16, 1 << 24)
                     .describe("events queued per sink before that sink drops (and counts)"),
             ConfigKey.number("sink.queue.bytes", 16777216, 65536, 1L << 31)
                     .describe("captured bytes queued per sink (plus 256 per event) before that sink drops (and "
-                            + "counts): what a stalled sink can hold of the application's heap"),
+                            + "counts): what a stalled sink can hold of the application's heap (its buffer grows "
+                            + "to this only while the sink falls behind)"),
             ConfigKey.number("scan.interval-ms", 1000, 50, 3_600_000)
                     .describe("how often `/proc/self/maps` is re-read for libraries loaded later"),
             ConfigKey.number("stats.interval", 60, 0, 86_400).unlisted()

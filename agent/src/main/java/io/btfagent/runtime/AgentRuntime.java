@@ -173,6 +173,8 @@ public final class AgentRuntime {
                 + "through {}", AgentLog.sinceJvmStartMs(), capture.libraries().size(),
                 lateLoads.isEmpty() ? "the maps scan" : String.join(", ", lateLoads) + " and the maps scan");
         session.ready();
+        NativeHeap.trim(log, "after start-up");
+        boolean trimmedAgain = false;
         long lastLost = 0;
         long nextReport = System.currentTimeMillis() + REPORT_EVERY_MS;
         long statsEveryMs = config.longValue("stats.interval") * 1000;
@@ -202,6 +204,11 @@ public final class AgentRuntime {
             }
             if (report) {
                 nextReport = now + REPORT_EVERY_MS;
+                if (!trimmedAgain) {
+                    // what the JIT freed compiling the capture's hot paths during its first seconds
+                    trimmedAgain = true;
+                    NativeHeap.trim(log, "after the first " + REPORT_EVERY_MS / 1000 + " s of capture");
+                }
                 long lost = s.get(CaptureCounter.RECORDS_LOST);
                 if (lost > lastLost) {
                     log.warn("{} records lost because the ring buffer was full (total {}); raise ring.bytes",

@@ -71,6 +71,9 @@ public final class LibraryScanner {
                 .filter(n -> Path.of(n).getFileName().toString().startsWith("ld-linux")).findFirst();
     }
 
+    /** Between the fields of a maps line: compiled once, not per line of every scan. */
+    private static final java.util.regex.Pattern FIELD_GAP = java.util.regex.Pattern.compile("\\s+");
+
     /**
      * The distinct files mapped in {@code mapsText}, one entry per device and inode (the first
      * range, executable if any range of it is), deleted ones included.
@@ -79,7 +82,7 @@ public final class LibraryScanner {
         Map<String, Mapping> byInode = new LinkedHashMap<>();
         for (String line : mapsText.split("\n")) {
             // address perms offset dev inode pathname; the pathname may contain spaces
-            String[] f = line.trim().split("\\s+", 6);
+            String[] f = FIELD_GAP.split(line.trim(), 6);
             if (f.length < 6 || !f[5].startsWith("/")) {
                 continue;
             }

@@ -96,7 +96,13 @@ class BtfMergerTest {
             assertEquals(full.struct(s), part.struct(s), s);
         }
         byte[] user = Files.readAllBytes(CATALOG_BTF);
+        java.nio.ByteBuffer outside = java.nio.ByteBuffer.allocateDirect(kernel.length).put(kernel).flip();
+        org.junit.jupiter.api.Assertions.assertArrayEquals(subset, KernelBtfSubset.of(outside, names),
+                "the subset of the kernel BTF read outside the heap");
         try (BtfMerger.Merged merged = BtfMerger.merge(vmlinux.toString(), names, user)) {
+            // the merge reads the kernel BTF outside the heap: the same subset, the library appended
+            org.junit.jupiter.api.Assertions.assertArrayEquals(BtfMerger.append(subset, user),
+                    Files.readAllBytes(Path.of(merged.path())));
             BtfFile m = BtfFile.parse(Files.readAllBytes(Path.of(merged.path())));
             assertEquals(full.struct("task_struct"), m.struct("task_struct"));
             assertEquals(16, m.struct("ssl_st").orElseThrow().offsetOf("rbio"));

@@ -23,8 +23,10 @@ import java.nio.charset.StandardCharsets;
  * for the agent meanwhile), warms up briefly again, then prints for every block and size
  * {@code block <size> <ns per SSL_write> <ns per SSL_read>} (sizes interleaved within a block),
  * then {@code calls <n>}: the SSL_write calls (= SSL_read calls) made after the go line, {@code
- * allocated <bytes>}: what every thread of the JVM allocated meanwhile, and {@code rss-kib <n>}:
- * its resident memory at the end.
+ * allocated <bytes>}: what every thread of the JVM allocated meanwhile, {@code rss-kib <n>}:
+ * its resident memory at the end, and {@code rss-peak-kib <n>}: the most it was resident. With
+ * {@code -Dbench.hold=true} it then prints {@code held} and waits for another line before it
+ * ends, so that its memory can be read meanwhile.
  */
 public final class SslCallBench {
     private static final int SSL_FILETYPE_PEM = 1;
@@ -131,7 +133,8 @@ public final class SslCallBench {
         }
         System.out.println("ready");
         System.out.flush();
-        new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+        BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        stdin.readLine();
 
         b.calls = 0;
         long allocated0 = allocatedBytes();
@@ -160,8 +163,15 @@ public final class SslCallBench {
         }
         report.append("agent-allocated ").append(agent).append(' ').append(warmupCalls).append('\n');
         report.append("rss-kib ").append(rssKib()).append('\n');
+        report.append("rss-peak-kib ").append(statusKib("VmHWM:")).append('\n');
         System.out.print(report);
         System.out.flush();
+        if (Boolean.getBoolean("bench.hold")) {
+            // the caller reads this process's memory maps (it-tests/memory-breakdown.sh), then lets it end
+            System.out.println("held");
+            System.out.flush();
+            stdin.readLine();
+        }
     }
 
     /** {@code iterations} × (client SSL_write of {@code size} bytes, server SSL_read of them). */
@@ -214,9 +224,14 @@ public final class SslCallBench {
 
     /** Resident memory of this process (VmRSS), KiB. */
     static long rssKib() {
+        return statusKib("VmRSS:");
+    }
+
+    /** The field {@code name} of /proc/self/status (VmRSS:, VmHWM: the peak of VmRSS), KiB; -1 if unknown. */
+    static long statusKib(String name) {
         try {
             for (String l : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
-                if (l.startsWith("VmRSS:")) {
+                if (l.startsWith(name)) {
                     return Long.parseLong(l.replaceAll("[^0-9]", ""));
                 }
             }
