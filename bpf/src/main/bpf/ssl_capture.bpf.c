@@ -48,7 +48,10 @@ const volatile __u64 pidns_dev = 0;
 const volatile __u64 pidns_ino = 0;
 /*
  * Records are submitted without waking the reader, which polls the ring on a short timer,
- * until this much data waits: a wakeup per record would cost every TLS call a context switch.
+ * except the one that makes the data waiting cross a multiple of this many bytes: a wakeup
+ * per record would cost every TLS call a context switch, and even one per record once the
+ * threshold is passed costs each of them an interrupt (the ring's irq_work) until the reader
+ * has drained it. A crossing missed by two CPUs racing is made up at the next multiple.
  * 0 wakes the reader for every record. Set before load (the agent sets 1/32 of the ring).
  */
 const volatile __u64 wakeup_bytes = 0;
@@ -73,6 +76,7 @@ struct call_args {
 	__u64 ex_len_ptr; /* size_t * of the _ex variants, else 0 */
 	__u64 own_id;     /* tgid << 32 | pid as the JVM sees them (see own_task) */
 	__u32 cookie;
+	__u32 live;       /* 1 from the entry until the return probe has used it */
 };
 
 struct {
@@ -81,7 +85,12 @@ struct {
 	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
-/* LRU so a thread that dies inside a call cannot leak an entry forever. */
+/*
+ * One entry per thread, kept between calls: the entry probe rewrites it in place and the return
+ * probe marks it used (live = 0), so a call costs one lookup in each probe instead of an
+ * insert and a delete, which take the map's locks and move elements between its lists. LRU,
+ * so the entries of threads that ended are reused once the map is full.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -344,12 +353,19 @@ static __always_inline int call_enter(struct pt_regs *ctx, __u32 cookie)
 		.cookie = cookie,
 	};
 	__u32 func = cookie & 0xff;
+	struct call_args *slot;
 
 	if (!own_task(&args.own_id))
 		return 0;
 	if (func == FUNC_SSL_READ_EX || func == FUNC_SSL_WRITE_EX)
 		args.ex_len_ptr = ARG4(ctx);
-	bpf_map_update_elem(&calls, &id, &args, BPF_ANY);
+	args.live = 1;
+	/* only this thread uses its entry, and a uprobe cannot run twice at once on one thread */
+	slot = bpf_map_lookup_elem(&calls, &id);
+	if (slot)
+		*slot = args;
+	else
+		bpf_map_update_elem(&calls, &id, &args, BPF_ANY);
 	return 0;
 }
 
@@ -386,8 +402,8 @@ ENTER_FOR(enter_gnutls_send, FUNC_GNUTLS_RECORD_SEND)
  */
 static __always_inline void socket_addrs(__s32 fd, struct capture_header *h)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct task_struct *task;
+	struct fdtable *fdt;
 	struct file **fds;
 	struct file *f = NULL;
 	struct socket *sock;
@@ -395,7 +411,11 @@ static __always_inline void socket_addrs(__s32 fd, struct capture_header *h)
 	unsigned short family;
 
 	h->family = 0;
-	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0)
+		return; /* a memory BIO: nothing to read in the kernel */
+	task = (void *)bpf_get_current_task();
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
 		return;
 	fds = BPF_CORE_READ(fdt, fd);
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
@@ -433,6 +453,18 @@ struct emit_ctx {
 	__u32 flags;
 	struct capture_header addrs; /* only family, ports and addresses are used */
 };
+
+/* Whether a record of size bytes wakes the reader: see wakeup_bytes. */
+static __always_inline __u64 wakeup_flag(__u64 size)
+{
+	__u64 waiting;
+
+	if (!wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	return waiting / wakeup_bytes != (waiting + size) / wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									 : BPF_RB_NO_WAKEUP;
+}
 
 static long emit_chunk(__u32 index, void *data)
 {
@@ -478,9 +510,7 @@ static long emit_chunk(__u32 index, void *data)
 		count(COUNTER_READ_FAULTS, n);
 		return 1;
 	}
-	if (bpf_ringbuf_output(&events, rec, sizeof(rec->hdr) + n,
-			       bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
-				       ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP)) {
+	if (bpf_ringbuf_output(&events, rec, sizeof(rec->hdr) + n, wakeup_flag(sizeof(rec->hdr) + n))) {
 		count(COUNTER_RECORDS_LOST, 1);
 		count(COUNTER_BYTES_LOST, n);
 		return 0;
@@ -510,7 +540,7 @@ static __always_inline int call_exit(struct pt_regs *ctx, enum exit_mode mode)
 	long ret;
 	__u32 func;
 
-	if (!args) {
+	if (!args || !args->live) {
 		count(COUNTER_ENTRY_MISSED, 1);
 		return 0;
 	}
@@ -580,7 +610,7 @@ static __always_inline int call_exit(struct pt_regs *ctx, enum exit_mode mode)
 				break;
 	}
 out:
-	bpf_map_delete_elem(&calls, &id);
+	args->live = 0;
 	return 0;
 }
 
