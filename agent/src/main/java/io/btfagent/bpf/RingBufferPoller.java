@@ -5,10 +5,11 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * Drains ring buffers on one thread. The programs submit records without a wakeup until a
- * quarter of the ring is waiting (a wakeup per record would cost each TLS call a context
- * switch), so the thread polls every {@value #WAIT_MS} ms and is woken early only when the
- * ring fills up, or by {@link #stop()}.
+ * Drains ring buffers on one thread. The programs submit records without a wakeup except the
+ * one that makes the data waiting cross a multiple of the capture's {@code wakeup_bytes} (1/32
+ * of the ring): a wakeup per record would cost each TLS call a context switch. So the thread
+ * polls every {@value #WAIT_MS} ms and is woken early only while the ring fills up, or by
+ * {@link #stop()}.
  */
 public final class RingBufferPoller implements AutoCloseable {
     private static final int WAIT_MS = 20;
