@@ -454,6 +454,13 @@ struct emit_ctx {
 	struct capture_header addrs; /* only family, ports and addresses are used */
 };
 
+/*
+ * Past this many wakeup_bytes waiting the reader is behind (it has not run since several
+ * wakeups): every record wakes it again, as the interrupt each costs slows the writer down
+ * while the reader catches up, which keeps the ring from filling.
+ */
+#define READER_BEHIND 4
+
 /* Whether a record of size bytes wakes the reader: see wakeup_bytes. */
 static __always_inline __u64 wakeup_flag(__u64 size)
 {
@@ -462,6 +469,8 @@ static __always_inline __u64 wakeup_flag(__u64 size)
 	if (!wakeup_bytes)
 		return BPF_RB_FORCE_WAKEUP;
 	waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	if (waiting >= READER_BEHIND * wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
 	return waiting / wakeup_bytes != (waiting + size) / wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 									 : BPF_RB_NO_WAKEUP;
 }

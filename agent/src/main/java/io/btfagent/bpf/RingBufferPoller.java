@@ -7,7 +7,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 /**
  * Drains ring buffers on one thread. The programs submit records without a wakeup except the
  * one that makes the data waiting cross a multiple of the capture's {@code wakeup_bytes} (1/32
- * of the ring): a wakeup per record would cost each TLS call a context switch. So the thread
+ * of the ring), and every one once the reader is behind (1/8 of the ring waiting): a wakeup per
+ * record would cost each TLS call a context switch. So the thread
  * polls every {@value #WAIT_MS} ms and is woken early only while the ring fills up, or by
  * {@link #stop()}.
  */
