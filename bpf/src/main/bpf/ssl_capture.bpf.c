@@ -48,10 +48,7 @@ const volatile __u64 pidns_dev = 0;
 const volatile __u64 pidns_ino = 0;
 /*
  * Records are submitted without waking the reader, which polls the ring on a short timer,
- * except the one that makes the data waiting cross a multiple of this many bytes: a wakeup
- * per record would cost every TLS call a context switch, and even one per record once the
- * threshold is passed costs each of them an interrupt (the ring's irq_work) until the reader
- * has drained it. A crossing missed by two CPUs racing is made up at the next multiple.
+ * until this much data waits: a wakeup per record would cost every TLS call a context switch.
  * 0 wakes the reader for every record. Set before load (the agent sets 1/32 of the ring).
  */
 const volatile __u64 wakeup_bytes = 0;
@@ -454,24 +451,10 @@ struct emit_ctx {
 	struct capture_header addrs; /* only family, ports and addresses are used */
 };
 
-/*
- * Past this many wakeup_bytes waiting the reader is behind (it has not run since several
- * wakeups): every record wakes it again, as the interrupt each costs slows the writer down
- * while the reader catches up, which keeps the ring from filling.
- */
-#define READER_BEHIND 4
-
-/* Whether a record of size bytes wakes the reader: see wakeup_bytes. */
-static __always_inline __u64 wakeup_flag(__u64 size)
+/* Whether a record wakes the reader: see wakeup_bytes. */
+static __always_inline __u64 wakeup_flag(void)
 {
-	__u64 waiting;
-
-	if (!wakeup_bytes)
-		return BPF_RB_FORCE_WAKEUP;
-	waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	if (waiting >= READER_BEHIND * wakeup_bytes)
-		return BPF_RB_FORCE_WAKEUP;
-	return waiting / wakeup_bytes != (waiting + size) / wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 									 : BPF_RB_NO_WAKEUP;
 }
 
@@ -520,7 +503,7 @@ static __always_inline long emit_whole_chunk(struct emit_ctx *ec, __u64 offset)
 		count(COUNTER_READ_FAULTS, CAPTURE_CHUNK);
 		return 1;
 	}
-	bpf_ringbuf_submit(rec, wakeup_flag(sizeof(*rec)));
+	bpf_ringbuf_submit(rec, wakeup_flag());
 	count(COUNTER_RECORDS, 1);
 	return 0;
 }
@@ -550,7 +533,7 @@ static long emit_chunk(__u32 index, void *data)
 		count(COUNTER_READ_FAULTS, n);
 		return 1;
 	}
-	if (bpf_ringbuf_output(&events, rec, sizeof(rec->hdr) + n, wakeup_flag(sizeof(rec->hdr) + n))) {
+	if (bpf_ringbuf_output(&events, rec, sizeof(rec->hdr) + n, wakeup_flag())) {
 		count(COUNTER_RECORDS_LOST, 1);
 		count(COUNTER_BYTES_LOST, n);
 		return 0;
