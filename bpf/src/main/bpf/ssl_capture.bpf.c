@@ -451,63 +451,6 @@ struct emit_ctx {
 	struct capture_header addrs; /* only family, ports and addresses are used */
 };
 
-/* Whether a record wakes the reader: see wakeup_bytes. */
-static __always_inline __u64 wakeup_flag(void)
-{
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-									 : BPF_RB_NO_WAKEUP;
-}
-
-/* The header of the record of n bytes at offset within the call. */
-static __always_inline void fill_header(struct capture_header *h, struct emit_ctx *ec, __u64 offset,
-					__u64 n)
-{
-	h->ts_ns = ec->ts_ns;
-	h->ssl = ec->args->ssl;
-	h->call_len = ec->call_len;
-	h->offset = offset;
-	h->pid = ec->pid_tgid >> 32;
-	h->tid = (__u32)ec->pid_tgid;
-	h->fd = ec->fd;
-	h->captured = n;
-	h->cookie = ec->args->cookie;
-	h->flags = ec->flags;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
-	h->family = ec->addrs.family;
-	h->lport = ec->addrs.lport;
-	h->rport = ec->addrs.rport;
-	h->pad = 0;
-	h->bio_type = ec->addrs.bio_type;
-	h->role = ec->role;
-	h->conn = ec->conn;
-	__builtin_memcpy(h->laddr, ec->addrs.laddr, sizeof(h->laddr));
-	__builtin_memcpy(h->raddr, ec->addrs.raddr, sizeof(h->raddr));
-}
-
-/*
- * A whole chunk is built in place in the ring (bpf_ringbuf_reserve takes a size known at
- * load time only): its bytes are copied once, from the application's buffer to the ring.
- */
-static __always_inline long emit_whole_chunk(struct emit_ctx *ec, __u64 offset)
-{
-	struct capture_record *rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
-
-	if (!rec) {
-		count(COUNTER_RECORDS_LOST, 1);
-		count(COUNTER_BYTES_LOST, CAPTURE_CHUNK);
-		return 0;
-	}
-	fill_header(&rec->hdr, ec, offset, CAPTURE_CHUNK);
-	if (bpf_probe_read_user(rec->data, CAPTURE_CHUNK, (void *)(ec->args->buf + offset))) {
-		bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
-		count(COUNTER_READ_FAULTS, CAPTURE_CHUNK);
-		return 1;
-	}
-	bpf_ringbuf_submit(rec, wakeup_flag());
-	count(COUNTER_RECORDS, 1);
-	return 0;
-}
-
 static long emit_chunk(__u32 index, void *data)
 {
 	struct emit_ctx *ec = data;
@@ -518,22 +461,43 @@ static long emit_chunk(__u32 index, void *data)
 
 	if (offset >= ec->keep)
 		return 1;
-	n = ec->keep - offset;
-	if (n >= CAPTURE_CHUNK)
-		return emit_whole_chunk(ec, offset);
-	/* a shorter one is built aside and copied into a record of its exact size */
 	rec = bpf_map_lookup_elem(&scratch, &zero);
 	if (!rec)
 		return 1;
+	n = ec->keep - offset;
+	if (n > CAPTURE_CHUNK)
+		n = CAPTURE_CHUNK;
 	barrier_var(n);
 	if (n > CAPTURE_CHUNK)
 		return 1;
-	fill_header(&rec->hdr, ec, offset, n);
+
+	rec->hdr.ts_ns = ec->ts_ns;
+	rec->hdr.ssl = ec->args->ssl;
+	rec->hdr.call_len = ec->call_len;
+	rec->hdr.offset = offset;
+	rec->hdr.pid = ec->pid_tgid >> 32;
+	rec->hdr.tid = (__u32)ec->pid_tgid;
+	rec->hdr.fd = ec->fd;
+	rec->hdr.captured = n;
+	rec->hdr.cookie = ec->args->cookie;
+	rec->hdr.flags = ec->flags;
+	bpf_get_current_comm(rec->hdr.comm, sizeof(rec->hdr.comm));
+	rec->hdr.family = ec->addrs.family;
+	rec->hdr.lport = ec->addrs.lport;
+	rec->hdr.rport = ec->addrs.rport;
+	rec->hdr.pad = 0;
+	rec->hdr.bio_type = ec->addrs.bio_type;
+	rec->hdr.role = ec->role;
+	rec->hdr.conn = ec->conn;
+	__builtin_memcpy(rec->hdr.laddr, ec->addrs.laddr, sizeof(rec->hdr.laddr));
+	__builtin_memcpy(rec->hdr.raddr, ec->addrs.raddr, sizeof(rec->hdr.raddr));
 	if (bpf_probe_read_user(rec->data, n, (void *)(ec->args->buf + offset))) {
 		count(COUNTER_READ_FAULTS, n);
 		return 1;
 	}
-	if (bpf_ringbuf_output(&events, rec, sizeof(rec->hdr) + n, wakeup_flag())) {
+	if (bpf_ringbuf_output(&events, rec, sizeof(rec->hdr) + n,
+			       bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
+				       ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP)) {
 		count(COUNTER_RECORDS_LOST, 1);
 		count(COUNTER_BYTES_LOST, n);
 		return 0;
