@@ -73,6 +73,7 @@ struct call_args {
 	__u64 ex_len_ptr; /* size_t * of the _ex variants, else 0 */
 	__u64 own_id;     /* tgid << 32 | pid as the JVM sees them (see own_task) */
 	__u32 cookie;
+	__u32 live;       /* 1 from the entry until the return probe has used it */
 };
 
 struct {
@@ -81,7 +82,12 @@ struct {
 	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
-/* LRU so a thread that dies inside a call cannot leak an entry forever. */
+/*
+ * One entry per thread, kept between calls: the entry probe rewrites it in place and the return
+ * probe marks it used (live = 0), so a call costs one lookup in each probe instead of an
+ * insert and a delete, which take the map's locks and move elements between its lists. LRU,
+ * so the entries of threads that ended are reused once the map is full.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -344,12 +350,19 @@ static __always_inline int call_enter(struct pt_regs *ctx, __u32 cookie)
 		.cookie = cookie,
 	};
 	__u32 func = cookie & 0xff;
+	struct call_args *slot;
 
 	if (!own_task(&args.own_id))
 		return 0;
 	if (func == FUNC_SSL_READ_EX || func == FUNC_SSL_WRITE_EX)
 		args.ex_len_ptr = ARG4(ctx);
-	bpf_map_update_elem(&calls, &id, &args, BPF_ANY);
+	args.live = 1;
+	/* only this thread uses its entry, and a uprobe cannot run twice at once on one thread */
+	slot = bpf_map_lookup_elem(&calls, &id);
+	if (slot)
+		*slot = args;
+	else
+		bpf_map_update_elem(&calls, &id, &args, BPF_ANY);
 	return 0;
 }
 
@@ -386,8 +399,8 @@ ENTER_FOR(enter_gnutls_send, FUNC_GNUTLS_RECORD_SEND)
  */
 static __always_inline void socket_addrs(__s32 fd, struct capture_header *h)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct task_struct *task;
+	struct fdtable *fdt;
 	struct file **fds;
 	struct file *f = NULL;
 	struct socket *sock;
@@ -395,7 +408,11 @@ static __always_inline void socket_addrs(__s32 fd, struct capture_header *h)
 	unsigned short family;
 
 	h->family = 0;
-	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0)
+		return; /* a memory BIO: nothing to read in the kernel */
+	task = (void *)bpf_get_current_task();
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
 		return;
 	fds = BPF_CORE_READ(fdt, fd);
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
@@ -510,7 +527,7 @@ static __always_inline int call_exit(struct pt_regs *ctx, enum exit_mode mode)
 	long ret;
 	__u32 func;
 
-	if (!args) {
+	if (!args || !args->live) {
 		count(COUNTER_ENTRY_MISSED, 1);
 		return 0;
 	}
@@ -580,7 +597,7 @@ static __always_inline int call_exit(struct pt_regs *ctx, enum exit_mode mode)
 				break;
 	}
 out:
-	bpf_map_delete_elem(&calls, &id);
+	args->live = 0;
 	return 0;
 }
 

@@ -14,6 +14,17 @@ import java.nio.file.Path;
  * @param inode the namespace's inode number
  */
 public record PidNamespace(long kernelDev, long inode) {
+    /** The initial pid namespace's inode, the same on every kernel (PROC_PID_INIT_INO). */
+    static final long INITIAL_INODE = 0xEFFFFFFCL;
+
+    /**
+     * Whether this is the initial pid namespace, whose numbers are the ones
+     * {@code bpf_get_current_pid_tgid} gives: the program then needs no namespace lookup.
+     */
+    public boolean isInitial() {
+        return inode == INITIAL_INODE;
+    }
+
     /** The namespace this process's threads live in ({@code /proc/self/ns/pid}). */
     public static PidNamespace ofThisProcess() throws IOException {
         return of(Path.of("/proc/self/ns/pid"));

@@ -5,13 +5,16 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * Drains ring buffers on one thread. The programs submit records without a wakeup until a
- * quarter of the ring is waiting (a wakeup per record would cost each TLS call a context
- * switch), so the thread polls every {@value #WAIT_MS} ms and is woken early only when the
- * ring fills up, or by {@link #stop()}.
+ * Drains ring buffers on one thread. The programs submit records without a wakeup until 1/32 of
+ * the ring waits (a wakeup per record would cost each TLS call a context switch), then with one
+ * per record: each costs the writing call an interrupt until this thread has run. So while
+ * records flow the thread polls every {@value #BUSY_WAIT_MS} ms, soon enough that a steady flow
+ * of small calls never reaches that mark; after a poll that found nothing it waits
+ * {@value #WAIT_MS} ms. It is woken early when the ring fills up, or by {@link #stop()}.
  */
 public final class RingBufferPoller implements AutoCloseable {
     private static final int WAIT_MS = 20;
+    private static final int BUSY_WAIT_MS = 2;
 
     /** A ring and what to do with its records. */
     private record Source(RingBuffer ring, RingBuffer.RecordAtHandler handler) {
@@ -56,9 +59,10 @@ public final class RingBufferPoller implements AutoCloseable {
     /** Runs until {@link #stop()}; then drains what is left once more. */
     public void run() {
         byte[] events = new byte[12 * 8];
+        int wait = WAIT_MS;
         while (running) {
-            LibC.epoll_wait(epfd, events, 8, WAIT_MS);
-            drainAll();
+            LibC.epoll_wait(epfd, events, 8, wait);
+            wait = drainAll() > 0 ? BUSY_WAIT_MS : WAIT_MS;
         }
         drainAll();
     }
