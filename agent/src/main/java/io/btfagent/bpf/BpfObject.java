@@ -4,6 +4,7 @@ import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.btfagent.bpf.internal.Libbpf;
 import io.btfagent.bpf.internal.LibbpfMulti;
+import io.btfagent.bpf.internal.ProfilingSignals;
 import java.lang.ref.Reference;
 import java.util.ArrayList;
 import java.util.List;
@@ -240,10 +241,16 @@ public final class BpfObject implements AutoCloseable {
                 Libbpf.bpf_program__set_autoload(prog, false));
     }
 
-    /** Verifies the programs, applying CO-RE relocations, and creates the maps. */
+    /**
+     * Verifies the programs, applying CO-RE relocations, and creates the maps. A sampling
+     * profiler's signals are held meanwhile: the verifier abandons a program on any pending
+     * signal (see {@link ProfilingSignals}).
+     */
     public void load() throws BpfException {
         LibbpfLog.clear();
-        BpfException.check("bpf_object__load(" + name + ")", Libbpf.bpf_object__load(obj));
+        try (ProfilingSignals held = ProfilingSignals.hold()) {
+            BpfException.check("bpf_object__load(" + name + ")", Libbpf.bpf_object__load(obj));
+        }
     }
 
     public int mapFd(String map) throws BpfException {
