@@ -155,13 +155,21 @@ final class JsseConnections {
         // once per connection: a TLS connection the agent's own code drives (a sink's) is left
         // out, or its events would be captured, sent, and captured again; so is the engine of
         // Conscrypt's engine socket, whose streams are captured (its first application bytes
-        // always move inside them)
+        // always move inside them). The agent's code runs on its own threads only (its sinks'
+        // clients start theirs from its class loader), so only there is the stack walked: a
+        // walk on every new connection of the application cost more than its capture.
         boolean socketEngine = tls.getClass().getName().equals(CONSCRYPT_ENGINE);
-        boolean own = (agent != null || socketEngine) && WALKER.walk(frames -> frames.anyMatch(
+        boolean own = (agentThread() || socketEngine) && WALKER.walk(frames -> frames.anyMatch(
                 f -> agent != null && f.getDeclaringClass().getClassLoader() == agent
                         && !f.getClassName().startsWith("io.btfagent.")
                         || socketEngine && f.getClassName().startsWith(CONSCRYPT_ENGINE_SOCKET)));
         return new Conn(own ? 0 : ids.getAsLong(), role, local, remote, own, IMPLEMENTATIONS.get(tls.getClass()));
+    }
+
+    /** Whether this thread is the agent's: named by it, or of a class of its loader (a sink client's). */
+    private boolean agentThread() {
+        Thread t = Thread.currentThread();
+        return agent != null && (t.getClass().getClassLoader() == agent || t.getName().startsWith("btf-agent"));
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.btfagent.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -48,7 +49,12 @@ class KafkaJsseIT {
             ssl = broker.sslBootstrap();
             broker.createTopic("with-agent", 1);
             broker.createTopic("without-agent", 1);
-            with = new ChildJvm().classpath(cp).agent("sinks=jsonl,sink.jsonl.path=" + jsonl + ",stats.interval=0")
+            broker.createTopic("agent-events", 1);
+            // the agent's own Kafka sink over the same SSL listener: its connections are left out
+            with = new ChildJvm().classpath(cp).agent("sinks=jsonl,kafka,sink.jsonl.path=" + jsonl
+                    + ",sink.kafka.bootstrap=" + ssl + ",sink.kafka.topic=agent-events"
+                    + ",sink.kafka.security.protocol=SSL,sink.kafka.ssl.truststore.type=PEM"
+                    + ",sink.kafka.ssl.truststore.location=" + cert[0] + ",stats.interval=0")
                     .runWhenReady(CLIENT, List.of(ssl, "with-agent", cert[0].toString(), String.valueOf(RECORDS)),
                             180, "traffic", List.of(WildflyCaptureIT.READY));
             without = new ChildJvm().classpath(cp).run(CLIENT,
@@ -65,6 +71,7 @@ class KafkaJsseIT {
         Map<Long, List<Event>> byConn = new LinkedHashMap<>();
         for (Event e : events) {
             assertEquals("jsse", e.str("lib"), "only JSSE in this JVM: " + e.fields());
+            assertFalse(e.str("thread").contains("btf-agent"), "the agent's own sink is not captured: " + e.fields());
             byConn.computeIfAbsent(e.num("conn"), k -> new ArrayList<>()).add(e);
         }
         assertTrue(byConn.size() >= 2, "a producer's and a consumer's connection at least: " + byConn.keySet());
@@ -100,6 +107,8 @@ class KafkaJsseIT {
         assertEquals((long) events.size(), jsse.get("calls"));
         assertEquals(events.stream().mapToLong(e -> e.num("len")).sum(), jsse.get("bytes"));
         assertEquals(0L, AgentStats.of(with).sink("jsonl", "dropped"));
+        assertEquals((long) events.size(), AgentStats.of(with).sink("kafka", "delivered"),
+                "the agent's Kafka sink delivered every event over SSL");
     }
 
     /** The first event of each connection whose stream in that direction holds {@code value}. */

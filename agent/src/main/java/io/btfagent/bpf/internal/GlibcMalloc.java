@@ -1,9 +1,5 @@
 package io.btfagent.bpf.internal;
 
-import com.sun.jna.Native;
-import com.sun.jna.NativeLibrary;
-import com.sun.jna.Platform;
-
 /**
  * glibc's {@code malloc_trim}, bound apart from {@link LibC}: a C library without it (musl)
  * leaves every other binding working.
@@ -17,12 +13,7 @@ public final class GlibcMalloc {
     /** Binds to the C library; false when it has no {@code malloc_trim}. */
     public static synchronized boolean bind() {
         if (available == null) {
-            try {
-                Native.register(GlibcMalloc.class, NativeLibrary.getInstance(Platform.C_LIBRARY_NAME));
-                available = true;
-            } catch (UnsatisfiedLinkError e) {
-                available = false;
-            }
+            available = LibC.bindIfPresent(GlibcMalloc.class);
         }
         return available;
     }

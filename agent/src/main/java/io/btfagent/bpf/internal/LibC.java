@@ -26,6 +26,20 @@ public final class LibC {
     private LibC() {
     }
 
+    /**
+     * Binds {@code bindings}' native methods to the C library, for a function some C libraries
+     * lack: false, and nothing bound, when it is missing. Kept apart from this class's own
+     * bindings so that those work on every C library.
+     */
+    static boolean bindIfPresent(Class<?> bindings) {
+        try {
+            Native.register(bindings, NativeLibrary.getInstance(Platform.C_LIBRARY_NAME));
+            return true;
+        } catch (UnsatisfiedLinkError e) {
+            return false;
+        }
+    }
+
     /** void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset) */
     public static native Pointer mmap(Pointer addr, long length, int prot, int flags, int fd, long offset);
 
@@ -52,6 +66,9 @@ public final class LibC {
 
     public static final int EFD_CLOEXEC = 0x80000;
     public static final int EFD_NONBLOCK = 0x800;
+
+    /** long syscall(long number, ...), with no argument after the number */
+    public static native long syscall(long number);
 
     /** int close(int fd) */
     public static native int close(int fd);

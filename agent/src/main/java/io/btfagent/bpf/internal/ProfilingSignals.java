@@ -1,9 +1,5 @@
 package io.btfagent.bpf.internal;
 
-import com.sun.jna.Native;
-import com.sun.jna.NativeLibrary;
-import com.sun.jna.Platform;
-
 /**
  * Holds the signals that sampling profilers send (SIGPROF, SIGVTALRM) away from the calling
  * thread while it runs something the kernel abandons on any pending signal. The kernel's BPF
@@ -56,12 +52,7 @@ public final class ProfilingSignals implements AutoCloseable {
 
     private static synchronized boolean bind() {
         if (available == null) {
-            try {
-                Native.register(ProfilingSignals.class, NativeLibrary.getInstance(Platform.C_LIBRARY_NAME));
-                available = true;
-            } catch (UnsatisfiedLinkError e) {
-                available = false;
-            }
+            available = LibC.bindIfPresent(ProfilingSignals.class);
         }
         return available;
     }
