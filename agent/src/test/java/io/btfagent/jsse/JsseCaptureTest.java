@@ -108,13 +108,37 @@ class JsseCaptureTest {
 
     @Test
     void aConnectionTheAgentsOwnCodeDrivesIsLeftOut() throws Exception {
-        // this test's code is in the loader given as the agent's: its connections are the agent's
+        // the test's loader is given as the agent's: on one of the agent's threads (named by it,
+        // as its sinks' are), a connection driven from that loader's code other than the capture's
+        // own (JUnit's assertDoesNotThrow here) is the agent's
         JsseCapture c = new JsseCapture(ids::incrementAndGet, v -> events.add(v.toEvent()), true, 65536,
                 JsseCaptureTest.class.getClassLoader());
-        c.stream(javax.net.ssl.SSLSocketFactory.getDefault().createSocket(), true, new byte[10], 0, 10);
+        Object socket = javax.net.ssl.SSLSocketFactory.getDefault().createSocket();
+        Throwable[] failed = new Throwable[1];
+        Thread sink = new Thread(() -> {
+            try {
+                org.junit.jupiter.api.Assertions.assertDoesNotThrow(
+                        () -> c.stream(socket, true, new byte[10], 0, 10));
+            } catch (Throwable t) {
+                failed[0] = t;
+            }
+        }, "btf-agent-sink-test");
+        sink.start();
+        sink.join();
+        assertEquals(null, failed[0]);
         assertTrue(events.isEmpty());
         assertEquals(0, c.counters().calls());
         assertEquals(0, c.counters().conns());
+    }
+
+    @Test
+    void theAgentsCodeOnAnApplicationThreadIsNotWalkedFor() throws Exception {
+        // the agent's code runs on its own threads only: on any other the stack is not walked
+        JsseCapture c = new JsseCapture(ids::incrementAndGet, v -> events.add(v.toEvent()), true, 65536,
+                JsseCaptureTest.class.getClassLoader());
+        c.stream(javax.net.ssl.SSLSocketFactory.getDefault().createSocket(), true, new byte[10], 0, 10);
+        assertEquals(1, events.size());
+        assertEquals(1, c.counters().conns());
     }
 
     @Test
