@@ -4,6 +4,7 @@ import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.btfagent.bpf.internal.LibC;
 import io.btfagent.bpf.internal.Libbpf;
+import io.btfagent.bpf.internal.NativesBound;
 import io.btfagent.btf.BtfFile;
 import io.btfagent.btf.BtfFormatException;
 import io.btfagent.files.BoundedFile;
@@ -144,8 +145,16 @@ public final class BtfMerger {
         }
         byte[] btf;
         try {
-            btf = subset.isEmpty() ? BoundedFile.read(Path.of(path), KERNEL_BTF_BOUND, "kernel BTF",
-                    BtfFile.HEADER_BYTES, BtfFile::declaredLength) : subsetOutsideTheHeap(Path.of(path), subset);
+            if (subset.isEmpty() || !NativesBound.yes()) {
+                // the read ahead runs while the agent binds JNA: no JNA call before that is done
+                btf = BoundedFile.read(Path.of(path), KERNEL_BTF_BOUND, "kernel BTF", BtfFile.HEADER_BYTES,
+                        BtfFile::declaredLength);
+                if (!subset.isEmpty()) {
+                    btf = subsetOf(btf, subset);
+                }
+            } else {
+                btf = subsetOutsideTheHeap(Path.of(path), subset);
+            }
         } catch (IOException e) {
             throw e.getMessage() != null && e.getMessage().startsWith("kernel BTF ") ? e
                     : new IOException("cannot parse kernel BTF " + path + " (" + e + ")", e);
@@ -153,6 +162,15 @@ public final class BtfMerger {
         k = indexed(path, subset, btf);
         kernelCache = new java.lang.ref.SoftReference<>(k);
         return k;
+    }
+
+    /** {@link KernelBtfSubset} of a kernel BTF read into the heap; one it cannot walk, whole. */
+    private static byte[] subsetOf(byte[] btf, Set<String> subset) {
+        try {
+            return KernelBtfSubset.of(btf, subset);
+        } catch (BtfFormatException | RuntimeException e) {
+            return btf; // a kernel BTF this class does not know: the whole of it, as libbpf would read it
+        }
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.btfagent.event;
 
 import io.btfagent.bpf.internal.LibC;
+import io.btfagent.bpf.internal.NativesBound;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
@@ -30,10 +31,11 @@ public final class OsThreads {
      * This thread's OS id in the JVM's own pid namespace: gettid(2), or where its number is not
      * known here, the link /proc/thread-self (-> {@code <pid>/task/<tid>}); -1 if unreadable.
      * The system call is what a thread's first JSSE event or identity join pays: about a
-     * hundredth of reading the link.
+     * hundredth of reading the link. It is made only once the agent has bound its natives
+     * ({@link NativesBound}).
      */
     public static int currentTid() {
-        if (SYS_GETTID > 0) {
+        if (SYS_GETTID > 0 && NativesBound.yes()) {
             try {
                 return (int) LibC.syscall(SYS_GETTID);
             } catch (LinkageError e) {

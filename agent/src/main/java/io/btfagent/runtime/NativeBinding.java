@@ -5,6 +5,7 @@ import io.btfagent.bpf.BpfMap;
 import io.btfagent.bpf.ProcessAccess;
 import io.btfagent.bpf.internal.LibC;
 import io.btfagent.bpf.internal.Libbpf;
+import io.btfagent.bpf.internal.NativesBound;
 import io.btfagent.config.AgentConfig;
 import io.btfagent.natives.NativeFiles;
 import java.io.IOException;
@@ -64,6 +65,7 @@ public final class NativeBinding {
                         + "set libbpf.path or install libbpf1");
             }
             bindKeepingJvmProperties(libbpf);
+            NativesBound.mark();
             if (log != null) {
                 log.debug("natives: JNA dispatch {}, libbpf {}", dispatch, libbpf);
             }
