@@ -26,6 +26,10 @@ public final class DemoMain {
         try (TlsEchoServer server = new TlsEchoServer().start()) {
             System.out.println("server listening on 127.0.0.1:" + server.port() + " (JSSE)");
             WildflyHttpsClient client = new WildflyHttpsClient();
+            if (System.getProperty("demo.await-go", "").contains("traffic")) {
+                // a harness sends a line once the agent is ready (-Ddemo.await-go=traffic)
+                new java.io.BufferedReader(new java.io.InputStreamReader(System.in)).readLine();
+            }
             for (String path : PATHS) {
                 WildflyHttpsClient.Exchange exchange = client.get("127.0.0.1", server.port(), path);
                 boolean match = Arrays.equals(exchange.response(), TlsEchoServer.responseFor(path));

@@ -79,6 +79,23 @@ class ContainerIT extends AgainstEchoServer {
         }
     }
 
+    /**
+     * The demo, its requests held until the agent says `capture ready`: the JSSE server's side
+     * is woven only by then (traffic before it is not captured, by design), and a slow start in
+     * a container can take that long.
+     */
+    private Run demoWhenReady(List<String> options, String agentOptions) throws Exception {
+        List<String> jvm = agent(agentOptions);
+        jvm.add("-Ddemo.await-go=traffic");
+        try (Container c = Container.start(options, out, Container.java(jvm, DEMO), true)) {
+            c.podman().awaitStderr(s -> s.contains(WildflyCaptureIT.READY), null, ChildProcess.deadline(120),
+                    "capture ready", 50);
+            c.sendLine();
+            int exit = c.awaitExit(180);
+            return new Run(exit, c.podman().stdout(), c.podman().stderr());
+        }
+    }
+
     /** The one warning of a run whose application ran as without the agent. */
     private static String onlyWarning(Run r) {
         assertEquals(0, r.exit(), r.stderr());
@@ -126,7 +143,7 @@ class ContainerIT extends AgainstEchoServer {
 
     @Test
     void capturesWithIdentityInItsOwnNamespaces() throws Exception {
-        Run r = demo(with(CAPS, NO_SECCOMP, List.of("--network", "none")),
+        Run r = demoWhenReady(with(CAPS, NO_SECCOMP, List.of("--network", "none")),
                 "sinks=jsonl,sink.jsonl.path=" + Container.OUT_INSIDE + "/events.jsonl");
         assertDemoCaptured(r, out.resolve("events.jsonl"));
     }
@@ -140,7 +157,7 @@ class ContainerIT extends AgainstEchoServer {
         Files.setPosixFilePermissions(out, PosixFilePermissions.fromString("rwx------"));
         Files.setAttribute(out, "unix:uid", 65534);
         Files.setAttribute(out, "unix:gid", 65534);
-        Run r = demo(with(CAPS, NO_SECCOMP, List.of("--network", "none", "--user", "65534:65534")),
+        Run r = demoWhenReady(with(CAPS, NO_SECCOMP, List.of("--network", "none", "--user", "65534:65534")),
                 "sinks=jsonl,sink.jsonl.path=" + Container.OUT_INSIDE + "/events.jsonl");
         assertDemoCaptured(r, out.resolve("events.jsonl"));
         assertEquals(65534, Files.getAttribute(out.resolve("events.jsonl"), "unix:uid"));
@@ -156,13 +173,17 @@ class ContainerIT extends AgainstEchoServer {
         Files.setPosixFilePermissions(out, PosixFilePermissions.fromString("rwx------"));
         Files.setAttribute(out, "unix:uid", 65534);
         Files.setAttribute(out, "unix:gid", 65534);
-        List<String> java = Container.java(agent("sinks=jsonl,sink.jsonl.path=" + Container.OUT_INSIDE
-                + "/events.jsonl"), DEMO);
+        List<String> jvm = agent("sinks=jsonl,sink.jsonl.path=" + Container.OUT_INSIDE + "/events.jsonl");
+        jvm.add("-Ddemo.await-go=traffic"); // as demoWhenReady
+        List<String> java = Container.java(jvm, DEMO);
         String script = "setcap cap_bpf,cap_perfmon+ep \"$(readlink -f " + Container.JAVA + ")\" && cd /tmp && "
                 + "exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " + String.join(" ", java);
         Run r;
         try (Container c = Container.start(with(CAPS, NO_SECCOMP, List.of("--network", "none", "-v",
-                Path.of("/usr/sbin/setcap") + ":/usr/local/sbin/setcap:ro")), out, List.of("sh", "-c", script), false)) {
+                Path.of("/usr/sbin/setcap") + ":/usr/local/sbin/setcap:ro")), out, List.of("sh", "-c", script), true)) {
+            c.podman().awaitStderr(s -> s.contains(WildflyCaptureIT.READY), null, ChildProcess.deadline(120),
+                    "capture ready", 50);
+            c.sendLine();
             int exit = c.awaitExit(180);
             r = new Run(exit, c.podman().stdout(), c.podman().stderr());
         }
@@ -211,7 +232,7 @@ class ContainerIT extends AgainstEchoServer {
         Path profile = out.resolve("seccomp.json");
         Files.writeString(profile, SeccompProfile.allowingBpfForItsCapabilities(
                 Files.readString(Path.of("/usr/share/containers/seccomp.json"))));
-        Run r = demo(with(CAPS, List.of("--network", "none", "--security-opt", "seccomp=" + profile)),
+        Run r = demoWhenReady(with(CAPS, List.of("--network", "none", "--security-opt", "seccomp=" + profile)),
                 "sinks=jsonl,sink.jsonl.path=" + Container.OUT_INSIDE + "/events.jsonl");
         assertDemoCaptured(r, out.resolve("events.jsonl"));
     }
