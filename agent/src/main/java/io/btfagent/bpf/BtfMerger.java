@@ -4,7 +4,6 @@ import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.btfagent.bpf.internal.LibC;
 import io.btfagent.bpf.internal.Libbpf;
-import io.btfagent.bpf.internal.NativesBound;
 import io.btfagent.btf.BtfFile;
 import io.btfagent.btf.BtfFormatException;
 import io.btfagent.files.BoundedFile;
@@ -145,84 +144,22 @@ public final class BtfMerger {
         }
         byte[] btf;
         try {
-            if (subset.isEmpty() || !NativesBound.yes()) {
-                // the read ahead runs while the agent binds JNA: no JNA call before that is done
-                btf = BoundedFile.read(Path.of(path), KERNEL_BTF_BOUND, "kernel BTF", BtfFile.HEADER_BYTES,
-                        BtfFile::declaredLength);
-                if (!subset.isEmpty()) {
-                    btf = subsetOf(btf, subset);
-                }
-            } else {
-                btf = subsetOutsideTheHeap(Path.of(path), subset);
-            }
+            btf = BoundedFile.read(Path.of(path), KERNEL_BTF_BOUND, "kernel BTF", BtfFile.HEADER_BYTES,
+                    BtfFile::declaredLength);
         } catch (IOException e) {
             throw e.getMessage() != null && e.getMessage().startsWith("kernel BTF ") ? e
                     : new IOException("cannot parse kernel BTF " + path + " (" + e + ")", e);
         }
+        if (!subset.isEmpty()) {
+            try {
+                btf = KernelBtfSubset.of(btf, subset);
+            } catch (BtfFormatException | RuntimeException e) {
+                // a kernel BTF this class does not know: the whole of it, as libbpf would read it
+            }
+        }
         k = indexed(path, subset, btf);
         kernelCache = new java.lang.ref.SoftReference<>(k);
         return k;
-    }
-
-    /** {@link KernelBtfSubset} of a kernel BTF read into the heap; one it cannot walk, whole. */
-    private static byte[] subsetOf(byte[] btf, Set<String> subset) {
-        try {
-            return KernelBtfSubset.of(btf, subset);
-        } catch (BtfFormatException | RuntimeException e) {
-            return btf; // a kernel BTF this class does not know: the whole of it, as libbpf would read it
-        }
-    }
-
-    /**
-     * {@link KernelBtfSubset} of the kernel BTF at {@code path}, read into memory outside the Java
-     * heap that is unmapped after: the kernel's megabytes would otherwise be one large array in
-     * the application's heap, whose pages stay resident (a JVM seldom gives heap back). A kernel
-     * BTF the subset cannot walk comes back whole, as libbpf would read it.
-     */
-    private static byte[] subsetOutsideTheHeap(Path path, Set<String> subset) throws IOException {
-        BoundedFile.check(path, KERNEL_BTF_BOUND, "kernel BTF", BtfFile.HEADER_BYTES, BtfFile::declaredLength);
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            ByteBuffer head = ByteBuffer.allocate(BtfFile.HEADER_BYTES);
-            while (head.hasRemaining() && ch.read(head) >= 0) {
-                // until the header is read, or the file ends
-            }
-            long declared;
-            try {
-                declared = BtfFile.declaredLength(java.util.Arrays.copyOf(head.array(), head.position()));
-            } catch (IOException e) {
-                throw new IOException("kernel BTF " + path + " " + e.getMessage(), e);
-            }
-            if (declared > KERNEL_BTF_BOUND) {
-                throw new IOException("kernel BTF " + path + " declares " + declared + " bytes, more than the bound of "
-                        + KERNEL_BTF_BOUND + " bytes");
-            }
-            long page = LibC.sysconf(LibC.SC_PAGESIZE);
-            long mapped = Math.max(page, (declared + page - 1) / page * page);
-            Pointer mem = LibC.mmap(null, mapped, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS,
-                    -1, 0);
-            if (Pointer.nativeValue(mem) == -1L) {
-                throw new IOException("kernel BTF " + path + ": no memory to read it into (mmap errno "
-                        + com.sun.jna.Native.getLastError() + ")");
-            }
-            try {
-                ByteBuffer buf = mem.getByteBuffer(0, Math.max(declared, head.position()));
-                head.flip();
-                buf.put(head);
-                while (buf.hasRemaining() && ch.read(buf) >= 0) {
-                    // what the header declares and no more; shorter: the walk names it truncated
-                }
-                buf.flip();
-                try {
-                    return KernelBtfSubset.of(buf, subset);
-                } catch (BtfFormatException | RuntimeException e) {
-                    byte[] whole = new byte[buf.limit()];
-                    buf.get(0, whole);
-                    return whole;
-                }
-            } finally {
-                LibC.munmap(mem, mapped);
-            }
-        }
     }
 
     /** {@code btf}'s sections and type count; a BTF this class cannot walk gets types = -1. */
