@@ -180,6 +180,7 @@ cd /tmp
 # libraries=openssl,gnutls: what the kernel decides is the probes' capture; the guest's JSSE
 # server side, captured in Java the same way on every kernel, is left out of the count
 /usr/lib/jvm/java-17-openjdk-amd64/bin/java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+    -XX:ErrorFile=/art/out/hs_err_pid%p.log \
     -javaagent:/art/btf-agent.jar=sinks=jsonl,sink.jsonl.path=/art/out/events.jsonl,libraries=openssl,gnutls,watch.paths=,late-loads.wait-ms=10000,log.level=${MATRIX_LOG_LEVEL:-info} \
     -Dorg.wildfly.openssl.path=/usr/lib/x86_64-linux-gnu \
     -cp /art/classes:/art/wildfly-openssl.jar:/art/jna.jar \
@@ -190,6 +191,14 @@ sync
 RUN
 sed -i '1i [ -n "${BASH_VERSION:-}" ] || exec bash "$0"' "$art/files/run.sh"
 sed -i "2i MATRIX_LOG_LEVEL=${BTF_MATRIX_LOG_LEVEL:-info}" "$art/files/run.sh"
+
+# A crashed JVM's own words in console $1: its signal and the frame it names.
+crash_of() {
+    tr -d '\r' <"$1" | awk '
+        /^# +SIG[A-Z]+ \(0x/ { sub(/^# +/, ""); sub(/ at pc=.*/, ""); sig = $0 }
+        /^# Problematic frame:/ { getline; sub(/^# +/, ""); frame = $0 }
+        END { printf "%s in %s", sig, frame }'
+}
 
 rows=()
 failed=0
@@ -205,7 +214,7 @@ for suite in "${suites[@]}"; do
     mkdir -p "$out"
     disk=$art/disk.img
     note=
-    for attempt in 1 2; do
+    for attempt in 1 2 3; do
     rm -f "$disk"
     mkfs.ext4 -q -F -d "$art/files" "$disk" 256M
     echo "kernel-matrix: booting $release ($suite)" >&2
@@ -227,11 +236,15 @@ for suite in "${suites[@]}"; do
             exit 2
         fi
     fi
-    # a JVM that crashed under emulation says nothing of the kernel: one more boot, said in the table
-    if [ "$attempt" -eq 1 ] && grep -q 'A fatal error has been detected by the Java Runtime' "$out/console.log"; then
-        echo "kernel-matrix: a JVM crashed under emulation in $release; booting it once more" >&2
-        mv "$out/console.log" "$out/console-crashed.log"
-        note=" (2nd boot: a JVM crashed under emulation)"
+    # a JVM that crashed under emulation says nothing of the kernel: another boot (at most
+    # three in all), each crash said in the table with the JVM's own words, its error file kept
+    if [ "$attempt" -lt 3 ] && grep -q 'A fatal error has been detected by the Java Runtime' "$out/console.log"; then
+        crash=$(crash_of "$out/console.log")
+        mv "$out/console.log" "$out/console-crashed-$attempt.log"
+        hs=$(debugfs -R "ls -l /out" "$disk" 2>/dev/null | grep -o 'hs_err_pid[0-9]*\.log' | head -n 1 || true)
+        [ -z "$hs" ] || debugfs -R "dump /out/$hs $out/hs_err-boot$attempt.log" "$disk" >/dev/null 2>&1 || true
+        echo "kernel-matrix: a JVM crashed under emulation in $release (boot $attempt: $crash; $out); booting it once more" >&2
+        note="$note (boot $attempt: a JVM crashed, $crash)"
         continue
     fi
     break
@@ -255,6 +268,7 @@ for suite in "${suites[@]}"; do
     grep -q '^matrix: workload ok' "$c" || result="FAILED (workload)"
     [ "$late" = yes ] || result="FAILED (not hooked)"
     { [ "$ossl" -gt 0 ] && [ "$gtls" -gt 0 ] && [ "$ident" -eq "$total" ]; } || result="FAILED (events)"
+    grep -q 'A fatal error has been detected by the Java Runtime' "$c" && result="FAILED (a JVM crashed, $(crash_of "$c"))"
     [ "$result" = ok ] || failed=1
     result=$result$note
     {

@@ -69,6 +69,15 @@ class KernelMatrixIT {
         assertEquals(0, p.exitValue(), printed);
     }
 
+    private static String lastLines(Path file, int n) {
+        try {
+            List<String> lines = Files.readAllLines(file, java.nio.charset.StandardCharsets.ISO_8859_1);
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - n), lines.size()));
+        } catch (java.io.IOException e) {
+            return "(" + file + " unreadable: " + e + ")";
+        }
+    }
+
     private static void check(Path dir) throws Exception {
         Map<String, String> result = new LinkedHashMap<>();
         for (String line : Files.readAllLines(dir.resolve("result"))) {
@@ -76,7 +85,8 @@ class KernelMatrixIT {
             result.put(line.substring(0, eq), line.substring(eq + 1));
         }
         String kernel = result.get("release");
-        assertTrue(result.get("result").startsWith("ok"), kernel + ": " + result);
+        assertTrue(result.get("result").startsWith("ok"), () -> kernel + ": " + result + "\nthe guest's console, last lines:\n"
+                + lastLines(dir.resolve("console.txt"), 40));
         int port = Integer.parseInt(result.get("port"));
         List<Event> events = CapturedEvents.read(dir.resolve("events.jsonl"));
         List<Event> openssl = events.stream().filter(e -> "openssl".equals(e.str("lib"))).toList();
