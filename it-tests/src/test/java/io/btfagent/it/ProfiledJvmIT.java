@@ -31,12 +31,21 @@ class ProfiledJvmIT extends AgainstEchoServer {
         Path lib = extractProfiler(PROFILER_JAR, tmp);
         String path = "/bytes/3000";
         Path jsonl = tmp.resolve("events.jsonl");
-        ChildJvm.Result r = new ChildJvm().classpath(ChildJvm.classpathWithApplicationJna())
-                .jvmArg("-agentpath:" + lib + "=start,event=cpu,interval=100us,file=" + tmp.resolve("profile.txt"))
-                .agent("sinks=jsonl,sink.jsonl.path=" + jsonl + ",libraries=openssl")
-                .runWhenReady("io.btfagent.demo.SocketBioClient",
-                        List.of(HOST, String.valueOf(server.port()), path, ChildJvm.LIBSSL_DIR + "/libssl.so.3", "plain"),
-                        120, "traffic", List.of(WildflyCaptureIT.READY));
+        ChildJvm.Result r;
+        try {
+            r = runProfiled(lib, path, jsonl);
+        } catch (AssertionError e) {
+            // a crash in the JVM's own code: its service thread posting a DynamicCodeGenerated event
+            // (which only the profiler asks for) at start-up, seen once on 17.0.15 in CI; races in
+            // that posting are JDK bugs (JDK-8212155). Any other failure stands.
+            if (!String.valueOf(e.getMessage()).contains("JvmtiExport::post_dynamic_code_generated")) {
+                throw e;
+            }
+            System.out.println("the JVM crashed posting a DynamicCodeGenerated event (JVMTI); running it once more:\n"
+                    + e.getMessage());
+            jsonl = tmp.resolve("events-2.jsonl");
+            r = runProfiled(lib, path, jsonl);
+        }
         assertEquals(0, r.exitCode(), r.stderr());
         assertTrue(r.agentLines().stream().anyMatch(l -> l.contains("hooked openssl")), String.join("\n", r.agentLines()));
 
@@ -46,6 +55,15 @@ class ProfiledJvmIT extends AgainstEchoServer {
         for (Event e : events) {
             assertEquals(r.pid(), e.num("pid"));
         }
+    }
+
+    private ChildJvm.Result runProfiled(Path lib, String path, Path jsonl) throws IOException, InterruptedException {
+        return new ChildJvm().classpath(ChildJvm.classpathWithApplicationJna())
+                .jvmArg("-agentpath:" + lib + "=start,event=cpu,interval=100us,file=" + tmp.resolve("profile.txt"))
+                .agent("sinks=jsonl,sink.jsonl.path=" + jsonl + ",libraries=openssl")
+                .runWhenReady("io.btfagent.demo.SocketBioClient",
+                        List.of(HOST, String.valueOf(server.port()), path, ChildJvm.LIBSSL_DIR + "/libssl.so.3", "plain"),
+                        120, "traffic", List.of(WildflyCaptureIT.READY));
     }
 
     /** async-profiler's native library for this machine, from its Maven Central jar. */
