@@ -200,6 +200,14 @@ crash_of() {
         END { printf "%s in %s", sig, frame }'
 }
 
+# A guest kernel's first words of dying in console $1 (an Oops, BUG or panic line), else its last line.
+boot_failure_of() {
+    tr -d '\r' <"$1" | awk '
+        !first && /(Oops|BUG|Kernel panic)/ { sub(/^\[ *[0-9.]+\] /, ""); first = $0 }
+        { last = $0 }
+        END { if (!first) first = "no run; last line: " last; print first }'
+}
+
 rows=()
 failed=0
 for suite in "${suites[@]}"; do
@@ -219,22 +227,32 @@ for suite in "${suites[@]}"; do
     mkfs.ext4 -q -F -d "$art/files" "$disk" 256M
     echo "kernel-matrix: booting $release ($suite)" >&2
     start=$(date +%s)
-    set +e
+    qemu_rc=0
     # AVX off: QEMU 7.2's emulation of it (new in that release) once crashed JIT-compiled code
     timeout "$BTF_MATRIX_BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max,avx=off,avx2=off \
         -smp 2 -m 2048 \
         -kernel "$kdir/vmlinuz" -initrd "$kdir/initrd.img" \
         -append "root=/dev/vda ro console=ttyS0 init=/sbin/matrix-init panic=-1 quiet" \
         -drive "file=$rootimg,if=virtio,format=raw,snapshot=on" -drive "file=$disk,if=virtio,format=raw" \
-        -nic none -display none -no-reboot -serial "file:$out/console.log" -monitor none >"$out/qemu.log" 2>&1
-    qemu_rc=$?
-    set -e
+        -nic none -display none -no-reboot -serial "file:$out/console.log" -monitor none >"$out/qemu.log" 2>&1 \
+        || qemu_rc=$? # (not the ERR trap: a boot that fails or runs out of time is judged below)
     secs=$(( $(date +%s) - start ))
     if [ "$qemu_rc" -ne 0 ] && ! grep -q "matrix: end" "$out/console.log" 2>/dev/null; then
         if [ ! -s "$out/console.log" ]; then
             echo "kernel-matrix: qemu cannot run on this machine (exit $qemu_rc): $(head -c 400 "$out/qemu.log")" >&2
             exit 2
         fi
+    fi
+    # a guest kernel that dies before the run (under software emulation, a cross-modified
+    # instruction seen stale, e.g. "Oops: int3" while booting) says nothing of the capture:
+    # another boot, as for a crashed JVM below, the kernel's words kept in the table
+    # (a boot that ran out of time is not tried again: it would only take as long once more)
+    if [ "$attempt" -lt 3 ] && [ "$qemu_rc" -ne 124 ] && ! grep -q '^matrix: kernel' "$out/console.log"; then
+        oops=$(boot_failure_of "$out/console.log")
+        mv "$out/console.log" "$out/console-boot$attempt.log"
+        echo "kernel-matrix: $release died before the run under emulation (boot $attempt: $oops; $out); booting it once more" >&2
+        note="$note (boot $attempt: the kernel died booting, $oops)"
+        continue
     fi
     # a JVM that crashed under emulation says nothing of the kernel: another boot (at most
     # three in all), each crash said in the table with the JVM's own words, its error file kept
@@ -269,6 +287,7 @@ for suite in "${suites[@]}"; do
     [ "$late" = yes ] || result="FAILED (not hooked)"
     { [ "$ossl" -gt 0 ] && [ "$gtls" -gt 0 ] && [ "$ident" -eq "$total" ]; } || result="FAILED (events)"
     grep -q 'A fatal error has been detected by the Java Runtime' "$c" && result="FAILED (a JVM crashed, $(crash_of "$c"))"
+    grep -q '^matrix: kernel' "$c" || result="FAILED (the kernel died booting, $(boot_failure_of "$c"))"
     [ "$result" = ok ] || failed=1
     result=$result$note
     {
