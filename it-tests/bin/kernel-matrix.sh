@@ -192,6 +192,17 @@ RUN
 sed -i '1i [ -n "${BASH_VERSION:-}" ] || exec bash "$0"' "$art/files/run.sh"
 sed -i "2i MATRIX_LOG_LEVEL=${BTF_MATRIX_LOG_LEVEL:-info}" "$art/files/run.sh"
 
+# Whether console $1 shows a JVM's fatal error; whether the guest's script ran in it at all.
+jvm_crashed() { grep -q 'A fatal error has been detected by the Java Runtime' "$1"; }
+script_ran() { grep -q '^matrix: kernel' "$1"; }
+
+# Keeps the guest JVM's error file of boot $1 (written to the result disk) as $out/hs_err-boot$1.log.
+keep_error_file() {
+    local hs
+    hs=$(debugfs -R "ls -l /out" "$disk" 2>/dev/null | grep -o 'hs_err_pid[0-9]*\.log' | head -n 1 || true)
+    [ -z "$hs" ] || debugfs -R "dump /out/$hs $out/hs_err-boot$1.log" "$disk" >/dev/null 2>&1 || true
+}
+
 # A crashed JVM's own words in console $1: its signal and the frame it names.
 crash_of() {
     tr -d '\r' <"$1" | awk '
@@ -247,7 +258,7 @@ for suite in "${suites[@]}"; do
     # instruction seen stale, e.g. "Oops: int3" while booting) says nothing of the capture:
     # another boot, as for a crashed JVM below, the kernel's words kept in the table
     # (a boot that ran out of time is not tried again: it would only take as long once more)
-    if [ "$attempt" -lt 3 ] && [ "$qemu_rc" -ne 124 ] && ! grep -q '^matrix: kernel' "$out/console.log"; then
+    if [ "$attempt" -lt 3 ] && [ "$qemu_rc" -ne 124 ] && ! script_ran "$out/console.log"; then
         oops=$(boot_failure_of "$out/console.log")
         mv "$out/console.log" "$out/console-boot$attempt.log"
         echo "kernel-matrix: $release died before the run under emulation (boot $attempt: $oops; $out); booting it once more" >&2
@@ -256,11 +267,10 @@ for suite in "${suites[@]}"; do
     fi
     # a JVM that crashed under emulation says nothing of the kernel: another boot (at most
     # three in all), each crash said in the table with the JVM's own words, its error file kept
-    if [ "$attempt" -lt 3 ] && grep -q 'A fatal error has been detected by the Java Runtime' "$out/console.log"; then
+    if [ "$attempt" -lt 3 ] && jvm_crashed "$out/console.log"; then
         crash=$(crash_of "$out/console.log")
         mv "$out/console.log" "$out/console-crashed-$attempt.log"
-        hs=$(debugfs -R "ls -l /out" "$disk" 2>/dev/null | grep -o 'hs_err_pid[0-9]*\.log' | head -n 1 || true)
-        [ -z "$hs" ] || debugfs -R "dump /out/$hs $out/hs_err-boot$attempt.log" "$disk" >/dev/null 2>&1 || true
+        keep_error_file "$attempt"
         echo "kernel-matrix: a JVM crashed under emulation in $release (boot $attempt: $crash; $out); booting it once more" >&2
         note="$note (boot $attempt: a JVM crashed, $crash)"
         continue
@@ -286,8 +296,11 @@ for suite in "${suites[@]}"; do
     grep -q '^matrix: workload ok' "$c" || result="FAILED (workload)"
     [ "$late" = yes ] || result="FAILED (not hooked)"
     { [ "$ossl" -gt 0 ] && [ "$gtls" -gt 0 ] && [ "$ident" -eq "$total" ]; } || result="FAILED (events)"
-    grep -q 'A fatal error has been detected by the Java Runtime' "$c" && result="FAILED (a JVM crashed, $(crash_of "$c"))"
-    grep -q '^matrix: kernel' "$c" || result="FAILED (the kernel died booting, $(boot_failure_of "$c"))"
+    if jvm_crashed "$c"; then
+        keep_error_file "$attempt"
+        result="FAILED (a JVM crashed, $(crash_of "$c"))"
+    fi
+    script_ran "$c" || result="FAILED (the kernel died booting, $(boot_failure_of "$c"))"
     [ "$result" = ok ] || failed=1
     result=$result$note
     {
